@@ -1,0 +1,36 @@
+#pragma once
+#include "../context.h"
+#include "../output.h"
+
+#include <wfq/clock.h>
+#include <wfq/duration.h>
+#include <wfq/errors.h>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <memory>
+
+namespace wfq::cli {
+
+using nlohmann::json;
+
+// Binds a subcommand to a runner: parsing fills *options, then main calls run(ctx, *options).
+template <typename Options>
+void on_run(CLI::App* sub, Context& ctx, std::shared_ptr<Options> options, int (*run)(Context&, Options&)) {
+    sub->callback([&ctx, options, run] { ctx.action = [&ctx, options, run] { return run(ctx, *options); }; });
+}
+
+inline std::int64_t duration_flag(const std::string& name, const std::string& value) {
+    try {
+        return parse_duration_ms(value);
+    } catch (const Error& e) {
+        throw Error(ErrorCode::usage, name + ": " + e.what());
+    }
+}
+
+inline json opt_json(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
+inline json opt_time_json(const std::optional<TimeMs>& t) { return t ? json(format_time(*t)) : json(nullptr); }
+
+}  // namespace wfq::cli

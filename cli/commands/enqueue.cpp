@@ -1,0 +1,155 @@
+#include "common.h"
+
+#include <wfq/queue.h>
+
+#include <cstdlib>
+#include <fstream>
+
+namespace wfq::cli {
+namespace {
+
+struct EnqueueOptions {
+    std::string type;
+    std::string payload;
+    std::string queue = "default";
+    int priority = 0;
+    std::string run_at, delay;
+    int max_attempts = 3;
+    std::optional<std::string> key, lock_key, org, repo, correlation_id, traceparent;
+    std::string ndjson;
+    int batch_size = 1000;
+    bool json = false;
+};
+
+NewJob defaults_from(const EnqueueOptions& o) {
+    NewJob job;
+    job.type = o.type;
+    job.queue = o.queue;
+    job.priority = o.priority;
+    job.max_attempts = o.max_attempts;
+    if (!o.run_at.empty()) job.run_at = parse_time(o.run_at);
+    if (!o.delay.empty()) job.delay_ms = duration_flag("--delay", o.delay);
+    job.key = o.key;
+    job.lock_key = o.lock_key;
+    job.org = o.org;
+    job.repo = o.repo;
+    if (o.correlation_id) job.correlation_id = *o.correlation_id;
+    if (o.traceparent) job.traceparent = o.traceparent;
+    else if (const char* tp = std::getenv("TRACEPARENT"); tp && *tp) job.traceparent = std::string(tp);
+    if (const char* ts = std::getenv("TRACESTATE"); ts && *ts && !o.traceparent) job.tracestate = std::string(ts);
+    return job;
+}
+
+void warn_all(const std::vector<std::string>& warnings) {
+    for (const auto& w : warnings) std::cerr << "wfq: warning: " << w << "\n";
+}
+
+int run_ndjson(Context& ctx, EnqueueOptions& o) {
+    if (o.batch_size < 1 || o.batch_size > 100000) throw Error(ErrorCode::usage, "--batch-size must be between 1 and 100000");
+    NewJob defaults = defaults_from(o);
+    defaults.type.clear();
+    defaults.key.reset();  // a key names one job; it never applies to every line
+    std::ifstream file;
+    std::istream* in = &std::cin;
+    if (o.ndjson != "-") {
+        file.open(o.ndjson);
+        if (!file) throw Error(ErrorCode::bad_input, "cannot read " + o.ndjson);
+        in = &file;
+    }
+    Store& store = ctx.store();
+    Progress progress("enqueued", true);
+    std::vector<NewJob> batch;
+    std::int64_t committed = 0, duplicates = 0, line_no = 0;
+    std::string out;
+    auto flush = [&] {
+        if (batch.empty()) return;
+        auto results = store.enqueue_batch(batch);
+        for (const auto& r : results) {
+            out += std::to_string(r.id);
+            out += '\n';
+            if (r.duplicate) ++duplicates;
+        }
+        std::cout << out;
+        out.clear();
+        committed += static_cast<std::int64_t>(batch.size());
+        batch.clear();
+        progress.update(committed);
+    };
+    std::string line;
+    std::vector<std::string> warnings;
+    while (std::getline(*in, line)) {
+        ++line_no;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        try {
+            NewJob job = parse_job_line(line, defaults);
+            prepare_new_job(job, ctx.random(), &warnings);
+            batch.push_back(std::move(job));
+        } catch (const Error& e) {
+            std::cout.flush();
+            throw Error(ErrorCode::bad_input, "line " + std::to_string(line_no) + ": " + e.what() + "; " +
+                                                  std::to_string(committed) +
+                                                  " jobs were committed before it, none of its batch (lines after " +
+                                                  std::to_string(line_no - static_cast<std::int64_t>(batch.size()) - 1) + ")");
+        }
+        if (static_cast<int>(batch.size()) >= o.batch_size) flush();
+    }
+    flush();
+    warn_all(warnings);
+    std::cerr << "enqueued " << committed << " jobs";
+    if (duplicates) std::cerr << " (" << duplicates << " already existed)";
+    std::cerr << "\n";
+    return 0;
+}
+
+int run_enqueue(Context& ctx, EnqueueOptions& o) {
+    if (!o.ndjson.empty()) {
+        if (!o.type.empty()) throw Error(ErrorCode::usage, "give either TYPE [PAYLOAD] or --ndjson, not both");
+        return run_ndjson(ctx, o);
+    }
+    if (o.type.empty()) throw Error(ErrorCode::usage, "enqueue needs a TYPE (or --ndjson FILE)");
+    if (!o.run_at.empty() && !o.delay.empty()) throw Error(ErrorCode::usage, "give --run-at or --delay, not both");
+    NewJob job = defaults_from(o);
+    if (o.payload == "-") job.payload = read_input("-");
+    else if (!o.payload.empty()) job.payload = o.payload;
+    std::vector<std::string> warnings;
+    prepare_new_job(job, ctx.random(), &warnings);
+    warn_all(warnings);
+    Store& store = ctx.store();
+    EnqueueResult r = store.enqueue(job);
+    if (r.duplicate) std::cerr << "wfq: job " << r.id << " already exists with key '" << *job.key << "'; not enqueued again\n";
+    if (o.json) {
+        auto stored = store.get_job(r.id);
+        json j = json::parse(job_to_json(*stored, ctx.clock().now_ms()));
+        j["duplicate"] = r.duplicate;
+        std::cout << j.dump() << "\n";
+    } else {
+        std::cout << r.id << "\n";
+    }
+    return 0;
+}
+
+}  // namespace
+
+void add_enqueue_command(CLI::App& app, Context& ctx) {
+    auto o = std::make_shared<EnqueueOptions>();
+    auto* sub = app.add_subcommand("enqueue", "Add a job (or many, from NDJSON) to the queue");
+    sub->add_option("type", o->type, "Job type");
+    sub->add_option("payload", o->payload, "Payload: a JSON object, or - for stdin (default {})");
+    sub->add_option("--queue", o->queue, "Queue name")->capture_default_str();
+    sub->add_option("--priority", o->priority, "Higher runs first")->capture_default_str();
+    sub->add_option("--run-at", o->run_at, "Run no earlier than this RFC 3339 time");
+    sub->add_option("--delay", o->delay, "Run no earlier than this long from now (duration)");
+    sub->add_option("--max-attempts", o->max_attempts, "Attempts before the job fails for good")->capture_default_str();
+    sub->add_option("--key", o->key, "Idempotency key: a duplicate returns the existing job");
+    sub->add_option("--lock-key", o->lock_key, "At most one running job per lock key");
+    sub->add_option("--org", o->org, "Organisation (config scope)");
+    sub->add_option("--repo", o->repo, "Repository (config scope)");
+    sub->add_option("--correlation-id", o->correlation_id, "Correlation id (generated when absent)");
+    sub->add_option("--traceparent", o->traceparent, "W3C traceparent (else the TRACEPARENT variable)");
+    sub->add_option("--ndjson", o->ndjson, "Read one job per line from FILE, or - for stdin");
+    sub->add_option("--batch-size", o->batch_size, "NDJSON lines per transaction")->capture_default_str();
+    sub->add_flag("--json", o->json, "Print the job as JSON");
+    on_run(sub, ctx, o, run_enqueue);
+}
+
+}  // namespace wfq::cli

@@ -1,0 +1,115 @@
+#include "common.h"
+
+#include <wfq/backoff.h>
+#include <wfq/log.h>
+#include <wfq/worker.h>
+
+#include <csignal>
+
+namespace wfq::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+std::atomic<int> g_signal{0};
+
+extern "C" void on_stop_signal(int sig) {
+    g_signal = sig;
+    g_stop = true;
+}
+
+struct ProcessOptions {
+    bool exec = false;
+    std::vector<std::string> queues, types;
+    int concurrency = 1;
+    std::string timeout, lease = "30s", poll = "1s", grace = "10s", max_time;
+    std::int64_t max_jobs = 0;
+    bool until_empty = false;
+    std::string retry_preset;
+    std::optional<int> max_attempts;
+    std::vector<int> permanent_exit_codes;
+    std::string rescue_interval = "15s";
+    bool json = false;
+};
+
+int run_process(Context& ctx, ProcessOptions& o) {
+    if (!o.exec || ctx.exec_command.empty())
+        throw Error(ErrorCode::usage, "process needs --exec CMD [ARG...] (put --exec last: everything after it is the command)");
+    WorkerOptions w;
+    if (!o.queues.empty()) w.queues = o.queues;
+    w.types = o.types;
+    w.concurrency = o.concurrency;
+    w.lease_ms = duration_flag("--lease", o.lease);
+    w.poll_ms = std::max<std::int64_t>(1, duration_flag("--poll", o.poll));
+    w.grace_ms = duration_flag("--grace", o.grace);
+    if (!o.max_time.empty()) w.max_time_ms = duration_flag("--max-time", o.max_time);
+    if (o.max_jobs < 0) throw Error(ErrorCode::usage, "--max-jobs must not be negative");
+    w.max_jobs = o.max_jobs;
+    w.until_empty = o.until_empty;
+    w.rescue_interval_ms = duration_flag("--rescue-interval", o.rescue_interval);
+    if (!o.retry_preset.empty()) {
+        auto p = backoff_preset(o.retry_preset);
+        if (!p) throw Error(ErrorCode::usage, "unknown --retry-preset '" + o.retry_preset + "'");
+        w.policy.backoff = *p;
+    }
+    if (o.max_attempts) {
+        if (*o.max_attempts < 1) throw Error(ErrorCode::usage, "--max-attempts must be at least 1");
+        w.policy.max_attempts = o.max_attempts;
+    }
+    if (!o.permanent_exit_codes.empty())
+        w.policy.permanent_exit_codes = std::set<int>(o.permanent_exit_codes.begin(), o.permanent_exit_codes.end());
+
+    ExecHandlerOptions h;
+    h.command = ctx.exec_command;
+    if (!o.timeout.empty()) h.timeout_ms = duration_flag("--timeout", o.timeout);
+    h.db_url = ctx.db_url();
+    auto handler = make_exec_handler(h);
+
+    Store& store = ctx.store();
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+
+    Worker worker(store, *handler, w, ctx.clock(), ctx.random());
+    WorkerStats s = worker.run(g_stop);
+    if (o.json) {
+        json j{{"worker_id", worker.id()}, {"claimed", s.claimed},   {"completed", s.completed}, {"retried", s.retried},
+               {"failed", s.failed},       {"released", s.released}, {"lost", s.lost},           {"rescued", s.rescued},
+               {"interrupted", s.interrupted}};
+        std::cout << j.dump() << "\n";
+    }
+    log::info("worker stopped", {{"worker_id", worker.id()}, {"claimed", std::to_string(s.claimed)},
+                                 {"completed", std::to_string(s.completed)}, {"retried", std::to_string(s.retried)},
+                                 {"failed", std::to_string(s.failed)}, {"released", std::to_string(s.released)}});
+    if (s.interrupted && g_signal == SIGINT) return 130;
+    return 0;
+}
+
+}  // namespace
+
+void add_process_command(CLI::App& app, Context& ctx) {
+    auto o = std::make_shared<ProcessOptions>();
+    auto* sub = app.add_subcommand("process", "Claim and run jobs with a handler command");
+    sub->add_flag("--exec", o->exec, "CMD [ARG...]: the handler; must come last, everything after it is the command");
+    sub->add_option("--queue", o->queues, "Queue to serve (repeatable; default: default)");
+    sub->add_option("--type", o->types, "Job type to serve (repeatable; default: all)");
+    sub->add_option("--concurrency", o->concurrency, "Jobs run at once")->capture_default_str();
+    sub->add_option("--timeout", o->timeout, "Per-job time limit (duration); then SIGTERM, SIGKILL");
+    sub->add_option("--lease", o->lease, "Lease length, renewed by the heartbeat")->capture_default_str();
+    sub->add_option("--max-jobs", o->max_jobs, "Stop after claiming this many jobs");
+    sub->add_option("--max-time", o->max_time, "Stop claiming after this long (duration)");
+    sub->add_flag("--until-empty", o->until_empty, "Stop when no job is due and none is running");
+    sub->add_option("--poll", o->poll, "Poll interval when idle (duration)")->capture_default_str();
+    sub->add_option("--grace", o->grace, "On SIGTERM/SIGINT, time for running handlers to finish")->capture_default_str();
+    sub->add_option("--retry-preset", o->retry_preset, "Backoff preset for failed jobs (default STANDARD)");
+    sub->add_option("--max-attempts", o->max_attempts, "Override the jobs' max attempts");
+    sub->add_option("--permanent-exit-codes", o->permanent_exit_codes, "Exit codes that fail a job at once (default 65)")
+        ->delimiter(',');
+    sub->add_option("--rescue-interval", o->rescue_interval, "How often to rescue abandoned jobs (0 = never)")
+        ->capture_default_str();
+    sub->add_flag("--json", o->json, "Print a JSON summary at exit");
+    on_run(sub, ctx, o, run_process);
+}
+
+}  // namespace wfq::cli

@@ -1,0 +1,110 @@
+#include "output.h"
+
+#include <wfq/errors.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+namespace wfq::cli {
+
+bool stdout_is_terminal() { return isatty(STDOUT_FILENO); }
+bool stderr_is_terminal() { return isatty(STDERR_FILENO); }
+
+bool use_colour() {
+    const char* no = std::getenv("NO_COLOR");
+    if (no && *no) return false;
+    const char* term = std::getenv("TERM");
+    if (term && std::string(term) == "dumb") return false;
+    return stdout_is_terminal();
+}
+
+int terminal_width() {
+    winsize ws{};
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+    if (const char* c = std::getenv("COLUMNS")) return std::max(20, std::atoi(c));
+    return 80;
+}
+
+std::string colour_state(const std::string& state) {
+    if (!use_colour()) return state;
+    const char* code = "";
+    if (state == "completed") code = "32";
+    else if (state == "failed") code = "31";
+    else if (state == "running") code = "36";
+    else if (state == "retrying" || state == "waiting") code = "33";
+    else if (state == "cancelled") code = "90";
+    else if (state == "scheduled") code = "34";
+    if (!*code) return state;
+    return std::string("\x1b[") + code + "m" + state + "\x1b[0m";
+}
+
+static std::size_t visible_length(const std::string& s) {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\x1b') {
+            while (i < s.size() && s[i] != 'm') ++i;
+            continue;
+        }
+        if ((static_cast<unsigned char>(s[i]) & 0xc0) != 0x80) ++n;
+    }
+    return n;
+}
+
+void print_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> width(headers.size());
+    for (std::size_t c = 0; c < headers.size(); ++c) width[c] = headers[c].size();
+    for (const auto& r : rows)
+        for (std::size_t c = 0; c < r.size() && c < width.size(); ++c) width[c] = std::max(width[c], visible_length(r[c]));
+    std::size_t limit = stdout_is_terminal() ? static_cast<std::size_t>(terminal_width()) : 0;
+    auto line = [&](const std::vector<std::string>& cells) {
+        std::string out;
+        for (std::size_t c = 0; c < cells.size(); ++c) {
+            std::string cell = cells[c];
+            // Flatten newlines so one row stays one line.
+            for (auto& ch : cell)
+                if (ch == '\n' || ch == '\r' || ch == '\t') ch = ' ';
+            out += cell;
+            if (c + 1 < cells.size()) out += std::string(width[c] - visible_length(cell) + 2, ' ');
+        }
+        if (limit && visible_length(out) > limit && out.find('\x1b') == std::string::npos) out = out.substr(0, limit - 1) + "…";
+        std::cout << out << "\n";
+    };
+    line(headers);
+    for (const auto& r : rows) line(r);
+}
+
+Progress::Progress(std::string label, bool enabled) : m_label(std::move(label)), m_enabled(enabled && stderr_is_terminal()) {}
+
+Progress::~Progress() {
+    if (m_drawn) std::fprintf(stderr, "\r\x1b[K");
+}
+
+void Progress::update(std::int64_t done) {
+    if (!m_enabled) return;
+    auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    if (m_drawn && now - m_last_ns < 100'000'000) return;
+    m_last_ns = now;
+    m_drawn = true;
+    std::fprintf(stderr, "\r%s %lld\x1b[K", m_label.c_str(), static_cast<long long>(done));
+    std::fflush(stderr);
+}
+
+std::string read_input(const std::string& path) {
+    std::ostringstream ss;
+    if (path == "-") {
+        ss << std::cin.rdbuf();
+        return ss.str();
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(ErrorCode::bad_input, "cannot read " + path);
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+}  // namespace wfq::cli

@@ -1,0 +1,34 @@
+#pragma once
+// One error type for all of libqueue; cli/main.cpp maps its code to an exit code once.
+#include <stdexcept>
+#include <string>
+
+namespace wfq {
+
+enum class ErrorCode {
+    failure,         // 1: anything not listed below
+    usage,           // 2: bad argument or flag
+    lock_conflict,   // 3: lock not acquired, or not held by that token
+    not_found,       // 4: job, lock, config scope
+    bad_input,       // 65: invalid JSON, malformed NDJSON line, corrupt state blob
+    db_unavailable,  // 69: database unreachable or connection lost
+    config,          // 78: bad DSN, schema missing or old
+    interrupted,     // 130
+};
+
+class Error : public std::runtime_error {
+public:
+    Error(ErrorCode code, const std::string& message) : std::runtime_error(message), m_code(code) {}
+    ErrorCode code() const noexcept { return m_code; }
+
+private:
+    ErrorCode m_code;
+};
+
+// The documented process exit code for an error code.
+int exit_code_for(ErrorCode code) noexcept;
+
+// Stable lowercase name of an error code ("not_found"), used in --json error output.
+const char* error_code_name(ErrorCode code) noexcept;
+
+}  // namespace wfq

@@ -1,0 +1,102 @@
+#pragma once
+#include <wfq/clock.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace wfq {
+
+enum class JobState { pending, running, waiting, completed, failed, cancelled };
+
+const char* to_string(JobState state) noexcept;
+// Exact lowercase names only; nullopt otherwise.
+std::optional<JobState> parse_job_state(const std::string& name);
+// The state listings show: `scheduled` (pending, run_at in the future) and `retrying`
+// (pending, attempt > 0) refine `pending`.
+std::string display_state(JobState state, TimeMs run_at, int attempt, TimeMs now);
+
+// What a producer supplies; the store fills in the rest.
+struct NewJob {
+    std::string type;
+    std::string queue = "default";
+    std::string payload = "{}";  // a JSON object, already validated
+    int priority = 0;
+    std::optional<TimeMs> run_at;         // absolute; else now + delay_ms
+    std::int64_t delay_ms = 0;
+    int max_attempts = 3;
+    std::optional<std::string> key, lock_key, org, repo;
+    std::string correlation_id;
+    std::optional<std::string> traceparent, tracestate;
+};
+
+struct Job {
+    std::int64_t id = 0;
+    std::string type, queue, payload;
+    int priority = 0;
+    TimeMs run_at = 0;
+    JobState state = JobState::pending;
+    int attempt = 0, max_attempts = 0;
+    std::optional<std::string> key, lock_key, org, repo;
+    std::string correlation_id;
+    std::optional<std::string> traceparent, tracestate, lease_owner;
+    std::optional<TimeMs> lease_expires_at;
+    std::optional<std::string> current_stage, last_error, error_class, result;
+    std::optional<std::string> wait_event, wait_key;
+    std::optional<TimeMs> wait_deadline;
+    TimeMs created_at = 0, updated_at = 0;
+    std::optional<TimeMs> started_at, finished_at;
+};
+
+// One entry of a job's timeline.
+struct JobEvent {
+    std::int64_t id = 0, job_id = 0;
+    TimeMs at = 0;
+    std::string kind;   // enqueued, claimed, completed, retry_scheduled, failed, rescued, ...
+    std::string state;  // the state after the event
+    int attempt = 0;
+    std::optional<std::string> worker, message, data;
+};
+
+// Identifies one attempt of a claimed job: finishing is compare-and-set on all three.
+struct JobRef {
+    std::int64_t id = 0;
+    std::string lease_owner;
+    int attempt = 0;
+};
+
+struct JobFilter {
+    std::vector<JobState> states;
+    bool scheduled_only = false;  // pending with run_at in the future
+    bool retrying_only = false;   // pending with attempt > 0
+    std::vector<std::string> types, queues;
+    bool stuck = false;  // running with an expired lease or a dead worker
+    int limit = 100;
+};
+
+struct WorkerInfo {
+    std::string id, hostname;
+    int pid = 0;
+    std::vector<std::string> queues, types;
+    TimeMs started_at = 0, last_heartbeat = 0;
+    int running = 0;
+    std::string stats = "{}";  // JSON the worker publishes with its heartbeat
+};
+
+struct LockGrant {
+    std::string key, owner;
+    std::int64_t token = 0;
+    TimeMs acquired_at = 0, expires_at = 0;
+    bool expired = false;
+};
+
+enum class LockStatus { ok, not_held, unknown_key };
+
+struct MigrationInfo {
+    int version = 0;
+    std::string name;
+    std::optional<TimeMs> applied_at;
+};
+
+}  // namespace wfq

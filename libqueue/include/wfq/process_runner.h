@@ -1,0 +1,37 @@
+#pragma once
+// Runs a handler command directly (no shell) with its stdin, stdout and stderr on pipes,
+// a timeout, and cancellation. The child dies with its worker (PR_SET_PDEATHSIG).
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace wfq {
+
+struct ProcessSpec {
+    std::vector<std::string> argv;
+    std::vector<std::string> env;  // "KEY=VALUE", the whole environment
+    std::string stdin_data;
+    std::int64_t timeout_ms = 0;        // 0: none
+    std::int64_t kill_grace_ms = 5000;  // SIGTERM, then SIGKILL after this
+    std::size_t stdout_cap = 1 << 20;
+    std::size_t stderr_tail_cap = 4096;
+    std::function<void(const std::string&)> on_stderr_line;
+    const std::atomic<bool>* cancel = nullptr;  // set: stop the command (SIGTERM, then SIGKILL)
+};
+
+struct ProcessResult {
+    int exit_code = -1;   // when it exited
+    int term_signal = 0;  // when a signal killed it
+    bool timed_out = false, cancelled = false, spawn_failed = false, stdout_truncated = false;
+    std::string stdout_data, stderr_tail, spawn_error;
+    std::int64_t pid = 0;
+};
+
+ProcessResult run_process(const ProcessSpec& spec);
+
+// The current environment as "KEY=VALUE" strings, minus the names in drop.
+std::vector<std::string> current_environment(const std::vector<std::string>& drop = {});
+
+}  // namespace wfq

@@ -1,0 +1,137 @@
+#pragma once
+// The one store interface; SQLite and PostgreSQL implement it. Nothing above it branches
+// on the backend.
+#include <wfq/job.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace wfq {
+
+class Clock;
+
+struct EnqueueResult {
+    std::int64_t id = 0;
+    bool duplicate = false;  // an active job with the same key already existed
+};
+
+struct ClaimRequest {
+    std::string worker_id;
+    std::vector<std::string> queues;  // empty: every queue
+    std::vector<std::string> types;   // empty: every type
+    int limit = 1;
+    std::int64_t lease_ms = 30000;
+};
+
+struct Failure {
+    std::string error_class;  // exit_code, timeout, crash, lease_expired, ...
+    std::string message;      // stderr tail or reason
+    // Retry after this delay; nullopt fails the job for good (dead letter).
+    std::optional<std::int64_t> retry_in_ms;
+};
+
+struct RescueReport {
+    std::vector<std::int64_t> requeued, failed;
+};
+
+enum class AdminResult { done, not_found, wrong_state };
+
+// Wakes an idle worker when jobs are enqueued (LISTEN/NOTIFY on PostgreSQL,
+// the database's change counter on SQLite).
+class Waker {
+public:
+    virtual ~Waker() = default;
+    // Blocks up to timeout_ms; true when something may have been enqueued.
+    virtual bool wait(std::int64_t timeout_ms) = 0;
+};
+
+// A session-level advisory lock (PostgreSQL); released on destruction or when the session ends.
+class AdvisoryLock {
+public:
+    virtual ~AdvisoryLock() = default;
+    // False once the dedicated session is gone (the lock is lost).
+    virtual bool alive() = 0;
+};
+
+class Store {
+public:
+    virtual ~Store() = default;
+
+    virtual std::string backend() const = 0;  // "sqlite" or "postgresql"
+    virtual std::string describe() const = 0;  // redacted DSN
+
+    // Schema.
+    virtual std::vector<MigrationInfo> migrate() = 0;  // returns the migrations it applied
+    virtual std::vector<MigrationInfo> migration_status() = 0;
+    // Throws Error(config) when the schema is missing or older than this binary.
+    virtual void check_schema() = 0;
+    virtual TimeMs db_now() = 0;
+
+    // Producing.
+    virtual EnqueueResult enqueue(const NewJob& job) = 0;
+    // All in one transaction: either every job is stored or none.
+    virtual std::vector<EnqueueResult> enqueue_batch(const std::vector<NewJob>& jobs) = 0;
+
+    // Consuming.
+    virtual std::vector<Job> claim_batch(const ClaimRequest& request) = 0;
+    // When the next pending job of these queues/types becomes due (nullopt: none pending).
+    virtual std::optional<TimeMs> next_due(const std::vector<std::string>& queues,
+                                           const std::vector<std::string>& types) = 0;
+    // Extends the leases still held; returns the ids whose lease was lost.
+    virtual std::vector<std::int64_t> renew_leases(const std::vector<JobRef>& jobs, std::int64_t lease_ms) = 0;
+    // Compare-and-set on (id, lease owner, attempt, running): false when the lease was lost.
+    virtual bool complete(const JobRef& job, const std::optional<std::string>& result) = 0;
+    virtual bool fail(const JobRef& job, const Failure& failure) = 0;
+    // Gives a job back without counting the attempt (graceful shutdown).
+    virtual bool release(const JobRef& job, const std::string& reason) = 0;
+    // Expired leases and jobs of workers silent for dead_after_ms go back to pending
+    // (or to failed when attempts are exhausted).
+    virtual RescueReport rescue(std::int64_t dead_after_ms) = 0;
+
+    // Operating.
+    virtual std::vector<Job> list_jobs(const JobFilter& filter) = 0;
+    virtual std::optional<Job> get_job(std::int64_t id) = 0;
+    virtual std::vector<JobEvent> job_events(std::int64_t id) = 0;
+    virtual AdminResult retry_job(std::int64_t id) = 0;
+    virtual AdminResult cancel_job(std::int64_t id) = 0;
+    // Deletes finished jobs older than the cut-off in batches; returns how many.
+    virtual std::int64_t prune(std::int64_t older_than_ms, const std::vector<JobState>& states, int batch_size,
+                               const std::function<void(std::int64_t)>& progress) = 0;
+    virtual std::int64_t count_jobs(JobState state) = 0;
+
+    // Workers.
+    virtual void register_worker(const WorkerInfo& worker) = 0;
+    virtual void heartbeat(const std::string& worker_id, int running, const std::string& stats) = 0;
+    virtual void deregister_worker(const std::string& worker_id) = 0;
+    virtual std::vector<WorkerInfo> list_workers() = 0;
+
+    // Lease locks with fencing tokens; expiry by the database's clock.
+    virtual std::optional<LockGrant> lock_acquire(const std::string& key, const std::string& owner,
+                                                  std::int64_t ttl_ms) = 0;
+    virtual LockStatus lock_renew(const std::string& key, std::int64_t token, std::int64_t ttl_ms) = 0;
+    virtual LockStatus lock_release(const std::string& key, std::int64_t token) = 0;
+    virtual std::vector<LockGrant> list_locks() = 0;
+    // Throws Error(usage) where the backend has no advisory locks (SQLite).
+    virtual std::unique_ptr<AdvisoryLock> try_advisory_lock(const std::string& key) = 0;
+
+    virtual std::unique_ptr<Waker> open_waker() = 0;
+};
+
+struct StoreOptions {
+    std::string url;     // resolved URL (see resolve_db_url)
+    std::string schema = "wfq";
+    bool check_schema = true;  // PostgreSQL: fail with Error(config) when migrations are missing
+    Clock* clock = nullptr;    // SQLite's clock; the system clock when null
+};
+
+// --db, else WFQ_DB, else DATABASE_URL, else sqlite:$XDG_STATE_HOME/wfq/wfq.db.
+std::string resolve_db_url(const std::string& flag_value);
+// Hides passwords in URLs and keyword strings.
+std::string redact_dsn(const std::string& dsn);
+// Opens (and on SQLite migrates) the store; Error(config) on a bad URL, Error(db_unavailable)
+// when the server cannot be reached.
+std::unique_ptr<Store> open_store(const StoreOptions& options);
+
+}  // namespace wfq

@@ -1,0 +1,82 @@
+#pragma once
+// The processing loop behind `wfq process`: claims batches, runs handlers on a pool of
+// threads, renews leases with a heartbeat, rescues abandoned jobs, and stops gracefully.
+#include <wfq/queue.h>
+#include <wfq/store.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace wfq {
+
+class Clock;
+class Random;
+
+struct HandlerResult {
+    enum class Outcome { success, failure, timeout, crash, cancelled } outcome = Outcome::success;
+    int exit_code = 0;
+    std::optional<std::string> output;  // JSON kept as the result
+    std::string error;                  // stderr tail or reason
+};
+
+class Handler {
+public:
+    virtual ~Handler() = default;
+    // Runs one attempt of a job. cancel becomes true when the job must stop (lease lost,
+    // shutdown grace over); the handler should then return promptly.
+    virtual HandlerResult run(const Job& job, const std::atomic<bool>& cancel) = 0;
+};
+
+struct ExecHandlerOptions {
+    std::vector<std::string> command;
+    std::int64_t timeout_ms = 0;
+    std::int64_t kill_grace_ms = 5000;
+    std::string db_url;  // exported as WFQ_DB
+};
+
+// Runs a command per job with the handler contract of DESIGN.md.
+std::unique_ptr<Handler> make_exec_handler(const ExecHandlerOptions& options);
+
+struct WorkerOptions {
+    std::vector<std::string> queues = {"default"};
+    std::vector<std::string> types;
+    int concurrency = 1;
+    std::int64_t lease_ms = 30000;
+    std::int64_t heartbeat_ms = 0;  // 0: lease / 3
+    std::int64_t poll_ms = 1000;
+    std::int64_t grace_ms = 10000;  // after SIGTERM/SIGINT, before handlers are stopped
+    std::int64_t max_jobs = 0;      // 0: unlimited
+    std::int64_t max_time_ms = 0;   // 0: unlimited
+    bool until_empty = false;
+    std::int64_t rescue_interval_ms = 15000;  // 0: never rescue
+    std::int64_t dead_after_ms = 60000;       // a worker silent this long is dead
+    JobPolicy policy;
+};
+
+struct WorkerStats {
+    std::int64_t claimed = 0, completed = 0, retried = 0, failed = 0, released = 0, lost = 0, rescued = 0;
+    bool interrupted = false;
+};
+
+class Worker {
+public:
+    Worker(Store& store, Handler& handler, WorkerOptions options, Clock& clock, Random& random);
+    ~Worker();
+    const std::string& id() const;
+    // Runs until a stop condition; stop (set from a signal handler) begins a graceful stop.
+    WorkerStats run(const std::atomic<bool>& stop);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+// Runs one rescue pass under the single-instance lock "wfq:rescuer"; returns nullopt when
+// another process holds it.
+std::optional<RescueReport> rescue_once(Store& store, const std::string& owner, std::int64_t dead_after_ms);
+
+}  // namespace wfq

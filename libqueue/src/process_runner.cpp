@@ -1,0 +1,231 @@
+#include <wfq/process_runner.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace wfq {
+namespace {
+
+std::int64_t steady_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+struct Pipe {
+    int fd[2] = {-1, -1};
+    void make() {
+        if (pipe2(fd, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
+    }
+    static void close_fd(int& f) {
+        if (f >= 0) ::close(f);
+        f = -1;
+    }
+    ~Pipe() {
+        close_fd(fd[0]);
+        close_fd(fd[1]);
+    }
+};
+
+}  // namespace
+
+std::vector<std::string> current_environment(const std::vector<std::string>& drop) {
+    std::vector<std::string> out;
+    for (char** e = environ; e && *e; ++e) {
+        std::string kv = *e;
+        std::string name = kv.substr(0, kv.find('='));
+        bool skip = false;
+        for (const auto& d : drop) skip = skip || d == name;
+        if (!skip) out.push_back(std::move(kv));
+    }
+    return out;
+}
+
+ProcessResult run_process(const ProcessSpec& spec) {
+    ProcessResult result;
+    if (spec.argv.empty()) {
+        result.spawn_failed = true;
+        result.spawn_error = "empty command";
+        return result;
+    }
+    Pipe in, out, err, status;
+    in.make();
+    out.make();
+    err.make();
+    status.make();
+
+    std::vector<char*> argv, envp;
+    for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        result.spawn_failed = true;
+        result.spawn_error = std::string("fork: ") + std::strerror(errno);
+        return result;
+    }
+    if (pid == 0) {
+        // Child: only async-signal-safe calls until exec.
+        setpgid(0, 0);  // its own group, so a timeout stops `sh -c` children too
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);  // the worker died before prctl took effect
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        signal(SIGPIPE, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        dup2(in.fd[0], 0);
+        dup2(out.fd[1], 1);
+        dup2(err.fd[1], 2);
+        execvpe(argv[0], argv.data(), envp.data());
+        int e = errno;
+        ssize_t ignored = write(status.fd[1], &e, sizeof e);
+        (void)ignored;
+        _exit(127);
+    }
+    result.pid = pid;
+    Pipe::close_fd(in.fd[0]);
+    Pipe::close_fd(out.fd[1]);
+    Pipe::close_fd(err.fd[1]);
+    Pipe::close_fd(status.fd[1]);
+
+    // Did exec succeed? The status pipe closes on exec (CLOEXEC) or carries errno.
+    int exec_errno = 0;
+    if (read(status.fd[0], &exec_errno, sizeof exec_errno) == static_cast<ssize_t>(sizeof exec_errno)) {
+        waitpid(pid, nullptr, 0);
+        result.spawn_failed = true;
+        result.spawn_error = "cannot execute '" + spec.argv[0] + "': " + std::strerror(exec_errno);
+        return result;
+    }
+
+    set_nonblocking(in.fd[1]);
+    set_nonblocking(out.fd[0]);
+    set_nonblocking(err.fd[0]);
+    std::size_t written = 0;
+    if (spec.stdin_data.empty()) Pipe::close_fd(in.fd[1]);
+
+    std::string stderr_line;
+    auto flush_stderr_line = [&](bool force) {
+        std::size_t nl;
+        while ((nl = stderr_line.find('\n')) != std::string::npos) {
+            if (spec.on_stderr_line) spec.on_stderr_line(stderr_line.substr(0, nl));
+            stderr_line.erase(0, nl + 1);
+        }
+        if (force && !stderr_line.empty()) {
+            if (spec.on_stderr_line) spec.on_stderr_line(stderr_line);
+            stderr_line.clear();
+        }
+    };
+
+    const std::int64_t start = steady_ms();
+    std::int64_t term_sent_at = -1;
+    bool killed = false, exited = false;
+    int wstatus = 0;
+    std::int64_t exited_at = -1;
+    char buf[65536];
+
+    auto stop_child = [&](std::int64_t now) {
+        if (term_sent_at < 0) {
+            kill(-pid, SIGTERM);
+            kill(pid, SIGTERM);
+            term_sent_at = now;
+        } else if (!killed && now - term_sent_at >= spec.kill_grace_ms) {
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
+            killed = true;
+        }
+    };
+
+    while (true) {
+        std::int64_t now = steady_ms();
+        if (!exited) {
+            if (spec.timeout_ms > 0 && now - start >= spec.timeout_ms && !result.cancelled) {
+                result.timed_out = true;
+                stop_child(now);
+            }
+            if (spec.cancel && spec.cancel->load() && !result.timed_out) {
+                result.cancelled = true;
+                stop_child(now);
+            }
+            if (term_sent_at >= 0) stop_child(now);
+            pid_t w = waitpid(pid, &wstatus, WNOHANG);
+            if (w == pid) {
+                exited = true;
+                exited_at = now;
+            }
+        }
+        bool out_open = out.fd[0] >= 0, err_open = err.fd[0] >= 0;
+        // Once the child has exited, give lingering grandchildren holding the pipes 100ms.
+        if (exited && ((!out_open && !err_open) || now - exited_at > 100)) break;
+
+        pollfd fds[3];
+        int n = 0;
+        int idx_in = -1, idx_out = -1, idx_err = -1;
+        if (in.fd[1] >= 0) { idx_in = n; fds[n++] = {in.fd[1], POLLOUT, 0}; }
+        if (out_open) { idx_out = n; fds[n++] = {out.fd[0], POLLIN, 0}; }
+        if (err_open) { idx_err = n; fds[n++] = {err.fd[0], POLLIN, 0}; }
+        int wait_ms = 50;
+        if (n == 0) {
+            // Nothing left to read: wait for the exit.
+            if (!exited) {
+                struct timespec ts{0, 2'000'000};
+                nanosleep(&ts, nullptr);
+            }
+            continue;
+        }
+        int pr = poll(fds, n, exited ? 10 : wait_ms);
+        if (pr < 0 && errno != EINTR) break;
+        if (pr <= 0) continue;
+        if (idx_in >= 0 && (fds[idx_in].revents & (POLLOUT | POLLERR | POLLHUP))) {
+            ssize_t w = write(in.fd[1], spec.stdin_data.data() + written, spec.stdin_data.size() - written);
+            if (w > 0) written += static_cast<std::size_t>(w);
+            if (w < 0 && errno != EAGAIN) written = spec.stdin_data.size();  // EPIPE: it does not read stdin
+            if (written >= spec.stdin_data.size()) Pipe::close_fd(in.fd[1]);
+        }
+        if (idx_out >= 0 && (fds[idx_out].revents & (POLLIN | POLLHUP | POLLERR))) {
+            ssize_t r = read(out.fd[0], buf, sizeof buf);
+            if (r > 0) {
+                std::size_t room = spec.stdout_cap > result.stdout_data.size() ? spec.stdout_cap - result.stdout_data.size() : 0;
+                if (static_cast<std::size_t>(r) > room) result.stdout_truncated = true;
+                result.stdout_data.append(buf, std::min<std::size_t>(room, static_cast<std::size_t>(r)));
+            } else if (r == 0 || errno != EAGAIN) {
+                Pipe::close_fd(out.fd[0]);
+            }
+        }
+        if (idx_err >= 0 && (fds[idx_err].revents & (POLLIN | POLLHUP | POLLERR))) {
+            ssize_t r = read(err.fd[0], buf, sizeof buf);
+            if (r > 0) {
+                result.stderr_tail.append(buf, static_cast<std::size_t>(r));
+                if (result.stderr_tail.size() > spec.stderr_tail_cap)
+                    result.stderr_tail.erase(0, result.stderr_tail.size() - spec.stderr_tail_cap);
+                stderr_line.append(buf, static_cast<std::size_t>(r));
+                flush_stderr_line(false);
+            } else if (r == 0 || errno != EAGAIN) {
+                Pipe::close_fd(err.fd[0]);
+            }
+        }
+    }
+    flush_stderr_line(true);
+    if (!exited) {
+        waitpid(pid, &wstatus, 0);
+    }
+    if (WIFEXITED(wstatus)) result.exit_code = WEXITSTATUS(wstatus);
+    else if (WIFSIGNALED(wstatus)) result.term_signal = WTERMSIG(wstatus);
+    return result;
+}
+
+}  // namespace wfq

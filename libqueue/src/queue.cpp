@@ -1,0 +1,158 @@
+#include <wfq/clock.h>
+#include <wfq/duration.h>
+#include <wfq/errors.h>
+#include <wfq/queue.h>
+#include <wfq/trace.h>
+
+#include <nlohmann/json.hpp>
+
+namespace wfq {
+
+using nlohmann::json;
+
+Failure decide_failure(const Job& job, const JobPolicy& policy, const std::string& error_class,
+                       const std::string& message, bool permanent, Random& random) {
+    int max_attempts = policy.max_attempts.value_or(job.max_attempts);
+    Failure f{error_class, message, std::nullopt};
+    if (!permanent && job.attempt < max_attempts) f.retry_in_ms = policy.backoff.delay_ms(job.attempt - 1, random);
+    return f;
+}
+
+namespace {
+
+constexpr std::size_t kMaxName = 200;
+constexpr std::size_t kMaxKey = 1000;
+
+void check_name(const std::string& what, const std::string& v, std::size_t max, ErrorCode code) {
+    if (v.empty()) throw Error(code, what + " must not be empty");
+    if (v.size() > max) throw Error(code, what + " is too long (" + std::to_string(v.size()) + " bytes, at most " + std::to_string(max) + ")");
+    for (unsigned char c : v)
+        if (c < 0x20 || c == 0x7f) throw Error(code, what + " must not contain control characters");
+}
+
+}  // namespace
+
+void prepare_new_job(NewJob& job, Random& random, std::vector<std::string>* warnings) {
+    check_name("job type", job.type, kMaxName, ErrorCode::usage);
+    check_name("queue", job.queue, kMaxName, ErrorCode::usage);
+    for (auto* field : {&job.key, &job.lock_key, &job.org, &job.repo})
+        if (*field) check_name(field == &job.key ? "key" : field == &job.lock_key ? "lock key" : field == &job.org ? "org" : "repo",
+                               **field, kMaxKey, ErrorCode::usage);
+    json payload;
+    try {
+        payload = json::parse(job.payload);
+    } catch (const json::parse_error& e) {
+        throw Error(ErrorCode::bad_input, std::string("payload is not valid JSON: ") + e.what());
+    }
+    if (!payload.is_object()) throw Error(ErrorCode::bad_input, "payload must be a JSON object");
+    if (job.priority < -1000000 || job.priority > 1000000)
+        throw Error(ErrorCode::usage, "priority must be between -1000000 and 1000000");
+    if (job.max_attempts < 1 || job.max_attempts > 1000) throw Error(ErrorCode::usage, "max attempts must be between 1 and 1000");
+    if (job.delay_ms < 0) throw Error(ErrorCode::usage, "delay must not be negative");
+    if (job.traceparent && !parse_traceparent(*job.traceparent)) {
+        if (warnings) warnings->push_back("ignoring invalid traceparent '" + *job.traceparent + "'; starting a new trace");
+        job.traceparent.reset();
+        job.tracestate.reset();
+    }
+    if (job.tracestate && !valid_tracestate(*job.tracestate)) job.tracestate.reset();
+    if (!job.traceparent) {
+        TraceContext ctx{new_trace_id(random), new_span_id(random), 1};
+        job.traceparent = ctx.to_traceparent();
+    }
+    if (job.correlation_id.empty()) job.correlation_id = make_uuid(random);
+    else check_name("correlation id", job.correlation_id, kMaxName, ErrorCode::usage);
+}
+
+NewJob parse_job_line(const std::string& line, const NewJob& defaults) {
+    json j;
+    try {
+        j = json::parse(line);
+    } catch (const json::parse_error& e) {
+        throw Error(ErrorCode::bad_input, std::string("invalid JSON: ") + e.what());
+    }
+    if (!j.is_object()) throw Error(ErrorCode::bad_input, "each line must be a JSON object");
+    NewJob job = defaults;
+    auto str = [&](const char* name) -> std::optional<std::string> {
+        auto it = j.find(name);
+        if (it == j.end() || it->is_null()) return std::nullopt;
+        if (!it->is_string()) throw Error(ErrorCode::bad_input, std::string("field '") + name + "' must be a string");
+        return it->get<std::string>();
+    };
+    auto integer = [&](const char* name) -> std::optional<std::int64_t> {
+        auto it = j.find(name);
+        if (it == j.end() || it->is_null()) return std::nullopt;
+        if (!it->is_number_integer()) throw Error(ErrorCode::bad_input, std::string("field '") + name + "' must be an integer");
+        return it->get<std::int64_t>();
+    };
+    static const std::set<std::string> known = {"type", "payload", "queue", "priority", "run_at", "delay",
+                                                "max_attempts", "key", "lock_key", "org", "repo",
+                                                "correlation_id", "traceparent", "tracestate"};
+    for (auto it = j.begin(); it != j.end(); ++it)
+        if (!known.count(it.key())) throw Error(ErrorCode::bad_input, "unknown field '" + it.key() + "'");
+    if (auto v = str("type")) job.type = *v;
+    if (job.type.empty()) throw Error(ErrorCode::bad_input, "missing field 'type'");
+    if (auto it = j.find("payload"); it != j.end()) {
+        if (!it->is_object()) throw Error(ErrorCode::bad_input, "field 'payload' must be a JSON object");
+        job.payload = it->dump();
+    }
+    if (auto v = str("queue")) job.queue = *v;
+    if (auto v = integer("priority")) job.priority = static_cast<int>(*v);
+    if (auto v = integer("max_attempts")) job.max_attempts = static_cast<int>(*v);
+    try {
+        if (auto v = str("run_at")) job.run_at = parse_time(*v);
+        if (auto v = str("delay")) job.delay_ms = parse_duration_ms(*v);
+    } catch (const Error& e) {
+        throw Error(ErrorCode::bad_input, e.what());
+    }
+    if (auto v = str("key")) job.key = v;
+    if (auto v = str("lock_key")) job.lock_key = v;
+    if (auto v = str("org")) job.org = v;
+    if (auto v = str("repo")) job.repo = v;
+    if (auto v = str("correlation_id")) job.correlation_id = *v;
+    if (auto v = str("traceparent")) job.traceparent = v;
+    if (auto v = str("tracestate")) job.tracestate = v;
+    return job;
+}
+
+std::string job_to_json(const Job& job, TimeMs now, int indent) {
+    auto opt_time = [](const std::optional<TimeMs>& t) { return t ? json(format_time(*t)) : json(nullptr); };
+    auto opt_str = [](const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); };
+    json j;
+    j["id"] = job.id;
+    j["type"] = job.type;
+    j["queue"] = job.queue;
+    j["state"] = to_string(job.state);
+    j["display_state"] = display_state(job.state, job.run_at, job.attempt, now);
+    j["payload"] = json::parse(job.payload, nullptr, false);
+    j["priority"] = job.priority;
+    j["run_at"] = format_time(job.run_at);
+    j["attempt"] = job.attempt;
+    j["max_attempts"] = job.max_attempts;
+    j["key"] = opt_str(job.key);
+    j["lock_key"] = opt_str(job.lock_key);
+    j["org"] = opt_str(job.org);
+    j["repo"] = opt_str(job.repo);
+    j["correlation_id"] = job.correlation_id;
+    j["traceparent"] = opt_str(job.traceparent);
+    j["lease_owner"] = opt_str(job.lease_owner);
+    j["lease_expires_at"] = opt_time(job.lease_expires_at);
+    j["current_stage"] = opt_str(job.current_stage);
+    j["last_error"] = opt_str(job.last_error);
+    j["error_class"] = opt_str(job.error_class);
+    if (job.result) {
+        json r = json::parse(*job.result, nullptr, false);
+        j["result"] = r.is_discarded() ? json(*job.result) : r;
+    } else {
+        j["result"] = nullptr;
+    }
+    j["wait_event"] = opt_str(job.wait_event);
+    j["wait_key"] = opt_str(job.wait_key);
+    j["wait_deadline"] = opt_time(job.wait_deadline);
+    j["created_at"] = format_time(job.created_at);
+    j["updated_at"] = format_time(job.updated_at);
+    j["started_at"] = opt_time(job.started_at);
+    j["finished_at"] = opt_time(job.finished_at);
+    return j.dump(indent);
+}
+
+}  // namespace wfq

@@ -1,0 +1,89 @@
+#pragma once
+// Internal: the minimal SQL connection both backends provide, so that one SqlStore holds
+// the queue's SQL. Only code under store/ includes this.
+#include <wfq/errors.h>
+#include <wfq/store.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace wfq::store {
+
+// A bound parameter. Blobs travel as bytes; PostgreSQL receives them in bytea hex form.
+struct Blob {
+    std::string bytes;
+};
+using Param = std::variant<std::nullptr_t, std::int64_t, double, std::string, Blob>;
+using Params = std::vector<Param>;
+
+Param opt(const std::optional<std::string>& v);
+Param opt(const std::optional<std::int64_t>& v);
+
+// A result row: every value as text (blobs as raw bytes), or nullopt for NULL.
+class Row {
+public:
+    explicit Row(std::vector<std::optional<std::string>> values) : m_values(std::move(values)) {}
+    bool is_null(std::size_t i) const { return !m_values.at(i); }
+    const std::string& str(std::size_t i) const;
+    std::optional<std::string> opt_str(std::size_t i) const { return m_values.at(i); }
+    std::int64_t i64(std::size_t i) const;
+    std::optional<std::int64_t> opt_i64(std::size_t i) const;
+    std::size_t size() const { return m_values.size(); }
+
+private:
+    std::vector<std::optional<std::string>> m_values;
+};
+using Rows = std::vector<Row>;
+
+// Thrown by exec when a unique constraint rejects a row.
+class UniqueViolation : public Error {
+public:
+    explicit UniqueViolation(const std::string& message) : Error(ErrorCode::failure, message) {}
+};
+
+struct Migration {
+    int version;
+    const char* name;
+    const char* sql;  // may hold several statements
+};
+
+class Db {
+public:
+    virtual ~Db() = default;
+    virtual std::string backend() const = 0;
+    virtual std::string describe() const = 0;
+    // SQL with $1..$n placeholders.
+    virtual Rows exec(const std::string& sql, const Params& params = {}) = 0;
+    // Runs a script of several statements without parameters.
+    virtual void exec_script(const std::string& sql) = 0;
+    // Starts a write transaction that serialises with other writers where the backend
+    // needs it (SQLite: BEGIN IMMEDIATE).
+    virtual void begin() = 0;
+    virtual void commit() = 0;
+    virtual void rollback() noexcept = 0;
+    // Reconnects after a lost connection; throws Error(db_unavailable) when it cannot.
+    virtual void reconnect() = 0;
+    // The clause that makes a claim skip rows other claimers hold ("FOR UPDATE SKIP LOCKED").
+    virtual std::string skip_locked() const = 0;
+    // A statement returning the next fencing token from a non-cycling sequence.
+    virtual std::string next_token_sql() const = 0;
+    // Serialises migrations across processes for the current transaction.
+    virtual void lock_for_migration() = 0;
+    virtual const std::vector<Migration>& migrations() const = 0;
+    // Tells listeners that jobs were enqueued (delivered at commit).
+    virtual void notify_enqueued(const std::string& queue) = 0;
+    virtual std::unique_ptr<Waker> open_waker() = 0;
+    virtual std::unique_ptr<AdvisoryLock> try_advisory_lock(const std::string& key) = 0;
+    // True when the error means "the schema is not there" (missing table).
+    virtual bool is_missing_table(const std::exception& e) const = 0;
+};
+
+std::unique_ptr<Db> open_sqlite_db(const std::string& path, Clock* clock);
+std::unique_ptr<Db> open_postgres_db(const std::string& dsn, const std::string& schema);
+std::unique_ptr<Store> make_sql_store(std::unique_ptr<Db> db, bool check_schema);
+
+}  // namespace wfq::store

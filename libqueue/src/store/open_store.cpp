@@ -1,0 +1,43 @@
+#include "db.h"
+
+#include <cstdlib>
+#include <regex>
+
+namespace wfq {
+
+std::string resolve_db_url(const std::string& flag_value) {
+    if (!flag_value.empty()) return flag_value;
+    for (const char* var : {"WFQ_DB", "DATABASE_URL"})
+        if (const char* v = std::getenv(var); v && *v) return v;
+    std::string state;
+    if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) state = x;
+    else if (const char* home = std::getenv("HOME"); home && *home) state = std::string(home) + "/.local/state";
+    else state = ".";
+    return "sqlite:" + state + "/wfq/wfq.db";
+}
+
+std::string redact_dsn(const std::string& dsn) {
+    static const std::regex url_password(R"((://[^:/@\s]*:)[^@\s]*@)");
+    static const std::regex kw_password(R"((password\s*=\s*)('([^'\\]|\\.)*'|\S+))", std::regex::icase);
+    std::string out = std::regex_replace(dsn, url_password, "$1***@");
+    return std::regex_replace(out, kw_password, "$1***");
+}
+
+static bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+std::unique_ptr<Store> open_store(const StoreOptions& options) {
+    const std::string& url = options.url;
+    if (starts_with(url, "sqlite:")) {
+        std::string path = url.substr(7);
+        if (starts_with(path, "//")) path = path.substr(2);
+        if (path.empty()) throw Error(ErrorCode::config, "sqlite: URL without a path; use sqlite:PATH");
+        return store::make_sql_store(store::open_sqlite_db(path, options.clock), false);
+    }
+    if (starts_with(url, "postgresql://") || starts_with(url, "postgres://") || url.find('=') != std::string::npos) {
+        return store::make_sql_store(store::open_postgres_db(url, options.schema), options.check_schema);
+    }
+    throw Error(ErrorCode::config, "unrecognised database URL '" + redact_dsn(url) +
+                                       "': use sqlite:PATH, postgresql://..., or a libpq keyword string");
+}
+
+}  // namespace wfq

@@ -1,0 +1,337 @@
+// PostgreSQL backend (libpqxx 6.4). All libpqxx exceptions are translated here; nothing
+// above the store sees them.
+#include "../db.h"
+
+#include <pqxx/pqxx>
+
+#include <cctype>
+#include <regex>
+
+namespace wfq::store {
+namespace {
+
+const std::vector<Migration> kPostgresMigrations = {
+    {1, "core: jobs, events, workers, locks", R"SQL(
+CREATE FUNCTION wfq_now_ms() RETURNS bigint LANGUAGE sql STABLE
+  AS $$ SELECT (extract(epoch from now()) * 1000)::bigint $$;
+CREATE TABLE jobs (
+  id bigserial PRIMARY KEY,
+  type text NOT NULL,
+  queue text NOT NULL DEFAULT 'default',
+  payload jsonb NOT NULL,
+  priority integer NOT NULL DEFAULT 0,
+  run_at bigint NOT NULL,
+  state text NOT NULL,
+  attempt integer NOT NULL DEFAULT 0,
+  max_attempts integer NOT NULL,
+  key text, lock_key text, org text, repo text,
+  correlation_id text NOT NULL,
+  traceparent text, tracestate text,
+  lease_owner text, lease_expires_at bigint,
+  current_stage text, last_error text, error_class text, result text,
+  wait_event text, wait_key text, wait_deadline bigint,
+  created_at bigint NOT NULL, updated_at bigint NOT NULL,
+  started_at bigint, finished_at bigint);
+CREATE INDEX jobs_claim ON jobs (queue, priority DESC, run_at, id) WHERE state = 'pending';
+CREATE UNIQUE INDEX jobs_active_key ON jobs (key) WHERE key IS NOT NULL AND state IN ('pending', 'running', 'waiting');
+CREATE UNIQUE INDEX jobs_running_lock_key ON jobs (lock_key) WHERE lock_key IS NOT NULL AND state = 'running';
+CREATE INDEX jobs_pending_lock_key ON jobs (lock_key, id) WHERE lock_key IS NOT NULL AND state = 'pending';
+CREATE INDEX jobs_running_lease ON jobs (lease_expires_at) WHERE state = 'running';
+CREATE INDEX jobs_state_finished ON jobs (state, finished_at);
+CREATE TABLE job_events (
+  id bigserial PRIMARY KEY,
+  job_id bigint NOT NULL,
+  at bigint NOT NULL,
+  kind text NOT NULL,
+  state text NOT NULL,
+  attempt integer NOT NULL,
+  worker text, message text, data text);
+CREATE INDEX job_events_job ON job_events (job_id, id);
+CREATE TABLE workers (
+  id text PRIMARY KEY,
+  hostname text NOT NULL,
+  pid integer NOT NULL,
+  queues text NOT NULL,
+  types text NOT NULL,
+  started_at bigint NOT NULL,
+  last_heartbeat bigint NOT NULL,
+  running integer NOT NULL DEFAULT 0,
+  stats text NOT NULL DEFAULT '{}');
+CREATE TABLE locks (
+  key text PRIMARY KEY,
+  owner text NOT NULL,
+  token bigint NOT NULL,
+  acquired_at bigint NOT NULL,
+  expires_at bigint NOT NULL);
+CREATE SEQUENCE lock_token_seq NO CYCLE;
+-- Times are stored as epoch milliseconds; this view shows them as timestamptz for operators.
+CREATE VIEW jobs_view AS
+  SELECT id, type, queue, state, priority, attempt, max_attempts, key, lock_key, org, repo,
+         correlation_id, lease_owner, error_class, last_error, current_stage,
+         to_timestamp(run_at / 1000.0) AS run_at,
+         to_timestamp(lease_expires_at / 1000.0) AS lease_expires_at,
+         to_timestamp(created_at / 1000.0) AS created_at,
+         to_timestamp(finished_at / 1000.0) AS finished_at
+  FROM jobs;
+)SQL"},
+};
+
+std::string hex_encode(const std::string& bytes) {
+    static const char* digits = "0123456789abcdef";
+    std::string out = "\\x";
+    out.reserve(2 + bytes.size() * 2);
+    for (unsigned char c : bytes) {
+        out += digits[c >> 4];
+        out += digits[c & 15];
+    }
+    return out;
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return 0;
+}
+
+std::string hex_decode(const char* text, std::size_t len) {
+    std::string out;
+    if (len < 2) return out;
+    out.reserve((len - 2) / 2);
+    for (std::size_t i = 2; i + 1 < len; i += 2) out += static_cast<char>(hex_value(text[i]) * 16 + hex_value(text[i + 1]));
+    return out;
+}
+
+[[noreturn]] void translate(const std::exception& e) {
+    if (dynamic_cast<const pqxx::broken_connection*>(&e))
+        throw Error(ErrorCode::db_unavailable, std::string("database connection lost: ") + e.what());
+    if (dynamic_cast<const pqxx::unique_violation*>(&e)) throw UniqueViolation(e.what());
+    if (auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+        const std::string& state = sql->sqlstate();
+        if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03")
+            throw Error(ErrorCode::db_unavailable, std::string("database unavailable: ") + e.what());
+        if (state == "3F000" || state == "42P01" || state == "42883")
+            throw Error(ErrorCode::config, std::string("the wfq schema is missing or old; run `wfq migrate` (") +
+                                               e.what() + ")");
+    }
+    throw Error(ErrorCode::failure, std::string("database error: ") + e.what());
+}
+
+std::unique_ptr<pqxx::connection> connect(const std::string& dsn, const std::string& schema) {
+    try {
+        auto conn = std::make_unique<pqxx::connection>(dsn);
+        pqxx::nontransaction tx(*conn);
+        tx.exec("SET search_path TO \"" + schema + "\"");
+        tx.exec("SET client_min_messages TO warning");
+        return conn;
+    } catch (const pqxx::broken_connection& e) {
+        std::string msg = e.what();
+        if (msg.find("invalid") != std::string::npos || msg.find("missing \"=\"") != std::string::npos)
+            throw Error(ErrorCode::config, "bad PostgreSQL connection string: " + msg);
+        throw Error(ErrorCode::db_unavailable, "cannot connect to PostgreSQL: " + msg);
+    } catch (const std::exception& e) {
+        translate(e);
+    }
+}
+
+class Listener final : public pqxx::notification_receiver {
+public:
+    Listener(pqxx::connection_base& c, const std::string& channel) : pqxx::notification_receiver(c, channel) {}
+    void operator()(const std::string&, int) override { ++count; }
+    int count = 0;
+};
+
+class PgWaker final : public Waker {
+public:
+    PgWaker(const std::string& dsn, const std::string& schema, const std::string& channel)
+        : m_dsn(dsn), m_schema(schema), m_channel(channel) {
+        open();
+    }
+    bool wait(std::int64_t timeout_ms) override {
+        try {
+            if (!m_conn) open();
+            int n = m_conn->await_notification(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
+            return n > 0;
+        } catch (const std::exception&) {
+            // Lost the listening session: report a wake-up so the worker polls, and reconnect later.
+            m_listener.reset();
+            m_conn.reset();
+            return true;
+        }
+    }
+
+private:
+    void open() {
+        m_conn = connect(m_dsn, m_schema);
+        m_listener = std::make_unique<Listener>(*m_conn, m_channel);
+    }
+    std::string m_dsn, m_schema, m_channel;
+    std::unique_ptr<pqxx::connection> m_conn;
+    std::unique_ptr<Listener> m_listener;
+};
+
+class PgAdvisoryLock final : public AdvisoryLock {
+public:
+    explicit PgAdvisoryLock(std::unique_ptr<pqxx::connection> conn) : m_conn(std::move(conn)) {}
+    bool alive() override {
+        try {
+            pqxx::nontransaction tx(*m_conn);
+            tx.exec("SELECT 1");
+            return true;
+        } catch (const std::exception&) {
+            return false;
+        }
+    }
+
+private:
+    std::unique_ptr<pqxx::connection> m_conn;  // closing the session releases the lock
+};
+
+class PostgresDb final : public Db {
+public:
+    PostgresDb(std::string dsn, std::string schema)
+        : m_dsn(std::move(dsn)), m_schema(std::move(schema)), m_conn(connect(m_dsn, m_schema)) {}
+
+    std::string backend() const override { return "postgresql"; }
+    std::string describe() const override { return redact_dsn(m_dsn) + " (schema " + m_schema + ")"; }
+
+    Rows exec(const std::string& sql, const Params& params) override {
+        try {
+            if (!m_conn) reconnect();
+            std::vector<std::string> storage(params.size());
+            std::vector<const char*> values(params.size(), nullptr);
+            for (std::size_t i = 0; i < params.size(); ++i) {
+                const Param& p = params[i];
+                if (std::holds_alternative<std::nullptr_t>(p)) continue;
+                if (auto* s = std::get_if<std::string>(&p)) storage[i] = *s;
+                else if (auto* n = std::get_if<std::int64_t>(&p)) storage[i] = std::to_string(*n);
+                else if (auto* d = std::get_if<double>(&p)) storage[i] = std::to_string(*d);
+                else storage[i] = hex_encode(std::get<Blob>(p).bytes);
+                values[i] = storage[i].c_str();
+            }
+            pqxx::result r;
+            if (m_tx) {
+                r = m_tx->exec_params(sql, pqxx::prepare::make_dynamic_params(values));
+            } else {
+                pqxx::nontransaction tx(*m_conn);
+                r = tx.exec_params(sql, pqxx::prepare::make_dynamic_params(values));
+            }
+            return to_rows(r);
+        } catch (const Error&) {
+            throw;
+        } catch (const std::exception& e) {
+            on_exception(e);
+        }
+    }
+
+    void exec_script(const std::string& sql) override {
+        try {
+            if (m_tx) m_tx->exec(sql);
+            else {
+                pqxx::nontransaction tx(*m_conn);
+                tx.exec(sql);
+            }
+        } catch (const std::exception& e) {
+            on_exception(e);
+        }
+    }
+
+    void begin() override {
+        try {
+            if (!m_conn) reconnect();
+            m_tx = std::make_unique<pqxx::work>(*m_conn);
+        } catch (const Error&) {
+            throw;
+        } catch (const std::exception& e) {
+            on_exception(e);
+        }
+    }
+    void commit() override {
+        try {
+            m_tx->commit();
+            m_tx.reset();
+        } catch (const std::exception& e) {
+            on_exception(e);
+        }
+    }
+    void rollback() noexcept override {
+        try {
+            if (m_tx) m_tx->abort();
+        } catch (...) {
+        }
+        m_tx.reset();
+    }
+    void reconnect() override {
+        m_tx.reset();
+        m_conn.reset();
+        m_conn = connect(m_dsn, m_schema);
+    }
+    std::string skip_locked() const override { return " FOR UPDATE SKIP LOCKED"; }
+    std::string next_token_sql() const override { return "SELECT nextval('lock_token_seq')"; }
+    void lock_for_migration() override {
+        exec("SELECT pg_advisory_xact_lock(hashtext('wfq-migrate'))", {});
+        exec_script("CREATE SCHEMA IF NOT EXISTS \"" + m_schema + "\"");
+    }
+    const std::vector<Migration>& migrations() const override { return kPostgresMigrations; }
+    void notify_enqueued(const std::string& queue) override { exec("SELECT pg_notify($1, $2)", {channel(), queue}); }
+    std::unique_ptr<Waker> open_waker() override { return std::make_unique<PgWaker>(m_dsn, m_schema, channel()); }
+    std::unique_ptr<AdvisoryLock> try_advisory_lock(const std::string& key) override {
+        auto conn = connect(m_dsn, m_schema);
+        try {
+            pqxx::nontransaction tx(*conn);
+            auto r = tx.exec_params("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key);
+            if (!r[0][0].as<bool>()) return nullptr;
+        } catch (const std::exception& e) {
+            translate(e);
+        }
+        return std::make_unique<PgAdvisoryLock>(std::move(conn));
+    }
+    bool is_missing_table(const std::exception& e) const override {
+        auto* err = dynamic_cast<const Error*>(&e);
+        return err && err->code() == ErrorCode::config;
+    }
+
+private:
+    std::string channel() const { return "wfq_jobs_" + m_schema; }
+
+    [[noreturn]] void on_exception(const std::exception& e) {
+        m_tx.reset();
+        if (dynamic_cast<const pqxx::broken_connection*>(&e)) m_conn.reset();
+        translate(e);
+    }
+
+    static Rows to_rows(const pqxx::result& r) {
+        Rows rows;
+        rows.reserve(r.size());
+        const auto cols = r.columns();
+        std::vector<bool> is_bytea(cols);
+        for (pqxx::row_size_type c = 0; c < cols; ++c) is_bytea[c] = r.column_type(c) == 17;
+        for (const auto& row : r) {
+            std::vector<std::optional<std::string>> values;
+            values.reserve(cols);
+            for (pqxx::row_size_type c = 0; c < cols; ++c) {
+                const auto& f = row[c];
+                if (f.is_null()) values.emplace_back(std::nullopt);
+                else if (is_bytea[c]) values.emplace_back(hex_decode(f.c_str(), f.size()));
+                else values.emplace_back(std::string(f.c_str(), f.size()));
+            }
+            rows.emplace_back(std::move(values));
+        }
+        return rows;
+    }
+
+    std::string m_dsn, m_schema;
+    std::unique_ptr<pqxx::connection> m_conn;
+    std::unique_ptr<pqxx::work> m_tx;
+};
+
+}  // namespace
+
+std::unique_ptr<Db> open_postgres_db(const std::string& dsn, const std::string& schema) {
+    static const std::regex ident("[A-Za-z_][A-Za-z0-9_]{0,62}");
+    if (!std::regex_match(schema, ident))
+        throw Error(ErrorCode::usage, "invalid schema name '" + schema + "': use letters, digits and _ (at most 63)");
+    return std::make_unique<PostgresDb>(dsn, schema);
+}
+
+}  // namespace wfq::store

@@ -1,0 +1,667 @@
+// The queue's SQL, shared by both backends through the Db interface. Times are epoch
+// milliseconds from wfq_now_ms(): the server's clock on PostgreSQL, the injected clock on SQLite.
+#include "db.h"
+
+#include <wfq/clock.h>
+#include <wfq/retry.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+namespace wfq::store {
+namespace {
+
+const char* kJobColumns =
+    "id, type, queue, payload, priority, run_at, state, attempt, max_attempts, key, lock_key, org, repo, "
+    "correlation_id, traceparent, tracestate, lease_owner, lease_expires_at, current_stage, last_error, "
+    "error_class, result, wait_event, wait_key, wait_deadline, created_at, updated_at, started_at, finished_at";
+
+const char* kActiveStates = "('pending', 'running', 'waiting')";
+
+Job job_from_row(const Row& r) {
+    Job j;
+    j.id = r.i64(0);
+    j.type = r.str(1);
+    j.queue = r.str(2);
+    j.payload = r.str(3);
+    j.priority = static_cast<int>(r.i64(4));
+    j.run_at = r.i64(5);
+    j.state = parse_job_state(r.str(6)).value_or(JobState::pending);
+    j.attempt = static_cast<int>(r.i64(7));
+    j.max_attempts = static_cast<int>(r.i64(8));
+    j.key = r.opt_str(9);
+    j.lock_key = r.opt_str(10);
+    j.org = r.opt_str(11);
+    j.repo = r.opt_str(12);
+    j.correlation_id = r.str(13);
+    j.traceparent = r.opt_str(14);
+    j.tracestate = r.opt_str(15);
+    j.lease_owner = r.opt_str(16);
+    j.lease_expires_at = r.opt_i64(17);
+    j.current_stage = r.opt_str(18);
+    j.last_error = r.opt_str(19);
+    j.error_class = r.opt_str(20);
+    j.result = r.opt_str(21);
+    j.wait_event = r.opt_str(22);
+    j.wait_key = r.opt_str(23);
+    j.wait_deadline = r.opt_i64(24);
+    j.created_at = r.i64(25);
+    j.updated_at = r.i64(26);
+    j.started_at = r.opt_i64(27);
+    j.finished_at = r.opt_i64(28);
+    return j;
+}
+
+// "$k, $k+1, ..." for n values starting at parameter number first.
+std::string placeholders(std::size_t first, std::size_t n) {
+    std::string s;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i) s += ", ";
+        s += "$" + std::to_string(first + i);
+    }
+    return s;
+}
+
+// Appends "AND column IN ($..)" for a non-empty list.
+void add_in(std::string& sql, Params& params, const std::string& column, const std::vector<std::string>& values) {
+    if (values.empty()) return;
+    sql += " AND " + column + " IN (" + placeholders(params.size() + 1, values.size()) + ")";
+    for (const auto& v : values) params.emplace_back(v);
+}
+
+std::string join_csv(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+    return s;
+}
+
+std::vector<std::string> split_csv(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= s.size() && !s.empty()) {
+        auto comma = s.find(',', start);
+        out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return out;
+}
+
+constexpr std::size_t kEnqueueColumns = 15;
+constexpr std::size_t kEnqueueRowsPerStatement = 500;
+
+class SqlStore final : public Store {
+public:
+    SqlStore(std::unique_ptr<Db> db, bool check) : m_db(std::move(db)) {
+        if (m_db->backend() == "sqlite") migrate();  // the embedded default migrates itself
+        else if (check) check_schema();
+    }
+
+    std::string backend() const override { return m_db->backend(); }
+    std::string describe() const override { return m_db->describe(); }
+
+    // ---- schema -------------------------------------------------------------------------
+    std::vector<MigrationInfo> migrate() override {
+        return transact([&] {
+            m_db->lock_for_migration();
+            m_db->exec_script(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
+                "applied_at bigint NOT NULL)");
+            std::set<int> applied;
+            for (const auto& r : m_db->exec("SELECT version FROM schema_migrations", {}))
+                applied.insert(static_cast<int>(r.i64(0)));
+            std::vector<MigrationInfo> done;
+            for (const auto& m : m_db->migrations()) {
+                if (applied.count(m.version)) continue;
+                m_db->exec_script(m.sql);
+                TimeMs now = SystemClock::instance().now_ms();
+                m_db->exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                           {std::int64_t(m.version), std::string(m.name), now});
+                done.push_back({m.version, m.name, now});
+            }
+            return done;
+        });
+    }
+
+    std::vector<MigrationInfo> migration_status() override {
+        std::unordered_map<int, TimeMs> applied;
+        try {
+            for (const auto& r : run("SELECT version, applied_at FROM schema_migrations", {}))
+                applied[static_cast<int>(r.i64(0))] = r.i64(1);
+        } catch (const std::exception& e) {
+            if (!m_db->is_missing_table(e)) throw;
+        }
+        std::vector<MigrationInfo> out;
+        for (const auto& m : m_db->migrations()) {
+            MigrationInfo info{m.version, m.name, std::nullopt};
+            if (auto it = applied.find(m.version); it != applied.end()) info.applied_at = it->second;
+            out.push_back(info);
+        }
+        return out;
+    }
+
+    void check_schema() override {
+        int latest = m_db->migrations().back().version;
+        std::int64_t have = 0;
+        try {
+            auto rows = run("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {});
+            have = rows.at(0).i64(0);
+        } catch (const std::exception& e) {
+            if (!m_db->is_missing_table(e)) throw;
+        }
+        if (have < latest)
+            throw Error(ErrorCode::config, "the database schema is " + (have ? "at version " + std::to_string(have) : std::string("missing")) +
+                                               ", this wfq needs version " + std::to_string(latest) +
+                                               "; run `wfq migrate` (with the same --db and --schema)");
+    }
+
+    TimeMs db_now() override { return run("SELECT wfq_now_ms()", {}).at(0).i64(0); }
+
+    // ---- producing ----------------------------------------------------------------------
+    EnqueueResult enqueue(const NewJob& job) override { return enqueue_batch({job}).at(0); }
+
+    std::vector<EnqueueResult> enqueue_batch(const std::vector<NewJob>& jobs) override {
+        return transact([&] {
+            std::vector<EnqueueResult> results;
+            results.reserve(jobs.size());
+            std::set<std::string> queues;
+            for (std::size_t start = 0; start < jobs.size(); start += kEnqueueRowsPerStatement) {
+                std::size_t end = std::min(jobs.size(), start + kEnqueueRowsPerStatement);
+                insert_rows(jobs, start, end, results);
+            }
+            for (const auto& j : jobs) queues.insert(j.queue);
+            for (const auto& q : queues) m_db->notify_enqueued(q);
+            return results;
+        });
+    }
+
+    // ---- consuming ----------------------------------------------------------------------
+    std::vector<Job> claim_batch(const ClaimRequest& req) override {
+        // On PostgreSQL two claimers can race for the same lock key; the unique index on
+        // running lock keys rejects the second, which then simply claims again.
+        for (int tries = 0;; ++tries) {
+            try {
+                return transact([&] { return claim_once(req); });
+            } catch (const UniqueViolation&) {
+                if (tries >= 5) return {};
+            }
+        }
+    }
+
+    std::optional<TimeMs> next_due(const std::vector<std::string>& queues, const std::vector<std::string>& types) override {
+        std::string sql = "SELECT MIN(run_at) FROM jobs WHERE state = 'pending'";
+        Params params;
+        add_in(sql, params, "queue", queues);
+        add_in(sql, params, "type", types);
+        return run(sql, params).at(0).opt_i64(0);
+    }
+
+    std::vector<std::int64_t> renew_leases(const std::vector<JobRef>& jobs, std::int64_t lease_ms) override {
+        if (jobs.empty()) return {};
+        return transact([&] {
+            std::vector<std::int64_t> lost;
+            for (const auto& j : jobs) {
+                auto rows = m_db->exec(
+                    "UPDATE jobs SET lease_expires_at = wfq_now_ms() + $4 WHERE id = $1 AND lease_owner = $2 "
+                    "AND attempt = $3 AND state = 'running' RETURNING id",
+                    {j.id, j.lease_owner, std::int64_t(j.attempt), lease_ms});
+                if (rows.empty()) lost.push_back(j.id);
+            }
+            return lost;
+        });
+    }
+
+    bool complete(const JobRef& job, const std::optional<std::string>& result) override {
+        return transact([&] {
+            auto rows = m_db->exec(
+                "UPDATE jobs SET state = 'completed', result = $4, lease_owner = NULL, lease_expires_at = NULL, "
+                "finished_at = wfq_now_ms(), updated_at = wfq_now_ms() "
+                "WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running' RETURNING id",
+                {job.id, job.lease_owner, std::int64_t(job.attempt), opt(result)});
+            if (rows.empty()) return false;
+            add_event(job.id, "completed", "completed", job.attempt, job.lease_owner, std::nullopt);
+            return true;
+        });
+    }
+
+    bool fail(const JobRef& job, const Failure& failure) override {
+        return transact([&] {
+            Rows rows;
+            if (failure.retry_in_ms) {
+                rows = m_db->exec(
+                    "UPDATE jobs SET state = 'pending', run_at = wfq_now_ms() + $4, lease_owner = NULL, "
+                    "lease_expires_at = NULL, error_class = $5, last_error = $6, updated_at = wfq_now_ms() "
+                    "WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running' RETURNING id",
+                    {job.id, job.lease_owner, std::int64_t(job.attempt), *failure.retry_in_ms, failure.error_class,
+                     failure.message});
+            } else {
+                rows = m_db->exec(
+                    "UPDATE jobs SET state = 'failed', lease_owner = NULL, lease_expires_at = NULL, error_class = $4, "
+                    "last_error = $5, finished_at = wfq_now_ms(), updated_at = wfq_now_ms() "
+                    "WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running' RETURNING id",
+                    {job.id, job.lease_owner, std::int64_t(job.attempt), failure.error_class, failure.message});
+            }
+            if (rows.empty()) return false;
+            std::string data = "{\"error_class\":" + json_quote(failure.error_class) +
+                               (failure.retry_in_ms ? ",\"retry_in_ms\":" + std::to_string(*failure.retry_in_ms) : "") + "}";
+            add_event(job.id, failure.retry_in_ms ? "retry_scheduled" : "failed",
+                      failure.retry_in_ms ? "pending" : "failed", job.attempt, job.lease_owner, failure.message, data);
+            return true;
+        });
+    }
+
+    bool release(const JobRef& job, const std::string& reason) override {
+        return transact([&] {
+            auto rows = m_db->exec(
+                "UPDATE jobs SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL, "
+                "updated_at = wfq_now_ms() WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running' "
+                "RETURNING id",
+                {job.id, job.lease_owner, std::int64_t(job.attempt)});
+            if (rows.empty()) return false;
+            add_event(job.id, "released", "pending", job.attempt - 1, job.lease_owner, reason);
+            return true;
+        });
+    }
+
+    RescueReport rescue(std::int64_t dead_after_ms) override {
+        return transact([&] {
+            RescueReport report;
+            auto rows = m_db->exec(
+                "SELECT id, lease_owner, attempt, max_attempts, CASE WHEN lease_expires_at < wfq_now_ms() THEN 1 ELSE 0 END "
+                "FROM jobs "
+                "WHERE state = 'running' AND (lease_expires_at < wfq_now_ms() OR lease_owner IN "
+                "(SELECT id FROM workers WHERE last_heartbeat < wfq_now_ms() - $1))",
+                {dead_after_ms});
+            for (const auto& r : rows) {
+                std::int64_t id = r.i64(0);
+                std::string owner = r.str(1);
+                auto attempt = r.i64(2), max_attempts = r.i64(3);
+                bool expired = r.i64(4) != 0;
+                std::string why = expired ? "lease expired (worker " + owner + ")"
+                                          : "worker " + owner + " stopped heartbeating";
+                bool exhausted = attempt >= max_attempts;
+                auto done = m_db->exec(
+                    std::string("UPDATE jobs SET state = ") + (exhausted ? "'failed', finished_at = wfq_now_ms()" : "'pending', run_at = wfq_now_ms()") +
+                        ", lease_owner = NULL, lease_expires_at = NULL, error_class = 'lease_expired', last_error = $4, "
+                        "updated_at = wfq_now_ms() WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running' "
+                        "RETURNING id",
+                    {id, owner, attempt, why});
+                if (done.empty()) continue;
+                add_event(id, "rescued", exhausted ? "failed" : "pending", static_cast<int>(attempt), owner, why);
+                (exhausted ? report.failed : report.requeued).push_back(id);
+            }
+            // Forget workers that have been silent for a day.
+            m_db->exec("DELETE FROM workers WHERE last_heartbeat < wfq_now_ms() - 86400000", {});
+            return report;
+        });
+    }
+
+    // ---- operating ----------------------------------------------------------------------
+    std::vector<Job> list_jobs(const JobFilter& f) override {
+        std::string sql = std::string("SELECT ") + kJobColumns + " FROM jobs WHERE 1 = 1";
+        Params params;
+        std::vector<std::string> states;
+        for (auto s : f.states) states.emplace_back(to_string(s));
+        add_in(sql, params, "state", states);
+        add_in(sql, params, "type", f.types);
+        add_in(sql, params, "queue", f.queues);
+        if (f.scheduled_only) sql += " AND state = 'pending' AND run_at > wfq_now_ms()";
+        if (f.retrying_only) sql += " AND state = 'pending' AND attempt > 0";
+        if (f.stuck) {
+            sql += " AND state = 'running' AND (lease_expires_at < wfq_now_ms() OR lease_owner IN (SELECT id FROM workers "
+                   "WHERE last_heartbeat < wfq_now_ms() - $" + std::to_string(params.size() + 1) + "))";
+            params.emplace_back(std::int64_t(kDefaultDeadAfterMs));
+        }
+        sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size() + 1);
+        params.emplace_back(std::int64_t(f.limit));
+        std::vector<Job> jobs;
+        for (const auto& r : run(sql, params)) jobs.push_back(job_from_row(r));
+        std::reverse(jobs.begin(), jobs.end());
+        return jobs;
+    }
+
+    std::optional<Job> get_job(std::int64_t id) override {
+        auto rows = run(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = $1", {id});
+        if (rows.empty()) return std::nullopt;
+        return job_from_row(rows[0]);
+    }
+
+    std::vector<JobEvent> job_events(std::int64_t id) override {
+        std::vector<JobEvent> out;
+        for (const auto& r : run("SELECT id, job_id, at, kind, state, attempt, worker, message, data FROM job_events "
+                                 "WHERE job_id = $1 ORDER BY id",
+                                 {id})) {
+            out.push_back({r.i64(0), r.i64(1), r.i64(2), r.str(3), r.str(4), static_cast<int>(r.i64(5)), r.opt_str(6),
+                           r.opt_str(7), r.opt_str(8)});
+        }
+        return out;
+    }
+
+    AdminResult retry_job(std::int64_t id) override {
+        try {
+            return transact([&] {
+                auto rows = m_db->exec(
+                    "UPDATE jobs SET state = 'pending', attempt = 0, run_at = wfq_now_ms(), lease_owner = NULL, "
+                    "lease_expires_at = NULL, finished_at = NULL, wait_event = NULL, wait_key = NULL, wait_deadline = NULL, "
+                    "updated_at = wfq_now_ms() WHERE id = $1 AND state <> 'running' RETURNING id",
+                    {id});
+                if (rows.empty()) return exists(id) ? AdminResult::wrong_state : AdminResult::not_found;
+                add_event(id, "retried", "pending", 0, std::nullopt, "requeued by an operator");
+                return AdminResult::done;
+            });
+        } catch (const UniqueViolation&) {
+            return AdminResult::wrong_state;  // another active job holds its idempotency key
+        }
+    }
+
+    AdminResult cancel_job(std::int64_t id) override {
+        return transact([&] {
+            auto rows = m_db->exec(
+                "UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, "
+                "finished_at = wfq_now_ms(), updated_at = wfq_now_ms() WHERE id = $1 AND state IN " +
+                    std::string(kActiveStates) + " RETURNING attempt",
+                {id});
+            if (rows.empty()) return exists(id) ? AdminResult::wrong_state : AdminResult::not_found;
+            add_event(id, "cancelled", "cancelled", static_cast<int>(rows[0].i64(0)), std::nullopt, "cancelled by an operator");
+            return AdminResult::done;
+        });
+    }
+
+    std::int64_t prune(std::int64_t older_than_ms, const std::vector<JobState>& states, int batch_size,
+                       const std::function<void(std::int64_t)>& progress) override {
+        std::int64_t total = 0;
+        for (;;) {
+            std::int64_t n = transact([&] {
+                std::string sql = "SELECT id FROM jobs WHERE finished_at < wfq_now_ms() - $1";
+                Params params{older_than_ms};
+                std::vector<std::string> names;
+                for (auto s : states) names.emplace_back(to_string(s));
+                add_in(sql, params, "state", names);
+                sql += " ORDER BY id LIMIT $" + std::to_string(params.size() + 1);
+                params.emplace_back(std::int64_t(batch_size));
+                auto rows = m_db->exec(sql, params);
+                if (rows.empty()) return std::int64_t(0);
+                Params ids;
+                for (const auto& r : rows) ids.emplace_back(r.i64(0));
+                std::string in = "(" + placeholders(1, ids.size()) + ")";
+                m_db->exec("DELETE FROM job_events WHERE job_id IN " + in, ids);
+                m_db->exec("DELETE FROM jobs WHERE id IN " + in, ids);
+                return static_cast<std::int64_t>(rows.size());
+            });
+            total += n;
+            if (progress) progress(total);
+            if (n < batch_size) return total;
+        }
+    }
+
+    std::int64_t count_jobs(JobState state) override {
+        return run("SELECT COUNT(*) FROM jobs WHERE state = $1", {std::string(to_string(state))}).at(0).i64(0);
+    }
+
+    // ---- workers ------------------------------------------------------------------------
+    void register_worker(const WorkerInfo& w) override {
+        run("INSERT INTO workers (id, hostname, pid, queues, types, started_at, last_heartbeat, running, stats) "
+            "VALUES ($1, $2, $3, $4, $5, wfq_now_ms(), wfq_now_ms(), 0, '{}') ON CONFLICT (id) DO UPDATE SET "
+            "last_heartbeat = excluded.last_heartbeat",
+            {w.id, w.hostname, std::int64_t(w.pid), join_csv(w.queues), join_csv(w.types)});
+    }
+
+    void heartbeat(const std::string& worker_id, int running, const std::string& stats) override {
+        run("UPDATE workers SET last_heartbeat = wfq_now_ms(), running = $2, stats = $3 WHERE id = $1",
+            {worker_id, std::int64_t(running), stats});
+    }
+
+    void deregister_worker(const std::string& worker_id) override {
+        run("DELETE FROM workers WHERE id = $1", {worker_id});
+    }
+
+    std::vector<WorkerInfo> list_workers() override {
+        std::vector<WorkerInfo> out;
+        for (const auto& r : run("SELECT id, hostname, pid, queues, types, started_at, last_heartbeat, running, stats "
+                                 "FROM workers ORDER BY started_at, id",
+                                 {})) {
+            WorkerInfo w;
+            w.id = r.str(0);
+            w.hostname = r.str(1);
+            w.pid = static_cast<int>(r.i64(2));
+            w.queues = split_csv(r.str(3));
+            w.types = split_csv(r.str(4));
+            w.started_at = r.i64(5);
+            w.last_heartbeat = r.i64(6);
+            w.running = static_cast<int>(r.i64(7));
+            w.stats = r.str(8);
+            out.push_back(std::move(w));
+        }
+        return out;
+    }
+
+    // ---- locks --------------------------------------------------------------------------
+    std::optional<LockGrant> lock_acquire(const std::string& key, const std::string& owner, std::int64_t ttl_ms) override {
+        return transact([&]() -> std::optional<LockGrant> {
+            std::int64_t token = m_db->exec(m_db->next_token_sql(), {}).at(0).i64(0);
+            auto rows = m_db->exec(
+                "INSERT INTO locks (key, owner, token, acquired_at, expires_at) VALUES ($1, $2, $3, wfq_now_ms(), "
+                "wfq_now_ms() + $4) ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, token = excluded.token, "
+                "acquired_at = excluded.acquired_at, expires_at = excluded.expires_at "
+                "WHERE locks.expires_at <= wfq_now_ms() RETURNING token, acquired_at, expires_at",
+                {key, owner, token, ttl_ms});
+            if (rows.empty()) return std::nullopt;
+            return LockGrant{key, owner, rows[0].i64(0), rows[0].i64(1), rows[0].i64(2), false};
+        });
+    }
+
+    LockStatus lock_renew(const std::string& key, std::int64_t token, std::int64_t ttl_ms) override {
+        return transact([&] {
+            auto rows = m_db->exec(
+                "UPDATE locks SET expires_at = wfq_now_ms() + $3 WHERE key = $1 AND token = $2 AND expires_at > wfq_now_ms() "
+                "RETURNING token",
+                {key, token, ttl_ms});
+            return rows.empty() ? lock_missing(key) : LockStatus::ok;
+        });
+    }
+
+    LockStatus lock_release(const std::string& key, std::int64_t token) override {
+        return transact([&] {
+            auto rows = m_db->exec(
+                "DELETE FROM locks WHERE key = $1 AND token = $2 AND expires_at > wfq_now_ms() RETURNING token",
+                {key, token});
+            return rows.empty() ? lock_missing(key) : LockStatus::ok;
+        });
+    }
+
+    std::vector<LockGrant> list_locks() override {
+        std::vector<LockGrant> out;
+        for (const auto& r : run("SELECT key, owner, token, acquired_at, expires_at, "
+                                 "CASE WHEN expires_at <= wfq_now_ms() THEN 1 ELSE 0 END FROM locks ORDER BY key",
+                                 {}))
+            out.push_back({r.str(0), r.str(1), r.i64(2), r.i64(3), r.i64(4), r.i64(5) != 0});
+        return out;
+    }
+
+    std::unique_ptr<AdvisoryLock> try_advisory_lock(const std::string& key) override {
+        return retry([&] { return m_db->try_advisory_lock(key); }, default_db_retry_policy());
+    }
+
+    std::unique_ptr<Waker> open_waker() override {
+        return retry([&] { return m_db->open_waker(); }, default_db_retry_policy());
+    }
+
+private:
+    static constexpr std::int64_t kDefaultDeadAfterMs = 60000;
+
+    static std::string json_quote(const std::string& s) {
+        std::string out = "\"";
+        for (char c : s) {
+            if (c == '"' || c == '\\') out += '\\';
+            if (static_cast<unsigned char>(c) < 0x20) {
+                char buf[8];
+                std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                out += buf;
+                continue;
+            }
+            out += c;
+        }
+        return out + "\"";
+    }
+
+    // Runs fn in a write transaction, retried when the database is unavailable.
+    template <typename Fn>
+    auto transact(Fn&& fn) -> decltype(fn()) {
+        std::lock_guard<std::recursive_mutex> lock(m_mutex);
+        return retry(
+            [&]() -> decltype(fn()) {
+                m_db->begin();
+                try {
+                    if constexpr (std::is_void_v<decltype(fn())>) {
+                        fn();
+                        m_db->commit();
+                    } else {
+                        auto result = fn();
+                        m_db->commit();
+                        return result;
+                    }
+                } catch (...) {
+                    m_db->rollback();
+                    throw;
+                }
+            },
+            default_db_retry_policy());
+    }
+
+    // One statement outside a transaction, retried when the database is unavailable.
+    Rows run(const std::string& sql, const Params& params) {
+        std::lock_guard<std::recursive_mutex> lock(m_mutex);
+        return retry([&] { return m_db->exec(sql, params); }, default_db_retry_policy());
+    }
+
+    void add_event(std::int64_t job_id, const std::string& kind, const std::string& state, int attempt,
+                   const std::optional<std::string>& worker, const std::optional<std::string>& message,
+                   const std::optional<std::string>& data = std::nullopt) {
+        m_db->exec("INSERT INTO job_events (job_id, at, kind, state, attempt, worker, message, data) "
+                   "VALUES ($1, wfq_now_ms(), $2, $3, $4, $5, $6, $7)",
+                   {job_id, kind, state, std::int64_t(attempt), opt(worker), opt(message), opt(data)});
+    }
+
+    bool exists(std::int64_t id) { return !m_db->exec("SELECT 1 FROM jobs WHERE id = $1", {id}).empty(); }
+
+    LockStatus lock_missing(const std::string& key) {
+        return m_db->exec("SELECT 1 FROM locks WHERE key = $1", {key}).empty() ? LockStatus::unknown_key
+                                                                               : LockStatus::not_held;
+    }
+
+    void insert_rows(const std::vector<NewJob>& jobs, std::size_t start, std::size_t end,
+                     std::vector<EnqueueResult>& results) {
+        std::string sql =
+            "INSERT INTO jobs (type, queue, payload, priority, run_at, max_attempts, key, lock_key, org, repo, "
+            "correlation_id, traceparent, tracestate, state, attempt, created_at, updated_at) VALUES ";
+        Params params;
+        params.reserve((end - start) * kEnqueueColumns);
+        for (std::size_t i = start; i < end; ++i) {
+            const NewJob& j = jobs[i];
+            std::size_t b = params.size();
+            auto p = [&](std::size_t k) { return "$" + std::to_string(b + k); };
+            if (i > start) sql += ", ";
+            sql += "(" + p(1) + ", " + p(2) + ", " + p(3) + ", " + p(4) + ", COALESCE(" + p(5) + ", wfq_now_ms() + " + p(6) +
+                   "), " + p(7) + ", " + p(8) + ", " + p(9) + ", " + p(10) + ", " + p(11) + ", " + p(12) + ", " + p(13) +
+                   ", " + p(14) + ", 'pending', 0, wfq_now_ms(), wfq_now_ms())";
+            params.emplace_back(j.type);
+            params.emplace_back(j.queue);
+            params.emplace_back(j.payload);
+            params.emplace_back(std::int64_t(j.priority));
+            params.emplace_back(opt(j.run_at));
+            params.emplace_back(j.delay_ms);
+            params.emplace_back(std::int64_t(j.max_attempts));
+            params.emplace_back(opt(j.key));
+            params.emplace_back(opt(j.lock_key));
+            params.emplace_back(opt(j.org));
+            params.emplace_back(opt(j.repo));
+            params.emplace_back(j.correlation_id);
+            params.emplace_back(opt(j.traceparent));
+            params.emplace_back(opt(j.tracestate));
+        }
+        sql += " ON CONFLICT DO NOTHING RETURNING id, key";
+        auto rows = m_db->exec(sql, params);
+        // Rows come back in VALUES order; rows with a key that conflicted are missing.
+        std::size_t r = 0;
+        std::set<std::string> inserted_keys;
+        std::vector<std::int64_t> new_ids;
+        for (std::size_t i = start; i < end; ++i) {
+            const NewJob& j = jobs[i];
+            bool inserted = r < rows.size() && (!j.key ? rows[r].is_null(1)
+                                                       : (!rows[r].is_null(1) && rows[r].str(1) == *j.key &&
+                                                          !inserted_keys.count(*j.key)));
+            if (inserted) {
+                if (j.key) inserted_keys.insert(*j.key);
+                results.push_back({rows[r].i64(0), false});
+                new_ids.push_back(rows[r].i64(0));
+                ++r;
+                continue;
+            }
+            auto existing = m_db->exec(std::string("SELECT id FROM jobs WHERE key = $1 AND state IN ") + kActiveStates, {*j.key});
+            if (existing.empty()) throw Error(ErrorCode::db_unavailable, "idempotency key changed state during enqueue; retrying");
+            results.push_back({existing[0].i64(0), true});
+        }
+        if (!new_ids.empty()) {
+            std::string ev = "INSERT INTO job_events (job_id, at, kind, state, attempt) VALUES ";
+            Params ids;
+            for (std::size_t i = 0; i < new_ids.size(); ++i) {
+                ev += (i ? ", " : "") + std::string("($") + std::to_string(i + 1) + ", wfq_now_ms(), 'enqueued', 'pending', 0)";
+                ids.emplace_back(new_ids[i]);
+            }
+            m_db->exec(ev, ids);
+        }
+    }
+
+    std::vector<Job> claim_once(const ClaimRequest& req) {
+        std::string pick =
+            "SELECT c.id FROM jobs c WHERE c.state = 'pending' AND c.run_at <= wfq_now_ms()";
+        Params params{req.worker_id, req.lease_ms};
+        add_in(pick, params, "c.queue", req.queues);
+        add_in(pick, params, "c.type", req.types);
+        // A job with a lock key is a candidate only when no job with that key runs and it is the
+        // oldest due job of its key, so one batch never holds two jobs of one key.
+        pick += " AND (c.lock_key IS NULL OR (NOT EXISTS (SELECT 1 FROM jobs r WHERE r.lock_key = c.lock_key AND "
+                "r.state = 'running') AND c.id = (SELECT MIN(p.id) FROM jobs p WHERE p.lock_key = c.lock_key AND "
+                "p.state = 'pending' AND p.run_at <= wfq_now_ms())))";
+        pick += " ORDER BY c.priority DESC, c.run_at, c.id LIMIT $" + std::to_string(params.size() + 1) + m_db->skip_locked();
+        params.emplace_back(std::int64_t(req.limit));
+        std::string sql = "WITH picked AS MATERIALIZED (" + pick +
+                          ") UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $1, "
+                          "lease_expires_at = wfq_now_ms() + $2, started_at = wfq_now_ms(), updated_at = wfq_now_ms() "
+                          "WHERE id IN (SELECT id FROM picked) RETURNING " +
+                          kJobColumns;
+        std::vector<Job> jobs;
+        for (const auto& r : m_db->exec(sql, params)) jobs.push_back(job_from_row(r));
+        std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+            if (a.priority != b.priority) return a.priority > b.priority;
+            if (a.run_at != b.run_at) return a.run_at < b.run_at;
+            return a.id < b.id;
+        });
+        if (!jobs.empty()) {
+            std::string ev = "INSERT INTO job_events (job_id, at, kind, state, attempt, worker) VALUES ";
+            Params evp{req.worker_id};
+            for (std::size_t i = 0; i < jobs.size(); ++i) {
+                ev += (i ? ", " : "") + std::string("($") + std::to_string(evp.size() + 1) + ", wfq_now_ms(), 'claimed', 'running', $" +
+                      std::to_string(evp.size() + 2) + ", $1)";
+                evp.emplace_back(jobs[i].id);
+                evp.emplace_back(std::int64_t(jobs[i].attempt));
+            }
+            m_db->exec(ev, evp);
+        }
+        return jobs;
+    }
+
+    std::unique_ptr<Db> m_db;
+    std::recursive_mutex m_mutex;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> make_sql_store(std::unique_ptr<Db> db, bool check_schema) {
+    return std::make_unique<SqlStore>(std::move(db), check_schema);
+}
+
+}  // namespace wfq::store

@@ -1,0 +1,289 @@
+// SQLite backend: WAL, a busy timeout, BEGIN IMMEDIATE for every write transaction, and
+// wfq_now_ms() bound to the injected clock so tests control time.
+#include "../db.h"
+
+#include <wfq/clock.h>
+
+#include <sqlite3.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+#include <unordered_map>
+
+namespace wfq::store {
+namespace {
+
+const std::vector<Migration> kSqliteMigrations = {
+    {1, "core: jobs, events, workers, locks", R"SQL(
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  type TEXT NOT NULL,
+  queue TEXT NOT NULL DEFAULT 'default',
+  payload TEXT NOT NULL,
+  priority INTEGER NOT NULL DEFAULT 0,
+  run_at INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  key TEXT, lock_key TEXT, org TEXT, repo TEXT,
+  correlation_id TEXT NOT NULL,
+  traceparent TEXT, tracestate TEXT,
+  lease_owner TEXT, lease_expires_at INTEGER,
+  current_stage TEXT, last_error TEXT, error_class TEXT, result TEXT,
+  wait_event TEXT, wait_key TEXT, wait_deadline INTEGER,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  started_at INTEGER, finished_at INTEGER);
+CREATE INDEX jobs_claim ON jobs (queue, priority DESC, run_at, id) WHERE state = 'pending';
+CREATE UNIQUE INDEX jobs_active_key ON jobs (key) WHERE key IS NOT NULL AND state IN ('pending', 'running', 'waiting');
+CREATE UNIQUE INDEX jobs_running_lock_key ON jobs (lock_key) WHERE lock_key IS NOT NULL AND state = 'running';
+CREATE INDEX jobs_pending_lock_key ON jobs (lock_key, id) WHERE lock_key IS NOT NULL AND state = 'pending';
+CREATE INDEX jobs_running_lease ON jobs (lease_expires_at) WHERE state = 'running';
+CREATE INDEX jobs_state_finished ON jobs (state, finished_at);
+CREATE TABLE job_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  worker TEXT, message TEXT, data TEXT);
+CREATE INDEX job_events_job ON job_events (job_id, id);
+CREATE TABLE workers (
+  id TEXT PRIMARY KEY,
+  hostname TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  queues TEXT NOT NULL,
+  types TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  last_heartbeat INTEGER NOT NULL,
+  running INTEGER NOT NULL DEFAULT 0,
+  stats TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE locks (
+  key TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  token INTEGER NOT NULL,
+  acquired_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL);
+CREATE TABLE sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO sequences (name, value) VALUES ('lock_token', 0);
+)SQL"},
+};
+
+[[noreturn]] void throw_sqlite(sqlite3* db, int rc, const std::string& what) {
+    std::string msg = what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    int primary = rc & 0xff;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+        throw Error(ErrorCode::db_unavailable, "database is busy (" + msg + ")");
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) throw UniqueViolation(msg);
+    if (primary == SQLITE_CANTOPEN || primary == SQLITE_NOTADB || primary == SQLITE_IOERR || primary == SQLITE_CORRUPT)
+        throw Error(ErrorCode::db_unavailable, msg);
+    throw Error(ErrorCode::failure, msg);
+}
+
+// Placeholders: the shared SQL uses $N; SQLite numbers them ?N.
+std::string to_sqlite_placeholders(const std::string& sql) {
+    std::string out;
+    out.reserve(sql.size());
+    for (std::size_t i = 0; i < sql.size(); ++i) {
+        if (sql[i] == '$' && i + 1 < sql.size() && std::isdigit(static_cast<unsigned char>(sql[i + 1])))
+            out += '?';
+        else
+            out += sql[i];
+    }
+    return out;
+}
+
+sqlite3* open_handle(const std::string& path) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) {
+        std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+        sqlite3_close(db);
+        throw Error(ErrorCode::db_unavailable, "cannot open SQLite database " + path + ": " + msg);
+    }
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_extended_result_codes(db, 1);
+    return db;
+}
+
+class SqliteWaker final : public Waker {
+public:
+    explicit SqliteWaker(const std::string& path) : m_db(open_handle(path)) { m_last = data_version(); }
+    ~SqliteWaker() override { sqlite3_close(m_db); }
+    bool wait(std::int64_t timeout_ms) override {
+        // Another connection's commit changes data_version; checking it costs microseconds.
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        while (std::chrono::steady_clock::now() < deadline) {
+            std::int64_t v = data_version();
+            if (v != m_last) {
+                m_last = v;
+                return true;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+        return false;
+    }
+
+private:
+    std::int64_t data_version() {
+        sqlite3_stmt* st = nullptr;
+        std::int64_t v = 0;
+        if (sqlite3_prepare_v2(m_db, "PRAGMA data_version", -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        return v;
+    }
+    sqlite3* m_db;
+    std::int64_t m_last = 0;
+};
+
+class SqliteDb final : public Db {
+public:
+    SqliteDb(std::string path, Clock* clock) : m_path(std::move(path)), m_clock(clock ? clock : &SystemClock::instance()) {
+        create_private_file();
+        m_db = open_handle(m_path);
+        sqlite3_create_function(m_db, "wfq_now_ms", 0, SQLITE_UTF8, this, &SqliteDb::now_fn, nullptr, nullptr);
+        exec_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+    }
+    ~SqliteDb() override {
+        for (auto& [sql, st] : m_statements) sqlite3_finalize(st);
+        sqlite3_close(m_db);
+    }
+
+    std::string backend() const override { return "sqlite"; }
+    std::string describe() const override { return "sqlite:" + m_path; }
+
+    Rows exec(const std::string& sql, const Params& params) override {
+        sqlite3_stmt* st = prepare(sql);
+        bind(st, params);
+        Rows rows;
+        for (;;) {
+            int rc = sqlite3_step(st);
+            if (rc == SQLITE_ROW) {
+                int n = sqlite3_column_count(st);
+                std::vector<std::optional<std::string>> values;
+                values.reserve(n);
+                for (int i = 0; i < n; ++i) {
+                    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+                        values.emplace_back(std::nullopt);
+                    } else {
+                        const void* p = sqlite3_column_blob(st, i);
+                        int len = sqlite3_column_bytes(st, i);
+                        values.emplace_back(std::string(static_cast<const char*>(p), len));
+                    }
+                }
+                rows.emplace_back(std::move(values));
+                continue;
+            }
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            if (rc == SQLITE_DONE) return rows;
+            throw_sqlite(m_db, rc, "query failed");
+        }
+    }
+
+    void exec_script(const std::string& sql) override {
+        char* err = nullptr;
+        int rc = sqlite3_exec(m_db, sql.c_str(), nullptr, nullptr, &err);
+        if (rc != SQLITE_OK) {
+            std::string msg = err ? err : "";
+            sqlite3_free(err);
+            throw_sqlite(m_db, rc, "script failed: " + msg);
+        }
+    }
+
+    void begin() override { exec_script("BEGIN IMMEDIATE"); }
+    void commit() override { exec_script("COMMIT"); }
+    void rollback() noexcept override {
+        if (!sqlite3_get_autocommit(m_db)) sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    void reconnect() override {}
+    std::string skip_locked() const override { return ""; }
+    std::string next_token_sql() const override {
+        return "UPDATE sequences SET value = value + 1 WHERE name = 'lock_token' RETURNING value";
+    }
+    void lock_for_migration() override {}  // BEGIN IMMEDIATE already serialises writers
+    const std::vector<Migration>& migrations() const override { return kSqliteMigrations; }
+    void notify_enqueued(const std::string&) override {}
+    std::unique_ptr<Waker> open_waker() override { return std::make_unique<SqliteWaker>(m_path); }
+    std::unique_ptr<AdvisoryLock> try_advisory_lock(const std::string&) override {
+        throw Error(ErrorCode::usage, "advisory locks need PostgreSQL; use a lease lock (omit --advisory) on SQLite");
+    }
+    bool is_missing_table(const std::exception& e) const override {
+        return std::string(e.what()).find("no such table") != std::string::npos;
+    }
+
+private:
+    static void now_fn(sqlite3_context* ctx, int, sqlite3_value**) {
+        auto* self = static_cast<SqliteDb*>(sqlite3_user_data(ctx));
+        sqlite3_result_int64(ctx, self->m_clock->now_ms());
+    }
+
+    void create_private_file() {
+        namespace fs = std::filesystem;
+        if (m_path == ":memory:" || m_path.empty()) return;
+        fs::path p(m_path);
+        std::error_code ec;
+        if (p.has_parent_path()) fs::create_directories(p.parent_path(), ec);
+        int fd = ::open(m_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) throw Error(ErrorCode::db_unavailable, "cannot create SQLite database " + m_path + ": " + std::strerror(errno));
+        ::close(fd);
+    }
+
+    sqlite3_stmt* prepare(const std::string& sql) {
+        auto it = m_statements.find(sql);
+        if (it != m_statements.end()) return it->second;
+        sqlite3_stmt* st = nullptr;
+        std::string translated = to_sqlite_placeholders(sql);
+        int rc = sqlite3_prepare_v2(m_db, translated.c_str(), -1, &st, nullptr);
+        if (rc != SQLITE_OK) throw_sqlite(m_db, rc, "prepare failed");
+        // Only cache statements of bounded variety (not multi-row inserts of every size).
+        if (m_statements.size() < 256) m_statements.emplace(sql, st);
+        else m_uncached.reset(st);
+        return st;
+    }
+
+    void bind(sqlite3_stmt* st, const Params& params) {
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            int idx = static_cast<int>(i + 1);
+            int rc = std::visit(
+                [&](const auto& v) -> int {
+                    using T = std::decay_t<decltype(v)>;
+                    if constexpr (std::is_same_v<T, std::nullptr_t>) return sqlite3_bind_null(st, idx);
+                    else if constexpr (std::is_same_v<T, std::int64_t>) return sqlite3_bind_int64(st, idx, v);
+                    else if constexpr (std::is_same_v<T, double>) return sqlite3_bind_double(st, idx, v);
+                    else if constexpr (std::is_same_v<T, std::string>)
+                        return sqlite3_bind_text(st, idx, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+                    else return sqlite3_bind_blob(st, idx, v.bytes.data(), static_cast<int>(v.bytes.size()), SQLITE_TRANSIENT);
+                },
+                params[i]);
+            if (rc != SQLITE_OK) throw_sqlite(m_db, rc, "bind failed");
+        }
+    }
+
+    struct StmtDeleter {
+        void operator()(sqlite3_stmt* st) const { sqlite3_finalize(st); }
+    };
+
+    std::string m_path;
+    Clock* m_clock;
+    sqlite3* m_db = nullptr;
+    std::unordered_map<std::string, sqlite3_stmt*> m_statements;
+    std::unique_ptr<sqlite3_stmt, StmtDeleter> m_uncached;
+};
+
+}  // namespace
+
+std::unique_ptr<Db> open_sqlite_db(const std::string& path, Clock* clock) {
+    return std::make_unique<SqliteDb>(path, clock);
+}
+
+}  // namespace wfq::store

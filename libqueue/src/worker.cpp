@@ -1,0 +1,420 @@
+#include <wfq/clock.h>
+#include <wfq/duration.h>
+#include <wfq/errors.h>
+#include <wfq/log.h>
+#include <wfq/process_runner.h>
+#include <wfq/trace.h>
+#include <wfq/worker.h>
+
+#include <nlohmann/json.hpp>
+
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
+namespace wfq {
+namespace {
+
+class ExecHandler final : public Handler {
+public:
+    explicit ExecHandler(ExecHandlerOptions options)
+        : m_options(std::move(options)),
+          m_base_env(current_environment({"WFQ_JOB_ID", "WFQ_JOB_TYPE", "WFQ_QUEUE", "WFQ_ATTEMPT", "WFQ_MAX_ATTEMPTS",
+                                          "WFQ_CORRELATION_ID", "WFQ_DB", "TRACEPARENT", "TRACESTATE"})) {}
+
+    HandlerResult run(const Job& job, const std::atomic<bool>& cancel) override {
+        ProcessSpec spec;
+        spec.argv = m_options.command;
+        spec.env = m_base_env;
+        spec.env.push_back("WFQ_JOB_ID=" + std::to_string(job.id));
+        spec.env.push_back("WFQ_JOB_TYPE=" + job.type);
+        spec.env.push_back("WFQ_QUEUE=" + job.queue);
+        spec.env.push_back("WFQ_ATTEMPT=" + std::to_string(job.attempt));
+        spec.env.push_back("WFQ_MAX_ATTEMPTS=" + std::to_string(job.max_attempts));
+        spec.env.push_back("WFQ_CORRELATION_ID=" + job.correlation_id);
+        spec.env.push_back("WFQ_DB=" + m_options.db_url);
+        if (job.traceparent) {
+            if (auto ctx = parse_traceparent(*job.traceparent)) {
+                ctx->span_id = new_span_id(m_random);
+                spec.env.push_back("TRACEPARENT=" + ctx->to_traceparent());
+            }
+        }
+        if (job.tracestate) spec.env.push_back("TRACESTATE=" + *job.tracestate);
+        spec.stdin_data = job.payload;
+        spec.timeout_ms = m_options.timeout_ms;
+        spec.kill_grace_ms = m_options.kill_grace_ms;
+        spec.cancel = &cancel;
+        std::string id = std::to_string(job.id);
+        spec.on_stderr_line = [&](const std::string& line) {
+            log::info(line, {{"job_id", id}, {"type", job.type}, {"attempt", std::to_string(job.attempt)},
+                             {"correlation_id", job.correlation_id}, {"stream", "stderr"}});
+        };
+        ProcessResult p = run_process(spec);
+
+        HandlerResult r;
+        r.exit_code = p.exit_code;
+        r.error = p.stderr_tail;
+        if (p.spawn_failed) {
+            r.outcome = HandlerResult::Outcome::failure;
+            r.exit_code = 127;
+            r.error = p.spawn_error;
+        } else if (p.cancelled) {
+            r.outcome = HandlerResult::Outcome::cancelled;
+        } else if (p.timed_out) {
+            r.outcome = HandlerResult::Outcome::timeout;
+            r.error = "timed out after " + format_duration_ms(m_options.timeout_ms) + (r.error.empty() ? "" : ": " + r.error);
+        } else if (p.term_signal) {
+            r.outcome = HandlerResult::Outcome::crash;
+            r.error = "killed by signal " + std::to_string(p.term_signal) + (r.error.empty() ? "" : ": " + r.error);
+        } else if (p.exit_code != 0) {
+            r.outcome = HandlerResult::Outcome::failure;
+            if (r.error.empty()) r.error = "exit code " + std::to_string(p.exit_code);
+        } else {
+            r.outcome = HandlerResult::Outcome::success;
+            if (!p.stdout_data.empty() && nlohmann::json::accept(p.stdout_data) && !p.stdout_truncated) {
+                r.output = nlohmann::json::parse(p.stdout_data).dump();
+            } else if (!p.stdout_data.empty()) {
+                log::warn(p.stdout_truncated ? "handler output exceeds the result cap; not kept" : "handler output is not JSON; not kept",
+                          {{"job_id", id}});
+            }
+        }
+        return r;
+    }
+
+private:
+    ExecHandlerOptions m_options;
+    std::vector<std::string> m_base_env;
+    DefaultRandom m_random;
+};
+
+std::string make_worker_id(Random& random) {
+    char host[256] = "host";
+    gethostname(host, sizeof host - 1);
+    char suffix[8];
+    std::snprintf(suffix, sizeof suffix, "%06x", static_cast<unsigned>(random.next_u64() & 0xffffff));
+    return std::string(host) + "-" + std::to_string(getpid()) + "-" + suffix;
+}
+
+}  // namespace
+
+std::unique_ptr<Handler> make_exec_handler(const ExecHandlerOptions& options) {
+    if (options.command.empty()) throw Error(ErrorCode::usage, "--exec needs a command");
+    return std::make_unique<ExecHandler>(options);
+}
+
+std::optional<RescueReport> rescue_once(Store& store, const std::string& owner, std::int64_t dead_after_ms) {
+    const std::string key = "wfq:rescuer";
+    auto grant = store.lock_acquire(key, owner, 60000);
+    if (!grant) return std::nullopt;
+    RescueReport report;
+    try {
+        report = store.rescue(dead_after_ms);
+    } catch (...) {
+        store.lock_release(key, grant->token);
+        throw;
+    }
+    store.lock_release(key, grant->token);
+    return report;
+}
+
+struct Worker::Impl {
+    struct Slot {
+        JobRef ref;
+        std::atomic<bool> cancel{false};
+        std::atomic<bool> lost{false};
+        std::atomic<bool> shutting_down{false};
+    };
+
+    Store& store;
+    Handler& handler;
+    WorkerOptions options;
+    Clock& clock;
+    Random& random;
+    std::string worker_id;
+
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::map<std::int64_t, std::shared_ptr<Slot>> in_flight;  // claimed, queued or running
+    std::deque<std::pair<Job, std::shared_ptr<Slot>>> queue;
+    bool closing = false;
+    WorkerStats stats;
+
+    Impl(Store& s, Handler& h, WorkerOptions o, Clock& c, Random& r)
+        : store(s), handler(h), options(std::move(o)), clock(c), random(r), worker_id(make_worker_id(r)) {
+        if (options.concurrency < 1) throw Error(ErrorCode::usage, "--concurrency must be at least 1");
+        if (options.lease_ms < 1000) throw Error(ErrorCode::usage, "--lease must be at least 1s");
+        if (options.heartbeat_ms <= 0) options.heartbeat_ms = std::max<std::int64_t>(100, options.lease_ms / 3);
+    }
+
+    std::int64_t elapsed_ms(std::int64_t start_ns) const { return (clock.steady_ns() - start_ns) / 1'000'000; }
+
+    std::string stats_json() {
+        std::lock_guard<std::mutex> lock(mutex);
+        nlohmann::json j{{"claimed", stats.claimed},     {"completed", stats.completed}, {"retried", stats.retried},
+                         {"failed", stats.failed},       {"released", stats.released},   {"lost", stats.lost},
+                         {"rescued", stats.rescued}};
+        return j.dump();
+    }
+
+    void execute(const Job& job, Slot& slot) {
+        log::Fields fields{{"job_id", std::to_string(job.id)}, {"type", job.type}, {"attempt", std::to_string(job.attempt)},
+                           {"correlation_id", job.correlation_id}, {"worker_id", worker_id}};
+        log::debug("job started", fields);
+        HandlerResult r = handler.run(job, slot.cancel);
+        auto count = [&](std::int64_t WorkerStats::*field) {
+            std::lock_guard<std::mutex> lock(mutex);
+            ++(stats.*field);
+        };
+        if (r.outcome == HandlerResult::Outcome::cancelled) {
+            if (slot.shutting_down && store.release(slot.ref, "worker stopped before the job finished")) {
+                count(&WorkerStats::released);
+                log::warn("job given back unfinished", fields);
+            } else {
+                count(&WorkerStats::lost);
+                log::warn("job stopped: its lease was lost (rescued, cancelled or taken over)", fields);
+            }
+            return;
+        }
+        if (r.outcome == HandlerResult::Outcome::success) {
+            if (store.complete(slot.ref, r.output)) {
+                count(&WorkerStats::completed);
+                log::info("job completed", fields);
+            } else {
+                count(&WorkerStats::lost);
+                log::warn("job finished but its lease was lost; result not recorded", fields);
+            }
+            return;
+        }
+        const char* error_class = r.outcome == HandlerResult::Outcome::timeout ? "timeout"
+                                  : r.outcome == HandlerResult::Outcome::crash ? "crash"
+                                                                               : "exit_code";
+        bool permanent = r.outcome == HandlerResult::Outcome::failure && options.policy.permanent_exit_codes.count(r.exit_code);
+        Failure f = decide_failure(job, options.policy, error_class, r.error, permanent, random);
+        if (!store.fail(slot.ref, f)) {
+            count(&WorkerStats::lost);
+            return;
+        }
+        fields.emplace_back("error_class", error_class);
+        fields.emplace_back("exit_code", std::to_string(r.exit_code));
+        if (f.retry_in_ms) {
+            count(&WorkerStats::retried);
+            fields.emplace_back("retry_in", format_duration_ms(*f.retry_in_ms));
+            log::warn("job failed; retry scheduled", fields);
+        } else {
+            count(&WorkerStats::failed);
+            log::error(permanent ? "job failed permanently" : "job failed; attempts exhausted", fields);
+        }
+    }
+
+    void executor_loop() {
+        for (;;) {
+            std::pair<Job, std::shared_ptr<Slot>> item;
+            {
+                std::unique_lock<std::mutex> lock(mutex);
+                cv.wait(lock, [&] { return closing || !queue.empty(); });
+                if (queue.empty()) return;
+                item = std::move(queue.front());
+                queue.pop_front();
+            }
+            try {
+                if (item.second->cancel) {
+                    // Stopped before it started: give it back untouched.
+                    if (store.release(item.second->ref, "worker stopped before the job started")) {
+                        std::lock_guard<std::mutex> lock(mutex);
+                        ++stats.released;
+                    }
+                } else {
+                    execute(item.first, *item.second);
+                }
+            } catch (const std::exception& e) {
+                log::error(std::string("recording the job's outcome failed; it will be rescued: ") + e.what(),
+                           {{"job_id", std::to_string(item.first.id)}});
+            }
+            {
+                std::lock_guard<std::mutex> lock(mutex);
+                in_flight.erase(item.first.id);
+            }
+            cv.notify_all();
+        }
+    }
+
+    void heartbeat_loop(std::int64_t start_ns) {
+        std::int64_t last_rescue = -options.rescue_interval_ms;
+        for (;;) {
+            std::vector<std::shared_ptr<Slot>> slots;
+            {
+                std::unique_lock<std::mutex> lock(mutex);
+                cv.wait_for(lock, std::chrono::milliseconds(options.heartbeat_ms), [&] { return closing && in_flight.empty(); });
+                if (closing && in_flight.empty()) return;
+                for (auto& [id, slot] : in_flight) slots.push_back(slot);
+            }
+            try {
+                std::vector<JobRef> refs;
+                for (auto& s : slots) refs.push_back(s->ref);
+                for (auto id : store.renew_leases(refs, options.lease_ms)) {
+                    for (auto& s : slots)
+                        if (s->ref.id == id && !s->shutting_down) {
+                            s->lost = true;
+                            s->cancel = true;
+                        }
+                }
+                store.heartbeat(worker_id, static_cast<int>(slots.size()), stats_json());
+                std::int64_t now = elapsed_ms(start_ns);
+                if (options.rescue_interval_ms > 0 && now - last_rescue >= options.rescue_interval_ms) {
+                    last_rescue = now;
+                    if (auto report = rescue_once(store, worker_id, options.dead_after_ms)) {
+                        std::lock_guard<std::mutex> lock(mutex);
+                        stats.rescued += static_cast<std::int64_t>(report->requeued.size() + report->failed.size());
+                        for (auto id : report->requeued) log::warn("rescued job", {{"job_id", std::to_string(id)}, {"to", "pending"}});
+                        for (auto id : report->failed) log::warn("rescued job", {{"job_id", std::to_string(id)}, {"to", "failed"}});
+                    }
+                }
+            } catch (const std::exception& e) {
+                log::warn(std::string("heartbeat failed: ") + e.what(), {{"worker_id", worker_id}});
+            }
+        }
+    }
+
+    std::size_t busy() {
+        std::lock_guard<std::mutex> lock(mutex);
+        return in_flight.size();
+    }
+
+    WorkerStats run(const std::atomic<bool>& stop) {
+        const std::int64_t start_ns = clock.steady_ns();
+        WorkerInfo info;
+        info.id = worker_id;
+        char host[256] = "host";
+        gethostname(host, sizeof host - 1);
+        info.hostname = host;
+        info.pid = getpid();
+        info.queues = options.queues;
+        info.types = options.types;
+        store.register_worker(info);
+        auto waker = store.open_waker();
+        log::info("worker started", {{"worker_id", worker_id}, {"concurrency", std::to_string(options.concurrency)}});
+
+        std::vector<std::thread> pool;
+        for (int i = 0; i < options.concurrency; ++i) pool.emplace_back([this] { executor_loop(); });
+        std::thread beat([this, start_ns] { heartbeat_loop(start_ns); });
+
+        bool interrupted = false;
+        try {
+            main_loop(stop, start_ns, *waker, interrupted);
+        } catch (...) {
+            shutdown(pool, beat, true);
+            throw;
+        }
+        shutdown(pool, beat, interrupted || (options.max_time_ms > 0 && elapsed_ms(start_ns) >= options.max_time_ms));
+        try {
+            store.deregister_worker(worker_id);
+        } catch (const std::exception& e) {
+            log::warn(std::string("could not deregister: ") + e.what());
+        }
+        std::lock_guard<std::mutex> lock(mutex);
+        stats.interrupted = interrupted;
+        return stats;
+    }
+
+    void main_loop(const std::atomic<bool>& stop, std::int64_t start_ns, Waker& waker, bool& interrupted) {
+        for (;;) {
+            if (stop) {
+                interrupted = true;
+                return;
+            }
+            std::int64_t elapsed = elapsed_ms(start_ns);
+            if (options.max_time_ms > 0 && elapsed >= options.max_time_ms) return;
+            std::int64_t claimed;
+            {
+                std::lock_guard<std::mutex> lock(mutex);
+                claimed = stats.claimed;
+            }
+            if (options.max_jobs > 0 && claimed >= options.max_jobs) return;
+            std::int64_t free = options.concurrency - static_cast<std::int64_t>(busy());
+            if (free <= 0) {
+                std::unique_lock<std::mutex> lock(mutex);
+                cv.wait_for(lock, std::chrono::milliseconds(100),
+                            [&] { return static_cast<int>(in_flight.size()) < options.concurrency; });
+                continue;
+            }
+            if (options.max_jobs > 0) free = std::min(free, options.max_jobs - claimed);
+            ClaimRequest req{worker_id, options.queues, options.types, static_cast<int>(free), options.lease_ms};
+            auto jobs = store.claim_batch(req);
+            if (!jobs.empty()) {
+                std::lock_guard<std::mutex> lock(mutex);
+                for (auto& job : jobs) {
+                    auto slot = std::make_shared<Slot>();
+                    slot->ref = JobRef{job.id, worker_id, job.attempt};
+                    in_flight[job.id] = slot;
+                    queue.emplace_back(std::move(job), slot);
+                    ++stats.claimed;
+                }
+                cv.notify_all();
+                continue;
+            }
+            // Idle: sleep until an enqueue wakes us, a slot frees, the next scheduled job is due,
+            // or the poll interval passes, in short slices so that a stop request is seen promptly.
+            std::int64_t wait_ms = options.poll_ms;
+            if (auto due = store.next_due(options.queues, options.types)) {
+                // A job already due but not claimed is blocked (its lock key is busy): poll.
+                std::int64_t until_due = *due - store.db_now();
+                if (until_due > 0) wait_ms = std::min(wait_ms, until_due);
+            }
+            // --until-empty: nothing running here, nothing claimable, nothing due within the poll.
+            if (options.until_empty && busy() == 0 && wait_ms >= options.poll_ms) return;
+            std::int64_t waited = 0;
+            std::size_t busy_before = busy();
+            while (waited < wait_ms && !stop) {
+                std::int64_t slice = std::min<std::int64_t>(100, wait_ms - waited);
+                if (options.max_time_ms > 0)
+                    slice = std::max<std::int64_t>(1, std::min(slice, options.max_time_ms - elapsed_ms(start_ns)));
+                if (waker.wait(slice)) break;
+                waited += slice;
+                if (busy() != busy_before) break;  // a job finished: it may have freed a lock key
+                if (options.max_time_ms > 0 && elapsed_ms(start_ns) >= options.max_time_ms) break;
+            }
+        }
+    }
+
+    void shutdown(std::vector<std::thread>& pool, std::thread& beat, bool graceful_deadline) {
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            // Jobs claimed but not started go back at once.
+            for (auto& [job, slot] : queue) {
+                slot->shutting_down = true;
+                slot->cancel = true;
+            }
+        }
+        if (graceful_deadline) {
+            std::unique_lock<std::mutex> lock(mutex);
+            if (!cv.wait_for(lock, std::chrono::milliseconds(options.grace_ms), [&] { return in_flight.empty(); })) {
+                log::warn("grace period over; stopping handlers and giving their jobs back",
+                          {{"running", std::to_string(in_flight.size())}});
+                for (auto& [id, slot] : in_flight) {
+                    slot->shutting_down = true;
+                    slot->cancel = true;
+                }
+            }
+        }
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            closing = true;
+        }
+        cv.notify_all();
+        for (auto& t : pool) t.join();
+        cv.notify_all();
+        beat.join();
+    }
+};
+
+Worker::Worker(Store& store, Handler& handler, WorkerOptions options, Clock& clock, Random& random)
+    : m_impl(std::make_unique<Impl>(store, handler, std::move(options), clock, random)) {}
+Worker::~Worker() = default;
+const std::string& Worker::id() const { return m_impl->worker_id; }
+WorkerStats Worker::run(const std::atomic<bool>& stop) { return m_impl->run(stop); }
+
+}  // namespace wfq
