@@ -87,9 +87,8 @@ int run_ndjson(Context& ctx, EnqueueOptions& o) {
         } catch (const Error& e) {
             std::cout.flush();
             throw Error(ErrorCode::bad_input, "line " + std::to_string(line_no) + ": " + e.what() + "; " +
-                                                  std::to_string(committed) +
-                                                  " jobs were committed before it, none of its batch (lines after " +
-                                                  std::to_string(line_no - static_cast<std::int64_t>(batch.size()) - 1) + ")");
+                                                  std::to_string(committed) + " jobs were committed before it; its batch (" +
+                                                  std::to_string(batch.size()) + " earlier lines) was not committed");
         }
         if (static_cast<int>(batch.size()) >= o.batch_size) flush();
     }

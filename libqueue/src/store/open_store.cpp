@@ -1,5 +1,7 @@
 #include "db.h"
 
+#include <wfq/retry.h>
+
 #include <cstdlib>
 #include <regex>
 
@@ -34,7 +36,9 @@ std::unique_ptr<Store> open_store(const StoreOptions& options) {
         return store::make_sql_store(store::open_sqlite_db(path, options.clock), false);
     }
     if (starts_with(url, "postgresql://") || starts_with(url, "postgres://") || url.find('=') != std::string::npos) {
-        return store::make_sql_store(store::open_postgres_db(url, options.schema), options.check_schema);
+        // A server that is down or restarting gets the same patience as a lost connection.
+        auto db = retry([&] { return store::open_postgres_db(url, options.schema); }, default_db_retry_policy());
+        return store::make_sql_store(std::move(db), options.check_schema);
     }
     throw Error(ErrorCode::config, "unrecognised database URL '" + redact_dsn(url) +
                                        "': use sqlite:PATH, postgresql://..., or a libpq keyword string");

@@ -1,0 +1,526 @@
+// The behaviour suite every store implementation must pass. It runs against SQLite always and
+// against PostgreSQL when a server is reachable (under pg_virtualenv in CI; set
+// WFQ_REQUIRE_POSTGRES=1 to make its absence a failure rather than a skip).
+#include <wfq/clock.h>
+#include <wfq/errors.h>
+#include <wfq/queue.h>
+#include <wfq/store.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <thread>
+#include <unistd.h>
+
+namespace wfq {
+namespace {
+
+bool postgres_available() {
+    static int available = -1;
+    if (available < 0) {
+        try {
+            StoreOptions o;
+            o.url = "postgresql://";
+            o.schema = "wfq_probe";
+            o.check_schema = false;
+            setenv("WFQ_DB_RETRIES", "1", 0);
+            open_store(o);
+            available = 1;
+        } catch (const std::exception&) {
+            available = 0;
+        }
+    }
+    return available == 1;
+}
+
+class StoreSuite : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override {
+        m_backend = GetParam();
+        auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        std::string name = info->name();
+        for (auto& c : name) if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+        if (m_backend == "postgresql") {
+            if (!postgres_available()) {
+                if (std::getenv("WFQ_REQUIRE_POSTGRES")) FAIL() << "PostgreSQL is required but not reachable";
+                GTEST_SKIP() << "no PostgreSQL server (run under pg_virtualenv)";
+            }
+            m_schema = "t_" + name.substr(0, 40) + "_" + std::to_string(getpid());
+            m_url = "postgresql://";
+            m_store = open(false);
+            m_store->migrate();
+        } else {
+            m_dir = std::filesystem::temp_directory_path() / ("wfq-store-" + std::to_string(getpid()) + "-" + name);
+            std::filesystem::remove_all(m_dir);
+            m_url = "sqlite:" + (m_dir / "q.db").string();
+            m_store = open(true);
+        }
+    }
+    void TearDown() override {
+        m_store.reset();
+        if (!m_dir.empty()) std::filesystem::remove_all(m_dir);
+    }
+
+    std::unique_ptr<Store> open(bool check) {
+        StoreOptions o;
+        o.url = m_url;
+        o.schema = m_schema.empty() ? "wfq" : m_schema;
+        o.check_schema = check;
+        o.clock = &m_clock;
+        return open_store(o);
+    }
+
+    // Lets time pass: the injected clock on SQLite, real time on PostgreSQL (whose clock we
+    // do not control). Callers keep durations short.
+    void advance(std::int64_t ms) {
+        if (m_backend == "sqlite") m_clock.advance_ms(ms);
+        else std::this_thread::sleep_for(std::chrono::milliseconds(ms + 5));
+    }
+
+    NewJob job(const std::string& type, const std::string& payload = "{}") {
+        NewJob j;
+        j.type = type;
+        j.payload = payload;
+        j.correlation_id = "c-" + type;
+        return j;
+    }
+
+    std::int64_t add(NewJob j) { return m_store->enqueue(j).id; }
+
+    std::vector<Job> claim(const std::string& worker, int limit = 10, std::int64_t lease = 30000) {
+        return m_store->claim_batch({worker, {}, {}, limit, lease});
+    }
+
+    std::string m_backend, m_url, m_schema;
+    std::filesystem::path m_dir;
+    ManualClock m_clock{SystemClock::instance().now_ms()};
+    std::unique_ptr<Store> m_store;
+};
+
+TEST_P(StoreSuite, EnqueueStoresEveryField) {
+    NewJob j = job("review", R"({"pr": 7, "repo": "a/b"})");
+    j.queue = "q1";
+    j.priority = 5;
+    j.max_attempts = 4;
+    j.key = "k1";
+    j.lock_key = "pr:7";
+    j.org = "acme";
+    j.repo = "widgets";
+    j.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    auto r = m_store->enqueue(j);
+    EXPECT_FALSE(r.duplicate);
+    auto got = m_store->get_job(r.id);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->type, "review");
+    EXPECT_EQ(got->queue, "q1");
+    EXPECT_EQ(got->state, JobState::pending);
+    EXPECT_EQ(got->priority, 5);
+    EXPECT_EQ(got->max_attempts, 4);
+    EXPECT_EQ(got->attempt, 0);
+    EXPECT_EQ(*got->key, "k1");
+    EXPECT_EQ(*got->lock_key, "pr:7");
+    EXPECT_EQ(*got->org, "acme");
+    EXPECT_EQ(*got->repo, "widgets");
+    EXPECT_EQ(got->correlation_id, "c-review");
+    EXPECT_EQ(*got->traceparent, *j.traceparent);
+    EXPECT_NE(got->payload.find("\"pr\""), std::string::npos);
+    EXPECT_FALSE(m_store->get_job(r.id + 1000));
+    auto events = m_store->job_events(r.id);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].kind, "enqueued");
+}
+
+TEST_P(StoreSuite, IdempotencyKeyReturnsTheActiveJobAndFreesWhenFinished) {
+    NewJob j = job("t");
+    j.key = "same";
+    auto first = m_store->enqueue(j);
+    auto second = m_store->enqueue(j);
+    EXPECT_TRUE(second.duplicate);
+    EXPECT_EQ(first.id, second.id);
+    auto claimed = claim("w1");
+    ASSERT_EQ(claimed.size(), 1u);
+    EXPECT_TRUE(m_store->enqueue(j).duplicate);  // still active while running
+    ASSERT_TRUE(m_store->complete({first.id, "w1", 1}, std::nullopt));
+    auto third = m_store->enqueue(j);
+    EXPECT_FALSE(third.duplicate);
+    EXPECT_NE(third.id, first.id);
+}
+
+TEST_P(StoreSuite, BatchEnqueueReportsDuplicatesInOrder) {
+    std::vector<NewJob> batch;
+    for (int i = 0; i < 1200; ++i) {
+        NewJob j = job("bulk", "{\"i\":" + std::to_string(i) + "}");
+        if (i % 100 == 0) j.key = "k" + std::to_string(i / 200);  // pairs of lines share a key
+        batch.push_back(j);
+    }
+    auto results = m_store->enqueue_batch(batch);
+    ASSERT_EQ(results.size(), batch.size());
+    int dups = 0;
+    std::set<std::int64_t> ids;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        if (results[i].duplicate) {
+            ++dups;
+            EXPECT_EQ(results[i].id, results[i - 100].id) << "line " << i;
+        }
+        ids.insert(results[i].id);
+    }
+    EXPECT_EQ(dups, 6);
+    EXPECT_EQ(ids.size(), 1200u - 6u);
+    EXPECT_EQ(m_store->count_jobs(JobState::pending), 1194);
+}
+
+TEST_P(StoreSuite, ClaimsByPriorityThenRunAtThenId) {
+    auto low = add(job("a"));
+    NewJob hi = job("b");
+    hi.priority = 10;
+    auto high = add(hi);
+    NewJob later = job("c");
+    later.delay_ms = 60000;
+    add(later);
+    auto low2 = add(job("d"));
+    auto got = claim("w1");
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].id, high);
+    EXPECT_EQ(got[1].id, low);
+    EXPECT_EQ(got[2].id, low2);
+    for (const auto& j : got) {
+        EXPECT_EQ(j.state, JobState::running);
+        EXPECT_EQ(j.attempt, 1);
+        EXPECT_EQ(*j.lease_owner, "w1");
+        EXPECT_TRUE(j.lease_expires_at);
+    }
+    EXPECT_TRUE(claim("w2").empty());  // the scheduled job is not due
+    auto due = m_store->next_due({}, {});
+    ASSERT_TRUE(due);
+    EXPECT_GT(*due, m_store->db_now());
+}
+
+TEST_P(StoreSuite, ClaimFiltersByQueueAndTypeAndLimit) {
+    NewJob a = job("x");
+    a.queue = "other";
+    add(a);
+    add(job("y"));
+    add(job("y"));
+    add(job("z"));
+    EXPECT_TRUE(m_store->claim_batch({"w", {"nope"}, {}, 10, 30000}).empty());
+    auto got = m_store->claim_batch({"w", {"default"}, {"y"}, 1, 30000});
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].type, "y");
+    got = m_store->claim_batch({"w", {"other"}, {}, 10, 30000});
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].type, "x");
+}
+
+TEST_P(StoreSuite, FinishingIsCompareAndSetOnOwnerAndAttempt) {
+    auto id = add(job("t"));
+    ASSERT_EQ(claim("w1").size(), 1u);
+    EXPECT_FALSE(m_store->complete({id, "intruder", 1}, std::nullopt));
+    EXPECT_FALSE(m_store->complete({id, "w1", 2}, std::nullopt));
+    EXPECT_FALSE(m_store->fail({id, "intruder", 1}, {"exit_code", "x", std::nullopt}));
+    EXPECT_TRUE(m_store->complete({id, "w1", 1}, std::string(R"({"ok":true})")));
+    EXPECT_FALSE(m_store->complete({id, "w1", 1}, std::nullopt));  // already completed
+    auto j = m_store->get_job(id);
+    EXPECT_EQ(j->state, JobState::completed);
+    EXPECT_EQ(*j->result, R"({"ok":true})");
+    EXPECT_FALSE(j->lease_owner);
+    EXPECT_TRUE(j->finished_at);
+}
+
+TEST_P(StoreSuite, FailureRetriesWithDelayThenDeadLetters) {
+    NewJob n = job("t");
+    n.max_attempts = 2;
+    auto id = add(n);
+    ASSERT_EQ(claim("w1").size(), 1u);
+    ASSERT_TRUE(m_store->fail({id, "w1", 1}, {"exit_code", "boom 1", std::int64_t(200)}));
+    auto j = m_store->get_job(id);
+    EXPECT_EQ(j->state, JobState::pending);
+    EXPECT_EQ(j->attempt, 1);
+    EXPECT_EQ(*j->error_class, "exit_code");
+    EXPECT_EQ(*j->last_error, "boom 1");
+    EXPECT_TRUE(claim("w1").empty()) << "backing off";
+    advance(250);
+    auto again = claim("w1");
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].attempt, 2);
+    ASSERT_TRUE(m_store->fail({id, "w1", 2}, {"timeout", "too slow", std::nullopt}));
+    j = m_store->get_job(id);
+    EXPECT_EQ(j->state, JobState::failed);
+    std::vector<std::string> kinds;
+    for (const auto& e : m_store->job_events(id)) kinds.push_back(e.kind);
+    EXPECT_EQ(kinds, (std::vector<std::string>{"enqueued", "claimed", "retry_scheduled", "claimed", "failed"}));
+}
+
+TEST_P(StoreSuite, ReleaseGivesTheAttemptBack) {
+    auto id = add(job("t"));
+    ASSERT_EQ(claim("w1").size(), 1u);
+    EXPECT_TRUE(m_store->release({id, "w1", 1}, "stopping"));
+    auto j = m_store->get_job(id);
+    EXPECT_EQ(j->state, JobState::pending);
+    EXPECT_EQ(j->attempt, 0);
+    EXPECT_EQ(claim("w2").at(0).attempt, 1);
+}
+
+TEST_P(StoreSuite, RescueRequeuesExpiredLeasesAndNeverOverwritesACompletedJob) {
+    NewJob once = job("t");
+    once.max_attempts = 1;
+    auto exhausted = add(once);
+    auto id = add(job("t"));
+    auto got = claim("w1", 10, 50);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_TRUE(m_store->rescue(60000).requeued.empty()) << "leases not yet expired";
+    advance(100);
+    auto report = m_store->rescue(60000);
+    EXPECT_EQ(report.requeued, std::vector<std::int64_t>{id});
+    EXPECT_EQ(report.failed, std::vector<std::int64_t>{exhausted});
+    // The old holder finishing late changes nothing.
+    EXPECT_FALSE(m_store->complete({id, "w1", 1}, std::nullopt));
+    auto j = m_store->get_job(id);
+    EXPECT_EQ(j->state, JobState::pending);
+    EXPECT_EQ(*j->error_class, "lease_expired");
+    EXPECT_EQ(m_store->get_job(exhausted)->state, JobState::failed);
+    // A job completed before the rescue is not touched by it.
+    auto again = claim("w2", 10, 50);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].attempt, 2);
+    ASSERT_TRUE(m_store->complete({id, "w2", 2}, std::nullopt));
+    advance(100);
+    EXPECT_TRUE(m_store->rescue(60000).requeued.empty());
+    EXPECT_EQ(m_store->get_job(id)->state, JobState::completed);
+}
+
+TEST_P(StoreSuite, RescueTakesJobsOfDeadWorkers) {
+    WorkerInfo w;
+    w.id = "dead-worker";
+    w.hostname = "h";
+    w.pid = 1;
+    m_store->register_worker(w);
+    auto id = add(job("t"));
+    ASSERT_EQ(claim("dead-worker", 1, 600000).size(), 1u);
+    EXPECT_TRUE(m_store->rescue(200).requeued.empty());
+    advance(300);
+    EXPECT_EQ(m_store->rescue(200).requeued, std::vector<std::int64_t>{id});
+    JobFilter f;
+    f.stuck = true;
+    EXPECT_TRUE(m_store->list_jobs(f).empty());
+}
+
+TEST_P(StoreSuite, LockKeyAllowsOneRunningJobWhileOthersFlow) {
+    NewJob a = job("a");
+    a.lock_key = "pr:1";
+    NewJob b = job("b");
+    b.lock_key = "pr:1";
+    auto ida = add(a);
+    auto idb = add(b);
+    auto free_job = add(job("c"));
+    auto got = claim("w1");
+    ASSERT_EQ(got.size(), 2u);
+    std::set<std::int64_t> ids{got[0].id, got[1].id};
+    EXPECT_EQ(ids, (std::set<std::int64_t>{ida, free_job}));
+    EXPECT_TRUE(claim("w2").empty()) << "b waits for a's key";
+    EXPECT_EQ(m_store->get_job(idb)->attempt, 0) << "waiting burns no attempt";
+    ASSERT_TRUE(m_store->complete({ida, "w1", 1}, std::nullopt));
+    auto next = claim("w2");
+    ASSERT_EQ(next.size(), 1u);
+    EXPECT_EQ(next[0].id, idb);
+}
+
+TEST_P(StoreSuite, ConcurrentClaimersNeverShareAJob) {
+    std::vector<NewJob> batch;
+    for (int i = 0; i < 300; ++i) {
+        NewJob j = job("t");
+        if (i % 3 == 0) j.lock_key = "k" + std::to_string(i % 7);
+        batch.push_back(j);
+    }
+    m_store->enqueue_batch(batch);
+    std::mutex mutex;
+    std::vector<std::int64_t> seen;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t) {
+        threads.emplace_back([&, t] {
+            auto store = open(false);
+            std::string me = "w" + std::to_string(t);
+            int idle = 0;
+            while (idle < 50) {
+                auto jobs = store->claim_batch({me, {}, {}, 5, 30000});
+                if (jobs.empty()) {
+                    ++idle;
+                    std::this_thread::yield();
+                    continue;
+                }
+                idle = 0;
+                for (const auto& j : jobs) {
+                    {
+                        std::lock_guard<std::mutex> lock(mutex);
+                        seen.push_back(j.id);
+                    }
+                    EXPECT_TRUE(store->complete({j.id, me, j.attempt}, std::nullopt));
+                }
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    std::set<std::int64_t> unique(seen.begin(), seen.end());
+    EXPECT_EQ(seen.size(), unique.size()) << "a job was claimed twice";
+    EXPECT_EQ(m_store->count_jobs(JobState::completed), 300);
+}
+
+TEST_P(StoreSuite, OperatorRetryAndCancel) {
+    NewJob n = job("t");
+    n.max_attempts = 1;
+    auto id = add(n);
+    auto pending = add(job("p"));
+    EXPECT_EQ(m_store->retry_job(id + 100), AdminResult::not_found);
+    EXPECT_EQ(m_store->cancel_job(id + 100), AdminResult::not_found);
+    ASSERT_EQ(claim("w1", 1).size(), 1u);
+    EXPECT_EQ(m_store->retry_job(id), AdminResult::wrong_state) << "running";
+    ASSERT_TRUE(m_store->fail({id, "w1", 1}, {"exit_code", "no", std::nullopt}));
+    EXPECT_EQ(m_store->cancel_job(id), AdminResult::wrong_state) << "finished";
+    EXPECT_EQ(m_store->retry_job(id), AdminResult::done);
+    auto j = m_store->get_job(id);
+    EXPECT_EQ(j->state, JobState::pending);
+    EXPECT_EQ(j->attempt, 0);
+    EXPECT_EQ(m_store->cancel_job(pending), AdminResult::done);
+    EXPECT_EQ(m_store->get_job(pending)->state, JobState::cancelled);
+    // Cancelling a running job takes its lease away: the worker cannot complete it.
+    auto running = claim("w2", 1);
+    ASSERT_EQ(running.size(), 1u);
+    EXPECT_EQ(m_store->cancel_job(running[0].id), AdminResult::done);
+    EXPECT_FALSE(m_store->complete({running[0].id, "w2", running[0].attempt}, std::nullopt));
+    EXPECT_EQ(m_store->renew_leases({{running[0].id, "w2", running[0].attempt}}, 30000),
+              std::vector<std::int64_t>{running[0].id});
+}
+
+TEST_P(StoreSuite, PruneDeletesOnlyOldFinishedJobs) {
+    for (int i = 0; i < 5; ++i) add(job("t"));
+    auto keep = add(job("keep"));
+    auto jobs = claim("w", 5);
+    for (const auto& j : jobs) ASSERT_TRUE(m_store->complete({j.id, "w", 1}, std::nullopt));
+    advance(200);
+    std::vector<std::int64_t> progress;
+    auto n = m_store->prune(100, {JobState::completed}, 2, [&](std::int64_t d) { progress.push_back(d); });
+    EXPECT_EQ(n, 5);
+    EXPECT_EQ(progress.back(), 5);
+    EXPECT_GE(progress.size(), 3u) << "batched";
+    EXPECT_TRUE(m_store->get_job(keep));
+    EXPECT_TRUE(m_store->job_events(jobs[0].id).empty());
+}
+
+TEST_P(StoreSuite, WorkersRegisterHeartbeatAndLeave) {
+    WorkerInfo w;
+    w.id = "w-1";
+    w.hostname = "host";
+    w.pid = 42;
+    w.queues = {"a", "b"};
+    m_store->register_worker(w);
+    m_store->heartbeat("w-1", 3, R"({"completed":7})");
+    auto list = m_store->list_workers();
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0].queues, (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(list[0].running, 3);
+    EXPECT_EQ(list[0].stats, R"({"completed":7})");
+    m_store->deregister_worker("w-1");
+    EXPECT_TRUE(m_store->list_workers().empty());
+}
+
+TEST_P(StoreSuite, LeaseLocksUseGrowingFencingTokens) {
+    auto a = m_store->lock_acquire("pr:1", "alice", 100);
+    ASSERT_TRUE(a);
+    EXPECT_FALSE(m_store->lock_acquire("pr:1", "bob", 100)) << "held";
+    EXPECT_EQ(m_store->lock_renew("pr:1", a->token + 1, 100), LockStatus::not_held);
+    EXPECT_EQ(m_store->lock_renew("nope", 1, 100), LockStatus::unknown_key);
+    EXPECT_EQ(m_store->lock_renew("pr:1", a->token, 100), LockStatus::ok);
+    advance(150);
+    auto list = m_store->list_locks();
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_TRUE(list[0].expired);
+    EXPECT_EQ(m_store->lock_renew("pr:1", a->token, 100), LockStatus::not_held) << "expired";
+    auto b = m_store->lock_acquire("pr:1", "bob", 10000);
+    ASSERT_TRUE(b);
+    EXPECT_GT(b->token, a->token);
+    EXPECT_EQ(m_store->lock_release("pr:1", a->token), LockStatus::not_held) << "stale holder";
+    EXPECT_EQ(m_store->lock_release("pr:1", b->token), LockStatus::ok);
+    EXPECT_EQ(m_store->lock_release("pr:1", b->token), LockStatus::unknown_key);
+    auto c = m_store->lock_acquire("pr:1", "carol", 10000);
+    ASSERT_TRUE(c);
+    EXPECT_GT(c->token, b->token);
+}
+
+TEST_P(StoreSuite, NamesWithSqlMetacharactersRoundTrip) {
+    NewJob j = job("x'); DROP TABLE jobs; --", R"({"q":"'\"; --"})");
+    j.key = "k' OR '1'='1";
+    j.lock_key = "$1 \\ %_";
+    auto id = add(j);
+    auto got = m_store->get_job(id);
+    EXPECT_EQ(got->type, j.type);
+    EXPECT_EQ(*got->key, *j.key);
+    EXPECT_EQ(*got->lock_key, *j.lock_key);
+    JobFilter f;
+    f.types = {j.type};
+    EXPECT_EQ(m_store->list_jobs(f).size(), 1u);
+    EXPECT_TRUE(m_store->lock_acquire("'; DELETE FROM locks; --", "o'wner", 1000));
+    EXPECT_EQ(m_store->list_locks().size(), 1u);
+}
+
+TEST_P(StoreSuite, MigrateIsIdempotentAndReportsStatus) {
+    EXPECT_TRUE(m_store->migrate().empty());
+    auto status = m_store->migration_status();
+    ASSERT_FALSE(status.empty());
+    for (const auto& m : status) EXPECT_TRUE(m.applied_at) << m.version;
+    EXPECT_NO_THROW(m_store->check_schema());
+}
+
+TEST_P(StoreSuite, WakerWakesOnEnqueueFromAnotherConnection) {
+    auto waker = m_store->open_waker();
+    auto other = open(false);
+    std::thread producer([&] { other->enqueue(job("wake")); });
+    bool woke = false;
+    auto start = std::chrono::steady_clock::now();
+    while (!woke && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) woke = waker->wait(500);
+    producer.join();
+    EXPECT_TRUE(woke);
+}
+
+TEST_P(StoreSuite, ListFiltersByDisplayStates) {
+    NewJob later = job("later");
+    later.delay_ms = 600000;
+    add(later);
+    auto now_id = add(job("now"));
+    JobFilter f;
+    f.scheduled_only = true;
+    auto scheduled = m_store->list_jobs(f);
+    ASSERT_EQ(scheduled.size(), 1u);
+    EXPECT_EQ(scheduled[0].type, "later");
+    ASSERT_EQ(claim("w").size(), 1u);
+    ASSERT_TRUE(m_store->fail({now_id, "w", 1}, {"exit_code", "x", std::int64_t(1)}));
+    JobFilter r;
+    r.retrying_only = true;
+    auto retrying = m_store->list_jobs(r);
+    ASSERT_EQ(retrying.size(), 1u);
+    EXPECT_EQ(retrying[0].id, now_id);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreSuite, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
+
+TEST(PostgresSchema, MissingSchemaIsAConfigurationError) {
+    if (!postgres_available()) {
+        if (std::getenv("WFQ_REQUIRE_POSTGRES")) FAIL() << "PostgreSQL is required but not reachable";
+        GTEST_SKIP() << "no PostgreSQL server";
+    }
+    StoreOptions o;
+    o.url = "postgresql://";
+    o.schema = "never_migrated_" + std::to_string(getpid());
+    try {
+        open_store(o);
+        FAIL() << "expected Error(config)";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::config);
+        EXPECT_NE(std::string(e.what()).find("wfq migrate"), std::string::npos);
+    }
+}
+
+}  // namespace
+}  // namespace wfq
