@@ -242,41 +242,58 @@ struct Worker::Impl {
         }
     }
 
+    // Renews leases and publishes the heartbeat every heartbeat_ms; rescues every
+    // rescue_interval_ms. Wakes at whichever is due first.
     void heartbeat_loop(std::int64_t start_ns) {
-        std::int64_t last_rescue = -options.rescue_interval_ms;
+        std::int64_t next_beat = 0, next_rescue = 0;
         for (;;) {
+            std::int64_t now = elapsed_ms(start_ns);
+            std::int64_t next = next_beat;
+            if (options.rescue_interval_ms > 0) next = std::min(next, next_rescue);
             std::vector<std::shared_ptr<Slot>> slots;
             {
                 std::unique_lock<std::mutex> lock(mutex);
-                cv.wait_for(lock, std::chrono::milliseconds(options.heartbeat_ms), [&] { return closing && in_flight.empty(); });
+                cv.wait_for(lock, std::chrono::milliseconds(std::max<std::int64_t>(0, next - now)),
+                            [&] { return closing && in_flight.empty(); });
                 if (closing && in_flight.empty()) return;
                 for (auto& [id, slot] : in_flight) slots.push_back(slot);
             }
+            now = elapsed_ms(start_ns);
             try {
-                std::vector<JobRef> refs;
-                for (auto& s : slots) refs.push_back(s->ref);
-                for (auto id : store.renew_leases(refs, options.lease_ms)) {
-                    for (auto& s : slots)
-                        if (s->ref.id == id && !s->shutting_down) {
-                            s->lost = true;
-                            s->cancel = true;
-                        }
+                if (now >= next_beat) {
+                    next_beat = now + options.heartbeat_ms;
+                    beat(slots);
                 }
-                store.heartbeat(worker_id, static_cast<int>(slots.size()), stats_json());
-                std::int64_t now = elapsed_ms(start_ns);
-                if (options.rescue_interval_ms > 0 && now - last_rescue >= options.rescue_interval_ms) {
-                    last_rescue = now;
-                    if (auto report = rescue_once(store, worker_id, options.dead_after_ms)) {
-                        std::lock_guard<std::mutex> lock(mutex);
-                        stats.rescued += static_cast<std::int64_t>(report->requeued.size() + report->failed.size());
-                        for (auto id : report->requeued) log::warn("rescued job", {{"job_id", std::to_string(id)}, {"to", "pending"}});
-                        for (auto id : report->failed) log::warn("rescued job", {{"job_id", std::to_string(id)}, {"to", "failed"}});
-                    }
+                if (options.rescue_interval_ms > 0 && now >= next_rescue) {
+                    next_rescue = now + options.rescue_interval_ms;
+                    rescue();
                 }
             } catch (const std::exception& e) {
                 log::warn(std::string("heartbeat failed: ") + e.what(), {{"worker_id", worker_id}});
             }
         }
+    }
+
+    void beat(const std::vector<std::shared_ptr<Slot>>& slots) {
+        std::vector<JobRef> refs;
+        for (auto& s : slots) refs.push_back(s->ref);
+        for (auto id : store.renew_leases(refs, options.lease_ms)) {
+            for (auto& s : slots)
+                if (s->ref.id == id && !s->shutting_down) {
+                    s->lost = true;
+                    s->cancel = true;
+                }
+        }
+        store.heartbeat(worker_id, static_cast<int>(slots.size()), stats_json());
+    }
+
+    void rescue() {
+        auto report = rescue_once(store, worker_id, options.dead_after_ms);
+        if (!report) return;
+        std::lock_guard<std::mutex> lock(mutex);
+        stats.rescued += static_cast<std::int64_t>(report->requeued.size() + report->failed.size());
+        for (auto id : report->requeued) log::warn("rescued job", {{"job_id", std::to_string(id)}, {"to", "pending"}});
+        for (auto id : report->failed) log::warn("rescued job", {{"job_id", std::to_string(id)}, {"to", "failed"}});
     }
 
     std::size_t busy() {
@@ -380,16 +397,17 @@ struct Worker::Impl {
         }
     }
 
-    void shutdown(std::vector<std::thread>& pool, std::thread& beat, bool graceful_deadline) {
-        {
+    // stopping (a signal or the time budget): jobs not started go back at once, running ones
+    // get the grace period. Otherwise (max jobs, until empty) every claimed job runs to the end.
+    void shutdown(std::vector<std::thread>& pool, std::thread& beat, bool stopping) {
+        if (stopping) {
             std::lock_guard<std::mutex> lock(mutex);
-            // Jobs claimed but not started go back at once.
             for (auto& [job, slot] : queue) {
                 slot->shutting_down = true;
                 slot->cancel = true;
             }
         }
-        if (graceful_deadline) {
+        if (stopping) {
             std::unique_lock<std::mutex> lock(mutex);
             if (!cv.wait_for(lock, std::chrono::milliseconds(options.grace_ms), [&] { return in_flight.empty(); })) {
                 log::warn("grace period over; stopping handlers and giving their jobs back",

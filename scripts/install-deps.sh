@@ -1,0 +1,16 @@
+#!/bin/sh
+# Installs the Debian 12 packages wfq needs to build and test, when they are missing.
+set -eu
+PACKAGES="build-essential cmake pkg-config git python3 ccache \
+  libpqxx-dev libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libsqlite3-dev zlib1g-dev \
+  libgtest-dev postgresql postgresql-common"
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing" >&2
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,57 @@
+# Shared helpers for the CLI tests. Each test runs against $WFQ_TEST_BACKEND (sqlite or
+# postgresql) with a private database: a temporary SQLite file, or its own PostgreSQL schema.
+set -euo pipefail
+: "${WFQ:?path to the wfq binary}"
+: "${WFQ_TEST_BACKEND:=sqlite}"
+export WFQ_DB_RETRIES=${WFQ_DB_RETRIES:-2}
+export NO_COLOR=1
+TEST_NAME=$(basename "$0" .sh)
+TMP=$(mktemp -d "/tmp/wfq-${TEST_NAME}-${WFQ_TEST_BACKEND}-XXXXXX")
+cleanup() {
+    local pids
+    pids=$(jobs -p || true)
+    [ -n "$pids" ] && kill $pids 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+if [ "$WFQ_TEST_BACKEND" = postgresql ]; then
+    if ! psql -Atqc 'select 1' >/dev/null 2>&1; then
+        if [ -n "${WFQ_REQUIRE_POSTGRES:-}" ]; then echo "FAIL: PostgreSQL required but not reachable"; exit 1; fi
+        echo "SKIP: no PostgreSQL server (run under pg_virtualenv)"; exit 0
+    fi
+    export WFQ_DB="postgresql://"
+    export WFQ_SCHEMA="cli_${TEST_NAME}_$$"
+    "$WFQ" migrate 2>/dev/null
+else
+    export WFQ_DB="sqlite:$TMP/wfq.db"
+    unset WFQ_SCHEMA || true
+fi
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+
+# expect_exit CODE CMD...: runs CMD, fails unless it exits with CODE; output in $OUT / $ERR.
+expect_exit() {
+    local want=$1; shift
+    set +e
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    local got=$?
+    set -e
+    OUT=$(cat "$TMP/out"); ERR=$(cat "$TMP/err")
+    [ "$got" = "$want" ] || fail "expected exit $want, got $got from: $* ; stdout: $OUT ; stderr: $ERR"
+}
+
+contains() { case "$1" in *"$2"*) ;; *) fail "expected '$2' in: $1" ;; esac; }
+
+# wait_for TIMEOUT_S CMD...: polls CMD (every 50ms) until it succeeds; fails at the deadline.
+wait_for() {
+    local deadline=$(( $(date +%s) + $1 )); shift
+    until "$@" >/dev/null 2>&1; do
+        [ "$(date +%s)" -lt "$deadline" ] || fail "timed out waiting for: $*"
+        sleep 0.05
+    done
+}
+
+jq_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+job_field() { "$WFQ" jobs show "$1" --json | jq_field "d['$2']"; }

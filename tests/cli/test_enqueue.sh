@@ -1,0 +1,71 @@
+# enqueue, idempotency, NDJSON batches and bad input with documented exit codes.
+. "$(dirname "$0")/lib.sh"
+
+id=$("$WFQ" enqueue review '{"pr": 1}' --priority 5 --org acme --repo widgets)
+[ "$id" -ge 1 ] || fail "enqueue printed '$id'"
+[ "$(job_field "$id" type)" = review ] || fail "type not stored"
+[ "$(job_field "$id" priority)" = 5 ] || fail "priority not stored"
+pass "enqueue prints the id"
+
+expect_exit 0 "$WFQ" enqueue review '{"pr": 2}' --key pr-2 --json
+first=$(echo "$OUT" | jq_field "d['id']")
+[ "$(echo "$OUT" | jq_field "d['state']")" = pending ] || fail "--json state"
+expect_exit 0 "$WFQ" enqueue review '{"pr": 2}' --key pr-2
+[ "$OUT" = "$first" ] || fail "duplicate key returned $OUT, want $first"
+contains "$ERR" "already exists"
+pass "a duplicate key returns the existing id and says so"
+
+echo '{"from": "stdin"}' | "$WFQ" enqueue piped - >/dev/null
+"$WFQ" jobs list --type piped --json | jq_field "d[0]['payload']['from']" | grep -qx stdin || fail "payload from stdin"
+TRACEPARENT=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 "$WFQ" enqueue traced > "$TMP/id"
+[ "$(job_field "$(cat "$TMP/id")" traceparent)" = 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 ] || fail "TRACEPARENT not kept"
+expect_exit 0 "$WFQ" enqueue traced --traceparent 00-BAD
+contains "$ERR" "invalid traceparent"
+pass "payload from stdin; traceparent from the environment; an invalid one warns"
+
+expect_exit 65 "$WFQ" enqueue t '{not json'
+contains "$ERR" "not valid JSON"
+expect_exit 65 "$WFQ" enqueue t '[1,2]'
+expect_exit 2 "$WFQ" enqueue t '{}' --delay soon
+contains "$ERR" "invalid duration"
+expect_exit 2 "$WFQ" enqueue t '{}' --run-at yesterday
+expect_exit 2 "$WFQ" enqueue t '{}' --max-attempts 0
+expect_exit 2 "$WFQ" enqueue t '{}' --priority 99999999
+expect_exit 2 "$WFQ" enqueue t '{}' --no-such-flag
+expect_exit 2 "$WFQ" enqueue ''
+expect_exit 2 "$WFQ" jobs list --state exploded
+contains "$ERR" "unknown state"
+expect_exit 4 "$WFQ" jobs show 999999
+expect_exit 2 "$WFQ" jobs show abc
+pass "bad input exits 65 or 2 with a message; unknown job exits 4"
+
+before=$("$WFQ" jobs list --limit 100000 --json | jq_field "len(d)")
+python3 - > "$TMP/good.ndjson" <<'PY'
+import json
+for i in range(25):
+    print(json.dumps({"type": "bulk", "payload": {"i": i}, "priority": i % 3}))
+PY
+"$WFQ" enqueue --ndjson "$TMP/good.ndjson" --batch-size 10 > "$TMP/ids"
+[ "$(wc -l < "$TMP/ids")" = 25 ] || fail "ndjson printed $(wc -l < "$TMP/ids") ids"
+{ head -n 12 "$TMP/good.ndjson"; echo '{"type": "bulk", "payload": '; head -n 3 "$TMP/good.ndjson"; } > "$TMP/bad.ndjson"
+expect_exit 65 "$WFQ" enqueue --ndjson "$TMP/bad.ndjson" --batch-size 10
+contains "$ERR" "line 13"
+contains "$ERR" "10 jobs were committed before it"
+after=$("$WFQ" jobs list --limit 100000 --json | jq_field "len(d)")
+[ "$after" = $((before + 25 + 10)) ] || fail "expected $((before + 35)) jobs, found $after: the bad line's batch leaked"
+pass "NDJSON: ids per line; a bad line exits 65 naming it and commits only whole batches before it"
+
+"$WFQ" enqueue "x'); DROP TABLE jobs; --" '{"q": "'"'"'; --"}' --key "k' OR 1=1" >/dev/null
+"$WFQ" jobs list --type "x'); DROP TABLE jobs; --" --json | jq_field "d[0]['key']" | grep -qx "k' OR 1=1" || fail "metacharacters"
+pass "SQL metacharacters in names and keys are data"
+
+expect_exit 69 env WFQ_DB_RETRIES=2 "$WFQ" --db postgresql://127.0.0.1:1/nowhere jobs list
+contains "$ERR" "cannot connect"
+expect_exit 78 "$WFQ" --db mysql://x jobs list
+if [ "$WFQ_TEST_BACKEND" = postgresql ]; then
+    expect_exit 78 "$WFQ" --schema "never_migrated_$$" jobs list
+    contains "$ERR" "wfq migrate"
+    expect_exit 0 "$WFQ" --schema "never_migrated_$$" migrate --status
+    contains "$OUT" "pending"
+fi
+pass "unreachable database exits 69; bad URL and missing schema exit 78"
