@@ -1,5 +1,229 @@
 #include "common.h"
 
+#include <wfq/lock.h>
+#include <wfq/process_runner.h>
+
+#include <csignal>
+#include <unistd.h>
+
 namespace wfq::cli {
-void add_lock_command(CLI::App&, Context&) {}
+namespace {
+
+std::atomic<bool> g_lock_run_stop{false};
+extern "C" void on_lock_run_signal(int) { g_lock_run_stop = true; }
+
+std::string default_owner() {
+    char host[256] = "host";
+    gethostname(host, sizeof host - 1);
+    const char* user = std::getenv("USER");
+    return std::string(user ? user : "wfq") + "@" + host + ":" + std::to_string(getpid());
+}
+
+json grant_json(const LockGrant& g) {
+    return {{"key", g.key},
+            {"owner", g.owner},
+            {"token", g.token},
+            {"acquired_at", format_time(g.acquired_at)},
+            {"expires_at", format_time(g.expires_at)},
+            {"expired", g.expired}};
+}
+
+std::int64_t parse_token(const std::string& text) {
+    try {
+        std::size_t used = 0;
+        long long v = std::stoll(text, &used);
+        if (used == text.size() && v > 0) return v;
+    } catch (const std::exception&) {
+    }
+    throw Error(ErrorCode::usage, "--token must be a positive integer, not '" + text + "'");
+}
+
+void check_status(LockStatus s, const std::string& key, const std::string& token) {
+    if (s == LockStatus::unknown_key) throw Error(ErrorCode::not_found, "no lock named '" + key + "'");
+    if (s == LockStatus::not_held)
+        throw Error(ErrorCode::lock_conflict, "token " + token + " does not hold lock '" + key + "' (expired, or taken by another)");
+}
+
+struct AcquireCmd {
+    std::string key, ttl = "30s", wait = "0", owner;
+    bool json = false;
+};
+
+int run_acquire(Context& ctx, AcquireCmd& o) {
+    AcquireOptions a;
+    a.ttl_ms = duration_flag("--ttl", o.ttl);
+    a.wait_ms = duration_flag("--wait", o.wait);
+    a.owner = o.owner.empty() ? default_owner() : o.owner;
+    validate_lock_key(o.key);
+    auto grant = acquire_lock(ctx.store(), o.key, a, ctx.clock(), ctx.random());
+    if (!grant) throw Error(ErrorCode::lock_conflict, "lock '" + o.key + "' is held by another owner; not acquired" +
+                                                          (a.wait_ms ? " within " + format_duration_ms(a.wait_ms) : ""));
+    if (o.json) std::cout << grant_json(*grant).dump() << "\n";
+    else std::cout << grant->token << "\n";
+    return 0;
+}
+
+struct TokenCmd {
+    std::string key, token, ttl = "30s";
+    bool json = false;
+};
+
+int run_release(Context& ctx, TokenCmd& o) {
+    validate_lock_key(o.key);
+    check_status(ctx.store().lock_release(o.key, parse_token(o.token)), o.key, o.token);
+    if (o.json) std::cout << json{{"key", o.key}, {"released", true}}.dump() << "\n";
+    return 0;
+}
+
+int run_renew(Context& ctx, TokenCmd& o) {
+    validate_lock_key(o.key);
+    std::int64_t ttl = duration_flag("--ttl", o.ttl);
+    check_status(ctx.store().lock_renew(o.key, parse_token(o.token), ttl), o.key, o.token);
+    if (o.json) std::cout << json{{"key", o.key}, {"renewed", true}, {"ttl_ms", ttl}}.dump() << "\n";
+    return 0;
+}
+
+struct ListCmd {
+    bool json = false;
+};
+
+int run_list(Context& ctx, ListCmd& o) {
+    Store& store = ctx.store();
+    auto locks = store.list_locks();
+    if (o.json) {
+        json out = json::array();
+        for (const auto& l : locks) out.push_back(grant_json(l));
+        std::cout << out.dump() << "\n";
+        return 0;
+    }
+    TimeMs now = store.db_now();
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& l : locks)
+        rows.push_back({l.key, l.owner, std::to_string(l.token), format_time(l.acquired_at), format_time(l.expires_at),
+                        l.expired ? colour_state("expired") : "held, " + format_duration_ms(l.expires_at - now) + " left"});
+    print_table({"KEY", "OWNER", "TOKEN", "ACQUIRED", "EXPIRES", "STATUS"}, rows);
+    return 0;
+}
+
+struct RunCmd {
+    std::string key, ttl = "30s", wait = "0", owner;
+    bool advisory = false;
+    std::vector<std::string> command;
+};
+
+int run_run(Context& ctx, RunCmd& o) {
+    validate_lock_key(o.key);
+    if (o.command.empty()) throw Error(ErrorCode::usage, "lock run needs a command after --");
+    std::int64_t ttl = duration_flag("--ttl", o.ttl), wait = duration_flag("--wait", o.wait);
+    Store& store = ctx.store();
+    std::atomic<bool> lost{false};
+    std::string lost_reason;
+    std::mutex reason_mutex;
+    auto on_lost = [&](const std::string& why) {
+        {
+            std::lock_guard<std::mutex> lock(reason_mutex);
+            lost_reason = why;
+        }
+        lost = true;
+    };
+    std::unique_ptr<LockHolder> holder;
+    std::string token = "advisory";
+    if (o.advisory) {
+        auto adv = acquire_advisory_lock(store, o.key, wait, ctx.clock(), ctx.random());
+        if (!adv) throw Error(ErrorCode::lock_conflict, "advisory lock '" + o.key + "' is held by another session");
+        holder = std::make_unique<LockHolder>(std::move(adv), std::max<std::int64_t>(100, ttl / 3), on_lost);
+    } else {
+        AcquireOptions a{ttl, wait, o.owner.empty() ? default_owner() : o.owner};
+        auto grant = acquire_lock(store, o.key, a, ctx.clock(), ctx.random());
+        if (!grant) throw Error(ErrorCode::lock_conflict, "lock '" + o.key + "' is held by another owner; not acquired");
+        token = std::to_string(grant->token);
+        holder = std::make_unique<LockHolder>(store, *grant, ttl, on_lost);
+    }
+
+    struct sigaction sa {};
+    sa.sa_handler = on_lock_run_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGHUP, &sa, nullptr);
+
+    // The command stops when the lock is lost or when we are asked to stop.
+    std::atomic<bool> stop{false};
+    std::thread watcher([&] {
+        while (!stop) {
+            if (lost || g_lock_run_stop) {
+                stop = true;
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    });
+    ProcessSpec spec;
+    spec.argv = o.command;
+    spec.env = current_environment({"WFQ_LOCK_TOKEN", "WFQ_LOCK_KEY"});
+    spec.env.push_back("WFQ_LOCK_TOKEN=" + token);
+    spec.env.push_back("WFQ_LOCK_KEY=" + o.key);
+    spec.inherit_stdio = true;
+    spec.cancel = &stop;
+    ProcessResult r = run_process(spec);
+    stop = true;
+    watcher.join();
+    LockStatus released = holder->release();
+    if (r.spawn_failed) throw Error(ErrorCode::failure, r.spawn_error);
+    if (lost) {
+        std::lock_guard<std::mutex> lock(reason_mutex);
+        throw Error(ErrorCode::lock_conflict, "lock '" + o.key + "' was lost while the command ran (" + lost_reason +
+                                                  "); the command was stopped");
+    }
+    if (released != LockStatus::ok) std::cerr << "wfq: warning: lock '" << o.key << "' was no longer held at release\n";
+    if (r.term_signal) return 128 + r.term_signal;
+    return r.exit_code;
+}
+
+}  // namespace
+
+void add_lock_command(CLI::App& app, Context& ctx) {
+    auto* group = app.add_subcommand("lock", "Distributed locks with fencing tokens");
+    group->require_subcommand(1);
+
+    auto a = std::make_shared<AcquireCmd>();
+    auto* acquire = group->add_subcommand("acquire", "Take a lease lock; prints its fencing token");
+    acquire->add_option("key", a->key, "Lock key")->required();
+    acquire->add_option("--ttl", a->ttl, "Lease length (duration)")->capture_default_str();
+    acquire->add_option("--wait", a->wait, "Keep trying this long (duration)")->capture_default_str();
+    acquire->add_option("--owner", a->owner, "Who holds it (default user@host:pid)");
+    acquire->add_flag("--json", a->json, "Print JSON: key, token, owner, acquired_at, expires_at");
+    on_run(acquire, ctx, a, run_acquire);
+
+    auto r = std::make_shared<TokenCmd>();
+    auto* release = group->add_subcommand("release", "Release a lease lock held by TOKEN");
+    release->add_option("key", r->key, "Lock key")->required();
+    release->add_option("--token", r->token, "The fencing token acquire printed")->required();
+    release->add_flag("--json", r->json, "Print JSON");
+    on_run(release, ctx, r, run_release);
+
+    auto n = std::make_shared<TokenCmd>();
+    auto* renew = group->add_subcommand("renew", "Extend a lease lock held by TOKEN");
+    renew->add_option("key", n->key, "Lock key")->required();
+    renew->add_option("--token", n->token, "The fencing token acquire printed")->required();
+    renew->add_option("--ttl", n->ttl, "New lease length from now (duration)")->capture_default_str();
+    renew->add_flag("--json", n->json, "Print JSON");
+    on_run(renew, ctx, n, run_renew);
+
+    auto l = std::make_shared<ListCmd>();
+    auto* list = group->add_subcommand("list", "List lease locks");
+    list->add_flag("--json", l->json, "Print a JSON array");
+    on_run(list, ctx, l, run_list);
+
+    auto u = std::make_shared<RunCmd>();
+    auto* run = group->add_subcommand("run", "Run a command while holding a lock (flock(1) for a fleet)");
+    run->add_option("key", u->key, "Lock key")->required();
+    run->add_option("--ttl", u->ttl, "Lease length, renewed every ttl/3 (duration)")->capture_default_str();
+    run->add_option("--wait", u->wait, "Keep trying to acquire this long (duration)")->capture_default_str();
+    run->add_option("--owner", u->owner, "Who holds it (default user@host:pid)");
+    run->add_flag("--advisory", u->advisory, "Use a PostgreSQL session advisory lock instead of a lease");
+    run->add_option("command", u->command, "-- CMD [ARG...]")->required();
+    on_run(run, ctx, u, run_run);
+}
+
 }  // namespace wfq::cli

@@ -20,7 +20,10 @@ std::int64_t steady_ms() {
     return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
-void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+void set_nonblocking(int fd) {
+    if (fd < 0) return;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
 
 struct Pipe {
     int fd[2] = {-1, -1};
@@ -79,7 +82,7 @@ ProcessResult run_process(const ProcessSpec& spec) {
     }
     if (pid == 0) {
         // Child: only async-signal-safe calls until exec.
-        setpgid(0, 0);  // its own group, so a timeout stops `sh -c` children too
+        if (!spec.inherit_stdio) setpgid(0, 0);  // its own group, so a timeout stops `sh -c` children too
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) _exit(127);  // the worker died before prctl took effect
         sigset_t none;
@@ -88,9 +91,11 @@ ProcessResult run_process(const ProcessSpec& spec) {
         signal(SIGPIPE, SIG_DFL);
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
-        dup2(in.fd[0], 0);
-        dup2(out.fd[1], 1);
-        dup2(err.fd[1], 2);
+        if (!spec.inherit_stdio) {
+            dup2(in.fd[0], 0);
+            dup2(out.fd[1], 1);
+            dup2(err.fd[1], 2);
+        }
         execvpe(argv[0], argv.data(), envp.data());
         int e = errno;
         ssize_t ignored = write(status.fd[1], &e, sizeof e);
@@ -112,11 +117,16 @@ ProcessResult run_process(const ProcessSpec& spec) {
         return result;
     }
 
+    if (spec.inherit_stdio) {
+        Pipe::close_fd(in.fd[1]);
+        Pipe::close_fd(out.fd[0]);
+        Pipe::close_fd(err.fd[0]);
+    }
     set_nonblocking(in.fd[1]);
     set_nonblocking(out.fd[0]);
     set_nonblocking(err.fd[0]);
     std::size_t written = 0;
-    if (spec.stdin_data.empty()) Pipe::close_fd(in.fd[1]);
+    if (spec.stdin_data.empty() && in.fd[1] >= 0) Pipe::close_fd(in.fd[1]);
 
     std::string stderr_line;
     auto flush_stderr_line = [&](bool force) {

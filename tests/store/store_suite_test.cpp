@@ -3,6 +3,7 @@
 // WFQ_REQUIRE_POSTGRES=1 to make its absence a failure rather than a skip).
 #include <wfq/clock.h>
 #include <wfq/errors.h>
+#include <wfq/lock.h>
 #include <wfq/queue.h>
 #include <wfq/store.h>
 
@@ -446,6 +447,62 @@ TEST_P(StoreSuite, LeaseLocksUseGrowingFencingTokens) {
     auto c = m_store->lock_acquire("pr:1", "carol", 10000);
     ASSERT_TRUE(c);
     EXPECT_GT(c->token, b->token);
+}
+
+TEST_P(StoreSuite, LockHolderRenewsAndReportsLossAtOnce) {
+    auto holder_store = open(false);
+    DefaultRandom random(7);
+    auto grant = acquire_lock(*m_store, "held", {300, 0, "me"}, m_clock, random);
+    ASSERT_TRUE(grant);
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::string reason;
+    LockHolder holder(*holder_store, *grant, 300, [&](const std::string& why) {
+        std::lock_guard<std::mutex> lock(mutex);
+        reason = why;
+        cv.notify_all();
+    });
+    // While renewed, nobody else gets it even after several TTLs of real time.
+    for (int i = 0; i < 4; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(150));
+        EXPECT_FALSE(m_store->lock_acquire("held", "thief", 300)) << "renewals keep it";
+    }
+    EXPECT_FALSE(holder.lost());
+    // A pause longer than the TTL (the holder cannot renew in time): someone else takes it.
+    auto other = open(false);
+    std::optional<LockGrant> stolen;
+    for (int i = 0; i < 100 && !stolen; ++i) {
+        m_clock.advance_ms(1000);  // SQLite: time jumps; PostgreSQL: we race the holder's renewals
+        stolen = other->lock_acquire("held", "thief", 60000);
+        if (!stolen && m_backend == "postgresql") break;
+    }
+    if (m_backend == "postgresql") GTEST_SKIP() << "the database clock cannot be moved past a live holder";
+    ASSERT_TRUE(stolen);
+    std::unique_lock<std::mutex> lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(5), [&] { return !reason.empty(); }));
+    EXPECT_NE(reason.find("taken over"), std::string::npos) << reason;
+    EXPECT_TRUE(holder.lost());
+    lock.unlock();
+    EXPECT_EQ(holder.release(), LockStatus::not_held);
+    EXPECT_GT(stolen->token, grant->token);
+}
+
+TEST_P(StoreSuite, AcquireWaitsWithBackoffUntilTheDeadline) {
+    DefaultRandom random(1);
+    ASSERT_TRUE(m_store->lock_acquire("busy", "a", 600000));
+    std::vector<std::int64_t> pauses;
+    ManualClock steady;
+    auto got = acquire_lock(*m_store, "busy", {1000, 2000, "b"}, steady, random, [&](std::int64_t ms) {
+        pauses.push_back(ms);
+        steady.advance_ms(ms);
+    });
+    EXPECT_FALSE(got);
+    ASSERT_GE(pauses.size(), 3u);
+    std::int64_t total = 0;
+    for (auto p : pauses) total += p;
+    EXPECT_EQ(total, 2000) << "waits exactly up to the deadline";
+    EXPECT_LT(pauses[0], pauses[2]) << "backs off";
+    EXPECT_THROW(acquire_lock(*m_store, "", {1000, 0, "b"}, steady, random), Error);
 }
 
 TEST_P(StoreSuite, NamesWithSqlMetacharactersRoundTrip) {

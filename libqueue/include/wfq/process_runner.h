@@ -19,6 +19,9 @@ struct ProcessSpec {
     std::size_t stderr_tail_cap = 4096;
     std::function<void(const std::string&)> on_stderr_line;
     const std::atomic<bool>* cancel = nullptr;  // set: stop the command (SIGTERM, then SIGKILL)
+    // Share our stdin/stdout/stderr instead of pipes (stdin_data and the captures are unused),
+    // and stay in our process group so a terminal's Ctrl-C reaches the command too.
+    bool inherit_stdio = false;
 };
 
 struct ProcessResult {

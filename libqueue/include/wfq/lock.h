@@ -1,0 +1,66 @@
+#pragma once
+// Distributed locks over the store: lease locks with fencing tokens (both backends) and
+// PostgreSQL session advisory locks; a holder that keeps a lock alive and says when it is lost.
+#include <wfq/store.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace wfq {
+
+class Clock;
+
+// Throws Error(usage) for an empty key, one over 1000 bytes, or one with control characters.
+void validate_lock_key(const std::string& key);
+
+struct AcquireOptions {
+    std::int64_t ttl_ms = 30000;
+    std::int64_t wait_ms = 0;  // 0: try once
+    std::string owner;
+};
+
+// Tries to take a lease lock until wait_ms has passed, backing off between tries (50ms
+// doubling to 1s, jittered). nullopt when it was not acquired in time.
+std::optional<LockGrant> acquire_lock(Store& store, const std::string& key, const AcquireOptions& options, Clock& clock,
+                                      Random& random, const std::function<void(std::int64_t)>& sleep = {});
+
+// The same for an advisory lock; nullptr when not acquired in time.
+std::unique_ptr<AdvisoryLock> acquire_advisory_lock(Store& store, const std::string& key, std::int64_t wait_ms,
+                                                    Clock& clock, Random& random);
+
+// Keeps a held lock alive from its own thread: renews a lease lock every ttl/3 (or checks an
+// advisory session), and calls on_lost once, at once, when a renewal is rejected or when the
+// database has been unreachable for a whole TTL. The destructor stops renewing; it does not
+// release.
+class LockHolder {
+public:
+    LockHolder(Store& store, LockGrant grant, std::int64_t ttl_ms, std::function<void(const std::string&)> on_lost);
+    LockHolder(std::unique_ptr<AdvisoryLock> advisory, std::int64_t check_ms, std::function<void(const std::string&)> on_lost);
+    ~LockHolder();
+    bool lost() const { return m_lost; }
+    // Stops renewing and releases the lock if it is still held; returns the release outcome.
+    LockStatus release();
+
+private:
+    void run();
+    void stop();
+    Store* m_store = nullptr;
+    std::optional<LockGrant> m_grant;
+    std::unique_ptr<AdvisoryLock> m_advisory;
+    std::int64_t m_period_ms;
+    std::int64_t m_ttl_ms;
+    std::function<void(const std::string&)> m_on_lost;
+    std::atomic<bool> m_lost{false};
+    std::atomic<bool> m_stop{false};
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    std::thread m_thread;
+};
+
+}  // namespace wfq
