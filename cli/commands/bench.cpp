@@ -1,5 +1,263 @@
+// `wfq bench`: throughput and latency measurements against the configured database.
+// Benchmarks, not tests: they report numbers and assert nothing.
 #include "common.h"
 
+#include <wfq/lock.h>
+#include <wfq/log.h>
+#include <wfq/process_runner.h>
+#include <wfq/queue.h>
+#include <wfq/worker.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <sys/wait.h>
+#include <unistd.h>
+
 namespace wfq::cli {
-void add_bench_command(CLI::App&, Context&) {}
+namespace {
+
+struct BenchOptions {
+    std::string what;
+    std::int64_t jobs = 20000;
+    int concurrency = 8;
+    int batch_size = 1000;
+    int processes = 1;
+    std::int64_t samples = 500;
+    bool json = false;
+};
+
+double seconds_since(std::int64_t start_ns) {
+    return static_cast<double>(SystemClock::instance().steady_ns() - start_ns) / 1e9;
+}
+
+void report(const BenchOptions& o, const std::string& name, json fields) {
+    fields["bench"] = name;
+    if (o.json) {
+        std::cout << fields.dump() << "\n";
+        return;
+    }
+    std::cout << name << ":";
+    for (auto it = fields.begin(); it != fields.end(); ++it)
+        if (it.key() != "bench") std::cout << " " << it.key() << "=" << it.value().dump();
+    std::cout << "\n";
+}
+
+std::vector<NewJob> make_jobs(Context& ctx, std::int64_t n, const std::string& type) {
+    std::vector<NewJob> jobs;
+    jobs.reserve(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) {
+        NewJob j;
+        j.type = type;
+        j.queue = "bench";
+        j.payload = "{\"i\":" + std::to_string(i) + "}";
+        prepare_new_job(j, ctx.random());
+        jobs.push_back(std::move(j));
+    }
+    return jobs;
+}
+
+void enqueue_all(Store& store, const std::vector<NewJob>& jobs, int batch_size) {
+    for (std::size_t i = 0; i < jobs.size(); i += static_cast<std::size_t>(batch_size)) {
+        std::vector<NewJob> batch(jobs.begin() + static_cast<long>(i),
+                                  jobs.begin() + static_cast<long>(std::min(jobs.size(), i + static_cast<std::size_t>(batch_size))));
+        store.enqueue_batch(batch);
+    }
+}
+
+class NoopHandler final : public Handler {
+public:
+    HandlerResult run(const Job&, const std::atomic<bool>&) override { return {}; }
+};
+
+int bench_enqueue(Context& ctx, BenchOptions& o) {
+    auto jobs = make_jobs(ctx, o.jobs, "bench_enqueue");
+    Store& store = ctx.store();
+    auto start = ctx.clock().steady_ns();
+    enqueue_all(store, jobs, o.batch_size);
+    double s = seconds_since(start);
+    report(o, "enqueue", {{"backend", store.backend()}, {"jobs", o.jobs}, {"batch_size", o.batch_size}, {"seconds", s},
+                          {"jobs_per_s", static_cast<double>(o.jobs) / s}});
+    return 0;
+}
+
+int bench_work(Context& ctx, BenchOptions& o) {
+    Store& store = ctx.store();
+    enqueue_all(store, make_jobs(ctx, o.jobs, "bench_work"), 1000);
+    NoopHandler handler;
+    WorkerOptions w;
+    w.queues = {"bench"};
+    w.types = {"bench_work"};
+    w.concurrency = o.concurrency;
+    w.until_empty = true;
+    w.rescue_interval_ms = 0;
+    Worker worker(store, handler, w, ctx.clock(), ctx.random());
+    std::atomic<bool> stop{false};
+    auto start = ctx.clock().steady_ns();
+    auto stats = worker.run(stop);
+    double s = seconds_since(start);
+    report(o, "work", {{"backend", store.backend()}, {"jobs", stats.completed}, {"concurrency", o.concurrency},
+                       {"seconds", s}, {"jobs_per_s", static_cast<double>(stats.completed) / s}});
+    return 0;
+}
+
+// Enqueue-to-handler-start on an idle worker: one job at a time, the worker woken by the
+// enqueue (NOTIFY on PostgreSQL, the change counter on SQLite).
+int bench_latency(Context& ctx, BenchOptions& o) {
+    struct Recorder final : Handler {
+        std::mutex mutex;
+        std::condition_variable cv;
+        std::int64_t seen = -1, started_ns = 0;
+        HandlerResult run(const Job& job, const std::atomic<bool>&) override {
+            auto now = SystemClock::instance().steady_ns();
+            std::lock_guard<std::mutex> lock(mutex);
+            seen = std::stoll(job.payload.substr(job.payload.find(':') + 1));
+            started_ns = now;
+            cv.notify_all();
+            return {};
+        }
+    } recorder;
+    Store& store = ctx.store();
+    StoreOptions so;
+    so.url = ctx.db_url();
+    so.schema = ctx.schema;
+    auto worker_store = open_store(so);
+    WorkerOptions w;
+    w.queues = {"bench"};
+    w.types = {"bench_latency"};
+    w.poll_ms = 5000;
+    w.rescue_interval_ms = 0;
+    Worker worker(*worker_store, recorder, w, ctx.clock(), ctx.random());
+    std::atomic<bool> stop{false};
+    std::thread t([&] { worker.run(stop); });
+    std::vector<double> ms;
+    for (std::int64_t i = 0; i < o.samples; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));  // let the worker go idle
+        NewJob j;
+        j.type = "bench_latency";
+        j.queue = "bench";
+        j.payload = "{\"i\":" + std::to_string(i) + "}";
+        prepare_new_job(j, ctx.random());
+        auto sent = ctx.clock().steady_ns();
+        store.enqueue(j);
+        std::unique_lock<std::mutex> lock(recorder.mutex);
+        if (!recorder.cv.wait_for(lock, std::chrono::seconds(10), [&] { return recorder.seen == i; }))
+            throw Error(ErrorCode::failure, "latency bench: job not started within 10s");
+        ms.push_back(static_cast<double>(recorder.started_ns - sent) / 1e6);
+    }
+    stop = true;
+    t.join();
+    std::sort(ms.begin(), ms.end());
+    auto pct = [&](double p) { return ms[std::min(ms.size() - 1, static_cast<std::size_t>(p * ms.size()))]; };
+    report(o, "latency", {{"backend", store.backend()}, {"samples", o.samples}, {"p50_ms", pct(0.5)}, {"p90_ms", pct(0.9)},
+                          {"p99_ms", pct(0.99)}, {"max_ms", ms.back()}});
+    return 0;
+}
+
+// Acquire+release cycles per second; with --processes P, P forked processes on one key.
+int bench_locks(Context& ctx, BenchOptions& o) {
+    std::int64_t cycles = o.jobs;
+    auto one = [&](Store& store, const std::string& key, bool contended) {
+        std::int64_t done = 0, misses = 0;
+        DefaultRandom random;
+        while (done < cycles) {
+            auto g = store.lock_acquire(key, "bench", 30000);
+            if (!g) {
+                ++misses;
+                if (!contended) throw Error(ErrorCode::failure, "uncontended acquire failed");
+                continue;
+            }
+            store.lock_release(key, g->token);
+            ++done;
+        }
+        return misses;
+    };
+    std::string key = "bench:" + std::to_string(getpid());
+    if (o.processes <= 1) {
+        Store& store = ctx.store();
+        auto start = ctx.clock().steady_ns();
+        one(store, key, false);
+        double s = seconds_since(start);
+        report(o, "locks", {{"backend", store.backend()}, {"processes", 1}, {"cycles", cycles}, {"seconds", s},
+                            {"cycles_per_s", static_cast<double>(cycles) / s}});
+        return 0;
+    }
+    ctx.store();  // migrate / check before forking
+    auto start = ctx.clock().steady_ns();
+    std::vector<pid_t> children;
+    for (int p = 0; p < o.processes; ++p) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            StoreOptions so;
+            so.url = ctx.db_url();
+            so.schema = ctx.schema;
+            try {
+                auto store = open_store(so);
+                one(*store, key, true);
+                _exit(0);
+            } catch (...) {
+                _exit(1);
+            }
+        }
+        children.push_back(pid);
+    }
+    int failures = 0;
+    for (pid_t c : children) {
+        int st = 0;
+        waitpid(c, &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) ++failures;
+    }
+    double s = seconds_since(start);
+    report(o, "locks", {{"backend", ctx.store().backend()}, {"processes", o.processes}, {"cycles", cycles * o.processes},
+                        {"seconds", s}, {"cycles_per_s", static_cast<double>(cycles * o.processes) / s},
+                        {"failed_processes", failures}});
+    return 0;
+}
+
+// How fast this machine spawns /bin/true through the handler runner, for comparison with
+// `wfq process --exec /bin/true`.
+int bench_spawn(Context& ctx, BenchOptions& o) {
+    ProcessSpec spec;
+    spec.argv = {"/bin/true"};
+    spec.env = current_environment();
+    auto start = ctx.clock().steady_ns();
+    std::atomic<std::int64_t> next{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < o.concurrency; ++t)
+        threads.emplace_back([&] {
+            while (next++ < o.jobs) run_process(spec);
+        });
+    for (auto& t : threads) t.join();
+    double s = seconds_since(start);
+    report(o, "spawn", {{"spawns", o.jobs}, {"concurrency", o.concurrency}, {"seconds", s},
+                        {"spawns_per_s", static_cast<double>(o.jobs) / s}});
+    return 0;
+}
+
+int run_bench(Context& ctx, BenchOptions& o) {
+    if (ctx.log_level == "info") log::configure("warn", ctx.log_format);  // per-job lines would drown the numbers
+    if (o.jobs < 1 || o.samples < 1 || o.concurrency < 1 || o.batch_size < 1 || o.processes < 1)
+        throw Error(ErrorCode::usage, "bench sizes must be positive");
+    if (o.what == "enqueue") return bench_enqueue(ctx, o);
+    if (o.what == "work") return bench_work(ctx, o);
+    if (o.what == "latency") return bench_latency(ctx, o);
+    if (o.what == "locks") return bench_locks(ctx, o);
+    if (o.what == "spawn") return bench_spawn(ctx, o);
+    throw Error(ErrorCode::usage, "unknown benchmark '" + o.what + "' (enqueue, work, latency, locks, spawn)");
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, Context& ctx) {
+    auto o = std::make_shared<BenchOptions>();
+    auto* sub = app.add_subcommand("bench", "Measure throughput and latency (enqueue, work, latency, locks, spawn)");
+    sub->add_option("benchmark", o->what, "enqueue, work, latency, locks or spawn")->required();
+    sub->add_option("--jobs", o->jobs, "Jobs (or lock cycles per process, or spawns)")->capture_default_str();
+    sub->add_option("--concurrency", o->concurrency, "Worker concurrency for `work`")->capture_default_str();
+    sub->add_option("--batch-size", o->batch_size, "Jobs per enqueue transaction")->capture_default_str();
+    sub->add_option("--processes", o->processes, "Processes contending for one lock")->capture_default_str();
+    sub->add_option("--samples", o->samples, "Samples for `latency`")->capture_default_str();
+    sub->add_flag("--json", o->json, "Print one JSON object per benchmark");
+    on_run(sub, ctx, o, run_bench);
+}
+
 }  // namespace wfq::cli

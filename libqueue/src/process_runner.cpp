@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,6 +123,8 @@ ProcessResult run_process(const ProcessSpec& spec) {
         Pipe::close_fd(out.fd[0]);
         Pipe::close_fd(err.fd[0]);
     }
+    // A pidfd becomes readable when the child exits, so poll() sees the exit at once.
+    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
     set_nonblocking(in.fd[1]);
     set_nonblocking(out.fd[0]);
     set_nonblocking(err.fd[0]);
@@ -182,15 +185,16 @@ ProcessResult run_process(const ProcessSpec& spec) {
         // Once the child has exited, give lingering grandchildren holding the pipes 100ms.
         if (exited && ((!out_open && !err_open) || now - exited_at > 100)) break;
 
-        pollfd fds[3];
+        pollfd fds[4];
         int n = 0;
         int idx_in = -1, idx_out = -1, idx_err = -1;
+        if (pidfd >= 0 && !exited) fds[n++] = {pidfd, POLLIN, 0};
         if (in.fd[1] >= 0) { idx_in = n; fds[n++] = {in.fd[1], POLLOUT, 0}; }
         if (out_open) { idx_out = n; fds[n++] = {out.fd[0], POLLIN, 0}; }
         if (err_open) { idx_err = n; fds[n++] = {err.fd[0], POLLIN, 0}; }
         int wait_ms = 50;
         if (n == 0) {
-            // Nothing left to read: wait for the exit.
+            // Nothing left to read and no pidfd: wait for the exit.
             if (!exited) {
                 struct timespec ts{0, 2'000'000};
                 nanosleep(&ts, nullptr);
@@ -230,6 +234,7 @@ ProcessResult run_process(const ProcessSpec& spec) {
         }
     }
     flush_stderr_line(true);
+    if (pidfd >= 0) ::close(pidfd);
     if (!exited) {
         waitpid(pid, &wstatus, 0);
     }
