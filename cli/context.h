@@ -45,5 +45,6 @@ void add_backoff_command(CLI::App& app, Context& ctx);
 void add_rescue_command(CLI::App& app, Context& ctx);
 void add_lock_command(CLI::App& app, Context& ctx);
 void add_bench_command(CLI::App& app, Context& ctx);
+void add_state_command(CLI::App& app, Context& ctx);
 
 }  // namespace wfq::cli

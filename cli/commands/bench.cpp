@@ -2,13 +2,17 @@
 // Benchmarks, not tests: they report numbers and assert nothing.
 #include "common.h"
 
+#include <wfq/gzip.h>
 #include <wfq/lock.h>
 #include <wfq/log.h>
 #include <wfq/process_runner.h>
 #include <wfq/queue.h>
+#include <wfq/state.h>
 #include <wfq/worker.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <condition_variable>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +27,7 @@ struct BenchOptions {
     int batch_size = 1000;
     int processes = 1;
     std::int64_t samples = 500;
+    std::string fixtures;
     bool json = false;
 };
 
@@ -233,6 +238,59 @@ int bench_spawn(Context& ctx, BenchOptions& o) {
     return 0;
 }
 
+// Bytes stored per pipeline run (naive: full JSON each stage; full+gzip; delta+gzip as wfq
+// checkpoints) and the time to encode one checkpoint and to restore the last, over a
+// directory of stage contexts (the review-context fixtures).
+int bench_state(Context& ctx, BenchOptions& o) {
+    namespace fs = std::filesystem;
+    if (o.fixtures.empty()) throw Error(ErrorCode::usage, "bench state needs --fixtures DIR (one JSON file per stage)");
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(o.fixtures))
+        if (e.path().extension() == ".json") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    if (files.empty()) throw Error(ErrorCode::usage, "no .json files in " + o.fixtures);
+    StateOptions opts;
+    opts.summary = {"/pullRequest/number", "/validSuggestions"};
+    std::vector<Checkpoint> chain;
+    Json prev;
+    int since = 0, seq = 0;
+    std::size_t naive = 0, full_gzip = 0, stored = 0;
+    std::vector<double> encode_ms, restore_ms;
+    json stages = json::array();
+    for (const auto& f : files) {
+        std::ifstream in(f);
+        Json cur = Json::parse(in);
+        std::string full = canonical(cur);
+        auto t0 = ctx.clock().steady_ns();
+        Checkpoint c = encode_checkpoint(++seq, f.stem().string(), prev, cur, since, opts);
+        auto t1 = ctx.clock().steady_ns();
+        chain.push_back(c);
+        Json back = restore_context(chain);
+        auto t2 = ctx.clock().steady_ns();
+        if (canonical(back) != full) throw Error(ErrorCode::failure, "restore differs at " + f.string());
+        since = c.kind == "snapshot" ? 0 : since + 1;
+        std::size_t fg = gzip_compress(full).size();
+        naive += full.size();
+        full_gzip += fg;
+        stored += c.stored_bytes;
+        encode_ms.push_back(static_cast<double>(t1 - t0) / 1e6);
+        restore_ms.push_back(static_cast<double>(t2 - t1) / 1e6);
+        stages.push_back({{"stage", c.stage}, {"kind", c.kind}, {"full", full.size()}, {"full_gzip", fg},
+                          {"stored", c.stored_bytes}, {"encode_ms", encode_ms.back()}, {"restore_ms", restore_ms.back()}});
+        prev = std::move(cur);
+    }
+    auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+    };
+    json out{{"stages", files.size()}, {"naive_bytes", naive}, {"full_gzip_bytes", full_gzip}, {"delta_gzip_bytes", stored},
+             {"delta_gzip_vs_naive", static_cast<double>(stored) / static_cast<double>(naive)},
+             {"encode_p50_ms", median(encode_ms)}, {"restore_p50_ms", median(restore_ms)}};
+    if (o.json) out["per_stage"] = stages;
+    report(o, "state", out);
+    return 0;
+}
+
 int run_bench(Context& ctx, BenchOptions& o) {
     if (ctx.log_level == "info") log::configure("warn", ctx.log_format);  // per-job lines would drown the numbers
     if (o.jobs < 1 || o.samples < 1 || o.concurrency < 1 || o.batch_size < 1 || o.processes < 1)
@@ -242,20 +300,22 @@ int run_bench(Context& ctx, BenchOptions& o) {
     if (o.what == "latency") return bench_latency(ctx, o);
     if (o.what == "locks") return bench_locks(ctx, o);
     if (o.what == "spawn") return bench_spawn(ctx, o);
-    throw Error(ErrorCode::usage, "unknown benchmark '" + o.what + "' (enqueue, work, latency, locks, spawn)");
+    if (o.what == "state") return bench_state(ctx, o);
+    throw Error(ErrorCode::usage, "unknown benchmark '" + o.what + "' (enqueue, work, latency, locks, spawn, state)");
 }
 
 }  // namespace
 
 void add_bench_command(CLI::App& app, Context& ctx) {
     auto o = std::make_shared<BenchOptions>();
-    auto* sub = app.add_subcommand("bench", "Measure throughput and latency (enqueue, work, latency, locks, spawn)");
-    sub->add_option("benchmark", o->what, "enqueue, work, latency, locks or spawn")->required();
+    auto* sub = app.add_subcommand("bench", "Measure throughput, latency and state sizes (enqueue, work, latency, locks, spawn, state)");
+    sub->add_option("benchmark", o->what, "enqueue, work, latency, locks, spawn or state")->required();
     sub->add_option("--jobs", o->jobs, "Jobs (or lock cycles per process, or spawns)")->capture_default_str();
     sub->add_option("--concurrency", o->concurrency, "Worker concurrency for `work`")->capture_default_str();
     sub->add_option("--batch-size", o->batch_size, "Jobs per enqueue transaction")->capture_default_str();
     sub->add_option("--processes", o->processes, "Processes contending for one lock")->capture_default_str();
     sub->add_option("--samples", o->samples, "Samples for `latency`")->capture_default_str();
+    sub->add_option("--fixtures", o->fixtures, "Directory of stage contexts for `state`");
     sub->add_flag("--json", o->json, "Print one JSON object per benchmark");
     on_run(sub, ctx, o, run_bench);
 }

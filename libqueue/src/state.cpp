@@ -1,0 +1,300 @@
+#include <wfq/errors.h>
+#include <wfq/gzip.h>
+#include <wfq/state.h>
+
+#include <nlohmann/json.hpp>
+
+namespace wfq {
+namespace {
+
+using Tokens = std::vector<std::string>;
+
+Tokens parse_pointer(const std::string& path) {
+    Tokens tokens;
+    if (path.empty()) return tokens;
+    if (path[0] != '/') throw Error(ErrorCode::bad_input, "JSON pointer '" + path + "' must start with '/'");
+    std::size_t start = 1;
+    for (;;) {
+        std::size_t slash = path.find('/', start);
+        std::string raw = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+        std::string tok;
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+            if (raw[i] == '~') {
+                if (i + 1 < raw.size() && raw[i + 1] == '0') tok += '~';
+                else if (i + 1 < raw.size() && raw[i + 1] == '1') tok += '/';
+                else throw Error(ErrorCode::bad_input, "JSON pointer '" + path + "' has a bad ~ escape");
+                ++i;
+            } else {
+                tok += raw[i];
+            }
+        }
+        tokens.push_back(tok);
+        if (slash == std::string::npos) break;
+        start = slash + 1;
+    }
+    return tokens;
+}
+
+std::string escape_token(const std::string& t) {
+    std::string out;
+    for (char c : t) {
+        if (c == '~') out += "~0";
+        else if (c == '/') out += "~1";
+        else out += c;
+    }
+    return out;
+}
+
+// An array index per RFC 6901: digits, no leading zeros; "-" only where allowed (add).
+std::size_t array_index(const std::string& tok, std::size_t size, bool allow_end, const std::string& path) {
+    if (allow_end && tok == "-") return size;
+    if (tok.empty() || tok.size() > 18 || (tok.size() > 1 && tok[0] == '0') ||
+        tok.find_first_not_of("0123456789") != std::string::npos)
+        throw Error(ErrorCode::bad_input, "'" + tok + "' in '" + path + "' is not an array index");
+    std::size_t i = std::stoull(tok);
+    if (i > size || (!allow_end && i == size))
+        throw Error(ErrorCode::bad_input, "index " + tok + " in '" + path + "' is out of bounds");
+    return i;
+}
+
+Json& resolve(Json& doc, const Tokens& tokens, std::size_t count, const std::string& path) {
+    Json* cur = &doc;
+    for (std::size_t i = 0; i < count; ++i) {
+        const std::string& t = tokens[i];
+        if (cur->is_object()) {
+            auto it = cur->find(t);
+            if (it == cur->end()) throw Error(ErrorCode::bad_input, "path '" + path + "' does not exist");
+            cur = &*it;
+        } else if (cur->is_array()) {
+            cur = &(*cur)[array_index(t, cur->size(), false, path)];
+        } else {
+            throw Error(ErrorCode::bad_input, "path '" + path + "' goes through a non-container");
+        }
+    }
+    return *cur;
+}
+
+void add_at(Json& doc, const Tokens& tokens, const std::string& path, Json value) {
+    if (tokens.empty()) {
+        doc = std::move(value);
+        return;
+    }
+    Json& parent = resolve(doc, tokens, tokens.size() - 1, path);
+    const std::string& last = tokens.back();
+    if (parent.is_object()) parent[last] = std::move(value);
+    else if (parent.is_array()) {
+        std::size_t i = array_index(last, parent.size(), true, path);
+        parent.insert(parent.begin() + static_cast<long>(i), std::move(value));
+    } else
+        throw Error(ErrorCode::bad_input, "cannot add at '" + path + "': its parent is not an object or array");
+}
+
+Json remove_at(Json& doc, const Tokens& tokens, const std::string& path) {
+    if (tokens.empty()) throw Error(ErrorCode::bad_input, "cannot remove the whole document");
+    Json& parent = resolve(doc, tokens, tokens.size() - 1, path);
+    const std::string& last = tokens.back();
+    if (parent.is_object()) {
+        auto it = parent.find(last);
+        if (it == parent.end()) throw Error(ErrorCode::bad_input, "path '" + path + "' does not exist");
+        Json v = std::move(*it);
+        parent.erase(it);
+        return v;
+    }
+    if (parent.is_array()) {
+        std::size_t i = array_index(last, parent.size(), false, path);
+        Json v = std::move(parent[i]);
+        parent.erase(parent.begin() + static_cast<long>(i));
+        return v;
+    }
+    throw Error(ErrorCode::bad_input, "cannot remove at '" + path + "': its parent is not an object or array");
+}
+
+const std::string& member_string(const Json& op, const char* name, std::size_t n) {
+    auto it = op.find(name);
+    if (it == op.end() || !it->is_string())
+        throw Error(ErrorCode::bad_input, "operation " + std::to_string(n) + ": missing or non-string '" + name + "'");
+    return it->get_ref<const std::string&>();
+}
+
+const Json& member_value(const Json& op, std::size_t n) {
+    auto it = op.find("value");
+    if (it == op.end()) throw Error(ErrorCode::bad_input, "operation " + std::to_string(n) + ": missing 'value'");
+    return *it;
+}
+
+void diff_into(const Json& a, const Json& b, const std::string& path, Json& patch) {
+    if (a == b) return;
+    if (a.is_object() && b.is_object()) {
+        for (auto it = a.begin(); it != a.end(); ++it)
+            if (!b.contains(it.key())) patch.push_back({{"op", "remove"}, {"path", path + "/" + escape_token(it.key())}});
+        for (auto it = b.begin(); it != b.end(); ++it) {
+            std::string p = path + "/" + escape_token(it.key());
+            auto old = a.find(it.key());
+            if (old == a.end()) patch.push_back({{"op", "add"}, {"path", p}, {"value", it.value()}});
+            else diff_into(*old, it.value(), p, patch);
+        }
+        return;
+    }
+    if (a.is_array() && b.is_array()) {
+        std::size_t n = a.size(), m = b.size(), pre = 0, suf = 0;
+        while (pre < n && pre < m && a[pre] == b[pre]) ++pre;
+        while (suf < n - pre && suf < m - pre && a[n - 1 - suf] == b[m - 1 - suf]) ++suf;
+        std::size_t old_mid = n - pre - suf, new_mid = m - pre - suf, common = std::min(old_mid, new_mid);
+        for (std::size_t i = 0; i < common; ++i) diff_into(a[pre + i], b[pre + i], path + "/" + std::to_string(pre + i), patch);
+        for (std::size_t i = common; i < old_mid; ++i)
+            patch.push_back({{"op", "remove"}, {"path", path + "/" + std::to_string(pre + common)}});
+        for (std::size_t i = common; i < new_mid; ++i)
+            patch.push_back({{"op", "add"}, {"path", path + "/" + std::to_string(pre + i)}, {"value", b[pre + i]}});
+        return;
+    }
+    patch.push_back({{"op", "replace"}, {"path", path}, {"value", b}});
+}
+
+}  // namespace
+
+Json apply_json_patch(const Json& doc, const Json& patch) {
+    if (!patch.is_array()) throw Error(ErrorCode::bad_input, "a JSON Patch must be an array of operations");
+    Json result = doc;
+    std::size_t n = 0;
+    for (const auto& op : patch) {
+        ++n;
+        if (!op.is_object()) throw Error(ErrorCode::bad_input, "operation " + std::to_string(n) + " is not an object");
+        const std::string& name = member_string(op, "op", n);
+        const std::string& path = member_string(op, "path", n);
+        try {
+            Tokens tokens = parse_pointer(path);
+            if (name == "add") {
+                add_at(result, tokens, path, member_value(op, n));
+            } else if (name == "remove") {
+                remove_at(result, tokens, path);
+            } else if (name == "replace") {
+                Json& target = resolve(result, tokens, tokens.size(), path);
+                target = member_value(op, n);
+            } else if (name == "move") {
+                const std::string& from = member_string(op, "from", n);
+                if (from == path) {
+                    resolve(result, parse_pointer(from), parse_pointer(from).size(), from);  // must exist
+                    continue;
+                }
+                if (path.size() > from.size() && path.compare(0, from.size(), from) == 0 && path[from.size()] == '/')
+                    throw Error(ErrorCode::bad_input, "cannot move '" + from + "' into its own child '" + path + "'");
+                Json v = remove_at(result, parse_pointer(from), from);
+                add_at(result, tokens, path, std::move(v));
+            } else if (name == "copy") {
+                const std::string& from = member_string(op, "from", n);
+                Tokens ft = parse_pointer(from);
+                Json v = resolve(result, ft, ft.size(), from);
+                add_at(result, tokens, path, std::move(v));
+            } else if (name == "test") {
+                const Json& want = member_value(op, n);
+                if (resolve(result, tokens, tokens.size(), path) != want)
+                    throw Error(ErrorCode::bad_input, "test failed at '" + path + "'");
+            } else {
+                throw Error(ErrorCode::bad_input, "unknown op '" + name + "'");
+            }
+        } catch (const Error& e) {
+            if (std::string(e.what()).rfind("operation ", 0) == 0) throw;
+            throw Error(ErrorCode::bad_input, "operation " + std::to_string(n) + " (" + name + " " + path + "): " + e.what());
+        }
+    }
+    return result;
+}
+
+Json diff_json_patch(const Json& a, const Json& b) {
+    Json patch = Json::array();
+    diff_into(a, b, "", patch);
+    return patch;
+}
+
+Json apply_merge_patch(const Json& doc, const Json& patch) {
+    if (!patch.is_object()) return patch;
+    Json result = doc.is_object() ? doc : Json::object();
+    for (auto it = patch.begin(); it != patch.end(); ++it) {
+        if (it.value().is_null()) result.erase(it.key());
+        else result[it.key()] = apply_merge_patch(result.contains(it.key()) ? result[it.key()] : Json(), it.value());
+    }
+    return result;
+}
+
+Json diff_merge_patch(const Json& a, const Json& b) {
+    if (!a.is_object() || !b.is_object()) return b;
+    Json patch = Json::object();
+    for (auto it = a.begin(); it != a.end(); ++it)
+        if (!b.contains(it.key())) patch[it.key()] = nullptr;
+    for (auto it = b.begin(); it != b.end(); ++it) {
+        auto old = a.find(it.key());
+        if (old == a.end()) patch[it.key()] = it.value();
+        else if (*old != it.value()) patch[it.key()] = diff_merge_patch(*old, it.value());
+    }
+    return patch;
+}
+
+std::string canonical(const Json& doc) { return doc.dump(-1, ' ', false, Json::error_handler_t::strict); }
+
+Json minimal_state(const Json& context, const std::vector<std::string>& pointers) {
+    Json out = Json::object();
+    for (const auto& p : pointers) {
+        try {
+            Json copy = context;
+            Tokens t = parse_pointer(p);
+            out[p] = resolve(copy, t, t.size(), p);
+        } catch (const Error&) {
+            out[p] = nullptr;
+        }
+    }
+    Json counts = Json::object();
+    if (context.is_object())
+        for (auto it = context.begin(); it != context.end(); ++it)
+            if (it.value().is_array()) counts[it.key()] = it.value().size();
+    out["counts"] = counts;
+    return out;
+}
+
+Checkpoint encode_checkpoint(int seq, const std::string& stage, const Json& previous, const Json& context,
+                             int since_snapshot, const StateOptions& options) {
+    Checkpoint c;
+    c.seq = seq;
+    c.stage = stage;
+    std::string full = canonical(context);  // serialised once
+    std::string body = full;
+    c.kind = "snapshot";
+    if (!previous.is_null() && since_snapshot + 1 < options.snapshot_every) {
+        std::string delta = canonical(diff_json_patch(previous, context));
+        if (static_cast<double>(delta.size()) < options.delta_ratio * static_cast<double>(full.size())) {
+            body = std::move(delta);
+            c.kind = "delta";
+        }
+    }
+    c.raw_bytes = body.size();
+    if (body.size() > options.compress_above) {
+        c.blob = gzip_compress(body, 6);
+        c.gzipped = true;
+    } else {
+        c.blob = std::move(body);
+    }
+    c.stored_bytes = c.blob.size();
+    c.summary = canonical(minimal_state(context, options.summary));
+    return c;
+}
+
+Json restore_context(const std::vector<Checkpoint>& checkpoints) {
+    if (checkpoints.empty()) return Json();
+    std::size_t start = checkpoints.size();
+    while (start > 0 && checkpoints[start - 1].kind != "snapshot") --start;
+    if (start == 0) throw Error(ErrorCode::bad_input, "checkpoint chain has no snapshot");
+    --start;
+    Json ctx;
+    for (std::size_t i = start; i < checkpoints.size(); ++i) {
+        const Checkpoint& c = checkpoints[i];
+        try {
+            std::string body = c.gzipped ? gzip_decompress(c.blob) : c.blob;
+            Json parsed = Json::parse(body);
+            ctx = c.kind == "snapshot" ? std::move(parsed) : apply_json_patch(ctx, parsed);
+        } catch (const std::exception& e) {
+            throw Error(ErrorCode::bad_input, "checkpoint " + std::to_string(c.seq) + " (" + c.stage + ") is corrupt: " + e.what());
+        }
+    }
+    return ctx;
+}
+
+}  // namespace wfq
