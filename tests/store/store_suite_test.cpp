@@ -303,6 +303,21 @@ TEST_P(StoreSuite, RescueTakesJobsOfDeadWorkers) {
     EXPECT_TRUE(m_store->rescue(200).requeued.empty());
     advance(300);
     EXPECT_EQ(m_store->rescue(200).requeued, std::vector<std::int64_t>{id});
+    // A rescued job's lock key is free again.
+    NewJob keyed = job("keyed");
+    keyed.lock_key = "pr:9";
+    auto kid = add(keyed);
+    ASSERT_EQ(m_store->claim_batch({"dead-worker", {}, {"keyed"}, 1, 600000}).size(), 1u);
+    NewJob next = job("keyed");
+    next.lock_key = "pr:9";
+    auto nid = add(next);
+    m_store->heartbeat("dead-worker", 1, "{}");
+    advance(300);
+    EXPECT_EQ(m_store->rescue(200).requeued, std::vector<std::int64_t>{kid});
+    auto after = m_store->claim_batch({"w2", {}, {"keyed"}, 5, 30000});
+    ASSERT_EQ(after.size(), 1u) << "one of the key's jobs runs again";
+    EXPECT_EQ(after[0].id, kid);
+    EXPECT_NE(after[0].id, nid);
     JobFilter f;
     f.stuck = true;
     EXPECT_TRUE(m_store->list_jobs(f).empty());

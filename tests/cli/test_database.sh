@@ -1,0 +1,24 @@
+# Migrations under concurrency, and a worker that survives its database connections being killed.
+. "$(dirname "$0")/lib.sh"
+[ "$WFQ_TEST_BACKEND" = postgresql ] || { echo "SKIP: PostgreSQL-only behaviour (SQLite migrates itself)"; exit 0; }
+
+export WFQ_SCHEMA="fresh_$$"
+"$WFQ" migrate 2> "$TMP/m1" &
+"$WFQ" migrate 2> "$TMP/m2" &
+"$WFQ" migrate 2> "$TMP/m3" &
+wait
+applied=$(cat "$TMP/m1" "$TMP/m2" "$TMP/m3" | grep -c "applied migration 1" || true)
+[ "$applied" = 1 ] || fail "migration 1 applied $applied times"
+"$WFQ" migrate --status --json | jq_field "all(m['applied'] for m in d)" | grep -qx True || fail "status after concurrent migrate"
+pass "three concurrent migrate runs: each migration applied exactly once"
+
+"$WFQ" enqueue before '{}' > /dev/null
+"$WFQ" process --poll 200ms --exec sh -c 'cat > /dev/null; echo "{\"ok\": true}"' 2> "$TMP/worker.log" &
+worker=$!
+wait_for 20 sh -c "[ \"\$('$WFQ' jobs list --state completed --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 1 ]"
+# Kill every other session of this database: the worker's store and its LISTEN connection.
+psql -Atqc "select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend'" > /dev/null
+for i in 1 2 3; do "$WFQ" enqueue after '{}' > /dev/null; done
+wait_for 30 sh -c "[ \"\$('$WFQ' jobs list --state completed --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 4 ]"
+kill -TERM "$worker"; wait "$worker"
+pass "a worker whose connections are terminated reconnects and keeps processing"
