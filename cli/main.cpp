@@ -81,7 +81,13 @@ int main(int argc, char** argv) {
     wfq::cli::add_state_command(app, ctx);
     wfq::cli::add_backoff_command(app, ctx);
     wfq::cli::add_bench_command(app, ctx);
+    wfq::cli::add_internal_commands(app, ctx);
 
+    if (argc >= 2 && std::string(argv[1]) == "__complete") {
+        std::vector<std::string> words(argv + 2, argv + argc);
+        if (!words.empty() && words[0] == "--") words.erase(words.begin());
+        return wfq::cli::run_completion(app, ctx, words);
+    }
     std::vector<std::string> args = split_exec(argc, argv, ctx.exec_command);
     std::vector<const char*> cargs{argv[0]};
     for (const auto& a : args) cargs.push_back(a.c_str());

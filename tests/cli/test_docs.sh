@@ -1,0 +1,87 @@
+# --help, the man pages and the bash/zsh/fish completions stay in step: every flag --help shows
+# for every command is documented in its man page and completed by all three shells.
+. "$(dirname "$0")/lib.sh"
+[ "$WFQ_TEST_BACKEND" = sqlite ] || { echo "SKIP: run once"; exit 0; }
+SRC=$WFQ_SOURCE_DIR
+bindir=$TMP/bin; mkdir -p "$bindir"; ln -s "$WFQ" "$bindir/wfq"; export PATH="$bindir:$PATH"
+
+for page in $(wfq __man --list); do
+    wfq __man "$page" | diff -u "$SRC/man/$page.1" - > "$TMP/diff" || { cat "$TMP/diff"; fail "man/$page.1 is stale: run scripts/gen-docs.sh"; }
+done
+pass "man pages match the command tree"
+
+for f in "$SRC"/man/*.1 "$SRC"/man/*.7; do
+    mandoc -T lint -W warning "$f" > "$TMP/lint" 2>&1 || { cat "$TMP/lint"; fail "mandoc lint: $f"; }
+    MANWIDTH=80 man -l "$f" > /dev/null 2>&1 || fail "man -l cannot render $f"
+done
+pass "mandoc -T lint passes and man -l renders every page"
+
+# Walk the command tree through --help: "path|flag" for every flag of every command.
+python3 - "$WFQ" > "$TMP/flags" <<'PY'
+import re, subprocess, sys
+wfq = sys.argv[1]
+def walk(path):
+    out = subprocess.run([wfq] + path + ["--help"], capture_output=True, text=True).stdout
+    section = None
+    for line in out.splitlines():
+        if re.match(r"^\S.*:$", line): section = line.rstrip(":"); continue
+        m = re.match(r"^\s+(-\w,)?(--[\w-]+)", line)
+        if section == "Options" and m and m.group(2) not in ("--help", "--version"):
+            print(" ".join(path) + "|" + m.group(2))
+        s = re.match(r"^  (\w[\w-]*)\s", line)
+        if section == "Subcommands" and s: walk(path + [s.group(1)])
+walk([])
+PY
+[ "$(wc -l < "$TMP/flags")" -gt 60 ] || fail "found only $(wc -l < "$TMP/flags") flags in --help"
+
+bash_complete() {  # words... -> candidates
+    bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _wfq; printf "%s\n" "${COMPREPLY[@]}"' _ "$SRC/completions/wfq.bash" "$@"
+}
+zsh_complete() {
+    zsh -c 'autoload -U compinit && compinit -u -D; compadd() { shift; print -l -- "$@"; }; file=$1; shift; words=("$@"); CURRENT=$#; source "$file"' _ "$SRC/completions/_wfq" "$@"
+}
+fish_complete() {
+    fish -c "source '$SRC/completions/wfq.fish'; complete -C '$*'" | cut -f1
+}
+missing=0
+while IFS='|' read -r path flag; do
+    # the man page of the command group documents it
+    group=${path%% *}
+    page="$SRC/man/wfq${group:+-$group}.1"
+    grep -q -- "$(echo "$flag" | sed 's/-/\\\\-/g')" "$page" || { echo "undocumented: wfq $path $flag ($page)"; missing=1; }
+    # shellcheck disable=SC2086
+    bash_complete wfq $path -- | grep -qx -- "$flag" || { echo "bash does not complete: wfq $path $flag"; missing=1; }
+done < "$TMP/flags"
+[ $missing = 0 ] || fail "flags in --help missing from man pages or bash completion"
+pass "every flag in --help ($(wc -l < "$TMP/flags")) is in its man page and completed by bash"
+
+# zsh and fish: every flag of a sample of commands, and value completions (slower shells).
+for path in "" "enqueue" "process" "jobs list" "lock run" "backoff preview" "state diff"; do
+    for flag in $(grep "^${path}|" "$TMP/flags" | cut -d"|" -f2); do
+        # shellcheck disable=SC2086
+        zsh_complete wfq $path -- | grep -qx -- "$flag" || fail "zsh does not complete: wfq $path $flag"
+        # shellcheck disable=SC2086
+        fish_complete wfq $path -- | grep -qx -- "$flag" || fail "fish does not complete: wfq $path $flag"
+    done
+done
+pass "zsh and fish complete every flag of enqueue, process, jobs list, lock run, backoff preview, state diff"
+
+for sh in bash_complete zsh_complete fish_complete; do
+    $sh wfq jo | grep -qx jobs || fail "$sh: subcommand"
+    $sh wfq jobs list --state f | grep -qx failed || fail "$sh: state values"
+    $sh wfq backoff preview --preset S | grep -qx STANDARD || fail "$sh: presets"
+    $sh wfq state diff --format m | grep -qx merge-patch || fail "$sh: formats"
+done
+id=$(wfq enqueue completion_type '{}')
+bash_complete wfq jobs show "" | grep -qx "$id" || fail "job ids from the database"
+bash_complete wfq process --type comp | grep -qx completion_type || fail "job types from the database"
+t=$(wfq lock acquire completion-lock)
+fish_complete wfq lock release "" | grep -qx completion-lock || fail "lock keys from the database"
+start=$(date +%s%N)
+out=$(WFQ_DB=postgresql://127.0.0.1:1/none bash_complete wfq jobs show "")
+[ -z "$out" ] || fail "completion printed '$out' with no database"
+[ $(( ($(date +%s%N) - start) / 1000000 )) -lt 3000 ] || fail "completion slow with no database"
+pass "values complete in all three shells: states, presets, formats; ids, types and lock keys from the database; silent and fast without one"
+
+wfq --version | grep -Eq '^wfq [0-9]+\.[0-9]+\.[0-9]+ \(git [0-9a-f]{7,}|unknown\)' || fail "--version: $(wfq --version)"
+pass "--version prints the version and git revision"
