@@ -9,7 +9,7 @@ export WFQ_SCHEMA="fresh_$$"
 wait
 applied=$(cat "$TMP/m1" "$TMP/m2" "$TMP/m3" | grep -c "applied migration 1" || true)
 [ "$applied" = 1 ] || fail "migration 1 applied $applied times"
-"$WFQ" migrate --status --json | jq_field "all(m['applied'] for m in d)" | grep -qx True || fail "status after concurrent migrate"
+"$WFQ" migrate --status --json | jq_field "all(m['applied'] for m in d)" | grep -x True > /dev/null || fail "status after concurrent migrate"
 pass "three concurrent migrate runs: each migration applied exactly once"
 
 "$WFQ" enqueue before '{}' > /dev/null

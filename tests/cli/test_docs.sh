@@ -50,7 +50,7 @@ while IFS='|' read -r path flag; do
     page="$SRC/man/wfq${group:+-$group}.1"
     grep -q -- "$(echo "$flag" | sed 's/-/\\\\-/g')" "$page" || { echo "undocumented: wfq $path $flag ($page)"; missing=1; }
     # shellcheck disable=SC2086
-    bash_complete wfq $path -- | grep -qx -- "$flag" || { echo "bash does not complete: wfq $path $flag"; missing=1; }
+    bash_complete wfq $path -- | grep -x -- "$flag" > /dev/null || { echo "bash does not complete: wfq $path $flag"; missing=1; }
 done < "$TMP/flags"
 [ $missing = 0 ] || fail "flags in --help missing from man pages or bash completion"
 pass "every flag in --help ($(wc -l < "$TMP/flags")) is in its man page and completed by bash"
@@ -59,24 +59,24 @@ pass "every flag in --help ($(wc -l < "$TMP/flags")) is in its man page and comp
 for path in "" "enqueue" "process" "jobs list" "lock run" "backoff preview" "state diff"; do
     for flag in $(grep "^${path}|" "$TMP/flags" | cut -d"|" -f2); do
         # shellcheck disable=SC2086
-        zsh_complete wfq $path -- | grep -qx -- "$flag" || fail "zsh does not complete: wfq $path $flag"
+        zsh_complete wfq $path -- | grep -x -- "$flag" > /dev/null || fail "zsh does not complete: wfq $path $flag"
         # shellcheck disable=SC2086
-        fish_complete wfq $path -- | grep -qx -- "$flag" || fail "fish does not complete: wfq $path $flag"
+        fish_complete wfq $path -- | grep -x -- "$flag" > /dev/null || fail "fish does not complete: wfq $path $flag"
     done
 done
 pass "zsh and fish complete every flag of enqueue, process, jobs list, lock run, backoff preview, state diff"
 
 for sh in bash_complete zsh_complete fish_complete; do
-    $sh wfq jo | grep -qx jobs || fail "$sh: subcommand"
-    $sh wfq jobs list --state f | grep -qx failed || fail "$sh: state values"
-    $sh wfq backoff preview --preset S | grep -qx STANDARD || fail "$sh: presets"
-    $sh wfq state diff --format m | grep -qx merge-patch || fail "$sh: formats"
+    $sh wfq jo | grep -x jobs > /dev/null || fail "$sh: subcommand"
+    $sh wfq jobs list --state f | grep -x failed > /dev/null || fail "$sh: state values"
+    $sh wfq backoff preview --preset S | grep -x STANDARD > /dev/null || fail "$sh: presets"
+    $sh wfq state diff --format m | grep -x merge-patch > /dev/null || fail "$sh: formats"
 done
 id=$(wfq enqueue completion_type '{}')
-bash_complete wfq jobs show "" | grep -qx "$id" || fail "job ids from the database"
-bash_complete wfq process --type comp | grep -qx completion_type || fail "job types from the database"
+bash_complete wfq jobs show "" | grep -x "$id" > /dev/null || fail "job ids from the database"
+bash_complete wfq process --type comp | grep -x completion_type > /dev/null || fail "job types from the database"
 t=$(wfq lock acquire completion-lock)
-fish_complete wfq lock release "" | grep -qx completion-lock || fail "lock keys from the database"
+fish_complete wfq lock release "" | grep -x completion-lock > /dev/null || fail "lock keys from the database"
 start=$(date +%s%N)
 out=$(WFQ_DB=postgresql://127.0.0.1:1/none bash_complete wfq jobs show "")
 [ -z "$out" ] || fail "completion printed '$out' with no database"

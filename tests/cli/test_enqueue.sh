@@ -16,7 +16,7 @@ contains "$ERR" "already exists"
 pass "a duplicate key returns the existing id and says so"
 
 echo '{"from": "stdin"}' | "$WFQ" enqueue piped - >/dev/null
-"$WFQ" jobs list --type piped --json | jq_field "d[0]['payload']['from']" | grep -qx stdin || fail "payload from stdin"
+"$WFQ" jobs list --type piped --json | jq_field "d[0]['payload']['from']" | grep -x stdin > /dev/null || fail "payload from stdin"
 TRACEPARENT=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 "$WFQ" enqueue traced > "$TMP/id"
 [ "$(job_field "$(cat "$TMP/id")" traceparent)" = 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 ] || fail "TRACEPARENT not kept"
 expect_exit 0 "$WFQ" enqueue traced --traceparent 00-BAD
@@ -56,7 +56,7 @@ after=$("$WFQ" jobs list --limit 100000 --json | jq_field "len(d)")
 pass "NDJSON: ids per line; a bad line exits 65 naming it and commits only whole batches before it"
 
 "$WFQ" enqueue "x'); DROP TABLE jobs; --" '{"q": "'"'"'; --"}' --key "k' OR 1=1" >/dev/null
-"$WFQ" jobs list --type "x'); DROP TABLE jobs; --" --json | jq_field "d[0]['key']" | grep -qx "k' OR 1=1" || fail "metacharacters"
+"$WFQ" jobs list --type "x'); DROP TABLE jobs; --" --json | jq_field "d[0]['key']" | grep -x "k' OR 1=1" > /dev/null || fail "metacharacters"
 pass "SQL metacharacters in names and keys are data"
 
 expect_exit 69 env WFQ_DB_RETRIES=2 "$WFQ" --db postgresql://127.0.0.1:1/nowhere jobs list
@@ -69,3 +69,15 @@ if [ "$WFQ_TEST_BACKEND" = postgresql ]; then
     contains "$OUT" "pending"
 fi
 pass "unreachable database exits 69; bad URL and missing schema exit 78"
+
+expect_exit 0 "$WFQ" backoff preview --preset standard --attempts 6 --json
+[ "$(echo "$OUT" | jq_field "[s['delay_ms'] for s in d]")" = "[1000, 2000, 4000, 8000, 16000, 30000]" ] || fail "standard schedule: $OUT"
+[ "$(echo "$OUT" | jq_field "(d[0]['retry'], d[0]['min_ms'], d[0]['max_ms'], 'sample_ms' in d[0])")" = "(1, 750, 1250, False)" ] || fail "bounds"
+a=$("$WFQ" backoff preview --preset FAST --seed 7 --json); b=$("$WFQ" backoff preview --preset fast --seed 7 --json)
+[ "$a" = "$b" ] || fail "seeded samples differ"
+echo "$a" | jq_field "all(s['min_ms'] <= s['sample_ms'] <= s['max_ms'] for s in d)" | grep -x True > /dev/null || fail "samples out of bounds"
+expect_exit 0 "$WFQ" backoff preview --base 100ms --max 1s --multiplier 1 --no-jitter --attempts 3 --json
+[ "$(echo "$OUT" | jq_field "[(s['delay_ms'], s['min_ms'], s['max_ms']) for s in d]")" = "[(100, 100, 100), (200, 200, 200), (300, 300, 300)]" ] || fail "custom linear: $OUT"
+expect_exit 2 "$WFQ" backoff preview --preset SLOWLY
+expect_exit 2 "$WFQ" backoff preview --jitter 3
+pass "backoff preview: DESIGN's formula and JSON shape, reproducible seeded samples, bad presets exit 2"

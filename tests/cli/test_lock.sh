@@ -22,7 +22,7 @@ expect_exit 3 "$WFQ" lock acquire deploy --owner bob
 contains "$ERR" "held by another"
 expect_exit 0 "$WFQ" lock renew deploy --token "$t1" --ttl 20s
 expect_exit 3 "$WFQ" lock release deploy --token $((t1 + 1000))
-"$WFQ" lock list --json | jq_field "[(l['key'], l['owner'], l['token'], l['expired']) for l in d]" | grep -q "('deploy', 'alice', $t1, False)" \
+"$WFQ" lock list --json | jq_field "[(l['key'], l['owner'], l['token'], l['expired']) for l in d]" | grep "('deploy', 'alice', $t1, False)" > /dev/null \
     || fail "lock list"
 expect_exit 0 "$WFQ" lock release deploy --token "$t1"
 expect_exit 0 "$WFQ" lock acquire deploy --json
@@ -56,7 +56,7 @@ rows = [tuple(map(int, l.split())) for l in sys.stdin]
 for a, b in zip(rows, rows[1:]):
     assert a[1] <= b[0], f'holders overlap: {a} and {b}'
     assert a[2] < b[2], f'tokens not strictly increasing: {a} then {b}'
-print(len(rows))" | grep -qx $((N * M)) || fail "overlap or token order (see above)"
+print(len(rows))" | grep -x $((N * M)) > /dev/null || fail "overlap or token order (see above)"
 pass "$N processes x $M rounds of lock run: counter exact, no overlap, tokens strictly increasing"
 
 # --- a holder killed with SIGKILL: the lease frees after its TTL, with a larger token

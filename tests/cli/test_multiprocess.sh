@@ -40,6 +40,6 @@ timeout 60 "$WFQ" process --type victim --max-jobs 1 --rescue-interval 200ms --p
     2> "$TMP/rescuer.log"
 [ "$(job_field "$id" state)" = completed ] || fail "victim not completed"
 [ "$(job_field "$id" attempt)" = 2 ] || fail "victim attempt not recorded"
-"$WFQ" jobs show "$id" --json | jq_field "[e['kind'] for e in d['events']]" | grep -q "'rescued'" || fail "rescue not in the timeline"
+"$WFQ" jobs show "$id" --json | jq_field "[e['kind'] for e in d['events']]" | grep "'rescued'" > /dev/null || fail "rescue not in the timeline"
 contains "$(cat "$TMP/rescuer.log")" "rescued job"
 pass "a SIGKILLed worker's job is rescued and completed by another worker, attempt 2"

@@ -28,12 +28,12 @@ r=$("$WFQ" jobs show "$ok" --json)
 [ "$(echo "$r" | jq_field "d['result']['payload']['n']")" = 1 ] || fail "payload on stdin"
 [ "$(echo "$r" | jq_field "d['result']['job']")" = "$ok" ] || fail "WFQ_JOB_ID"
 [ "$(echo "$r" | jq_field "d['result']['db']")" = "$WFQ_DB" ] || fail "WFQ_DB"
-echo "$r" | jq_field "d['result']['tp']" | grep -q '^00-4bf92f3577b34da6a3ce929d0e0e4736-' || fail "TRACEPARENT continues the trace"
+echo "$r" | jq_field "d['result']['tp']" | grep '^00-4bf92f3577b34da6a3ce929d0e0e4736-' > /dev/null || fail "TRACEPARENT continues the trace"
 pass "handler gets payload on stdin and the WFQ_* environment; its stdout JSON is the result"
 
 [ "$(job_field "$flaky" state)" = completed ] || fail "flaky not completed"
 [ "$(job_field "$flaky" attempt)" = 2 ] || fail "flaky attempts"
-"$WFQ" jobs show "$flaky" --json | jq_field "[e['kind'] for e in d['events']]" | grep -q "'retry_scheduled'" || fail "retry event"
+"$WFQ" jobs show "$flaky" --json | jq_field "[e['kind'] for e in d['events']]" | grep "'retry_scheduled'" > /dev/null || fail "retry event"
 pass "a failing job is retried with backoff and completes"
 
 [ "$(job_field "$bad" state)" = failed ] || fail "exit 65 is permanent"
@@ -57,7 +57,7 @@ expect_exit 1 "$WFQ" jobs cancel "$ok"
 contains "$ERR" "is completed"
 pass "jobs retry and cancel, with clear refusals"
 
-"$WFQ" jobs list --state failed --json | jq_field "sorted(j['id'] for j in d)" | grep -q "$bad" || fail "list --state failed"
+"$WFQ" jobs list --state failed --json | jq_field "sorted(j['id'] for j in d)" | grep "$bad" > /dev/null || fail "list --state failed"
 expect_exit 0 "$WFQ" jobs prune --older-than 1d
 contains "$ERR" "deleted 0"
 expect_exit 0 "$WFQ" jobs prune --older-than 0 --state completed --batch-size 1
@@ -71,5 +71,5 @@ contains "$ERR" "--exec"
 expect_exit 2 "$WFQ" process --until-empty --lease 10parsecs --exec true
 "$WFQ" enqueue nocmd '{}' --max-attempts 1 >/dev/null
 "$WFQ" process --until-empty --type nocmd --exec /no/such/handler 2>/dev/null
-"$WFQ" jobs list --type nocmd --json | jq_field "d[0]['last_error']" | grep -q "cannot execute" || fail "missing handler reported"
+"$WFQ" jobs list --type nocmd --json | jq_field "d[0]['last_error']" | grep "cannot execute" > /dev/null || fail "missing handler reported"
 pass "process usage errors exit 2; a missing handler command fails its job with the reason"

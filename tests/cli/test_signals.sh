@@ -6,11 +6,14 @@ id=$("$WFQ" enqueue slowish '{}')
 "$WFQ" process --grace 10s --exec sh -c 'touch '"$TMP/started"'; sleep 1; echo "{\"finished\": true}"' 2>/dev/null &
 pid=$!
 wait_for 20 test -e "$TMP/started"
+expect_exit 0 "$WFQ" workers list --json
+[ "$(echo "$OUT" | jq_field "[(w['pid'], w['alive']) for w in d]")" = "[($pid, True)]" ] || fail "workers list: $OUT"
 kill -TERM "$pid"
 set +e; wait "$pid"; rc=$?; set -e
 [ "$rc" = 0 ] || fail "SIGTERM exit code $rc"
 [ "$(job_field "$id" state)" = completed ] || fail "the running job did not finish within the grace period"
-pass "SIGTERM: stop claiming, finish the running job, exit 0"
+[ "$("$WFQ" workers list --json)" = "[]" ] || fail "a stopped worker stays registered"
+pass "workers list shows the live worker; SIGTERM: stop claiming, finish the running job, exit 0, deregister"
 
 id=$("$WFQ" enqueue stuck '{}')
 rm -f "$TMP/started"
@@ -22,7 +25,7 @@ set +e; wait "$pid"; rc=$?; set -e
 [ "$rc" = 130 ] || fail "SIGINT exit code $rc"
 [ "$(job_field "$id" state)" = pending ] || fail "job not given back"
 [ "$(job_field "$id" attempt)" = 0 ] || fail "interrupted attempt was counted"
-"$WFQ" jobs show "$id" --json | jq_field "[e['kind'] for e in d['events']]" | grep -q "'released'" || fail "release not in the timeline"
+"$WFQ" jobs show "$id" --json | jq_field "[e['kind'] for e in d['events']]" | grep "'released'" > /dev/null || fail "release not in the timeline"
 pass "SIGINT past the grace period: handler stopped, job back to pending, attempt not spent, exit 130"
 
 # Overlapping cron-style runs never run a job twice.
