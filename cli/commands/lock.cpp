@@ -13,10 +13,8 @@ std::atomic<bool> g_lock_run_stop{false};
 extern "C" void on_lock_run_signal(int) { g_lock_run_stop = true; }
 
 std::string default_owner() {
-    char host[256] = "host";
-    gethostname(host, sizeof host - 1);
     const char* user = std::getenv("USER");
-    return std::string(user ? user : "wfq") + "@" + host + ":" + std::to_string(getpid());
+    return std::string(user ? user : "wfq") + "@" + host_name() + ":" + std::to_string(getpid());
 }
 
 json grant_json(const LockGrant& g) {

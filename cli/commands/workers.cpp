@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <wfq/process_runner.h>
 #include <wfq/worker.h>
 
 #include <unistd.h>
@@ -48,9 +49,7 @@ struct RescueOptions {
 
 int run_rescue(Context& ctx, RescueOptions& o) {
     std::int64_t dead_after = duration_flag("--dead-after", o.dead_after);
-    char host[256] = "host";
-    gethostname(host, sizeof host - 1);
-    auto report = rescue_once(ctx.store(), std::string(host) + "-" + std::to_string(getpid()) + "-rescue", dead_after);
+    auto report = rescue_once(ctx.store(), host_name() + "-" + std::to_string(getpid()) + "-rescue", dead_after);
     if (!report) throw Error(ErrorCode::lock_conflict, "another rescuer is running (lock wfq:rescuer is held)");
     if (o.json) {
         std::cout << json{{"requeued", report->requeued}, {"failed", report->failed}}.dump() << "\n";

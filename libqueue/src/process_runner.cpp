@@ -43,6 +43,13 @@ struct Pipe {
 
 }  // namespace
 
+std::string host_name() {
+    char host[256] = "host";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    return host;
+}
+
 std::vector<std::string> current_environment(const std::vector<std::string>& drop) {
     std::vector<std::string> out;
     for (char** e = environ; e && *e; ++e) {

@@ -92,11 +92,9 @@ private:
 };
 
 std::string make_worker_id(Random& random) {
-    char host[256] = "host";
-    gethostname(host, sizeof host - 1);
     char suffix[8];
     std::snprintf(suffix, sizeof suffix, "%06x", static_cast<unsigned>(random.next_u64() & 0xffffff));
-    return std::string(host) + "-" + std::to_string(getpid()) + "-" + suffix;
+    return host_name() + "-" + std::to_string(getpid()) + "-" + suffix;
 }
 
 }  // namespace
@@ -305,9 +303,7 @@ struct Worker::Impl {
         const std::int64_t start_ns = clock.steady_ns();
         WorkerInfo info;
         info.id = worker_id;
-        char host[256] = "host";
-        gethostname(host, sizeof host - 1);
-        info.hostname = host;
+        info.hostname = host_name();
         info.pid = getpid();
         info.queues = options.queues;
         info.types = options.types;

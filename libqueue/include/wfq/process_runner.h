@@ -34,6 +34,9 @@ struct ProcessResult {
 
 ProcessResult run_process(const ProcessSpec& spec);
 
+// This machine's host name (for worker ids and lock owners).
+std::string host_name();
+
 // The current environment as "KEY=VALUE" strings, minus the names in drop.
 std::vector<std::string> current_environment(const std::vector<std::string>& drop = {});
 
