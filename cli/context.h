@@ -46,6 +46,8 @@ void add_rescue_command(CLI::App& app, Context& ctx);
 void add_lock_command(CLI::App& app, Context& ctx);
 void add_bench_command(CLI::App& app, Context& ctx);
 void add_state_command(CLI::App& app, Context& ctx);
+void add_config_command(CLI::App& app, Context& ctx);
+void add_cache_command(CLI::App& app, Context& ctx);
 // Hidden: `__complete WORDS...` for the shell completions, `__man [PAGE]` for the man pages.
 void add_internal_commands(CLI::App& app, Context& ctx);
 // `wfq __complete WORD... CUR`: prints the completions of CUR, one per line.

@@ -78,6 +78,8 @@ int main(int argc, char** argv) {
     wfq::cli::add_workers_command(app, ctx);
     wfq::cli::add_rescue_command(app, ctx);
     wfq::cli::add_lock_command(app, ctx);
+    wfq::cli::add_config_command(app, ctx);
+    wfq::cli::add_cache_command(app, ctx);
     wfq::cli::add_state_command(app, ctx);
     wfq::cli::add_backoff_command(app, ctx);
     wfq::cli::add_bench_command(app, ctx);

@@ -2,6 +2,7 @@
 // Benchmarks, not tests: they report numbers and assert nothing.
 #include "common.h"
 
+#include <wfq/config_cache.h>
 #include <wfq/gzip.h>
 #include <wfq/lock.h>
 #include <wfq/log.h>
@@ -291,6 +292,45 @@ int bench_state(Context& ctx, BenchOptions& o) {
     return 0;
 }
 
+// Config resolution for --jobs jobs spread over --repos repositories of one org, with the cache
+// and without it: database reads (each resolution is one read) and time; plus the latency of a
+// cached lookup.
+int bench_config(Context& ctx, BenchOptions& o) {
+    Store& store = ctx.store();
+    int repos = std::max(1, o.processes > 1 ? o.processes : 10);
+    store.config_set("global", R"({"model":"small","limits":{"files":50}})");
+    store.config_set("org:bench", R"({"model":"large"})");
+    for (int r = 0; r < repos; ++r)
+        store.config_set("org:bench/repo:r" + std::to_string(r), R"({"limits":{"lines":)" + std::to_string(100 * r) + "}}");
+    ConfigCache cache(CacheOptions{}, ctx.clock());
+    auto start = ctx.clock().steady_ns();
+    for (std::int64_t i = 0; i < o.jobs; ++i)
+        resolve_config_cached(store, cache, "bench", std::string("r") + std::to_string(i % repos));
+    double cached_s = seconds_since(start);
+    std::int64_t cached_reads = cache.stats().loads;
+    start = ctx.clock().steady_ns();
+    for (std::int64_t i = 0; i < o.jobs; ++i) resolve_config(store, "bench", std::string("r") + std::to_string(i % repos));
+    double uncached_s = seconds_since(start);
+    // Latency of a hit: time each of many lookups of warm keys.
+    std::vector<double> ns;
+    const int samples = 200000;
+    ns.reserve(samples);
+    std::vector<std::string> keys;
+    for (int r = 0; r < repos; ++r) keys.push_back("r" + std::to_string(r));
+    for (int i = 0; i < samples; ++i) {
+        const std::string& repo = keys[static_cast<std::size_t>(i % repos)];
+        auto t0 = SystemClock::instance().steady_ns();
+        resolve_config_cached(store, cache, "bench", repo);
+        ns.push_back(static_cast<double>(SystemClock::instance().steady_ns() - t0));
+    }
+    std::sort(ns.begin(), ns.end());
+    report(o, "config", {{"backend", store.backend()}, {"jobs", o.jobs}, {"repos", repos},
+                         {"db_reads_cached", cached_reads}, {"db_reads_uncached", o.jobs},
+                         {"seconds_cached", cached_s}, {"seconds_uncached", uncached_s},
+                         {"hit_p50_us", ns[ns.size() / 2] / 1000.0}, {"hit_p99_us", ns[ns.size() * 99 / 100] / 1000.0}});
+    return 0;
+}
+
 int run_bench(Context& ctx, BenchOptions& o) {
     if (ctx.log_level == "info") log::configure("warn", ctx.log_format);  // per-job lines would drown the numbers
     if (o.jobs < 1 || o.samples < 1 || o.concurrency < 1 || o.batch_size < 1 || o.processes < 1)
@@ -301,19 +341,20 @@ int run_bench(Context& ctx, BenchOptions& o) {
     if (o.what == "locks") return bench_locks(ctx, o);
     if (o.what == "spawn") return bench_spawn(ctx, o);
     if (o.what == "state") return bench_state(ctx, o);
-    throw Error(ErrorCode::usage, "unknown benchmark '" + o.what + "' (enqueue, work, latency, locks, spawn, state)");
+    if (o.what == "config") return bench_config(ctx, o);
+    throw Error(ErrorCode::usage, "unknown benchmark '" + o.what + "' (enqueue, work, latency, locks, spawn, state, config)");
 }
 
 }  // namespace
 
 void add_bench_command(CLI::App& app, Context& ctx) {
     auto o = std::make_shared<BenchOptions>();
-    auto* sub = app.add_subcommand("bench", "Measure throughput, latency and state sizes (enqueue, work, latency, locks, spawn, state)");
-    sub->add_option("benchmark", o->what, "enqueue, work, latency, locks, spawn or state")->required();
+    auto* sub = app.add_subcommand("bench", "Measure throughput, latency and sizes (enqueue, work, latency, locks, spawn, state, config)");
+    sub->add_option("benchmark", o->what, "enqueue, work, latency, locks, spawn, state or config")->required();
     sub->add_option("--jobs", o->jobs, "Jobs (or lock cycles per process, or spawns)")->capture_default_str();
     sub->add_option("--concurrency", o->concurrency, "Worker concurrency for `work`")->capture_default_str();
     sub->add_option("--batch-size", o->batch_size, "Jobs per enqueue transaction")->capture_default_str();
-    sub->add_option("--processes", o->processes, "Processes contending for one lock")->capture_default_str();
+    sub->add_option("--processes", o->processes, "Processes contending for one lock (for `config`: repositories)")->capture_default_str();
     sub->add_option("--samples", o->samples, "Samples for `latency`")->capture_default_str();
     sub->add_option("--fixtures", o->fixtures, "Directory of stage contexts for `state`");
     sub->add_flag("--json", o->json, "Print one JSON object per benchmark");

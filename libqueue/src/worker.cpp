@@ -14,17 +14,35 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <cstdlib>
 #include <unistd.h>
 
 namespace wfq {
 namespace {
+
+// A private (0600) temporary file holding data; the caller removes it.
+std::string write_temp_file(const std::string& data) {
+    const char* dir = std::getenv("TMPDIR");
+    std::string path = std::string(dir && *dir ? dir : "/tmp") + "/wfq-config-XXXXXX";
+    int fd = mkstemp(path.data());
+    if (fd < 0) throw Error(ErrorCode::failure, "cannot create a temporary config file in " + path);
+    std::size_t done = 0;
+    while (done < data.size()) {
+        ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+        if (n <= 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    return path;
+}
 
 class ExecHandler final : public Handler {
 public:
     explicit ExecHandler(ExecHandlerOptions options)
         : m_options(std::move(options)),
           m_base_env(current_environment({"WFQ_JOB_ID", "WFQ_JOB_TYPE", "WFQ_QUEUE", "WFQ_ATTEMPT", "WFQ_MAX_ATTEMPTS",
-                                          "WFQ_CORRELATION_ID", "WFQ_DB", "TRACEPARENT", "TRACESTATE"})) {}
+                                          "WFQ_CORRELATION_ID", "WFQ_DB", "TRACEPARENT", "TRACESTATE",
+                                          "WFQ_CONFIG_FILE"})) {}
 
     HandlerResult run(const Job& job, const std::atomic<bool>& cancel) override {
         ProcessSpec spec;
@@ -44,6 +62,11 @@ public:
             }
         }
         if (job.tracestate) spec.env.push_back("TRACESTATE=" + *job.tracestate);
+        std::string config_file;
+        if (job.config) {
+            config_file = write_temp_file(*job.config);
+            spec.env.push_back("WFQ_CONFIG_FILE=" + config_file);
+        }
         spec.stdin_data = job.payload;
         spec.timeout_ms = m_options.timeout_ms;
         spec.kill_grace_ms = m_options.kill_grace_ms;
@@ -54,6 +77,7 @@ public:
                              {"correlation_id", job.correlation_id}, {"stream", "stderr"}});
         };
         ProcessResult p = run_process(spec);
+        if (!config_file.empty()) ::unlink(config_file.c_str());
 
         HandlerResult r;
         r.exit_code = p.exit_code;
@@ -140,12 +164,14 @@ struct Worker::Impl {
     std::deque<std::pair<Job, std::shared_ptr<Slot>>> queue;
     bool closing = false;
     WorkerStats stats;
+    std::unique_ptr<ConfigCache> cache;
 
     Impl(Store& s, Handler& h, WorkerOptions o, Clock& c, Random& r)
         : store(s), handler(h), options(std::move(o)), clock(c), random(r), worker_id(make_worker_id(r)) {
         if (options.concurrency < 1) throw Error(ErrorCode::usage, "--concurrency must be at least 1");
         if (options.lease_ms < 1000) throw Error(ErrorCode::usage, "--lease must be at least 1s");
         if (options.heartbeat_ms <= 0) options.heartbeat_ms = std::max<std::int64_t>(100, options.lease_ms / 3);
+        if (options.resolve_config) cache = std::make_unique<ConfigCache>(options.cache, clock);
     }
 
     std::int64_t elapsed_ms(std::int64_t start_ns) const { return (clock.steady_ns() - start_ns) / 1'000'000; }
@@ -155,6 +181,7 @@ struct Worker::Impl {
         nlohmann::json j{{"claimed", stats.claimed},     {"completed", stats.completed}, {"retried", stats.retried},
                          {"failed", stats.failed},       {"released", stats.released},   {"lost", stats.lost},
                          {"rescued", stats.rescued}};
+        if (cache) j["cache"] = nlohmann::json::parse(cache->stats().to_json());
         return j.dump();
     }
 
@@ -162,7 +189,16 @@ struct Worker::Impl {
         log::Fields fields{{"job_id", std::to_string(job.id)}, {"type", job.type}, {"attempt", std::to_string(job.attempt)},
                            {"correlation_id", job.correlation_id}, {"worker_id", worker_id}};
         log::debug("job started", fields);
-        HandlerResult r = handler.run(job, slot.cancel);
+        HandlerResult r;
+        Job attempt = job;
+        try {
+            if (cache && job.org) attempt.config = resolve_config_cached(store, *cache, *job.org, job.repo);
+            r = handler.run(attempt, slot.cancel);
+        } catch (const Error& e) {
+            r.outcome = HandlerResult::Outcome::failure;
+            r.exit_code = -1;
+            r.error = std::string("could not resolve the job's config: ") + e.what();
+        }
         auto count = [&](std::int64_t WorkerStats::*field) {
             std::lock_guard<std::mutex> lock(mutex);
             ++(stats.*field);
@@ -294,6 +330,32 @@ struct Worker::Impl {
         for (auto id : report->failed) log::warn("rescued job", {{"job_id", std::to_string(id)}, {"to", "failed"}});
     }
 
+    // Applies config invalidations to the cache until the worker closes.
+    void config_watch_loop() {
+        std::unique_ptr<ConfigWatcher> watcher;
+        for (;;) {
+            {
+                std::lock_guard<std::mutex> lock(mutex);
+                if (closing) return;
+            }
+            try {
+                if (!watcher) {
+                    watcher = store.open_config_watcher();
+                    cache->clear();  // changes made while we were not watching are unknown
+                }
+                for (const auto& scope : watcher->poll(options.config_poll_ms)) {
+                    cache->invalidate_scope(scope);
+                    log::debug("config cache invalidated", {{"scope", scope}, {"worker_id", worker_id}});
+                }
+            } catch (const std::exception& e) {
+                watcher.reset();
+                log::warn(std::string("config watcher failed: ") + e.what(), {{"worker_id", worker_id}});
+                std::unique_lock<std::mutex> lock(mutex);
+                cv.wait_for(lock, std::chrono::milliseconds(options.config_poll_ms), [&] { return closing; });
+            }
+        }
+    }
+
     std::size_t busy() {
         std::lock_guard<std::mutex> lock(mutex);
         return in_flight.size();
@@ -314,15 +376,19 @@ struct Worker::Impl {
         std::vector<std::thread> pool;
         for (int i = 0; i < options.concurrency; ++i) pool.emplace_back([this] { executor_loop(); });
         std::thread beat([this, start_ns] { heartbeat_loop(start_ns); });
+        std::thread config_watch;
+        if (cache) config_watch = std::thread([this] { config_watch_loop(); });
 
         bool interrupted = false;
         try {
             main_loop(stop, start_ns, *waker, interrupted);
         } catch (...) {
             shutdown(pool, beat, true);
+            if (config_watch.joinable()) config_watch.join();
             throw;
         }
         shutdown(pool, beat, interrupted || (options.max_time_ms > 0 && elapsed_ms(start_ns) >= options.max_time_ms));
+        if (config_watch.joinable()) config_watch.join();
         try {
             store.deregister_worker(worker_id);
         } catch (const std::exception& e) {
@@ -330,6 +396,7 @@ struct Worker::Impl {
         }
         std::lock_guard<std::mutex> lock(mutex);
         stats.interrupted = interrupted;
+        if (cache) stats.cache = cache->stats();
         return stats;
     }
 

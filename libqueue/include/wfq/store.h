@@ -47,6 +47,15 @@ public:
     virtual bool wait(std::int64_t timeout_ms) = 0;
 };
 
+// Reports config changes to a running worker (NOTIFY on PostgreSQL, the change log on SQLite).
+class ConfigWatcher {
+public:
+    virtual ~ConfigWatcher() = default;
+    // Blocks up to timeout_ms; returns the scopes changed since the last call ("*": everything,
+    // e.g. after a reconnect, when notifications may have been missed).
+    virtual std::vector<std::string> poll(std::int64_t timeout_ms) = 0;
+};
+
 // A session-level advisory lock (PostgreSQL); released on destruction or when the session ends.
 class AdvisoryLock {
 public:
@@ -117,6 +126,17 @@ public:
     virtual std::unique_ptr<AdvisoryLock> try_advisory_lock(const std::string& key) = 0;
 
     virtual std::unique_ptr<Waker> open_waker() = 0;
+
+    // Config documents per scope ("global", "org:O", "org:O/repo:R"); doc is a JSON object.
+    // set and unset also tell running workers (see open_config_watcher).
+    virtual void config_set(const std::string& scope, const std::string& doc) = 0;
+    virtual std::optional<std::string> config_get(const std::string& scope) = 0;
+    virtual bool config_unset(const std::string& scope) = 0;
+    // The documents of those scopes that exist, in one read: (scope, doc) pairs.
+    virtual std::vector<std::pair<std::string, std::string>> config_load(const std::vector<std::string>& scopes) = 0;
+    // Tells running workers that cached configs under scope ("*": all) are stale.
+    virtual void config_invalidate(const std::string& scope) = 0;
+    virtual std::unique_ptr<ConfigWatcher> open_config_watcher() = 0;
 };
 
 struct StoreOptions {

@@ -1,6 +1,7 @@
 #pragma once
 // The processing loop behind `wfq process`: claims batches, runs handlers on a pool of
 // threads, renews leases with a heartbeat, rescues abandoned jobs, and stops gracefully.
+#include <wfq/config_cache.h>
 #include <wfq/queue.h>
 #include <wfq/store.h>
 
@@ -55,11 +56,17 @@ struct WorkerOptions {
     std::int64_t rescue_interval_ms = 15000;  // 0: never rescue
     std::int64_t dead_after_ms = 60000;       // a worker silent this long is dead
     JobPolicy policy;
+    // Jobs with an org (and repo) get their effective config through this cache; a watcher
+    // thread applies invalidations from `wfq config set/unset` and `wfq cache invalidate`.
+    bool resolve_config = true;
+    CacheOptions cache;
+    std::int64_t config_poll_ms = 250;
 };
 
 struct WorkerStats {
     std::int64_t claimed = 0, completed = 0, retried = 0, failed = 0, released = 0, lost = 0, rescued = 0;
     bool interrupted = false;
+    CacheStats cache;
 };
 
 class Worker {

@@ -77,6 +77,10 @@ public:
     // Tells listeners that jobs were enqueued (delivered at commit).
     virtual void notify_enqueued(const std::string& queue) = 0;
     virtual std::unique_ptr<Waker> open_waker() = 0;
+    // Tells config watchers that scope changed (delivered at commit); the change log row is
+    // written by the store on both backends.
+    virtual void notify_config(const std::string& scope) = 0;
+    virtual std::unique_ptr<ConfigWatcher> open_config_watcher() = 0;
     virtual std::unique_ptr<AdvisoryLock> try_advisory_lock(const std::string& key) = 0;
     // True when the error means "the schema is not there" (missing table).
     virtual bool is_missing_table(const std::exception& e) const = 0;

@@ -74,6 +74,16 @@ CREATE VIEW jobs_view AS
          to_timestamp(finished_at / 1000.0) AS finished_at
   FROM jobs;
 )SQL"},
+    {2, "config documents and their change log", R"SQL(
+CREATE TABLE configs (
+  scope text PRIMARY KEY,
+  doc jsonb NOT NULL,
+  updated_at bigint NOT NULL);
+CREATE TABLE config_changes (
+  version bigserial PRIMARY KEY,
+  scope text NOT NULL,
+  at bigint NOT NULL);
+)SQL"},
 };
 
 std::string hex_encode(const std::string& bytes) {
@@ -137,8 +147,51 @@ std::unique_ptr<pqxx::connection> connect(const std::string& dsn, const std::str
 class Listener final : public pqxx::notification_receiver {
 public:
     Listener(pqxx::connection_base& c, const std::string& channel) : pqxx::notification_receiver(c, channel) {}
-    void operator()(const std::string&, int) override { ++count; }
+    void operator()(const std::string& payload, int) override {
+        ++count;
+        payloads.push_back(payload);
+    }
     int count = 0;
+    std::vector<std::string> payloads;
+};
+
+// LISTENs for config changes; after a lost session it reports "*", since notifications sent
+// while disconnected are gone.
+class PgConfigWatcher final : public ConfigWatcher {
+public:
+    PgConfigWatcher(const std::string& dsn, const std::string& schema, const std::string& channel)
+        : m_dsn(dsn), m_schema(schema), m_channel(channel) {
+        open();
+    }
+    std::vector<std::string> poll(std::int64_t timeout_ms) override {
+        try {
+            bool reconnected = false;
+            if (!m_conn) {
+                open();
+                reconnected = true;
+            }
+            m_listener->payloads.clear();
+            m_conn->await_notification(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
+            // Drain whatever else already arrived.
+            while (m_conn->get_notifs() > 0) {
+            }
+            if (reconnected) return {"*"};
+            return m_listener->payloads;
+        } catch (const std::exception&) {
+            m_listener.reset();
+            m_conn.reset();
+            return {"*"};
+        }
+    }
+
+private:
+    void open() {
+        m_conn = connect(m_dsn, m_schema);
+        m_listener = std::make_unique<Listener>(*m_conn, m_channel);
+    }
+    std::string m_dsn, m_schema, m_channel;
+    std::unique_ptr<pqxx::connection> m_conn;
+    std::unique_ptr<Listener> m_listener;
 };
 
 class PgWaker final : public Waker {
@@ -274,6 +327,10 @@ public:
     }
     const std::vector<Migration>& migrations() const override { return kPostgresMigrations; }
     void notify_enqueued(const std::string& queue) override { exec("SELECT pg_notify($1, $2)", {channel(), queue}); }
+    void notify_config(const std::string& scope) override { exec("SELECT pg_notify($1, $2)", {config_channel(), scope}); }
+    std::unique_ptr<ConfigWatcher> open_config_watcher() override {
+        return std::make_unique<PgConfigWatcher>(m_dsn, m_schema, config_channel());
+    }
     std::unique_ptr<Waker> open_waker() override { return std::make_unique<PgWaker>(m_dsn, m_schema, channel()); }
     std::unique_ptr<AdvisoryLock> try_advisory_lock(const std::string& key) override {
         auto conn = connect(m_dsn, m_schema);
@@ -293,6 +350,7 @@ public:
 
 private:
     std::string channel() const { return "wfq_jobs_" + m_schema; }
+    std::string config_channel() const { return "wfq_config_" + m_schema; }
 
     [[noreturn]] void on_exception(const std::exception& e) {
         m_tx.reset();

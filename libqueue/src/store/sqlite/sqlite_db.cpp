@@ -74,6 +74,16 @@ CREATE TABLE locks (
 CREATE TABLE sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO sequences (name, value) VALUES ('lock_token', 0);
 )SQL"},
+    {2, "config documents and their change log", R"SQL(
+CREATE TABLE configs (
+  scope TEXT PRIMARY KEY,
+  doc TEXT NOT NULL,
+  updated_at INTEGER NOT NULL);
+CREATE TABLE config_changes (
+  version INTEGER PRIMARY KEY AUTOINCREMENT,
+  scope TEXT NOT NULL,
+  at INTEGER NOT NULL);
+)SQL"},
 };
 
 [[noreturn]] void throw_sqlite(sqlite3* db, int rc, const std::string& what) {
@@ -140,6 +150,50 @@ private:
             v = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
         return v;
+    }
+    sqlite3* m_db;
+    std::int64_t m_last = 0;
+};
+
+// Reads the change log since the last version seen; a query on an indexed key every poll.
+class SqliteConfigWatcher final : public ConfigWatcher {
+public:
+    explicit SqliteConfigWatcher(const std::string& path) : m_db(open_handle(path)) {
+        m_last = query_max();
+    }
+    ~SqliteConfigWatcher() override { sqlite3_close(m_db); }
+    std::vector<std::string> poll(std::int64_t timeout_ms) override {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        for (;;) {
+            std::vector<std::string> scopes = changes();
+            if (!scopes.empty() || std::chrono::steady_clock::now() >= deadline) return scopes;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+
+private:
+    std::int64_t query_max() {
+        sqlite3_stmt* st = nullptr;
+        std::int64_t v = 0;
+        if (sqlite3_prepare_v2(m_db, "SELECT COALESCE(MAX(version), 0) FROM config_changes", -1, &st, nullptr) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        return v;
+    }
+    std::vector<std::string> changes() {
+        std::vector<std::string> out;
+        sqlite3_stmt* st = nullptr;
+        if (sqlite3_prepare_v2(m_db, "SELECT version, scope FROM config_changes WHERE version > ?1 ORDER BY version", -1,
+                               &st, nullptr) != SQLITE_OK)
+            return {"*"};  // cannot tell: assume everything changed
+        sqlite3_bind_int64(st, 1, m_last);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            m_last = sqlite3_column_int64(st, 0);
+            out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 1)));
+        }
+        sqlite3_finalize(st);
+        return out;
     }
     sqlite3* m_db;
     std::int64_t m_last = 0;
@@ -213,6 +267,8 @@ public:
     void lock_for_migration() override {}  // BEGIN IMMEDIATE already serialises writers
     const std::vector<Migration>& migrations() const override { return kSqliteMigrations; }
     void notify_enqueued(const std::string&) override {}
+    void notify_config(const std::string&) override {}
+    std::unique_ptr<ConfigWatcher> open_config_watcher() override { return std::make_unique<SqliteConfigWatcher>(m_path); }
     std::unique_ptr<Waker> open_waker() override { return std::make_unique<SqliteWaker>(m_path); }
     std::unique_ptr<AdvisoryLock> try_advisory_lock(const std::string&) override {
         throw Error(ErrorCode::usage, "advisory locks need PostgreSQL; use a lease lock (omit --advisory) on SQLite");
