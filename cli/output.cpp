@@ -69,10 +69,20 @@ void print_table(const std::vector<std::string>& headers, const std::vector<std:
             // Flatten newlines so one row stays one line.
             for (auto& ch : cell)
                 if (ch == '\n' || ch == '\r' || ch == '\t') ch = ' ';
+            // On a terminal the last column (free text, never coloured) is cut to fit the width.
+            if (limit && c + 1 == cells.size() && visible_length(out) + visible_length(cell) > limit) {
+                std::size_t room = limit > visible_length(out) + 1 ? limit - visible_length(out) - 1 : 0;
+                std::size_t bytes = 0, seen = 0;
+                while (bytes < cell.size() && seen < room) {
+                    ++bytes;
+                    while (bytes < cell.size() && (static_cast<unsigned char>(cell[bytes]) & 0xc0) == 0x80) ++bytes;
+                    ++seen;
+                }
+                cell = cell.substr(0, bytes) + "…";
+            }
             out += cell;
             if (c + 1 < cells.size()) out += std::string(width[c] - visible_length(cell) + 2, ' ');
         }
-        if (limit && visible_length(out) > limit && out.find('\x1b') == std::string::npos) out = out.substr(0, limit - 1) + "…";
         std::cout << out << "\n";
     };
     line(headers);

@@ -1,0 +1,59 @@
+# The recipes in examples/ work as written: the crontab line (two overlapping runs), the
+# systemd units (systemd-analyze verify), and the stuck-job runbook, command for command.
+. "$(dirname "$0")/lib.sh"
+EX="$WFQ_SOURCE_DIR/examples"
+bindir=$TMP/bin; mkdir -p "$bindir"; ln -s "$WFQ" "$bindir/wfq"; export PATH="$bindir:$PATH"
+cat > "$TMP/handler" <<SH
+#!/bin/sh
+echo "\$WFQ_JOB_ID" >> "$TMP/ran"
+SH
+chmod +x "$TMP/handler"
+
+# cron: the command of the crontab line, with our handler and without the log redirect
+cmd=$(grep -E '^\* \* \* \* \*' "$EX/cron/wfq.crontab" | sed -E 's/^(\* ){5} *//; s/ >>.*$//; s#/usr/local/bin/review-handler#'"$TMP/handler"'#')
+contains "$cmd" "--max-time 55s --until-empty"
+for i in $(seq 1 60); do echo '{"type": "review"}'; done | wfq enqueue --ndjson - > /dev/null 2>&1
+sh -c "$cmd" 2> /dev/null &
+sh -c "$cmd" 2> /dev/null &
+wait
+[ "$(wc -l < "$TMP/ran")" = 60 ] || fail "$(wc -l < "$TMP/ran") runs for 60 jobs"
+[ "$(sort -u "$TMP/ran" | wc -l)" = 60 ] || fail "a job ran twice"
+pass "the crontab command, run twice at once, runs each of 60 jobs exactly once and stops"
+
+if [ "$WFQ_TEST_BACKEND" = sqlite ]; then
+    mkdir -p "$TMP/units"
+    for u in "$EX"/systemd/*; do
+        sed "s#/usr/bin/wfq#$WFQ#; s#/usr/local/bin/review-handler#/bin/true#" "$u" > "$TMP/units/$(basename "$u")"
+    done
+    (cd "$TMP/units" && systemd-analyze verify ./*.service ./*.timer) > "$TMP/verify" 2>&1 || { cat "$TMP/verify"; fail "systemd-analyze verify"; }
+    grep -v "^$" "$TMP/verify" | grep -iv "Failed to open /dev/tty" > /dev/null && { cat "$TMP/verify"; fail "systemd-analyze verify warnings"; }
+    pass "systemd units pass systemd-analyze verify"
+fi
+
+# runbook: stage a stuck job (its worker SIGKILLed), then run the runbook's commands in order
+JOB=$(wfq enqueue stuck '{}')
+export JOB
+wfq process --type stuck --lease 1s --rescue-interval 0 --exec sleep 60 2> /dev/null &
+worker=$!
+wait_for 20 sh -c "wfq jobs show $JOB --json | grep '\"state\": \"running\"' > /dev/null"
+kill -KILL "$worker"; wait "$worker" 2> /dev/null || true
+wait_for 10 sh -c "wfq jobs list --stuck --json | python3 -c 'import json,sys; sys.exit(0 if [j[\"id\"] for j in json.load(sys.stdin)] == [$JOB] else 1)'"
+python3 - "$EX/runbook.md" > "$TMP/runbook.sh" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+    for line in block.strip().splitlines():
+        print(line.strip())
+PY
+[ "$(wc -l < "$TMP/runbook.sh")" -ge 5 ] || fail "runbook has $(wc -l < "$TMP/runbook.sh") commands"
+while read -r line; do
+    sh -c "$line" > "$TMP/step" 2>&1 || { cat "$TMP/step"; fail "runbook step failed: $line"; }
+    case "$line" in
+        "wfq jobs list --stuck") contains "$(cat "$TMP/step")" "$JOB" ;;
+        "wfq rescue") contains "$(cat "$TMP/step")" "$JOB pending" ;;
+    esac
+done < "$TMP/runbook.sh"
+[ "$(job_field "$JOB" state)" = pending ] || fail "runbook left the job $(job_field "$JOB" state)"
+wfq process --type stuck --until-empty --exec true 2> /dev/null
+[ "$(job_field "$JOB" state)" = completed ] || fail "the job did not complete after the runbook"
+pass "the stuck-job runbook finds, rescues and requeues a job whose worker died; it then completes"

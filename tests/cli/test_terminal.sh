@@ -1,0 +1,44 @@
+# Terminal niceties, checked through a real pseudo-terminal (script(1)): colour by state and
+# progress only on a terminal, never with NO_COLOR or in a pipe; tables fit the terminal width.
+. "$(dirname "$0")/lib.sh"
+[ "$WFQ_TEST_BACKEND" = sqlite ] || { echo "SKIP: output formatting, run once"; exit 0; }
+unset NO_COLOR
+on_tty() { script -qec "$1" /dev/null; }
+esc=$(printf '\033')
+
+"$WFQ" enqueue done '{}' > /dev/null
+"$WFQ" enqueue later '{}' --delay 1h > /dev/null
+"$WFQ" process --until-empty --exec true 2> /dev/null
+out=$(on_tty "'$WFQ' jobs list")
+contains "$out" "${esc}[32mcompleted"
+contains "$out" "${esc}[34mscheduled"
+out=$(on_tty "NO_COLOR=1 '$WFQ' jobs list")
+case "$out" in *"$esc"*) fail "colour with NO_COLOR" ;; esac
+contains "$out" "completed"
+out=$("$WFQ" jobs list)
+case "$out" in *"$esc"*) fail "colour in a pipe" ;; esac
+pass "colour by state on a terminal; none with NO_COLOR or in a pipe"
+
+"$WFQ" enqueue long '{}' --max-attempts 1 > /dev/null
+"$WFQ" process --until-empty --type long --exec sh -c 'printf "%0300d" 0 >&2; exit 3' 2> /dev/null
+out=$(on_tty "stty cols 70; '$WFQ' jobs list")
+widest() { python3 -c "
+import re, sys
+print(max(len(re.sub(r'\x1b\[[0-9;]*m', '', l).rstrip('\r')) for l in sys.stdin.read().splitlines()))"; }
+widest=$(printf '%s\n' "$out" | widest)
+[ "$widest" -le 70 ] || fail "a row is $widest columns wide on a 70-column terminal"
+contains "$out" "…"
+wide=$("$WFQ" jobs list | widest)
+[ "$wide" -gt 70 ] || fail "piped output was cut ($wide columns)"
+pass "tables are cut to the terminal width (not in pipes)"
+
+python3 -c "
+import json
+for i in range(3000): print(json.dumps({'type': 'bulk'}))" > "$TMP/bulk.ndjson"
+out=$(on_tty "'$WFQ' enqueue --ndjson '$TMP/bulk.ndjson' --batch-size 10 > /dev/null")
+contains "$out" "$(printf '\r')enqueued"
+"$WFQ" enqueue --ndjson "$TMP/bulk.ndjson" --batch-size 10 > /dev/null 2> "$TMP/err"
+grep "$(printf '\r')" "$TMP/err" > /dev/null && fail "progress in a pipe"
+out=$(on_tty "'$WFQ' jobs prune --older-than 0 --state completed --json")
+case "$out" in *"$(printf '\r')pruned"*) fail "progress with --json" ;; esac
+pass "progress on a terminal's stderr, never in a pipe or with --json"
