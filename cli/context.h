@@ -2,6 +2,7 @@
 // What every command shares: global options and the store, opened on first use.
 #include <wfq/clock.h>
 #include <wfq/store.h>
+#include <wfq/trace.h>
 
 #include <functional>
 #include <memory>
@@ -20,6 +21,8 @@ struct Context {
     std::string log_level = "info";
     std::string log_format = "text";
     std::vector<std::string> exec_command;  // everything after `process --exec`
+    std::string otlp_file;                  // --otlp-file, else WFQ_OTLP_FILE
+    double trace_sample = 1.0;
     // The chosen command, set by its parser callback and run by main after parsing and
     // logging set-up; returns the exit code.
     std::function<int()> action;
@@ -28,11 +31,14 @@ struct Context {
     // Opens the store on first use; check_schema false for `migrate`.
     Store& store(bool check_schema = true);
     Clock& clock() { return SystemClock::instance(); }
+    // Spans go to the OTLP file when one is set; flushed when the command ends.
+    Tracer& tracer();
     Random& random() { return m_random; }
 
 private:
-    std::unique_ptr<Store> m_store;
     DefaultRandom m_random;
+    std::unique_ptr<Store> m_store;
+    std::unique_ptr<Tracer> m_tracer;
 };
 
 // One function per command group, each binding its flags to an options struct.
@@ -48,6 +54,7 @@ void add_bench_command(CLI::App& app, Context& ctx);
 void add_state_command(CLI::App& app, Context& ctx);
 void add_config_command(CLI::App& app, Context& ctx);
 void add_cache_command(CLI::App& app, Context& ctx);
+void add_observe_commands(CLI::App& app, Context& ctx);  // trace show, metrics, doctor, why
 // Hidden: `__complete WORDS...` for the shell completions, `__man [PAGE]` for the man pages.
 void add_internal_commands(CLI::App& app, Context& ctx);
 // `wfq __complete WORD... CUR`: prints the completions of CUR, one per line.

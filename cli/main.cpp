@@ -31,6 +31,18 @@ Store& Context::store(bool check_schema) {
     return *m_store;
 }
 
+Tracer& Context::tracer() {
+    if (!m_tracer) {
+        TracerOptions options;
+        options.otlp_file = otlp_file;
+        if (options.otlp_file.empty())
+            if (const char* f = std::getenv("WFQ_OTLP_FILE"); f && *f) options.otlp_file = f;
+        options.sample_ratio = trace_sample;
+        m_tracer = std::make_unique<Tracer>(options, m_random);
+    }
+    return *m_tracer;
+}
+
 }  // namespace wfq::cli
 
 namespace {
@@ -70,6 +82,9 @@ int main(int argc, char** argv) {
     app.add_option("--schema", ctx.schema, "PostgreSQL schema holding this queue (else WFQ_SCHEMA, default wfq)");
     app.add_option("--log-level", ctx.log_level, "trace, debug, info, warn, error, off")->capture_default_str();
     app.add_option("--log-format", ctx.log_format, "text or json")->capture_default_str();
+    app.add_option("--otlp-file", ctx.otlp_file, "Append spans as OTLP/JSON lines to this file (else WFQ_OTLP_FILE)");
+    app.add_option("--trace-sample", ctx.trace_sample, "Share of new traces recorded, 0 to 1 (children follow their parent)")
+        ->capture_default_str();
 
     wfq::cli::add_migrate_command(app, ctx);
     wfq::cli::add_enqueue_command(app, ctx);
@@ -80,6 +95,7 @@ int main(int argc, char** argv) {
     wfq::cli::add_lock_command(app, ctx);
     wfq::cli::add_config_command(app, ctx);
     wfq::cli::add_cache_command(app, ctx);
+    wfq::cli::add_observe_commands(app, ctx);
     wfq::cli::add_state_command(app, ctx);
     wfq::cli::add_backoff_command(app, ctx);
     wfq::cli::add_bench_command(app, ctx);

@@ -2,6 +2,7 @@
 
 #include <wfq/lock.h>
 #include <wfq/process_runner.h>
+#include <wfq/trace.h>
 
 #include <csignal>
 #include <unistd.h>
@@ -126,15 +127,30 @@ int run_run(Context& ctx, RunCmd& o) {
     };
     std::unique_ptr<LockHolder> holder;
     std::string token = "advisory";
+    // A span for the wait, in the caller's trace when TRACEPARENT is set.
+    std::optional<TraceContext> parent;
+    if (const char* tp = std::getenv("TRACEPARENT"); tp && *tp) parent = parse_traceparent(tp);
+    SpanRecord wait_span = ctx.tracer().start("lock wait " + o.key, SpanKind::internal, parent);
+    wait_span.set("wfq.lock.key", o.key);
+    wait_span.set("wfq.lock.kind", std::string(o.advisory ? "advisory" : "lease"));
+    auto finish_wait = [&](bool acquired) {
+        ctx.tracer().end(wait_span);
+        if (!acquired) wait_span.fail("not acquired");
+        else wait_span.set("wfq.lock.token", token);
+        ctx.tracer().export_span(wait_span);
+        ctx.tracer().flush();
+    };
     if (o.advisory) {
         auto adv = acquire_advisory_lock(store, o.key, wait, ctx.clock(), ctx.random());
+        finish_wait(adv != nullptr);
         if (!adv) throw Error(ErrorCode::lock_conflict, "advisory lock '" + o.key + "' is held by another session");
         holder = std::make_unique<LockHolder>(std::move(adv), std::max<std::int64_t>(100, ttl / 3), on_lost);
     } else {
         AcquireOptions a{ttl, wait, o.owner.empty() ? default_owner() : o.owner};
         auto grant = acquire_lock(store, o.key, a, ctx.clock(), ctx.random());
+        if (grant) token = std::to_string(grant->token);
+        finish_wait(grant.has_value());
         if (!grant) throw Error(ErrorCode::lock_conflict, "lock '" + o.key + "' is held by another owner; not acquired");
-        token = std::to_string(grant->token);
         holder = std::make_unique<LockHolder>(store, *grant, ttl, on_lost);
     }
 

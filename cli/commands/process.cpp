@@ -28,6 +28,7 @@ struct ProcessOptions {
     std::optional<int> max_attempts;
     std::vector<int> permanent_exit_codes;
     std::string rescue_interval = "15s";
+    std::string metrics_file;
     bool json = false;
 };
 
@@ -57,6 +58,9 @@ int run_process(Context& ctx, ProcessOptions& o) {
     }
     if (!o.permanent_exit_codes.empty())
         w.policy.permanent_exit_codes = std::set<int>(o.permanent_exit_codes.begin(), o.permanent_exit_codes.end());
+
+    w.tracer = &ctx.tracer();
+    w.metrics_file = o.metrics_file;
 
     ExecHandlerOptions h;
     h.command = ctx.exec_command;
@@ -108,6 +112,7 @@ void add_process_command(CLI::App& app, Context& ctx) {
         ->delimiter(',');
     sub->add_option("--rescue-interval", o->rescue_interval, "How often to rescue abandoned jobs (0 = never)")
         ->capture_default_str();
+    sub->add_option("--metrics-file", o->metrics_file, "Write Prometheus metrics here (atomically) every heartbeat and at exit");
     sub->add_flag("--json", o->json, "Print a JSON summary at exit");
     on_run(sub, ctx, o, run_process);
 }

@@ -1,7 +1,13 @@
 #include <wfq/clock.h>
 #include <wfq/trace.h>
 
+#include <wfq/errors.h>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
 #include <cstdio>
+#include <fstream>
 
 namespace wfq {
 namespace {
@@ -82,5 +88,108 @@ bool valid_tracestate(const std::string& header) {
 
 std::string new_trace_id(Random& random) { return random_hex(random, 16); }
 std::string new_span_id(Random& random) { return random_hex(random, 8); }
+
+std::int64_t unix_now_ns() {
+    using namespace std::chrono;
+    return duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string SpanRecord::to_otlp_json() const {
+    using nlohmann::json;
+    json attrs = json::array();
+    for (const auto& [k, v] : string_attributes) attrs.push_back({{"key", k}, {"value", {{"stringValue", v}}}});
+    for (const auto& [k, v] : int_attributes) attrs.push_back({{"key", k}, {"value", {{"intValue", std::to_string(v)}}}});
+    json span{{"traceId", trace_id},
+              {"spanId", span_id},
+              {"name", name},
+              {"kind", static_cast<int>(kind)},
+              {"startTimeUnixNano", std::to_string(start_ns)},
+              {"endTimeUnixNano", std::to_string(end_ns)},
+              {"attributes", attrs},
+              {"status", error ? json{{"code", 2}, {"message", status_message}} : json{{"code", 1}}}};
+    if (!parent_span_id.empty()) span["parentSpanId"] = parent_span_id;
+    return span.dump();
+}
+
+SpanRecord SpanRecord::from_otlp_json(const std::string& text) {
+    using nlohmann::json;
+    try {
+        json j = json::parse(text);
+        SpanRecord s;
+        s.trace_id = j.at("traceId").get<std::string>();
+        s.span_id = j.at("spanId").get<std::string>();
+        s.parent_span_id = j.value("parentSpanId", "");
+        s.name = j.at("name").get<std::string>();
+        s.kind = static_cast<SpanKind>(j.at("kind").get<int>());
+        s.start_ns = std::stoll(j.at("startTimeUnixNano").get<std::string>());
+        s.end_ns = std::stoll(j.at("endTimeUnixNano").get<std::string>());
+        for (const auto& a : j.value("attributes", json::array())) {
+            const auto& v = a.at("value");
+            if (v.contains("stringValue")) s.string_attributes.emplace_back(a.at("key"), v.at("stringValue"));
+            else if (v.contains("intValue")) s.int_attributes.emplace_back(a.at("key"), std::stoll(v.at("intValue").get<std::string>()));
+        }
+        if (j.contains("status") && j["status"].value("code", 0) == 2) s.fail(j["status"].value("message", ""));
+        return s;
+    } catch (const std::exception& e) {
+        throw Error(ErrorCode::bad_input, std::string("not a span: ") + e.what());
+    }
+}
+
+Tracer::Tracer(TracerOptions options, Random& random) : m_options(std::move(options)), m_random(random) {
+    if (!(m_options.sample_ratio >= 0.0 && m_options.sample_ratio <= 1.0))
+        throw Error(ErrorCode::usage, "--trace-sample must be between 0 and 1");
+}
+
+Tracer::~Tracer() {
+    try {
+        flush();
+    } catch (...) {
+    }
+}
+
+SpanRecord Tracer::start(const std::string& name, SpanKind kind, const std::optional<TraceContext>& parent) {
+    SpanRecord s;
+    s.name = name;
+    s.kind = kind;
+    s.span_id = new_span_id(m_random);
+    if (parent) {
+        s.trace_id = parent->trace_id;
+        s.parent_span_id = parent->span_id;
+        s.sampled = parent->sampled();  // parent-based sampling
+    } else {
+        s.trace_id = new_trace_id(m_random);
+        s.sampled = m_random.uniform() < m_options.sample_ratio;
+    }
+    s.start_ns = unix_now_ns();
+    return s;
+}
+
+void Tracer::export_span(const SpanRecord& span) {
+    if (!span.sampled || m_options.otlp_file.empty()) return;
+    bool full;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_buffer.push_back(span.to_otlp_json());
+        full = m_buffer.size() >= 512;
+    }
+    if (full) flush();
+}
+
+void Tracer::flush() {
+    std::vector<std::string> spans;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        spans.swap(m_buffer);
+    }
+    if (spans.empty() || m_options.otlp_file.empty()) return;
+    std::string line = R"({"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":)" +
+                       nlohmann::json(m_options.service_name).dump() +
+                       R"(}}]},"scopeSpans":[{"scope":{"name":"wfq","version":")" WFQ_TRACER_VERSION R"("},"spans":[)";
+    for (std::size_t i = 0; i < spans.size(); ++i) line += (i ? "," : "") + spans[i];
+    line += "]}]}]}\n";
+    std::ofstream out(m_options.otlp_file, std::ios::app | std::ios::binary);
+    if (!out) throw Error(ErrorCode::failure, "cannot write the OTLP file " + m_options.otlp_file);
+    out << line;  // one write per flush: concurrent writers append whole lines
+}
 
 }  // namespace wfq

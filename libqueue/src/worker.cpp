@@ -55,12 +55,7 @@ public:
         spec.env.push_back("WFQ_MAX_ATTEMPTS=" + std::to_string(job.max_attempts));
         spec.env.push_back("WFQ_CORRELATION_ID=" + job.correlation_id);
         spec.env.push_back("WFQ_DB=" + m_options.db_url);
-        if (job.traceparent) {
-            if (auto ctx = parse_traceparent(*job.traceparent)) {
-                ctx->span_id = new_span_id(m_random);
-                spec.env.push_back("TRACEPARENT=" + ctx->to_traceparent());
-            }
-        }
+        if (job.traceparent) spec.env.push_back("TRACEPARENT=" + *job.traceparent);  // the attempt's span
         if (job.tracestate) spec.env.push_back("TRACESTATE=" + *job.tracestate);
         std::string config_file;
         if (job.config) {
@@ -112,7 +107,6 @@ public:
 private:
     ExecHandlerOptions m_options;
     std::vector<std::string> m_base_env;
-    DefaultRandom m_random;
 };
 
 std::string make_worker_id(Random& random) {
@@ -149,6 +143,7 @@ struct Worker::Impl {
         std::atomic<bool> cancel{false};
         std::atomic<bool> lost{false};
         std::atomic<bool> shutting_down{false};
+        std::int64_t claim_start_ns = 0, claim_end_ns = 0;  // unix time
     };
 
     Store& store;
@@ -165,6 +160,9 @@ struct Worker::Impl {
     bool closing = false;
     WorkerStats stats;
     std::unique_ptr<ConfigCache> cache;
+    std::unique_ptr<Tracer> own_tracer;  // when options.tracer is null
+    Tracer* tracer = nullptr;
+    WorkerMetrics metrics;
 
     Impl(Store& s, Handler& h, WorkerOptions o, Clock& c, Random& r)
         : store(s), handler(h), options(std::move(o)), clock(c), random(r), worker_id(make_worker_id(r)) {
@@ -172,6 +170,20 @@ struct Worker::Impl {
         if (options.lease_ms < 1000) throw Error(ErrorCode::usage, "--lease must be at least 1s");
         if (options.heartbeat_ms <= 0) options.heartbeat_ms = std::max<std::int64_t>(100, options.lease_ms / 3);
         if (options.resolve_config) cache = std::make_unique<ConfigCache>(options.cache, clock);
+        tracer = options.tracer;
+        if (!tracer) {
+            own_tracer = std::make_unique<Tracer>(TracerOptions{}, random);
+            tracer = own_tracer.get();
+        }
+    }
+
+    void write_metrics_file() {
+        if (options.metrics_file.empty()) return;
+        try {
+            write_file_atomically(options.metrics_file, metrics.render(worker_id, cache ? cache->stats() : CacheStats{}));
+        } catch (const std::exception& e) {
+            log::warn(std::string("cannot write the metrics file: ") + e.what());
+        }
     }
 
     std::int64_t elapsed_ms(std::int64_t start_ns) const { return (clock.steady_ns() - start_ns) / 1'000'000; }
@@ -186,19 +198,76 @@ struct Worker::Impl {
     }
 
     void execute(const Job& job, Slot& slot) {
+        const std::int64_t started = clock.steady_ns();
+        std::optional<TraceContext> parent;
+        if (job.traceparent) parent = parse_traceparent(*job.traceparent);
+        SpanRecord span = tracer->start("process " + job.queue, SpanKind::consumer, parent);
+        span.start_ns = slot.claim_start_ns;
+        span.set("messaging.system", std::string("wfq"));
+        span.set("messaging.operation.name", std::string("process"));
+        span.set("messaging.operation.type", std::string("process"));
+        span.set("messaging.destination.name", job.queue);
+        span.set("messaging.message.id", std::to_string(job.id));
+        span.set("wfq.job.type", job.type);
+        span.set("wfq.job.attempt", std::int64_t(job.attempt));
+        span.set("wfq.worker.id", worker_id);
+        std::vector<SpanRecord> spans;
+        SpanRecord claim_span = tracer->child("claim", span);
+        claim_span.start_ns = slot.claim_start_ns;
+        claim_span.end_ns = slot.claim_end_ns;
+        spans.push_back(claim_span);
+
         log::Fields fields{{"job_id", std::to_string(job.id)}, {"type", job.type}, {"attempt", std::to_string(job.attempt)},
-                           {"correlation_id", job.correlation_id}, {"worker_id", worker_id}};
+                           {"correlation_id", job.correlation_id}, {"trace_id", span.trace_id}, {"worker_id", worker_id}};
         log::debug("job started", fields);
         HandlerResult r;
         Job attempt = job;
+        attempt.traceparent = span.context().to_traceparent();  // handlers run in the attempt's span
         try {
-            if (cache && job.org) attempt.config = resolve_config_cached(store, *cache, *job.org, job.repo);
+            if (cache && job.org) {
+                SpanRecord cfg = tracer->child("resolve_config", span);
+                try {
+                    attempt.config = resolve_config_cached(store, *cache, *job.org, job.repo);
+                } catch (const std::exception& e) {
+                    cfg.fail(e.what());
+                    tracer->end(cfg);
+                    spans.push_back(cfg);
+                    throw;
+                }
+                tracer->end(cfg);
+                spans.push_back(cfg);
+            }
             r = handler.run(attempt, slot.cancel);
         } catch (const Error& e) {
             r.outcome = HandlerResult::Outcome::failure;
             r.exit_code = -1;
             r.error = std::string("could not resolve the job's config: ") + e.what();
         }
+        std::string outcome = record_outcome(job, slot, r, fields);
+        metrics.job_finished(outcome, static_cast<double>(clock.steady_ns() - started) / 1e9);
+        span.set("wfq.outcome", outcome);
+        if (r.outcome != HandlerResult::Outcome::success) {
+            std::string tail = r.error.size() > 500 ? r.error.substr(r.error.size() - 500) : r.error;
+            span.fail(tail.empty() ? outcome : tail);
+        }
+        tracer->end(span);
+        spans.push_back(span);
+        if (span.sampled) {
+            std::vector<std::string> json;
+            for (const auto& s : spans) {
+                json.push_back(s.to_otlp_json());
+                tracer->export_span(s);
+            }
+            try {
+                store.add_job_spans(job.id, job.attempt, json);
+            } catch (const std::exception& e) {
+                log::warn(std::string("could not store the job's spans: ") + e.what(), fields);
+            }
+        }
+    }
+
+    // Records the attempt's outcome in the store; returns its name for metrics and spans.
+    std::string record_outcome(const Job& job, Slot& slot, const HandlerResult& r, log::Fields fields) {
         auto count = [&](std::int64_t WorkerStats::*field) {
             std::lock_guard<std::mutex> lock(mutex);
             ++(stats.*field);
@@ -207,30 +276,31 @@ struct Worker::Impl {
             if (slot.shutting_down && store.release(slot.ref, "worker stopped before the job finished")) {
                 count(&WorkerStats::released);
                 log::warn("job given back unfinished", fields);
-            } else {
-                count(&WorkerStats::lost);
-                log::warn("job stopped: its lease was lost (rescued, cancelled or taken over)", fields);
+                return "released";
             }
-            return;
+            count(&WorkerStats::lost);
+            log::warn("job stopped: its lease was lost (rescued, cancelled or taken over)", fields);
+            return "lost";
         }
         if (r.outcome == HandlerResult::Outcome::success) {
             if (store.complete(slot.ref, r.output)) {
                 count(&WorkerStats::completed);
                 log::info("job completed", fields);
-            } else {
-                count(&WorkerStats::lost);
-                log::warn("job finished but its lease was lost; result not recorded", fields);
+                return "completed";
             }
-            return;
+            count(&WorkerStats::lost);
+            log::warn("job finished but its lease was lost; result not recorded", fields);
+            return "lost";
         }
         const char* error_class = r.outcome == HandlerResult::Outcome::timeout ? "timeout"
                                   : r.outcome == HandlerResult::Outcome::crash ? "crash"
+                                  : r.exit_code == -1                          ? "config"
                                                                                : "exit_code";
         bool permanent = r.outcome == HandlerResult::Outcome::failure && options.policy.permanent_exit_codes.count(r.exit_code);
         Failure f = decide_failure(job, options.policy, error_class, r.error, permanent, random);
         if (!store.fail(slot.ref, f)) {
             count(&WorkerStats::lost);
-            return;
+            return "lost";
         }
         fields.emplace_back("error_class", error_class);
         fields.emplace_back("exit_code", std::to_string(r.exit_code));
@@ -238,10 +308,11 @@ struct Worker::Impl {
             count(&WorkerStats::retried);
             fields.emplace_back("retry_in", format_duration_ms(*f.retry_in_ms));
             log::warn("job failed; retry scheduled", fields);
-        } else {
-            count(&WorkerStats::failed);
-            log::error(permanent ? "job failed permanently" : "job failed; attempts exhausted", fields);
+            return "retried";
         }
+        count(&WorkerStats::failed);
+        log::error(permanent ? "job failed permanently" : "job failed; attempts exhausted", fields);
+        return "failed";
     }
 
     void executor_loop() {
@@ -319,11 +390,14 @@ struct Worker::Impl {
                 }
         }
         store.heartbeat(worker_id, static_cast<int>(slots.size()), stats_json());
+        tracer->flush();
+        write_metrics_file();
     }
 
     void rescue() {
         auto report = rescue_once(store, worker_id, options.dead_after_ms);
         if (!report) return;
+        metrics.rescued(static_cast<std::int64_t>(report->requeued.size() + report->failed.size()));
         std::lock_guard<std::mutex> lock(mutex);
         stats.rescued += static_cast<std::int64_t>(report->requeued.size() + report->failed.size());
         for (auto id : report->requeued) log::warn("rescued job", {{"job_id", std::to_string(id)}, {"to", "pending"}});
@@ -390,6 +464,12 @@ struct Worker::Impl {
         shutdown(pool, beat, interrupted || (options.max_time_ms > 0 && elapsed_ms(start_ns) >= options.max_time_ms));
         if (config_watch.joinable()) config_watch.join();
         try {
+            tracer->flush();
+        } catch (const std::exception& e) {
+            log::warn(std::string("could not write spans: ") + e.what());
+        }
+        write_metrics_file();
+        try {
             store.deregister_worker(worker_id);
         } catch (const std::exception& e) {
             log::warn(std::string("could not deregister: ") + e.what());
@@ -423,12 +503,17 @@ struct Worker::Impl {
             }
             if (options.max_jobs > 0) free = std::min(free, options.max_jobs - claimed);
             ClaimRequest req{worker_id, options.queues, options.types, static_cast<int>(free), options.lease_ms};
+            const std::int64_t claim_start = unix_now_ns(), claim_steady = clock.steady_ns();
             auto jobs = store.claim_batch(req);
+            const std::int64_t claim_end = unix_now_ns();
+            metrics.claim(static_cast<double>(clock.steady_ns() - claim_steady) / 1e9, jobs.size());
             if (!jobs.empty()) {
                 std::lock_guard<std::mutex> lock(mutex);
                 for (auto& job : jobs) {
                     auto slot = std::make_shared<Slot>();
                     slot->ref = JobRef{job.id, worker_id, job.attempt};
+                    slot->claim_start_ns = claim_start;
+                    slot->claim_end_ns = claim_end;
                     in_flight[job.id] = slot;
                     queue.emplace_back(std::move(job), slot);
                     ++stats.claimed;
@@ -443,6 +528,7 @@ struct Worker::Impl {
                 // A job already due but not claimed is blocked (its lock key is busy): poll.
                 std::int64_t until_due = *due - store.db_now();
                 if (until_due > 0) wait_ms = std::min(wait_ms, until_due);
+                else metrics.lock_wait();
             }
             // --until-empty: nothing running here, nothing claimable, nothing due within the poll.
             if (options.until_empty && busy() == 0 && wait_ms >= options.poll_ms) return;

@@ -73,6 +73,7 @@ struct JobFilter {
     bool scheduled_only = false;  // pending with run_at in the future
     bool retrying_only = false;   // pending with attempt > 0
     std::vector<std::string> types, queues;
+    std::optional<std::string> lock_key;
     bool stuck = false;  // running with an expired lease or a dead worker
     int limit = 100;
 };

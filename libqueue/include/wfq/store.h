@@ -38,6 +38,18 @@ struct RescueReport {
 
 enum class AdminResult { done, not_found, wrong_state };
 
+// What `wfq metrics` and `wfq doctor` read about the queue, in a few queries.
+struct QueueMetrics {
+    struct Count {
+        std::string state, type, queue;
+        std::int64_t count = 0;
+    };
+    std::vector<Count> jobs;
+    std::optional<std::int64_t> oldest_pending_age_ms;  // among pending jobs already due
+    std::int64_t running_past_lease = 0, waiting = 0, waiting_past_deadline = 0;
+    std::int64_t live_workers = 0, dead_workers = 0, held_locks = 0, expired_locks = 0;
+};
+
 // Wakes an idle worker when jobs are enqueued (LISTEN/NOTIFY on PostgreSQL,
 // the database's change counter on SQLite).
 class Waker {
@@ -109,6 +121,14 @@ public:
     virtual std::int64_t prune(std::int64_t older_than_ms, const std::vector<JobState>& states, int batch_size,
                                const std::function<void(std::int64_t)>& progress) = 0;
     virtual std::int64_t count_jobs(JobState state) = 0;
+    virtual QueueMetrics queue_metrics(std::int64_t dead_after_ms) = 0;
+    // Backend facts for `wfq doctor`: (name, value) such as jobs_table_bytes, jobs_dead_rows,
+    // oldest_transaction_age_s and inactive_replication_slots (PostgreSQL).
+    virtual std::vector<std::pair<std::string, double>> database_facts() = 0;
+
+    // Finished spans kept with the job's events (OTLP JSON, one per span), for `wfq trace show`.
+    virtual void add_job_spans(std::int64_t job_id, int attempt, const std::vector<std::string>& spans) = 0;
+    virtual std::vector<std::string> job_spans(std::int64_t job_id) = 0;
 
     // Workers.
     virtual void register_worker(const WorkerInfo& worker) = 0;

@@ -1,8 +1,11 @@
 #pragma once
 // W3C trace context (https://www.w3.org/TR/trace-context/).
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace wfq {
 
@@ -26,5 +29,60 @@ bool valid_tracestate(const std::string& header);
 // New random ids.
 std::string new_trace_id(Random& random);
 std::string new_span_id(Random& random);
+
+// Unix time in nanoseconds (span timestamps).
+std::int64_t unix_now_ns();
+
+enum class SpanKind { internal = 1, server = 2, client = 3, producer = 4, consumer = 5 };
+
+// One finished (or running) span, convertible to the OTLP protobuf-JSON mapping.
+struct SpanRecord {
+    std::string trace_id, span_id, parent_span_id, name;
+    SpanKind kind = SpanKind::internal;
+    std::int64_t start_ns = 0, end_ns = 0;
+    std::vector<std::pair<std::string, std::string>> string_attributes;
+    std::vector<std::pair<std::string, std::int64_t>> int_attributes;
+    bool error = false;
+    std::string status_message;
+    bool sampled = true;
+
+    TraceContext context() const { return {trace_id, span_id, static_cast<std::uint8_t>(sampled ? 1 : 0)}; }
+    void set(const std::string& key, const std::string& value) { string_attributes.emplace_back(key, value); }
+    void set(const std::string& key, std::int64_t value) { int_attributes.emplace_back(key, value); }
+    void fail(const std::string& message) {
+        error = true;
+        status_message = message;
+    }
+    // The span as OTLP JSON: hex ids, int64 times as strings, kind and status code as integers.
+    std::string to_otlp_json() const;
+    // Parses what to_otlp_json wrote; throws Error(bad_input) on anything else.
+    static SpanRecord from_otlp_json(const std::string& text);
+};
+
+struct TracerOptions {
+    std::string otlp_file;       // append OTLP/JSON lines here; empty: do not export
+    double sample_ratio = 1.0;   // for new traces; child spans follow their parent's decision
+    std::string service_name = "wfq";
+};
+
+// Starts and ends spans, and exports sampled ones to an OTLP/JSON lines file (one
+// ExportTraceServiceRequest per line, the file exporter's format), buffered and flushed on
+// flush(), when the buffer fills, and on destruction. Thread-safe.
+class Tracer {
+public:
+    Tracer(TracerOptions options, Random& random);
+    ~Tracer();
+    SpanRecord start(const std::string& name, SpanKind kind, const std::optional<TraceContext>& parent);
+    SpanRecord child(const std::string& name, const SpanRecord& parent) { return start(name, SpanKind::internal, parent.context()); }
+    void end(SpanRecord& span) { span.end_ns = unix_now_ns(); }
+    void export_span(const SpanRecord& span);
+    void flush();
+
+private:
+    TracerOptions m_options;
+    Random& m_random;
+    std::mutex m_mutex;
+    std::vector<std::string> m_buffer;
+};
 
 }  // namespace wfq

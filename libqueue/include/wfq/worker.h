@@ -2,6 +2,8 @@
 // The processing loop behind `wfq process`: claims batches, runs handlers on a pool of
 // threads, renews leases with a heartbeat, rescues abandoned jobs, and stops gracefully.
 #include <wfq/config_cache.h>
+#include <wfq/metrics.h>
+#include <wfq/trace.h>
 #include <wfq/queue.h>
 #include <wfq/store.h>
 
@@ -61,6 +63,11 @@ struct WorkerOptions {
     bool resolve_config = true;
     CacheOptions cache;
     std::int64_t config_poll_ms = 250;
+    // Spans: one consumer span per attempt (child of the job's stored context) with children
+    // for the claim and config resolution; kept with the job's events and exported by tracer.
+    Tracer* tracer = nullptr;  // null: spans are still made and stored, not exported
+    // Prometheus textfile written every heartbeat and at exit (empty: none).
+    std::string metrics_file;
 };
 
 struct WorkerStats {

@@ -308,6 +308,10 @@ public:
         add_in(sql, params, "state", states);
         add_in(sql, params, "type", f.types);
         add_in(sql, params, "queue", f.queues);
+        if (f.lock_key) {
+            sql += " AND lock_key = $" + std::to_string(params.size() + 1);
+            params.emplace_back(*f.lock_key);
+        }
         if (f.scheduled_only) sql += " AND state = 'pending' AND run_at > wfq_now_ms()";
         if (f.retrying_only) sql += " AND state = 'pending' AND attempt > 0";
         if (f.stuck) {
@@ -332,7 +336,7 @@ public:
     std::vector<JobEvent> job_events(std::int64_t id) override {
         std::vector<JobEvent> out;
         for (const auto& r : run("SELECT id, job_id, at, kind, state, attempt, worker, message, data FROM job_events "
-                                 "WHERE job_id = $1 ORDER BY id",
+                                 "WHERE job_id = $1 AND kind <> 'span' ORDER BY id",
                                  {id})) {
             out.push_back({r.i64(0), r.i64(1), r.i64(2), r.str(3), r.str(4), static_cast<int>(r.i64(5)), r.opt_str(6),
                            r.opt_str(7), r.opt_str(8)});
@@ -399,6 +403,63 @@ public:
 
     std::int64_t count_jobs(JobState state) override {
         return run("SELECT COUNT(*) FROM jobs WHERE state = $1", {std::string(to_string(state))}).at(0).i64(0);
+    }
+
+    QueueMetrics queue_metrics(std::int64_t dead_after_ms) override {
+        std::lock_guard<std::recursive_mutex> lock(m_mutex);
+        return retry(
+            [&] {
+                QueueMetrics m;
+                for (const auto& r : m_db->exec("SELECT state, type, queue, COUNT(*) FROM jobs GROUP BY state, type, queue "
+                                                "ORDER BY state, type, queue",
+                                                {}))
+                    m.jobs.push_back({r.str(0), r.str(1), r.str(2), r.i64(3)});
+                auto row = m_db->exec(
+                    "SELECT (SELECT wfq_now_ms() - MIN(run_at) FROM jobs WHERE state = 'pending' AND run_at <= wfq_now_ms()), "
+                    "(SELECT COUNT(*) FROM jobs WHERE state = 'running' AND lease_expires_at < wfq_now_ms()), "
+                    "(SELECT COUNT(*) FROM jobs WHERE state = 'waiting'), "
+                    "(SELECT COUNT(*) FROM jobs WHERE state = 'waiting' AND wait_deadline < wfq_now_ms()), "
+                    "(SELECT COUNT(*) FROM workers WHERE last_heartbeat >= wfq_now_ms() - $1), "
+                    "(SELECT COUNT(*) FROM workers WHERE last_heartbeat < wfq_now_ms() - $1), "
+                    "(SELECT COUNT(*) FROM locks WHERE expires_at > wfq_now_ms()), "
+                    "(SELECT COUNT(*) FROM locks WHERE expires_at <= wfq_now_ms())",
+                    {dead_after_ms}).at(0);
+                m.oldest_pending_age_ms = row.opt_i64(0);
+                m.running_past_lease = row.i64(1);
+                m.waiting = row.i64(2);
+                m.waiting_past_deadline = row.i64(3);
+                m.live_workers = row.i64(4);
+                m.dead_workers = row.i64(5);
+                m.held_locks = row.i64(6);
+                m.expired_locks = row.i64(7);
+                return m;
+            },
+            default_db_retry_policy());
+    }
+
+    std::vector<std::pair<std::string, double>> database_facts() override {
+        std::lock_guard<std::recursive_mutex> lock(m_mutex);
+        return retry([&] { return m_db->database_facts(); }, default_db_retry_policy());
+    }
+
+    void add_job_spans(std::int64_t job_id, int attempt, const std::vector<std::string>& spans) override {
+        if (spans.empty()) return;
+        transact([&] {
+            std::string sql = "INSERT INTO job_events (job_id, at, kind, state, attempt, data) VALUES ";
+            Params params{job_id, std::int64_t(attempt)};
+            for (std::size_t i = 0; i < spans.size(); ++i) {
+                sql += (i ? ", " : "") + std::string("($1, wfq_now_ms(), 'span', '', $2, $") + std::to_string(params.size() + 1) + ")";
+                params.emplace_back(spans[i]);
+            }
+            m_db->exec(sql, params);
+        });
+    }
+
+    std::vector<std::string> job_spans(std::int64_t job_id) override {
+        std::vector<std::string> out;
+        for (const auto& r : run("SELECT data FROM job_events WHERE job_id = $1 AND kind = 'span' ORDER BY id", {job_id}))
+            out.push_back(r.str(0));
+        return out;
     }
 
     // ---- workers ------------------------------------------------------------------------

@@ -343,6 +343,21 @@ public:
         }
         return std::make_unique<PgAdvisoryLock>(std::move(conn));
     }
+    std::vector<std::pair<std::string, double>> database_facts() override {
+        auto one = [&](const std::string& sql) {
+            auto rows = exec(sql, {});
+            return rows.empty() || rows[0].is_null(0) ? 0.0 : std::stod(rows[0].str(0));
+        };
+        return {
+            {"jobs_table_bytes", one("SELECT pg_total_relation_size('jobs')")},
+            {"jobs_dead_rows", one("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = 'jobs'::regclass")},
+            {"jobs_live_rows", one("SELECT n_live_tup FROM pg_stat_user_tables WHERE relid = 'jobs'::regclass")},
+            {"oldest_transaction_age_s",
+             one("SELECT COALESCE(EXTRACT(EPOCH FROM MAX(now() - xact_start)), 0) FROM pg_stat_activity "
+                 "WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid() AND datname = current_database()")},
+            {"inactive_replication_slots", one("SELECT COUNT(*) FROM pg_replication_slots WHERE NOT active")},
+        };
+    }
     bool is_missing_table(const std::exception& e) const override {
         auto* err = dynamic_cast<const Error*>(&e);
         return err && err->code() == ErrorCode::config;

@@ -273,6 +273,11 @@ public:
     std::unique_ptr<AdvisoryLock> try_advisory_lock(const std::string&) override {
         throw Error(ErrorCode::usage, "advisory locks need PostgreSQL; use a lease lock (omit --advisory) on SQLite");
     }
+    std::vector<std::pair<std::string, double>> database_facts() override {
+        auto one = [&](const char* sql) { return static_cast<double>(exec(sql, {}).at(0).i64(0)); };
+        double page = one("PRAGMA page_size");
+        return {{"database_bytes", one("PRAGMA page_count") * page}, {"free_bytes", one("PRAGMA freelist_count") * page}};
+    }
     bool is_missing_table(const std::exception& e) const override {
         return std::string(e.what()).find("no such table") != std::string::npos;
     }

@@ -1,0 +1,121 @@
+#include "common.h"
+
+#include <wfq/diagnose.h>
+#include <wfq/metrics.h>
+#include <wfq/trace.h>
+
+#include <map>
+
+namespace wfq::cli {
+namespace {
+
+struct IdCmd {
+    std::int64_t id = 0;
+    bool json = false;
+};
+
+int run_trace_show(Context& ctx, IdCmd& o) {
+    Store& store = ctx.store();
+    if (!store.get_job(o.id)) throw Error(ErrorCode::not_found, "job " + std::to_string(o.id) + " not found");
+    std::vector<SpanRecord> spans;
+    for (const auto& text : store.job_spans(o.id)) spans.push_back(SpanRecord::from_otlp_json(text));
+    std::sort(spans.begin(), spans.end(), [](const SpanRecord& a, const SpanRecord& b) { return a.start_ns < b.start_ns; });
+    if (o.json) {
+        json out = json::array();
+        for (const auto& s : spans) out.push_back(json::parse(s.to_otlp_json()));
+        std::cout << out.dump() << "\n";
+        return 0;
+    }
+    std::map<std::string, std::vector<const SpanRecord*>> children;
+    std::set<std::string> ids;
+    for (const auto& s : spans) ids.insert(s.span_id);
+    std::vector<const SpanRecord*> roots;
+    for (const auto& s : spans) {
+        if (s.parent_span_id.empty() || !ids.count(s.parent_span_id)) roots.push_back(&s);
+        else children[s.parent_span_id].push_back(&s);
+    }
+    std::vector<std::vector<std::string>> rows;
+    std::function<void(const SpanRecord*, int)> walk = [&](const SpanRecord* s, int depth) {
+        std::string attempt;
+        for (const auto& [k, v] : s->int_attributes)
+            if (k == "wfq.job.attempt") attempt = std::to_string(v);
+        rows.push_back({std::string(static_cast<std::size_t>(depth) * 2, ' ') + s->name, attempt,
+                        format_duration_ms((s->end_ns - s->start_ns) / 1'000'000) + " (" +
+                            std::to_string((s->end_ns - s->start_ns) / 1000) + "us)",
+                        format_time(s->start_ns / 1'000'000), s->error ? colour_state("failed") + " " + s->status_message : "ok"});
+        for (const auto* c : children[s->span_id]) walk(c, depth + 1);
+    };
+    for (const auto* r : roots) walk(r, 0);
+    if (!spans.empty()) std::cout << "trace " << spans.front().trace_id << "\n";
+    print_table({"SPAN", "ATTEMPT", "DURATION", "START", "STATUS"}, rows);
+    return 0;
+}
+
+struct MetricsCmd {
+    std::string dead_after = "60s";
+};
+
+int run_metrics(Context& ctx, MetricsCmd& o) {
+    std::cout << render_queue_metrics(ctx.store().queue_metrics(duration_flag("--dead-after", o.dead_after)));
+    return 0;
+}
+
+struct DoctorCmd {
+    bool json = false;
+    std::string dead_after = "60s";
+};
+
+int run_doctor_cmd(Context& ctx, DoctorCmd& o) {
+    auto findings = run_doctor(ctx.store(), duration_flag("--dead-after", o.dead_after));
+    bool error = false;
+    json out = json::array();
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& f : findings) {
+        error = error || f.severity == "error";
+        out.push_back({{"check", f.check}, {"severity", f.severity}, {"message", f.message}, {"fix", f.fix}});
+        std::string sev = f.severity;
+        if (use_colour() && f.severity != "ok") sev = (f.severity == "error" ? "\x1b[31m" : "\x1b[33m") + sev + "\x1b[0m";
+        rows.push_back({f.check, sev, f.message, f.fix});
+    }
+    if (o.json) std::cout << out.dump() << "\n";
+    else print_table({"CHECK", "SEVERITY", "FINDING", "FIX"}, rows);
+    return error ? 1 : 0;
+}
+
+int run_why(Context& ctx, IdCmd& o) {
+    WhyAnswer a = explain_job(ctx.store(), o.id);
+    if (o.json) std::cout << json{{"id", o.id}, {"reason", a.reason}, {"explanation", a.explanation}}.dump() << "\n";
+    else std::cout << a.explanation << "\n";
+    return 0;
+}
+
+}  // namespace
+
+void add_observe_commands(CLI::App& app, Context& ctx) {
+    auto* trace = app.add_subcommand("trace", "Job traces");
+    trace->require_subcommand(1);
+    auto t = std::make_shared<IdCmd>();
+    auto* show = trace->add_subcommand("show", "Print a job's span tree with durations and errors");
+    show->add_option("id", t->id, "Job id")->required();
+    show->add_flag("--json", t->json, "Print the spans as OTLP JSON objects");
+    on_run(show, ctx, t, run_trace_show);
+
+    auto m = std::make_shared<MetricsCmd>();
+    auto* metrics = app.add_subcommand("metrics", "Print the queue's metrics in Prometheus text format");
+    metrics->add_option("--dead-after", m->dead_after, "A worker silent this long is dead")->capture_default_str();
+    on_run(metrics, ctx, m, run_metrics);
+
+    auto d = std::make_shared<DoctorCmd>();
+    auto* doctor = app.add_subcommand("doctor", "Check the queue's health; exit 1 when a finding is an error");
+    doctor->add_option("--dead-after", d->dead_after, "A worker silent this long is dead")->capture_default_str();
+    doctor->add_flag("--json", d->json, "Print JSON");
+    on_run(doctor, ctx, d, run_doctor_cmd);
+
+    auto w = std::make_shared<IdCmd>();
+    auto* why = app.add_subcommand("why", "Explain why a job is not running now");
+    why->add_option("id", w->id, "Job id")->required();
+    why->add_flag("--json", w->json, "Print JSON with a machine-readable reason code");
+    on_run(why, ctx, w, run_why);
+}
+
+}  // namespace wfq::cli

@@ -1,0 +1,30 @@
+#pragma once
+// `wfq why` and `wfq doctor`: explanations computed from the store, printed by the CLI.
+#include <wfq/store.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace wfq {
+
+struct WhyAnswer {
+    // Machine-readable reason: scheduled, backing_off, waiting_for_event, blocked_by_lock_key,
+    // no_live_worker, lease_expired, running, ready, completed, failed, cancelled.
+    std::string reason;
+    std::string explanation;  // one paragraph for people
+};
+
+// Why job id is not running now (or what it is doing). Throws Error(not_found).
+WhyAnswer explain_job(Store& store, std::int64_t id, std::int64_t dead_after_ms = 60000);
+
+struct Finding {
+    std::string check, severity;  // severity: ok, warning, error
+    std::string message, fix;     // fix: the command that addresses it ("" when none)
+};
+
+// Health checks: schema, reachability and latency, stuck jobs, dead workers, expired locks,
+// waiting jobs past their deadline, and the database's own facts.
+std::vector<Finding> run_doctor(Store& store, std::int64_t dead_after_ms = 60000);
+
+}  // namespace wfq

@@ -1,0 +1,142 @@
+#include <wfq/clock.h>
+#include <wfq/diagnose.h>
+#include <wfq/duration.h>
+#include <wfq/errors.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace wfq {
+namespace {
+
+bool serves(const WorkerInfo& w, const Job& job) {
+    auto has = [](const std::vector<std::string>& list, const std::string& v) {
+        return list.empty() || (list.size() == 1 && list[0].empty()) || std::find(list.begin(), list.end(), v) != list.end();
+    };
+    return has(w.queues, job.queue) && has(w.types, job.type);
+}
+
+}  // namespace
+
+WhyAnswer explain_job(Store& store, std::int64_t id, std::int64_t dead_after_ms) {
+    auto job = store.get_job(id);
+    if (!job) throw Error(ErrorCode::not_found, "job " + std::to_string(id) + " not found");
+    TimeMs now = store.db_now();
+    std::string j = "Job " + std::to_string(id) + " (" + job->type + " on queue " + job->queue + ")";
+    auto error_part = [&] {
+        return job->last_error ? " The last error (" + job->error_class.value_or("error") + ") was: " + *job->last_error + "." : std::string();
+    };
+    switch (job->state) {
+        case JobState::completed:
+            return {"completed", j + " finished: it completed at " + format_time(job->finished_at.value_or(job->updated_at)) +
+                                     " on attempt " + std::to_string(job->attempt) + "."};
+        case JobState::failed:
+            return {"failed", j + " finished: it failed for good at " + format_time(job->finished_at.value_or(job->updated_at)) +
+                                  " after " + std::to_string(job->attempt) + " of " + std::to_string(job->max_attempts) +
+                                  " attempts." + error_part() + " Run `wfq jobs retry " + std::to_string(id) + "` to try again."};
+        case JobState::cancelled:
+            return {"cancelled", j + " finished: it was cancelled at " + format_time(job->finished_at.value_or(job->updated_at)) +
+                                     "; `wfq jobs retry " + std::to_string(id) + "` requeues it."};
+        case JobState::waiting:
+            return {"waiting_for_event",
+                    j + " is waiting for event '" + job->wait_event.value_or("?") + "'" +
+                        (job->wait_key ? " with key '" + *job->wait_key + "'" : "") +
+                        (job->wait_deadline ? ", until " + format_time(*job->wait_deadline) : "") + "; `wfq signal " +
+                        job->wait_event.value_or("EVENT") + " --key " + job->wait_key.value_or("KEY") + "` resumes it."};
+        case JobState::running:
+            if (job->lease_expires_at && *job->lease_expires_at < now)
+                return {"lease_expired", j + " is marked running on worker " + job->lease_owner.value_or("?") +
+                                             ", but its lease expired " + format_duration_ms(now - *job->lease_expires_at) +
+                                             " ago: the worker is gone or stuck. A rescuer will return it to pending; `wfq rescue` does it now."};
+            return {"running", j + " is running: attempt " + std::to_string(job->attempt) + " on worker " +
+                                   job->lease_owner.value_or("?") + ", lease until " + format_time(job->lease_expires_at.value_or(now)) + "."};
+        case JobState::pending:
+            break;
+    }
+    if (job->run_at > now) {
+        if (job->attempt > 0)
+            return {"backing_off", j + " is backing off after attempt " + std::to_string(job->attempt) + " of " +
+                                       std::to_string(job->max_attempts) + "; it runs again at " + format_time(job->run_at) +
+                                       " (in " + format_duration_ms(job->run_at - now) + ")." + error_part()};
+        return {"scheduled", j + " is scheduled for " + format_time(job->run_at) + " (in " +
+                                 format_duration_ms(job->run_at - now) + ")."};
+    }
+    if (job->lock_key) {
+        JobFilter f;
+        f.states = {JobState::running};
+        f.lock_key = job->lock_key;
+        f.limit = 1;
+        auto holders = store.list_jobs(f);
+        if (!holders.empty())
+            return {"blocked_by_lock_key", j + " is blocked by lock key '" + *job->lock_key + "', held by job " +
+                                               std::to_string(holders[0].id) + " running on worker " +
+                                               holders[0].lease_owner.value_or("?") + "; it runs when that job finishes."};
+    }
+    auto workers = store.list_workers();
+    bool live = false;
+    for (const auto& w : workers)
+        if (now - w.last_heartbeat < dead_after_ms && serves(w, *job)) live = true;
+    if (!live)
+        return {"no_live_worker", j + " is due, but no live worker serves queue '" + job->queue + "' and type '" + job->type +
+                                      "'. Start one: `wfq process --queue " + job->queue + " --exec CMD`."};
+    return {"ready", j + " is due since " + format_time(job->run_at) + " and waiting for a free worker slot (" +
+                         std::to_string(job->attempt) + " attempts so far)."};
+}
+
+std::vector<Finding> run_doctor(Store& store, std::int64_t dead_after_ms) {
+    std::vector<Finding> out;
+    auto t0 = std::chrono::steady_clock::now();
+    try {
+        store.db_now();
+    } catch (const std::exception& e) {
+        out.push_back({"database", "error", std::string("unreachable: ") + e.what(), "check --db / WFQ_DB and the server"});
+        return out;
+    }
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    out.push_back({"database", ms > 100 ? "warning" : "ok", "reachable (" + store.describe() + "), round trip " +
+                                                              std::to_string(static_cast<int>(ms * 1000) / 1000.0).substr(0, 5) + " ms", ""});
+    auto status = store.migration_status();
+    int applied = 0;
+    for (const auto& m : status) applied += m.applied_at ? 1 : 0;
+    out.push_back({"schema", applied == static_cast<int>(status.size()) ? "ok" : "error",
+                   "schema version " + std::to_string(applied) + " of " + std::to_string(status.size()),
+                   applied == static_cast<int>(status.size()) ? "" : "wfq migrate"});
+    QueueMetrics m = store.queue_metrics(dead_after_ms);
+    out.push_back({"stuck_jobs", m.running_past_lease ? "error" : "ok",
+                   std::to_string(m.running_past_lease) + " running jobs with an expired lease",
+                   m.running_past_lease ? "wfq jobs list --stuck; wfq rescue" : ""});
+    out.push_back({"workers", m.dead_workers ? "warning" : "ok",
+                   std::to_string(m.live_workers) + " live workers, " + std::to_string(m.dead_workers) + " dead (silent for " +
+                       format_duration_ms(dead_after_ms) + ")",
+                   m.dead_workers ? "wfq workers list; wfq rescue" : ""});
+    out.push_back({"locks", m.expired_locks ? "warning" : "ok",
+                   std::to_string(m.held_locks) + " locks held, " + std::to_string(m.expired_locks) + " past expiry",
+                   m.expired_locks ? "wfq lock list" : ""});
+    out.push_back({"waiting_jobs", m.waiting_past_deadline ? "error" : "ok",
+                   std::to_string(m.waiting) + " waiting jobs, " + std::to_string(m.waiting_past_deadline) + " past their deadline",
+                   m.waiting_past_deadline ? "wfq jobs list --state waiting" : ""});
+    if (m.oldest_pending_age_ms)
+        out.push_back({"backlog", *m.oldest_pending_age_ms > 3600000 ? "warning" : "ok",
+                       "oldest due job has waited " + format_duration_ms(*m.oldest_pending_age_ms),
+                       *m.oldest_pending_age_ms > 3600000 ? "wfq workers list; wfq why <oldest id>" : ""});
+    for (const auto& [name, value] : store.database_facts()) {
+        Finding f{name, "ok", name + " = " + std::to_string(static_cast<long long>(value)), ""};
+        if (name == "oldest_transaction_age_s" && value > 3600) {
+            f.severity = "warning";
+            f.message = "a transaction has been open for " + format_duration_ms(static_cast<std::int64_t>(value * 1000)) +
+                        ": it holds back vacuum";
+            f.fix = "SELECT pid, xact_start, query FROM pg_stat_activity ORDER BY xact_start LIMIT 5";
+        } else if (name == "inactive_replication_slots" && value > 0) {
+            f.severity = "warning";
+            f.message = std::to_string(static_cast<long long>(value)) + " inactive replication slots hold back vacuum";
+            f.fix = "SELECT slot_name FROM pg_replication_slots WHERE NOT active; pg_drop_replication_slot(name)";
+        } else if (name == "jobs_dead_rows" && value > 100000) {
+            f.severity = "warning";
+            f.fix = "VACUUM jobs; wfq jobs prune --older-than 7d";
+        }
+        out.push_back(f);
+    }
+    return out;
+}
+
+}  // namespace wfq

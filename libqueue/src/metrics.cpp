@@ -1,0 +1,157 @@
+#include <wfq/config_cache.h>
+#include <wfq/errors.h>
+#include <wfq/metrics.h>
+#include <wfq/trace.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace wfq {
+namespace {
+
+std::string number(double v) {
+    std::ostringstream ss;
+    ss.precision(17);
+    ss << v;
+    return ss.str();
+}
+
+void header(std::string& out, const std::string& name, const char* type, const char* help) {
+    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+const std::vector<double> kSeconds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600};
+
+}  // namespace
+
+std::string prometheus_label(const std::string& value) {
+    std::string out;
+    for (char c : value) {
+        if (c == '\\') out += "\\\\";
+        else if (c == '"') out += "\\\"";
+        else if (c == '\n') out += "\\n";
+        else out += c;
+    }
+    return out;
+}
+
+Histogram::Histogram(std::vector<double> upper_bounds) : m_bounds(std::move(upper_bounds)), m_counts(m_bounds.size() + 1) {}
+
+void Histogram::observe(double value) {
+    std::size_t i = 0;
+    while (i < m_bounds.size() && value > m_bounds[i]) ++i;
+    ++m_counts[i];
+    ++m_count;
+    m_sum += value;
+}
+
+void Histogram::render(std::string& out, const std::string& name, const std::string& labels) const {
+    std::uint64_t cumulative = 0;
+    std::string sep = labels.empty() ? "" : ",";
+    for (std::size_t i = 0; i < m_bounds.size(); ++i) {
+        cumulative += m_counts[i];
+        out += name + "_bucket{" + labels + sep + "le=\"" + number(m_bounds[i]) + "\"} " + std::to_string(cumulative) + "\n";
+    }
+    out += name + "_bucket{" + labels + sep + "le=\"+Inf\"} " + std::to_string(m_count) + "\n";
+    out += name + "_sum{" + labels + "} " + number(m_sum) + "\n";
+    out += name + "_count{" + labels + "} " + std::to_string(m_count) + "\n";
+}
+
+WorkerMetrics::WorkerMetrics() : m_job_seconds(kSeconds), m_claim_seconds(kSeconds), m_stage_seconds(kSeconds) {}
+
+void WorkerMetrics::job_finished(const std::string& outcome, double seconds) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (outcome == "completed") {
+        ++m_completed;
+        m_last_success = static_cast<double>(unix_now_ns()) / 1e9;
+    } else if (outcome == "retried") ++m_retried;
+    else if (outcome == "failed") ++m_failed;
+    else if (outcome == "released") ++m_released;
+    else ++m_lost;
+    m_job_seconds.observe(seconds);
+}
+
+void WorkerMetrics::claim(double seconds, std::size_t jobs) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    ++m_claims;
+    m_claimed += static_cast<std::int64_t>(jobs);
+    m_claim_seconds.observe(seconds);
+}
+
+void WorkerMetrics::lock_wait() {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    ++m_lock_waits;
+}
+
+void WorkerMetrics::rescued(std::int64_t n) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_rescued += n;
+}
+
+std::string WorkerMetrics::render(const std::string& worker_id, const CacheStats& cache) const {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    std::string w = "worker=\"" + prometheus_label(worker_id) + "\"";
+    std::string out;
+    auto counter = [&](const std::string& name, const char* help, std::int64_t v) {
+        header(out, name, "counter", help);
+        out += name + "{" + w + "} " + std::to_string(v) + "\n";
+    };
+    header(out, "wfq_worker_jobs_total", "counter", "Job attempts this worker finished, by outcome.");
+    for (auto [outcome, v] : std::vector<std::pair<const char*, std::int64_t>>{
+             {"completed", m_completed}, {"retried", m_retried}, {"failed", m_failed}, {"released", m_released}, {"lost", m_lost}})
+        out += "wfq_worker_jobs_total{" + w + ",outcome=\"" + outcome + "\"} " + std::to_string(v) + "\n";
+    counter("wfq_worker_jobs_rescued_total", "Jobs this worker's rescuer returned to pending or failed.", m_rescued);
+    counter("wfq_worker_claims_total", "Claim queries this worker ran.", m_claims);
+    counter("wfq_worker_jobs_claimed_total", "Jobs this worker claimed.", m_claimed);
+    counter("wfq_worker_config_cache_hits_total", "Config cache hits.", cache.hits);
+    counter("wfq_worker_config_cache_misses_total", "Config cache misses.", cache.misses);
+    counter("wfq_worker_lock_waits_total", "Idle polls that found a due job held back by its busy lock key.", m_lock_waits);
+    header(out, "wfq_worker_job_duration_seconds", "histogram", "Duration of job attempts, from claim to outcome.");
+    m_job_seconds.render(out, "wfq_worker_job_duration_seconds", w);
+    header(out, "wfq_worker_stage_duration_seconds", "histogram", "Duration of pipeline stages.");
+    m_stage_seconds.render(out, "wfq_worker_stage_duration_seconds", w);
+    header(out, "wfq_worker_claim_duration_seconds", "histogram", "Latency of claim queries.");
+    m_claim_seconds.render(out, "wfq_worker_claim_duration_seconds", w);
+    header(out, "wfq_worker_last_success_timestamp_seconds", "gauge", "Unix time of the last completed job (0: none yet).");
+    out += "wfq_worker_last_success_timestamp_seconds{" + w + "} " + number(m_last_success) + "\n";
+    return out;
+}
+
+std::string render_queue_metrics(const QueueMetrics& m) {
+    std::string out;
+    header(out, "wfq_jobs", "gauge", "Jobs by state, type and queue.");
+    for (const auto& c : m.jobs)
+        out += "wfq_jobs{state=\"" + prometheus_label(c.state) + "\",type=\"" + prometheus_label(c.type) + "\",queue=\"" +
+               prometheus_label(c.queue) + "\"} " + std::to_string(c.count) + "\n";
+    std::int64_t failed = 0;
+    for (const auto& c : m.jobs)
+        if (c.state == "failed") failed += c.count;
+    auto gauge = [&](const char* name, const char* help, double v) {
+        header(out, name, "gauge", help);
+        out += std::string(name) + " " + number(v) + "\n";
+    };
+    gauge("wfq_oldest_pending_job_age_seconds", "Age of the oldest due pending job (0: none).",
+          m.oldest_pending_age_ms ? static_cast<double>(*m.oldest_pending_age_ms) / 1000.0 : 0.0);
+    gauge("wfq_running_jobs_past_lease", "Running jobs whose lease has expired (awaiting rescue).",
+          static_cast<double>(m.running_past_lease));
+    gauge("wfq_waiting_jobs", "Jobs waiting for an event.", static_cast<double>(m.waiting));
+    gauge("wfq_waiting_jobs_past_deadline", "Waiting jobs whose deadline has passed.", static_cast<double>(m.waiting_past_deadline));
+    gauge("wfq_live_workers", "Workers that heartbeated recently.", static_cast<double>(m.live_workers));
+    gauge("wfq_dead_workers", "Registered workers that stopped heartbeating.", static_cast<double>(m.dead_workers));
+    gauge("wfq_held_locks", "Lease locks currently held.", static_cast<double>(m.held_locks));
+    gauge("wfq_failed_jobs", "Jobs in the failed state (the dead letter).", static_cast<double>(failed));
+    return out;
+}
+
+void write_file_atomically(const std::string& path, const std::string& text) {
+    std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << text;
+        if (!out) throw Error(ErrorCode::failure, "cannot write " + tmp);
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(ErrorCode::failure, "cannot rename " + tmp + " to " + path);
+}
+
+}  // namespace wfq

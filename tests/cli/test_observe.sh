@@ -1,0 +1,124 @@
+# Observability: the trace continues from enqueue through process to the handler, the OTLP file
+# has the file exporter's shape, promtool accepts both metric outputs, JSON logs carry the ids,
+# and doctor and why explain staged situations.
+. "$(dirname "$0")/lib.sh"
+TP=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+OTLP=$TMP/spans.jsonl
+
+"$WFQ" config set org:acme '{"model": "large"}'
+id=$(TRACEPARENT=$TP "$WFQ" --otlp-file "$OTLP" enqueue traced '{}' --org acme)
+bad=$(TRACEPARENT=$TP "$WFQ" --otlp-file "$OTLP" enqueue broken '{}' --max-attempts 1)
+"$WFQ" --otlp-file "$OTLP" --log-format json process --until-empty --metrics-file "$TMP/worker.prom" \
+    --exec sh -c 'cat > /dev/null; echo "{\"tp\": \"$TRACEPARENT\"}"; [ "$WFQ_JOB_TYPE" = traced ]' 2> "$TMP/log.jsonl"
+python3 - "$OTLP" "$TMP/log.jsonl" "$id" "$TP" "$("$WFQ" jobs show "$id" --json)" <<'PY' || fail "trace shape (see above)"
+import json, re, sys
+otlp, logs, job_id, tp, job = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], json.loads(sys.argv[5])
+trace_id = tp.split("-")[1]
+spans = []
+for line in open(otlp):
+    req = json.loads(line)
+    rs = req["resourceSpans"][0]
+    assert {"key": "service.name", "value": {"stringValue": "wfq"}} in rs["resource"]["attributes"], rs["resource"]
+    for ss in rs["scopeSpans"]:
+        assert ss["scope"]["name"] == "wfq"
+        spans += ss["spans"]
+for s in spans:
+    assert re.fullmatch(r"[0-9a-f]{32}", s["traceId"]) and re.fullmatch(r"[0-9a-f]{16}", s["spanId"]), s
+    assert re.fullmatch(r"\d+", s["startTimeUnixNano"]) and re.fullmatch(r"\d+", s["endTimeUnixNano"]), s
+    assert int(s["endTimeUnixNano"]) >= int(s["startTimeUnixNano"]), s
+    assert isinstance(s["kind"], int) and isinstance(s["status"]["code"], int), s
+    for a in s["attributes"]:
+        v = a["value"]
+        assert "stringValue" in v or ("intValue" in v and isinstance(v["intValue"], str)), a
+mine = [s for s in spans if any(a["key"] == "messaging.message.id" and a["value"]["stringValue"] == job_id for a in s["attributes"])]
+send = [s for s in mine if s["kind"] == 4][0]
+proc = [s for s in mine if s["kind"] == 5][0]
+assert send["traceId"] == trace_id and send["parentSpanId"] == tp.split("-")[2], send
+assert proc["traceId"] == trace_id and proc["parentSpanId"] == send["spanId"], "consumer span is a child of the producer span"
+attrs = {a["key"]: list(a["value"].values())[0] for a in proc["attributes"]}
+assert attrs["messaging.system"] == "wfq" and attrs["messaging.operation.type"] == "process" and attrs["messaging.destination.name"] == "default", attrs
+children = {s["name"] for s in spans if s.get("parentSpanId") == proc["spanId"]}
+assert {"claim", "resolve_config"} <= children, children
+handler_tp = job["result"]["tp"].split("-")
+assert handler_tp[1] == trace_id and handler_tp[2] == proc["spanId"], "the handler's TRACEPARENT is the attempt span"
+failed = [s for s in spans if s["kind"] == 5 and s["status"]["code"] == 2]
+assert failed and failed[0]["status"]["message"], "a failed attempt's span records the error"
+lines = [json.loads(l) for l in open(logs) if l.strip()]
+done = [l for l in lines if l["message"] == "job completed" and l.get("job_id") == job_id][0]
+for k in ("time", "level", "job_id", "type", "attempt", "correlation_id", "trace_id", "worker_id"):
+    assert k in done, (k, done)
+assert done["trace_id"] == trace_id
+print("checked", len(spans), "spans")
+PY
+expect_exit 0 "$WFQ" trace show "$id"
+contains "$OUT" "send default"
+contains "$OUT" "    claim"
+expect_exit 0 "$WFQ" trace show "$bad" --json
+echo "$OUT" | jq_field "[s['status']['code'] for s in d if s['kind'] == 5]" | grep -x "\[2\]" > /dev/null || fail "trace show --json error status"
+expect_exit 4 "$WFQ" trace show 999999
+pass "one trace from enqueue (producer) through process (consumer, claim, config) to the handler's TRACEPARENT; OTLP file shape; JSON logs carry trace_id"
+
+nosample=$("$WFQ" --trace-sample 0 --otlp-file "$TMP/none.jsonl" enqueue unsampled '{}')
+"$WFQ" --otlp-file "$TMP/none.jsonl" process --until-empty --type unsampled --exec sh -c 'echo "{\"tp\": \"$TRACEPARENT\"}"' 2> /dev/null
+[ ! -s "$TMP/none.jsonl" ] || fail "an unsampled trace was exported"
+job_field "$nosample" result | grep -- "-00'" > /dev/null || fail "the handler's TRACEPARENT should carry flags 00"
+expect_exit 2 "$WFQ" --trace-sample 2 enqueue x '{}'
+pass "--trace-sample 0: nothing exported, the decision propagates (flags 00) to the handler"
+
+"$WFQ" metrics > "$TMP/queue.prom"
+promtool check metrics < "$TMP/queue.prom" || fail "promtool rejects wfq metrics"
+promtool check metrics < "$TMP/worker.prom" || fail "promtool rejects the worker's metrics file"
+grep -E '^wfq_jobs\{state="failed",type="broken",queue="default"\} 1$' "$TMP/queue.prom" > /dev/null || fail "failed count"
+grep -E '^wfq_worker_jobs_total\{worker=".*",outcome="completed"\} 1$' "$TMP/worker.prom" > /dev/null || fail "worker completed counter"
+grep -E '^wfq_worker_config_cache_misses_total\{worker=".*"\} 1$' "$TMP/worker.prom" > /dev/null || fail "cache counter"
+pass "promtool accepts wfq metrics and the --metrics-file; values match the staged jobs"
+
+why() { "$WFQ" why "$1" --json | jq_field "d['reason']"; }
+[ "$(why "$id")" = completed ] || fail "why completed"
+[ "$(why "$bad")" = failed ] || fail "why failed"
+later=$("$WFQ" enqueue later '{}' --delay 1h)
+[ "$(why "$later")" = scheduled ] || fail "why scheduled"
+"$WFQ" jobs cancel "$later" > /dev/null
+[ "$(why "$later")" = cancelled ] || fail "why cancelled"
+orphan=$("$WFQ" enqueue orphan '{}' --queue nobody)
+[ "$(why "$orphan")" = no_live_worker ] || fail "why no_live_worker: $(why "$orphan")"
+flaky=$("$WFQ" enqueue flaky '{}')
+"$WFQ" process --type flaky --max-jobs 1 --retry-preset conservative --exec false 2> /dev/null
+[ "$(why "$flaky")" = backing_off ] || fail "why backing_off"
+contains "$("$WFQ" why "$flaky")" "after attempt 1"
+# A worker busy with a lock-key holder: another job of that key is blocked, a plain one is ready.
+holder=$("$WFQ" enqueue hold '{}' --queue busy --lock-key pr:1)
+"$WFQ" process --queue busy --concurrency 1 --exec sh -c 'touch '"$TMP/holding"'; while [ ! -e '"$TMP/release"' ]; do sleep 0.05; done' 2> /dev/null &
+worker=$!
+wait_for 20 test -e "$TMP/holding"
+blocked=$("$WFQ" enqueue hold '{}' --queue busy --lock-key pr:1)
+ready=$("$WFQ" enqueue plain '{}' --queue busy)
+[ "$(why "$holder")" = running ] || fail "why running"
+[ "$(why "$blocked")" = blocked_by_lock_key ] || fail "why blocked_by_lock_key: $(why "$blocked")"
+contains "$("$WFQ" why "$blocked")" "held by job $holder"
+[ "$(why "$ready")" = ready ] || fail "why ready: $(why "$ready")"
+expect_exit 0 "$WFQ" doctor
+touch "$TMP/release"
+kill -TERM "$worker"; wait "$worker" || true
+# A worker killed mid-job: its lease expires, why says so and doctor reports an error.
+stuck=$("$WFQ" enqueue stuck '{}' --queue crash)
+"$WFQ" process --queue crash --lease 1s --rescue-interval 0 --exec sleep 60 2> /dev/null &
+victim=$!
+wait_for 20 sh -c "[ \"\$('$WFQ' why $stuck --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"reason\"])')\" = running ]"
+kill -KILL "$victim"; wait "$victim" 2> /dev/null || true
+wait_for 10 sh -c "[ \"\$('$WFQ' why $stuck --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"reason\"])')\" = lease_expired ]"
+expect_exit 1 "$WFQ" doctor --json
+echo "$OUT" | jq_field "[(f['severity'], f['fix']) for f in d if f['check'] == 'stuck_jobs']" | grep "error" | grep "wfq rescue" > /dev/null || fail "doctor: $OUT"
+"$WFQ" rescue > /dev/null 2>&1
+expect_exit 0 "$WFQ" doctor
+expect_exit 4 "$WFQ" why 999999
+pass "why gives completed, failed, scheduled, cancelled, no_live_worker, backing_off, running, blocked_by_lock_key, ready and lease_expired from real situations; doctor exits 1 on a stuck job and 0 once rescued"
+
+TRACEPARENT=$TP "$WFQ" --otlp-file "$TMP/lock.jsonl" lock run traced-lock -- true
+python3 -c "
+import json, sys
+spans = [s for l in open('$TMP/lock.jsonl') for s in json.loads(l)['resourceSpans'][0]['scopeSpans'][0]['spans']]
+s = [x for x in spans if x['name'] == 'lock wait traced-lock'][0]
+assert s['traceId'] == '$TP'.split('-')[1] and s['status']['code'] == 1, s
+assert any(a['key'] == 'wfq.lock.token' for a in s['attributes']), s" || fail "lock wait span"
+pass "lock run records its wait as a span in the caller's trace"
