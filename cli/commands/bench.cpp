@@ -252,6 +252,17 @@ int bench_state(Context& ctx, BenchOptions& o) {
     if (files.empty()) throw Error(ErrorCode::usage, "no .json files in " + o.fixtures);
     StateOptions opts;
     opts.summary = {"/pullRequest/number", "/validSuggestions"};
+    // A real job whose checkpoints go through the store, as a pipeline writes them.
+    Store& store = ctx.store();
+    NewJob nj;
+    nj.type = "bench_state";
+    nj.queue = "bench_state";
+    prepare_new_job(nj, ctx.random());
+    store.enqueue(nj);
+    auto claimed = store.claim_batch({"bench", {"bench_state"}, {"bench_state"}, 1, 600000});
+    if (claimed.empty()) throw Error(ErrorCode::failure, "bench state: could not claim its job");
+    JobRef ref{claimed[0].id, "bench", claimed[0].attempt};
+    std::vector<double> db_write_ms, db_restore_ms;
     std::vector<Checkpoint> chain;
     Json prev;
     int since = 0, seq = 0;
@@ -269,6 +280,14 @@ int bench_state(Context& ctx, BenchOptions& o) {
         Json back = restore_context(chain);
         auto t2 = ctx.clock().steady_ns();
         if (canonical(back) != full) throw Error(ErrorCode::failure, "restore differs at " + f.string());
+        auto t3 = ctx.clock().steady_ns();
+        store.add_checkpoint(ref, c);
+        auto t4 = ctx.clock().steady_ns();
+        Json from_db = restore_context(store.load_checkpoints(ref.id));
+        auto t5 = ctx.clock().steady_ns();
+        if (canonical(from_db) != full) throw Error(ErrorCode::failure, "restore from the database differs at " + f.string());
+        db_write_ms.push_back(static_cast<double>(t1 - t0 + t4 - t3) / 1e6);
+        db_restore_ms.push_back(static_cast<double>(t5 - t4) / 1e6);
         since = c.kind == "snapshot" ? 0 : since + 1;
         std::size_t fg = gzip_compress(full).size();
         naive += full.size();
@@ -286,7 +305,10 @@ int bench_state(Context& ctx, BenchOptions& o) {
     };
     json out{{"stages", files.size()}, {"naive_bytes", naive}, {"full_gzip_bytes", full_gzip}, {"delta_gzip_bytes", stored},
              {"delta_gzip_vs_naive", static_cast<double>(stored) / static_cast<double>(naive)},
-             {"encode_p50_ms", median(encode_ms)}, {"restore_p50_ms", median(restore_ms)}};
+             {"encode_p50_ms", median(encode_ms)}, {"restore_p50_ms", median(restore_ms)},
+             {"backend", store.backend()}, {"checkpoint_with_write_p50_ms", median(db_write_ms)},
+             {"restore_from_db_p50_ms", median(db_restore_ms)}, {"restore_last_from_db_ms", db_restore_ms.back()}};
+    store.complete(ref, std::nullopt);
     if (o.json) out["per_stage"] = stages;
     report(o, "state", out);
     return 0;

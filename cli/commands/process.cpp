@@ -2,6 +2,7 @@
 
 #include <wfq/backoff.h>
 #include <wfq/log.h>
+#include <wfq/pipeline.h>
 #include <wfq/worker.h>
 
 #include <csignal>
@@ -19,6 +20,7 @@ extern "C" void on_stop_signal(int sig) {
 
 struct ProcessOptions {
     bool exec = false;
+    std::vector<std::string> workflows;
     std::vector<std::string> queues, types;
     int concurrency = 1;
     std::string timeout, lease = "30s", poll = "1s", grace = "10s", max_time;
@@ -33,8 +35,11 @@ struct ProcessOptions {
 };
 
 int run_process(Context& ctx, ProcessOptions& o) {
-    if (!o.exec || ctx.exec_command.empty())
-        throw Error(ErrorCode::usage, "process needs --exec CMD [ARG...] (put --exec last: everything after it is the command)");
+    if (o.exec == !o.workflows.empty())
+        throw Error(ErrorCode::usage, "process needs --exec CMD [ARG...] (last: everything after it is the command) or --workflow FILE");
+    if (o.exec && ctx.exec_command.empty()) throw Error(ErrorCode::usage, "--exec needs a command");
+    std::vector<Workflow> workflows;
+    for (const auto& path : o.workflows) workflows.push_back(load_workflow(path));
     WorkerOptions w;
     if (!o.queues.empty()) w.queues = o.queues;
     w.types = o.types;
@@ -66,9 +71,36 @@ int run_process(Context& ctx, ProcessOptions& o) {
     h.command = ctx.exec_command;
     if (!o.timeout.empty()) h.timeout_ms = duration_flag("--timeout", o.timeout);
     h.db_url = ctx.db_url();
-    auto handler = make_exec_handler(h);
-
     Store& store = ctx.store();
+    std::unique_ptr<Handler> handler;
+    if (workflows.empty()) {
+        handler = make_exec_handler(h);
+    } else {
+        std::map<std::string, Workflow> by_type;
+        for (const auto& wf : workflows) {
+            if (by_type.count(wf.type)) throw Error(ErrorCode::usage, "two workflow files define type '" + wf.type + "'");
+            by_type[wf.type] = wf;
+            if (o.types.empty()) w.types.push_back(wf.type);
+            JobPolicy policy = w.policy;
+            policy.backoff = wf.policy.backoff;
+            if (wf.policy.max_attempts) policy.max_attempts = wf.policy.max_attempts;
+            policy.permanent_exit_codes = wf.policy.permanent_exit_codes;
+            w.type_policies[wf.type] = policy;
+        }
+        w.config_scope = [by_type](const Job& job) -> std::pair<std::optional<std::string>, std::optional<std::string>> {
+            auto it = by_type.find(job.type);
+            if (it == by_type.end() || it->second.config_org.empty()) return {job.org, job.repo};
+            try {
+                std::optional<std::string> repo;
+                if (!it->second.config_repo.empty()) repo = expand_template(it->second.config_repo, job);
+                return {expand_template(it->second.config_org, job), repo};
+            } catch (const Error&) {
+                return {job.org, job.repo};  // a payload without those fields: the job's own scope
+            }
+        };
+        handler = make_pipeline_handler(store, workflows, h, &ctx.tracer());
+    }
+
     struct sigaction sa {};
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
@@ -96,6 +128,7 @@ void add_process_command(CLI::App& app, Context& ctx) {
     auto o = std::make_shared<ProcessOptions>();
     auto* sub = app.add_subcommand("process", "Claim and run jobs with a handler command");
     sub->add_flag("--exec", o->exec, "CMD [ARG...]: the handler; must come last, everything after it is the command");
+    sub->add_option("--workflow", o->workflows, "Run the pipelines these workflow files define (repeatable; instead of --exec)");
     sub->add_option("--queue", o->queues, "Queue to serve (repeatable; default: default)");
     sub->add_option("--type", o->types, "Job type to serve (repeatable; default: all)");
     sub->add_option("--concurrency", o->concurrency, "Jobs run at once")->capture_default_str();

@@ -123,6 +123,8 @@ void add_state_command(CLI::App& app, Context& ctx) {
     decompress->add_option("in", x->in, "Input file (default stdin)");
     decompress->add_option("-o,--output", x->out, "Output file (default stdout)");
     on_run(decompress, ctx, x, run_decompress);
+
+    add_pipeline_commands(app, ctx, *group);
 }
 
 }  // namespace wfq::cli

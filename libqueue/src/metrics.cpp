@@ -68,6 +68,7 @@ void WorkerMetrics::job_finished(const std::string& outcome, double seconds) {
     } else if (outcome == "retried") ++m_retried;
     else if (outcome == "failed") ++m_failed;
     else if (outcome == "released") ++m_released;
+    else if (outcome == "parked" || outcome == "deferred") ++m_parked;
     else ++m_lost;
     m_job_seconds.observe(seconds);
 }
@@ -77,6 +78,11 @@ void WorkerMetrics::claim(double seconds, std::size_t jobs) {
     ++m_claims;
     m_claimed += static_cast<std::int64_t>(jobs);
     m_claim_seconds.observe(seconds);
+}
+
+void WorkerMetrics::stage_finished(double seconds) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_stage_seconds.observe(seconds);
 }
 
 void WorkerMetrics::lock_wait() {
@@ -99,7 +105,8 @@ std::string WorkerMetrics::render(const std::string& worker_id, const CacheStats
     };
     header(out, "wfq_worker_jobs_total", "counter", "Job attempts this worker finished, by outcome.");
     for (auto [outcome, v] : std::vector<std::pair<const char*, std::int64_t>>{
-             {"completed", m_completed}, {"retried", m_retried}, {"failed", m_failed}, {"released", m_released}, {"lost", m_lost}})
+             {"completed", m_completed}, {"retried", m_retried}, {"failed", m_failed}, {"released", m_released}, {"lost", m_lost},
+             {"parked", m_parked}})
         out += "wfq_worker_jobs_total{" + w + ",outcome=\"" + outcome + "\"} " + std::to_string(v) + "\n";
     counter("wfq_worker_jobs_rescued_total", "Jobs this worker's rescuer returned to pending or failed.", m_rescued);
     counter("wfq_worker_claims_total", "Claim queries this worker ran.", m_claims);

@@ -38,25 +38,10 @@ std::string write_temp_file(const std::string& data) {
 
 class ExecHandler final : public Handler {
 public:
-    explicit ExecHandler(ExecHandlerOptions options)
-        : m_options(std::move(options)),
-          m_base_env(current_environment({"WFQ_JOB_ID", "WFQ_JOB_TYPE", "WFQ_QUEUE", "WFQ_ATTEMPT", "WFQ_MAX_ATTEMPTS",
-                                          "WFQ_CORRELATION_ID", "WFQ_DB", "TRACEPARENT", "TRACESTATE",
-                                          "WFQ_CONFIG_FILE"})) {}
+    explicit ExecHandler(ExecHandlerOptions options) : m_options(std::move(options)) {}
 
     HandlerResult run(const Job& job, const std::atomic<bool>& cancel) override {
-        ProcessSpec spec;
-        spec.argv = m_options.command;
-        spec.env = m_base_env;
-        spec.env.push_back("WFQ_JOB_ID=" + std::to_string(job.id));
-        spec.env.push_back("WFQ_JOB_TYPE=" + job.type);
-        spec.env.push_back("WFQ_QUEUE=" + job.queue);
-        spec.env.push_back("WFQ_ATTEMPT=" + std::to_string(job.attempt));
-        spec.env.push_back("WFQ_MAX_ATTEMPTS=" + std::to_string(job.max_attempts));
-        spec.env.push_back("WFQ_CORRELATION_ID=" + job.correlation_id);
-        spec.env.push_back("WFQ_DB=" + m_options.db_url);
-        if (job.traceparent) spec.env.push_back("TRACEPARENT=" + *job.traceparent);  // the attempt's span
-        if (job.tracestate) spec.env.push_back("TRACESTATE=" + *job.tracestate);
+        ProcessSpec spec = handler_process(job, m_options, m_options.command, cancel);
         std::string config_file;
         if (job.config) {
             config_file = write_temp_file(*job.config);
@@ -64,13 +49,6 @@ public:
         }
         spec.stdin_data = job.payload;
         spec.timeout_ms = m_options.timeout_ms;
-        spec.kill_grace_ms = m_options.kill_grace_ms;
-        spec.cancel = &cancel;
-        std::string id = std::to_string(job.id);
-        spec.on_stderr_line = [&](const std::string& line) {
-            log::info(line, {{"job_id", id}, {"type", job.type}, {"attempt", std::to_string(job.attempt)},
-                             {"correlation_id", job.correlation_id}, {"stream", "stderr"}});
-        };
         ProcessResult p = run_process(spec);
         if (!config_file.empty()) ::unlink(config_file.c_str());
 
@@ -98,7 +76,7 @@ public:
                 r.output = nlohmann::json::parse(p.stdout_data).dump();
             } else if (!p.stdout_data.empty()) {
                 log::warn(p.stdout_truncated ? "handler output exceeds the result cap; not kept" : "handler output is not JSON; not kept",
-                          {{"job_id", id}});
+                          {{"job_id", std::to_string(job.id)}});
             }
         }
         return r;
@@ -106,7 +84,6 @@ public:
 
 private:
     ExecHandlerOptions m_options;
-    std::vector<std::string> m_base_env;
 };
 
 std::string make_worker_id(Random& random) {
@@ -116,6 +93,34 @@ std::string make_worker_id(Random& random) {
 }
 
 }  // namespace
+
+ProcessSpec handler_process(const Job& job, const ExecHandlerOptions& options, const std::vector<std::string>& command,
+                            const std::atomic<bool>& cancel) {
+    static const std::vector<std::string> base = current_environment(
+        {"WFQ_JOB_ID", "WFQ_JOB_TYPE", "WFQ_QUEUE", "WFQ_ATTEMPT", "WFQ_MAX_ATTEMPTS", "WFQ_CORRELATION_ID", "WFQ_DB",
+         "TRACEPARENT", "TRACESTATE", "WFQ_CONFIG_FILE", "WFQ_STAGE"});
+    ProcessSpec spec;
+    spec.argv = command;
+    spec.env = base;
+    spec.env.push_back("WFQ_JOB_ID=" + std::to_string(job.id));
+    spec.env.push_back("WFQ_JOB_TYPE=" + job.type);
+    spec.env.push_back("WFQ_QUEUE=" + job.queue);
+    spec.env.push_back("WFQ_ATTEMPT=" + std::to_string(job.attempt));
+    spec.env.push_back("WFQ_MAX_ATTEMPTS=" + std::to_string(job.max_attempts));
+    spec.env.push_back("WFQ_CORRELATION_ID=" + job.correlation_id);
+    spec.env.push_back("WFQ_DB=" + options.db_url);
+    if (job.traceparent) spec.env.push_back("TRACEPARENT=" + *job.traceparent);  // the attempt's (or stage's) span
+    if (job.tracestate) spec.env.push_back("TRACESTATE=" + *job.tracestate);
+    spec.kill_grace_ms = options.kill_grace_ms;
+    spec.cancel = &cancel;
+    std::string id = std::to_string(job.id), type = job.type, attempt = std::to_string(job.attempt),
+                correlation = job.correlation_id;
+    spec.on_stderr_line = [id, type, attempt, correlation](const std::string& line) {
+        log::info(line, {{"job_id", id}, {"type", type}, {"attempt", attempt}, {"correlation_id", correlation},
+                         {"stream", "stderr"}});
+    };
+    return spec;
+}
 
 std::unique_ptr<Handler> make_exec_handler(const ExecHandlerOptions& options) {
     if (options.command.empty()) throw Error(ErrorCode::usage, "--exec needs a command");
@@ -224,10 +229,12 @@ struct Worker::Impl {
         Job attempt = job;
         attempt.traceparent = span.context().to_traceparent();  // handlers run in the attempt's span
         try {
-            if (cache && job.org) {
+            auto [org, repo] = options.config_scope ? options.config_scope(job)
+                                                     : std::make_pair(job.org, job.repo);
+            if (cache && org) {
                 SpanRecord cfg = tracer->child("resolve_config", span);
                 try {
-                    attempt.config = resolve_config_cached(store, *cache, *job.org, job.repo);
+                    attempt.config = resolve_config_cached(store, *cache, *org, repo);
                 } catch (const std::exception& e) {
                     cfg.fail(e.what());
                     tracer->end(cfg);
@@ -245,8 +252,11 @@ struct Worker::Impl {
         }
         std::string outcome = record_outcome(job, slot, r, fields);
         metrics.job_finished(outcome, static_cast<double>(clock.steady_ns() - started) / 1e9);
+        for (double s : r.stage_seconds) metrics.stage_finished(s);
+        for (auto& s : r.spans) spans.push_back(std::move(s));
         span.set("wfq.outcome", outcome);
-        if (r.outcome != HandlerResult::Outcome::success) {
+        if (r.outcome != HandlerResult::Outcome::success && r.outcome != HandlerResult::Outcome::parked &&
+            r.outcome != HandlerResult::Outcome::deferred) {
             std::string tail = r.error.size() > 500 ? r.error.substr(r.error.size() - 500) : r.error;
             span.fail(tail.empty() ? outcome : tail);
         }
@@ -272,6 +282,14 @@ struct Worker::Impl {
             std::lock_guard<std::mutex> lock(mutex);
             ++(stats.*field);
         };
+        if (r.outcome == HandlerResult::Outcome::parked) {
+            log::info("job waiting for an event", fields);
+            return "parked";
+        }
+        if (r.outcome == HandlerResult::Outcome::deferred) {
+            log::info("job deferred: " + r.error, fields);
+            return "deferred";
+        }
         if (r.outcome == HandlerResult::Outcome::cancelled) {
             if (slot.shutting_down && store.release(slot.ref, "worker stopped before the job finished")) {
                 count(&WorkerStats::released);
@@ -292,12 +310,16 @@ struct Worker::Impl {
             log::warn("job finished but its lease was lost; result not recorded", fields);
             return "lost";
         }
-        const char* error_class = r.outcome == HandlerResult::Outcome::timeout ? "timeout"
-                                  : r.outcome == HandlerResult::Outcome::crash ? "crash"
-                                  : r.exit_code == -1                          ? "config"
-                                                                               : "exit_code";
-        bool permanent = r.outcome == HandlerResult::Outcome::failure && options.policy.permanent_exit_codes.count(r.exit_code);
-        Failure f = decide_failure(job, options.policy, error_class, r.error, permanent, random);
+        std::string error_class = !r.error_class.empty()                      ? r.error_class
+                                  : r.outcome == HandlerResult::Outcome::timeout ? "timeout"
+                                  : r.outcome == HandlerResult::Outcome::crash   ? "crash"
+                                  : r.exit_code == -1                            ? "config"
+                                                                                 : "exit_code";
+        auto typed = options.type_policies.find(job.type);
+        const JobPolicy& policy = typed != options.type_policies.end() ? typed->second : options.policy;
+        bool permanent = r.permanent ||
+                         (r.outcome == HandlerResult::Outcome::failure && policy.permanent_exit_codes.count(r.exit_code));
+        Failure f = decide_failure(job, policy, error_class, r.error, permanent, random);
         if (!store.fail(slot.ref, f)) {
             count(&WorkerStats::lost);
             return "lost";

@@ -18,7 +18,12 @@ pass "a duplicate key returns the existing id and says so"
 echo '{"from": "stdin"}' | "$WFQ" enqueue piped - >/dev/null
 "$WFQ" jobs list --type piped --json | jq_field "d[0]['payload']['from']" | grep -x stdin > /dev/null || fail "payload from stdin"
 TRACEPARENT=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 "$WFQ" enqueue traced > "$TMP/id"
-[ "$(job_field "$(cat "$TMP/id")" traceparent)" = 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 ] || fail "TRACEPARENT not kept"
+# The job carries the producer span's context: the caller's trace, a new span id.
+case "$(job_field "$(cat "$TMP/id")" traceparent)" in
+    00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01) fail "the producer span was not recorded" ;;
+    00-4bf92f3577b34da6a3ce929d0e0e4736-*-01) ;;
+    *) fail "TRACEPARENT's trace not continued" ;;
+esac
 expect_exit 0 "$WFQ" enqueue traced --traceparent 00-BAD
 contains "$ERR" "invalid traceparent"
 pass "payload from stdin; traceparent from the environment; an invalid one warns"

@@ -47,6 +47,8 @@ struct Job {
     std::optional<TimeMs> wait_deadline;
     TimeMs created_at = 0, updated_at = 0;
     std::optional<TimeMs> started_at, finished_at;
+    std::optional<std::string> wait_spec;    // an unfulfilled wait: {"event","key","timeout_ms"}
+    std::optional<std::string> signal_data;  // the signal that resumed it: {"event","data"}
     // Not stored: the effective config the worker resolved for this attempt (org/repo jobs).
     std::optional<std::string> config;
 };

@@ -33,13 +33,14 @@ public:
     void job_finished(const std::string& outcome, double seconds);  // completed, retried, failed, released, lost
     void claim(double seconds, std::size_t jobs);
     void rescued(std::int64_t n);
-    void lock_wait();  // a due job could not be claimed because its lock key was busy
+    void lock_wait();
+    void stage_finished(double seconds);  // a due job could not be claimed because its lock key was busy
     std::string render(const std::string& worker_id, const CacheStats& cache) const;
 
 private:
     mutable std::mutex m_mutex;
     std::int64_t m_completed = 0, m_retried = 0, m_failed = 0, m_released = 0, m_lost = 0, m_rescued = 0, m_claims = 0,
-                 m_claimed = 0, m_lock_waits = 0;
+                 m_claimed = 0, m_lock_waits = 0, m_parked = 0;
     double m_last_success = 0;
     Histogram m_job_seconds, m_claim_seconds, m_stage_seconds;
 };

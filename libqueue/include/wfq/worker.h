@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,10 +21,15 @@ class Clock;
 class Random;
 
 struct HandlerResult {
-    enum class Outcome { success, failure, timeout, crash, cancelled } outcome = Outcome::success;
+    // parked: waiting for an event; deferred: given back for later (e.g. a busy lock key).
+    enum class Outcome { success, failure, timeout, crash, cancelled, parked, deferred } outcome = Outcome::success;
     int exit_code = 0;
     std::optional<std::string> output;  // JSON kept as the result
     std::string error;                  // stderr tail or reason
+    std::string error_class;            // overrides the class derived from the outcome
+    bool permanent = false;             // fail at once, whatever the exit code
+    std::vector<SpanRecord> spans;      // the handler's own spans (pipeline stages, checkpoints)
+    std::vector<double> stage_seconds;
 };
 
 class Handler {
@@ -43,6 +49,12 @@ struct ExecHandlerOptions {
 
 // Runs a command per job with the handler contract of DESIGN.md.
 std::unique_ptr<Handler> make_exec_handler(const ExecHandlerOptions& options);
+
+struct ProcessSpec;
+// The process the handler contract describes for job: command, the WFQ_* environment and
+// TRACEPARENT, stderr lines logged with the job's ids, the kill grace and cancellation.
+ProcessSpec handler_process(const Job& job, const ExecHandlerOptions& options, const std::vector<std::string>& command,
+                            const std::atomic<bool>& cancel);
 
 struct WorkerOptions {
     std::vector<std::string> queues = {"default"};
@@ -68,6 +80,10 @@ struct WorkerOptions {
     Tracer* tracer = nullptr;  // null: spans are still made and stored, not exported
     // Prometheus textfile written every heartbeat and at exit (empty: none).
     std::string metrics_file;
+    // Per-type retry policy (workflow files); types not listed use `policy`.
+    std::map<std::string, JobPolicy> type_policies;
+    // The config scope (org, repo) of a job; default: the job's own org and repo.
+    std::function<std::pair<std::optional<std::string>, std::optional<std::string>>(const Job&)> config_scope;
 };
 
 struct WorkerStats {

@@ -82,6 +82,9 @@ public:
     virtual void notify_config(const std::string& scope) = 0;
     virtual std::unique_ptr<ConfigWatcher> open_config_watcher() = 0;
     virtual std::unique_ptr<AdvisoryLock> try_advisory_lock(const std::string& key) = 0;
+    // Serialises transactions that touch the same name (PostgreSQL: a transaction advisory
+    // lock; SQLite: nothing, BEGIN IMMEDIATE already serialises writers).
+    virtual void lock_name_for_transaction(const std::string& name) = 0;
     // Backend-specific health facts for `wfq doctor`.
     virtual std::vector<std::pair<std::string, double>> database_facts() = 0;
     // True when the error means "the schema is not there" (missing table).

@@ -17,7 +17,8 @@ namespace {
 const char* kJobColumns =
     "id, type, queue, payload, priority, run_at, state, attempt, max_attempts, key, lock_key, org, repo, "
     "correlation_id, traceparent, tracestate, lease_owner, lease_expires_at, current_stage, last_error, "
-    "error_class, result, wait_event, wait_key, wait_deadline, created_at, updated_at, started_at, finished_at";
+    "error_class, result, wait_event, wait_key, wait_deadline, created_at, updated_at, started_at, finished_at, "
+    "wait_spec, signal_data";
 
 const char* kActiveStates = "('pending', 'running', 'waiting')";
 
@@ -52,6 +53,8 @@ Job job_from_row(const Row& r) {
     j.updated_at = r.i64(26);
     j.started_at = r.opt_i64(27);
     j.finished_at = r.opt_i64(28);
+    j.wait_spec = r.opt_str(29);
+    j.signal_data = r.opt_str(30);
     return j;
 }
 
@@ -293,6 +296,22 @@ public:
                 add_event(id, "rescued", exhausted ? "failed" : "pending", static_cast<int>(attempt), owner, why);
                 (exhausted ? report.failed : report.requeued).push_back(id);
             }
+            // Waits whose deadline passed: retried (the pipeline waits again) or failed, per attempts.
+            for (const auto& r : m_db->exec("SELECT id, attempt, max_attempts, wait_event FROM jobs WHERE state = 'waiting' "
+                                            "AND wait_deadline < wfq_now_ms()",
+                                            {})) {
+                std::int64_t id = r.i64(0);
+                bool exhausted = r.i64(1) >= r.i64(2);
+                std::string why = "no signal '" + r.str(3) + "' before the deadline";
+                auto done = m_db->exec(std::string("UPDATE jobs SET state = ") +
+                                           (exhausted ? "'failed', finished_at = wfq_now_ms()" : "'pending', run_at = wfq_now_ms()") +
+                                           ", error_class = 'wait_timeout', last_error = $2, wait_event = NULL, wait_key = NULL, "
+                                           "wait_deadline = NULL, updated_at = wfq_now_ms() WHERE id = $1 AND state = 'waiting' RETURNING id",
+                                       {id, why});
+                if (done.empty()) continue;
+                add_event(id, "wait_timeout", exhausted ? "failed" : "pending", static_cast<int>(r.i64(1)), std::nullopt, why);
+                (exhausted ? report.failed : report.requeued).push_back(id);
+            }
             // Forget workers that have been silent for a day.
             m_db->exec("DELETE FROM workers WHERE last_heartbeat < wfq_now_ms() - 86400000", {});
             return report;
@@ -350,7 +369,8 @@ public:
                 auto rows = m_db->exec(
                     "UPDATE jobs SET state = 'pending', attempt = 0, run_at = wfq_now_ms(), lease_owner = NULL, "
                     "lease_expires_at = NULL, finished_at = NULL, wait_event = NULL, wait_key = NULL, wait_deadline = NULL, "
-                    "updated_at = wfq_now_ms() WHERE id = $1 AND state <> 'running' RETURNING id",
+                    "wait_spec = NULL, signal_data = NULL, updated_at = wfq_now_ms() WHERE id = $1 AND state <> 'running' "
+                    "RETURNING id",
                     {id});
                 if (rows.empty()) return exists(id) ? AdminResult::wrong_state : AdminResult::not_found;
                 add_event(id, "retried", "pending", 0, std::nullopt, "requeued by an operator");
@@ -392,6 +412,7 @@ public:
                 for (const auto& r : rows) ids.emplace_back(r.i64(0));
                 std::string in = "(" + placeholders(1, ids.size()) + ")";
                 m_db->exec("DELETE FROM job_events WHERE job_id IN " + in, ids);
+                m_db->exec("DELETE FROM checkpoints WHERE job_id IN " + in, ids);
                 m_db->exec("DELETE FROM jobs WHERE id IN " + in, ids);
                 return static_cast<std::int64_t>(rows.size());
             });
@@ -589,6 +610,113 @@ public:
 
     std::unique_ptr<ConfigWatcher> open_config_watcher() override {
         return retry([&] { return m_db->open_config_watcher(); }, default_db_retry_policy());
+    }
+
+    // ---- pipelines -----------------------------------------------------------------------
+    bool set_current_stage(const JobRef& job, const std::string& stage) override {
+        return !run("UPDATE jobs SET current_stage = $4, updated_at = wfq_now_ms() WHERE id = $1 AND lease_owner = $2 "
+                    "AND attempt = $3 AND state = 'running' RETURNING id",
+                    {job.id, job.lease_owner, std::int64_t(job.attempt), stage})
+                    .empty();
+    }
+
+    bool add_checkpoint(const JobRef& job, const Checkpoint& c) override {
+        return transact([&] {
+            auto rows = m_db->exec(
+                "INSERT INTO checkpoints (job_id, seq, stage, kind, gzipped, raw_bytes, stored_bytes, data, summary, created_at) "
+                "SELECT id, $4, $5, $6, $7, $8, $9, $10, $11, wfq_now_ms() FROM jobs WHERE id = $1 AND lease_owner = $2 "
+                "AND attempt = $3 AND state = 'running' RETURNING seq",
+                {job.id, job.lease_owner, std::int64_t(job.attempt), std::int64_t(c.seq), c.stage, c.kind,
+                 std::int64_t(c.gzipped ? 1 : 0), std::int64_t(c.raw_bytes), std::int64_t(c.stored_bytes), Blob{c.blob},
+                 c.summary});
+            return !rows.empty();
+        });
+    }
+
+    std::vector<Checkpoint> load_checkpoints(std::int64_t job_id) override {
+        std::vector<Checkpoint> out;
+        for (const auto& r : run("SELECT seq, stage, kind, gzipped, raw_bytes, stored_bytes, data, summary FROM checkpoints "
+                                 "WHERE job_id = $1 ORDER BY seq",
+                                 {job_id})) {
+            Checkpoint c;
+            c.seq = static_cast<int>(r.i64(0));
+            c.stage = r.str(1);
+            c.kind = r.str(2);
+            c.gzipped = r.i64(3) != 0;
+            c.raw_bytes = static_cast<std::size_t>(r.i64(4));
+            c.stored_bytes = static_cast<std::size_t>(r.i64(5));
+            c.blob = r.str(6);
+            c.summary = r.str(7);
+            out.push_back(std::move(c));
+        }
+        return out;
+    }
+
+    ParkResult park_job(const JobRef& job, const std::string& event, const std::string& key, std::int64_t timeout_ms,
+                        const std::string& wait_spec, int max_attempts) override {
+        return transact([&] {
+            m_db->lock_name_for_transaction("signal:" + event + "\x1f" + key);
+            ParkResult result;
+            auto stored = m_db->exec("SELECT id, data FROM signals WHERE event = $1 AND key = $2 AND consumed_by IS NULL "
+                                     "ORDER BY id LIMIT 1",
+                                     {event, key});
+            if (!stored.empty()) {
+                auto owned = m_db->exec("UPDATE jobs SET wait_spec = NULL, updated_at = wfq_now_ms() WHERE id = $1 AND "
+                                        "lease_owner = $2 AND attempt = $3 AND state = 'running' RETURNING id",
+                                        {job.id, job.lease_owner, std::int64_t(job.attempt)});
+                if (owned.empty()) return result;
+                m_db->exec("UPDATE signals SET consumed_by = $2 WHERE id = $1", {stored[0].i64(0), job.id});
+                add_event(job.id, "signalled", "running", job.attempt, job.lease_owner, "consumed a stored signal '" + event + "'");
+                result.signal_data = stored[0].str(1);
+                return result;
+            }
+            auto rows = m_db->exec(
+                "UPDATE jobs SET state = 'waiting', wait_event = $4, wait_key = $5, wait_deadline = wfq_now_ms() + $6, "
+                "wait_spec = $7, max_attempts = $8, lease_owner = NULL, lease_expires_at = NULL, updated_at = wfq_now_ms() "
+                "WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running' RETURNING id",
+                {job.id, job.lease_owner, std::int64_t(job.attempt), event, key, timeout_ms, wait_spec,
+                 std::int64_t(max_attempts)});
+            if (rows.empty()) return result;
+            add_event(job.id, "waiting", "waiting", job.attempt, job.lease_owner, "waiting for '" + event + "' key '" + key + "'");
+            result.parked = true;
+            return result;
+        });
+    }
+
+    std::vector<std::int64_t> signal(const std::string& event, const std::string& key, const std::string& data) override {
+        return transact([&] {
+            m_db->lock_name_for_transaction("signal:" + event + "\x1f" + key);
+            std::string payload = "{\"event\":" + json_quote(event) + ",\"data\":" + data + "}";
+            // Resuming is not a retry: the attempt the wait interrupted is given back.
+            auto rows = m_db->exec(
+                "UPDATE jobs SET state = 'pending', run_at = wfq_now_ms(), attempt = attempt - 1, signal_data = $3, "
+                "wait_spec = NULL, wait_event = NULL, wait_key = NULL, wait_deadline = NULL, updated_at = wfq_now_ms() "
+                "WHERE state = 'waiting' AND wait_event = $1 AND wait_key = $2 RETURNING id, attempt",
+                {event, key, payload});
+            std::vector<std::int64_t> ids;
+            for (const auto& r : rows) {
+                ids.push_back(r.i64(0));
+                add_event(r.i64(0), "signalled", "pending", static_cast<int>(r.i64(1)), std::nullopt, "signal '" + event + "' arrived");
+            }
+            if (ids.empty())
+                m_db->exec("INSERT INTO signals (event, key, data, created_at) VALUES ($1, $2, $3, wfq_now_ms())", {event, key, data});
+            else
+                m_db->notify_enqueued("*");
+            return ids;
+        });
+    }
+
+    bool defer(const JobRef& job, std::int64_t delay_ms, const std::string& reason) override {
+        return transact([&] {
+            auto rows = m_db->exec(
+                "UPDATE jobs SET state = 'pending', attempt = attempt - 1, run_at = wfq_now_ms() + $4, lease_owner = NULL, "
+                "lease_expires_at = NULL, updated_at = wfq_now_ms() WHERE id = $1 AND lease_owner = $2 AND attempt = $3 "
+                "AND state = 'running' RETURNING id",
+                {job.id, job.lease_owner, std::int64_t(job.attempt), delay_ms});
+            if (rows.empty()) return false;
+            add_event(job.id, "deferred", "pending", job.attempt - 1, job.lease_owner, reason);
+            return true;
+        });
     }
 
 private:

@@ -84,6 +84,31 @@ CREATE TABLE config_changes (
   scope text NOT NULL,
   at bigint NOT NULL);
 )SQL"},
+    {3, "pipelines: checkpoints, signals, waits", R"SQL(
+CREATE TABLE checkpoints (
+  job_id bigint NOT NULL,
+  seq integer NOT NULL,
+  stage text NOT NULL,
+  kind text NOT NULL,
+  gzipped integer NOT NULL,
+  raw_bytes bigint NOT NULL,
+  stored_bytes bigint NOT NULL,
+  data bytea NOT NULL,
+  summary jsonb NOT NULL,
+  created_at bigint NOT NULL,
+  PRIMARY KEY (job_id, seq));
+CREATE TABLE signals (
+  id bigserial PRIMARY KEY,
+  event text NOT NULL,
+  key text NOT NULL,
+  data jsonb NOT NULL,
+  created_at bigint NOT NULL,
+  consumed_by bigint);
+CREATE INDEX signals_pending ON signals (event, key, id) WHERE consumed_by IS NULL;
+ALTER TABLE jobs ADD COLUMN wait_spec text;
+ALTER TABLE jobs ADD COLUMN signal_data text;
+CREATE INDEX jobs_waiting ON jobs (wait_event, wait_key) WHERE state = 'waiting';
+)SQL"},
 };
 
 std::string hex_encode(const std::string& bytes) {
@@ -342,6 +367,9 @@ public:
             translate(e);
         }
         return std::make_unique<PgAdvisoryLock>(std::move(conn));
+    }
+    void lock_name_for_transaction(const std::string& name) override {
+        exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 1))", {name});
     }
     std::vector<std::pair<std::string, double>> database_facts() override {
         auto one = [&](const std::string& sql) {

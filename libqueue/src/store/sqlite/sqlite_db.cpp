@@ -84,6 +84,31 @@ CREATE TABLE config_changes (
   scope TEXT NOT NULL,
   at INTEGER NOT NULL);
 )SQL"},
+    {3, "pipelines: checkpoints, signals, waits", R"SQL(
+CREATE TABLE checkpoints (
+  job_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  stage TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  gzipped INTEGER NOT NULL,
+  raw_bytes INTEGER NOT NULL,
+  stored_bytes INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  summary TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (job_id, seq));
+CREATE TABLE signals (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  event TEXT NOT NULL,
+  key TEXT NOT NULL,
+  data TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  consumed_by INTEGER);
+CREATE INDEX signals_pending ON signals (event, key, id) WHERE consumed_by IS NULL;
+ALTER TABLE jobs ADD COLUMN wait_spec TEXT;
+ALTER TABLE jobs ADD COLUMN signal_data TEXT;
+CREATE INDEX jobs_waiting ON jobs (wait_event, wait_key) WHERE state = 'waiting';
+)SQL"},
 };
 
 [[noreturn]] void throw_sqlite(sqlite3* db, int rc, const std::string& what) {
@@ -273,6 +298,7 @@ public:
     std::unique_ptr<AdvisoryLock> try_advisory_lock(const std::string&) override {
         throw Error(ErrorCode::usage, "advisory locks need PostgreSQL; use a lease lock (omit --advisory) on SQLite");
     }
+    void lock_name_for_transaction(const std::string&) override {}
     std::vector<std::pair<std::string, double>> database_facts() override {
         auto one = [&](const char* sql) { return static_cast<double>(exec(sql, {}).at(0).i64(0)); };
         double page = one("PRAGMA page_size");

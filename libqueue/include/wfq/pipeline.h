@@ -1,0 +1,47 @@
+#pragma once
+// Workflow files and the pipeline handler: stages run in order over a JSON context that is
+// checkpointed after each stage (delta or snapshot, gzip), resumed after a retry or crash at
+// the first stage without a checkpoint, and parked while a stage waits for an event.
+#include <wfq/queue.h>
+#include <wfq/state.h>
+#include <wfq/worker.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace wfq {
+
+struct StageSpec {
+    std::string name;
+    std::vector<std::string> exec;  // a command, or
+    std::string builtin;            // "resolve_config"
+    std::int64_t timeout_ms = 0;    // 0: the workflow's timeout
+};
+
+struct Workflow {
+    std::string type, path;
+    JobPolicy policy;
+    std::int64_t timeout_ms = 0;
+    std::string lock_key;               // template, e.g. "pr:{payload.repository.id}"
+    std::string config_org, config_repo;  // templates
+    StateOptions state;
+    std::vector<StageSpec> stages;
+};
+
+// Parses and validates a workflow file. Error(bad_input) "PATH:LINE: FIELD: problem".
+Workflow load_workflow(const std::string& path);
+Workflow parse_workflow(const std::string& text, const std::string& name);
+
+// Expands {payload.a.b}, {job.id}, {job.type}, {job.org}, {job.repo}, {job.queue} in a template;
+// Error(bad_input) naming a field the job does not have.
+std::string expand_template(const std::string& tmpl, const Job& job);
+
+// Runs jobs of the workflows' types. Stage commands follow the handler contract (context on
+// stdin, new context on stdout) with WFQ_STAGE set; a context with a top-level "$wait":
+// {"event", "key", "timeout"} parks the job until `wfq signal`.
+std::unique_ptr<Handler> make_pipeline_handler(Store& store, std::vector<Workflow> workflows, ExecHandlerOptions base,
+                                               Tracer* tracer);
+
+}  // namespace wfq
