@@ -140,3 +140,23 @@ run
 [ "$(job_field "$id" error_class)" = corrupt_state ] || fail "corrupt_state class"
 contains "$(job_field "$id" last_error)" "checkpoint 4"
 pass "corrupt checkpoints: inspect exits 65 naming job and checkpoint; the job fails with corrupt_state, never a wrong context"
+
+# The workflow's lock key: two jobs of one pull request never run at once; the second is
+# deferred without spending attempts and runs when the first is done.
+cat > "$TMP/locked.json" <<EOF
+{"type": "locked", "lock_key": "pr:{payload.pr}", "stages": [
+  {"name": "hold", "exec": $(stage hold "d['held']=True" 'touch '"$TMP"'/holding-$WFQ_JOB_ID; while [ ! -e '"$TMP"'/go ]; do sleep 0.05; done;')}]}
+EOF
+first=$("$WFQ" enqueue locked '{"pr": 42}')
+second=$("$WFQ" enqueue locked '{"pr": 42}')
+"$WFQ" process --workflow "$TMP/locked.json" --concurrency 2 --poll 200ms 2> /dev/null &
+worker=$!
+wait_for 20 test -e "$TMP/holding-$first"
+wait_for 20 sh -c "'$WFQ' jobs show $second --json | grep '\"kind\": \"deferred\"' > /dev/null"
+[ ! -e "$TMP/holding-$second" ] || fail "both jobs of one lock key ran at once"
+touch "$TMP/go"
+wait_for 30 sh -c "[ \"\$('$WFQ' jobs show $second --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"state\"])')\" = completed ]"
+kill -TERM "$worker"; wait "$worker" || true
+[ "$(job_field "$first" state)" = completed ] || fail "first locked job"
+[ "$(job_field "$second" attempt)" = 1 ] || fail "waiting for the lock key spent attempts: $(job_field "$second" attempt)"
+pass "the workflow's lock key keeps two jobs of one PR apart; the second waits without spending attempts"

@@ -57,3 +57,16 @@ done < "$TMP/runbook.sh"
 wfq process --type stuck --until-empty --exec true 2> /dev/null
 [ "$(job_field "$JOB" state)" = completed ] || fail "the job did not complete after the runbook"
 pass "the stuck-job runbook finds, rescues and requeues a job whose worker died; it then completes"
+
+# The example workflow validates and runs end to end (a review that waits for approval).
+cd "$WFQ_SOURCE_DIR"
+wfq workflow check examples/workflows/code_review.json > /dev/null || fail "example workflow does not validate"
+wfq config set org:acme '{"model": "large"}' 2> /dev/null
+review=$(wfq enqueue code_review '{"organizationId": "acme", "repository": {"id": "r1"}, "pullRequest": {"number": 5}}')
+wfq process --workflow examples/workflows/code_review.json --until-empty 2> /dev/null
+[ "$(job_field "$review" state)" = waiting ] || fail "example review not waiting for approval"
+wfq signal approved --key 5 --data '{"by": "maria"}' > /dev/null
+wfq process --workflow examples/workflows/code_review.json --until-empty 2> /dev/null
+[ "$(wfq jobs show "$review" --json | jq_field "d['result']['published']")" = "{'approvedBy': 'maria', 'suggestions': 1}" ] \
+    || fail "example review result: $(wfq jobs show "$review" --json)"
+pass "examples/workflows/code_review.json runs: validate, config, analyze, wait for approval, publish"
