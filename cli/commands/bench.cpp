@@ -63,7 +63,9 @@ std::vector<NewJob> make_jobs(Context& ctx, std::int64_t n, const std::string& t
 }
 
 void enqueue_all(Store& store, const std::vector<NewJob>& jobs, int batch_size) {
+    Progress progress("enqueued", true);
     for (std::size_t i = 0; i < jobs.size(); i += static_cast<std::size_t>(batch_size)) {
+        progress.update(static_cast<std::int64_t>(i));
         std::vector<NewJob> batch(jobs.begin() + static_cast<long>(i),
                                   jobs.begin() + static_cast<long>(std::min(jobs.size(), i + static_cast<std::size_t>(batch_size))));
         store.enqueue_batch(batch);

@@ -357,6 +357,8 @@ public:
         }
 
         const std::int64_t job_deadline = wf.timeout_ms ? SystemClock::instance().steady_ns() / 1'000'000 + wf.timeout_ms : 0;
+        // The context is serialised once per stage: the checkpoint's text is the next stdin.
+        std::string serialized;
         for (std::size_t i = checkpoints.size(); i < wf.stages.size(); ++i) {
             if (cancel) {
                 r.outcome = HandlerResult::Outcome::cancelled;
@@ -373,7 +375,8 @@ public:
                 stage_job.traceparent = span.context().to_traceparent();
                 ProcessSpec spec = handler_process(stage_job, m_base, stage.exec, cancel);
                 spec.env.push_back("WFQ_STAGE=" + stage.name);
-                spec.stdin_data = canonical(ctx);
+                spec.stdin_data = serialized.empty() ? canonical(ctx) : std::move(serialized);
+                serialized.clear();
                 std::int64_t timeout = stage.timeout_ms ? stage.timeout_ms : wf.timeout_ms;
                 if (job_deadline) {
                     std::int64_t left = std::max<std::int64_t>(1, job_deadline - SystemClock::instance().steady_ns() / 1'000'000);
@@ -419,7 +422,9 @@ public:
             end_span(span, r);
 
             SpanRecord cp_span = start_span("checkpoint " + stage.name, attempt_ctx);
-            Checkpoint c = encode_checkpoint(static_cast<int>(i) + 1, stage.name, previous, ctx, since_snapshot, wf.state);
+            serialized = canonical(ctx);
+            Checkpoint c =
+                encode_checkpoint(static_cast<int>(i) + 1, stage.name, previous, ctx, serialized, since_snapshot, wf.state);
             cp_span.set("wfq.checkpoint.kind", c.kind);
             cp_span.set("wfq.checkpoint.raw_bytes", static_cast<std::int64_t>(c.raw_bytes));
             cp_span.set("wfq.checkpoint.stored_bytes", static_cast<std::int64_t>(c.stored_bytes));
@@ -432,6 +437,7 @@ public:
             since_snapshot = c.kind == "snapshot" ? 0 : since_snapshot + 1;
             previous = ctx;
             if (!wait_spec.is_null()) {
+                serialized.clear();  // the signal's data changes the context
                 if (auto parked = wait(ref, max_attempts, wait_spec, ctx, r)) return *parked;
             }
         }

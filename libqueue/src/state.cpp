@@ -252,10 +252,14 @@ Json minimal_state(const Json& context, const std::vector<std::string>& pointers
 
 Checkpoint encode_checkpoint(int seq, const std::string& stage, const Json& previous, const Json& context,
                              int since_snapshot, const StateOptions& options) {
+    return encode_checkpoint(seq, stage, previous, context, canonical(context), since_snapshot, options);
+}
+
+Checkpoint encode_checkpoint(int seq, const std::string& stage, const Json& previous, const Json& context,
+                             const std::string& full, int since_snapshot, const StateOptions& options) {
     Checkpoint c;
     c.seq = seq;
     c.stage = stage;
-    std::string full = canonical(context);  // serialised once
     std::string body = full;
     c.kind = "snapshot";
     if (!previous.is_null() && since_snapshot + 1 < options.snapshot_every) {

@@ -50,6 +50,8 @@ run
 [ "$(job_field "$id" state)" = waiting ] || { tail -5 "$TMP/worker.log"; fail "not waiting: $(job_field "$id" state)"; }
 expect_exit 0 "$WFQ" jobs list --state waiting
 contains "$OUT" "waits for approved key 7"
+[ "$("$WFQ" why "$id" --json | jq_field "d['reason']")" = waiting_for_event ] || fail "why waiting_for_event"
+contains "$("$WFQ" why "$id")" "wfq signal approved --key 7"
 expect_exit 0 "$WFQ" signal approved --key 7 --data '{"by": "alice"}'
 [ "$OUT" = "$id" ] || fail "signal resumed '$OUT'"
 run
@@ -115,6 +117,11 @@ EOF
 waiter=$("$WFQ" enqueue waiter '{}')
 "$WFQ" process --workflow "$TMP/wait.json" --until-empty 2> /dev/null
 [ "$(job_field "$waiter" state)" = waiting ] || fail "waiter not waiting"
+past_deadline() {
+    { "$WFQ" doctor --json || true; } | python3 -c "import json,sys; sys.exit(0 if [f['severity'] for f in json.load(sys.stdin) if f['check'] == 'waiting_jobs'] == ['error'] else 1)"
+}
+wait_for 10 past_deadline
+expect_exit 1 "$WFQ" doctor
 wait_for 10 sh -c "'$WFQ' rescue 2>/dev/null | grep '$waiter pending' > /dev/null"
 "$WFQ" process --workflow "$TMP/wait.json" --until-empty 2> /dev/null
 [ "$(job_field "$waiter" state)" = waiting ] || fail "waiter did not wait again"

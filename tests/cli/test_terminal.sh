@@ -41,4 +41,8 @@ contains "$out" "$(printf '\r')enqueued"
 grep "$(printf '\r')" "$TMP/err" > /dev/null && fail "progress in a pipe"
 out=$(on_tty "'$WFQ' jobs prune --older-than 0 --state completed --json")
 case "$out" in *"$(printf '\r')pruned"*) fail "progress with --json" ;; esac
-pass "progress on a terminal's stderr, never in a pipe or with --json"
+out=$(on_tty "'$WFQ' bench enqueue --jobs 3000 --batch-size 10 > /dev/null")
+contains "$out" "$(printf '\r')enqueued"
+"$WFQ" bench enqueue --jobs 3000 --batch-size 10 2> "$TMP/err" > /dev/null
+grep "$(printf '\r')" "$TMP/err" > /dev/null && fail "bench progress in a pipe"
+pass "progress (NDJSON enqueue, prune, bench) on a terminal's stderr, never in a pipe or with --json"

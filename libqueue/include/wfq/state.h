@@ -47,6 +47,10 @@ struct Checkpoint {
 // (null for the first), since_snapshot how many deltas follow the last snapshot.
 Checkpoint encode_checkpoint(int seq, const std::string& stage, const Json& previous, const Json& context,
                              int since_snapshot, const StateOptions& options);
+// The same with context already serialised by canonical(), so the caller serialises it once
+// and can reuse the text (e.g. as the next stage's stdin).
+Checkpoint encode_checkpoint(int seq, const std::string& stage, const Json& previous, const Json& context,
+                             const std::string& serialized, int since_snapshot, const StateOptions& options);
 // Rebuilds the context at the last of checkpoints (last snapshot + deltas in order).
 // Throws Error(bad_input) naming the checkpoint for corrupt gzip or a patch that does not apply.
 Json restore_context(const std::vector<Checkpoint>& checkpoints);
