@@ -13,11 +13,14 @@ applied=$(cat "$TMP/m1" "$TMP/m2" "$TMP/m3" | grep -c "applied migration 1" || t
 pass "three concurrent migrate runs: each migration applied exactly once"
 
 "$WFQ" enqueue before '{}' > /dev/null
-"$WFQ" process --poll 200ms --exec sh -c 'cat > /dev/null; echo "{\"ok\": true}"' 2> "$TMP/worker.log" &
+# The worker's sessions carry an application name, so only they are terminated below (other
+# tests share this server).
+PGAPPNAME="wfq-victim-$$" "$WFQ" process --poll 200ms --exec sh -c 'cat > /dev/null; echo "{\"ok\": true}"' 2> "$TMP/worker.log" &
 worker=$!
 wait_for 20 sh -c "[ \"\$('$WFQ' jobs list --state completed --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 1 ]"
-# Kill every other session of this database: the worker's store and its LISTEN connection.
-psql -Atqc "select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend'" > /dev/null
+# Kill the worker's sessions: its store, its LISTEN connection and its config watcher.
+killed=$(psql -Atqc "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = 'wfq-victim-$$'")
+[ "$killed" -ge 2 ] || fail "terminated $killed of the worker's sessions"
 for i in 1 2 3; do "$WFQ" enqueue after '{}' > /dev/null; done
 wait_for 30 sh -c "[ \"\$('$WFQ' jobs list --state completed --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 4 ]"
 kill -TERM "$worker"; wait "$worker"

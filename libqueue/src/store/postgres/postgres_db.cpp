@@ -180,32 +180,29 @@ public:
     std::vector<std::string> payloads;
 };
 
-// LISTENs for config changes; after a lost session it reports "*", since notifications sent
-// while disconnected are gone.
-class PgConfigWatcher final : public ConfigWatcher {
+// A dedicated session LISTENing on one channel, reopened on the next call after a loss.
+class ListeningSession {
 public:
-    PgConfigWatcher(const std::string& dsn, const std::string& schema, const std::string& channel)
-        : m_dsn(dsn), m_schema(schema), m_channel(channel) {
+    ListeningSession(std::string dsn, std::string schema, std::string channel)
+        : m_dsn(std::move(dsn)), m_schema(std::move(schema)), m_channel(std::move(channel)) {
         open();
     }
-    std::vector<std::string> poll(std::int64_t timeout_ms) override {
+    // Waits up to timeout_ms and returns the payloads that arrived. reconnected is set when the
+    // session had to be reopened first (notifications sent meanwhile are lost). Throws, and
+    // drops the session, when it is lost.
+    std::vector<std::string> await(std::int64_t timeout_ms, bool& reconnected) {
         try {
-            bool reconnected = false;
-            if (!m_conn) {
-                open();
-                reconnected = true;
-            }
+            reconnected = !m_conn;
+            if (!m_conn) open();
             m_listener->payloads.clear();
             m_conn->await_notification(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
-            // Drain whatever else already arrived.
             while (m_conn->get_notifs() > 0) {
             }
-            if (reconnected) return {"*"};
             return m_listener->payloads;
-        } catch (const std::exception&) {
+        } catch (...) {
             m_listener.reset();
             m_conn.reset();
-            return {"*"};
+            throw;
         }
     }
 
@@ -219,33 +216,42 @@ private:
     std::unique_ptr<Listener> m_listener;
 };
 
-class PgWaker final : public Waker {
+// Config changes: after a lost session it reports "*", since notifications sent while
+// disconnected are gone.
+class PgConfigWatcher final : public ConfigWatcher {
 public:
-    PgWaker(const std::string& dsn, const std::string& schema, const std::string& channel)
-        : m_dsn(dsn), m_schema(schema), m_channel(channel) {
-        open();
-    }
-    bool wait(std::int64_t timeout_ms) override {
+    PgConfigWatcher(const std::string& dsn, const std::string& schema, const std::string& channel)
+        : m_session(dsn, schema, channel) {}
+    std::vector<std::string> poll(std::int64_t timeout_ms) override {
         try {
-            if (!m_conn) open();
-            int n = m_conn->await_notification(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
-            return n > 0;
+            bool reconnected = false;
+            auto payloads = m_session.await(timeout_ms, reconnected);
+            if (reconnected) return {"*"};
+            return payloads;
         } catch (const std::exception&) {
-            // Lost the listening session: report a wake-up so the worker polls, and reconnect later.
-            m_listener.reset();
-            m_conn.reset();
-            return true;
+            return {"*"};
         }
     }
 
 private:
-    void open() {
-        m_conn = connect(m_dsn, m_schema);
-        m_listener = std::make_unique<Listener>(*m_conn, m_channel);
+    ListeningSession m_session;
+};
+
+class PgWaker final : public Waker {
+public:
+    PgWaker(const std::string& dsn, const std::string& schema, const std::string& channel)
+        : m_session(dsn, schema, channel) {}
+    bool wait(std::int64_t timeout_ms) override {
+        try {
+            bool reconnected = false;
+            return !m_session.await(timeout_ms, reconnected).empty() || reconnected;
+        } catch (const std::exception&) {
+            return true;  // lost the listening session: poll now, reconnect on the next wait
+        }
     }
-    std::string m_dsn, m_schema, m_channel;
-    std::unique_ptr<pqxx::connection> m_conn;
-    std::unique_ptr<Listener> m_listener;
+
+private:
+    ListeningSession m_session;
 };
 
 class PgAdvisoryLock final : public AdvisoryLock {
