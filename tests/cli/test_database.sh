@@ -22,6 +22,8 @@ wait_for 20 sh -c "[ \"\$('$WFQ' jobs list --state completed --json | python3 -c
 killed=$(psql -Atqc "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = 'wfq-victim-$$'")
 [ "$killed" -ge 2 ] || fail "terminated $killed of the worker's sessions"
 for i in 1 2 3; do "$WFQ" enqueue after '{}' > /dev/null; done
-wait_for 30 sh -c "[ \"\$('$WFQ' jobs list --state completed --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 4 ]"
+completed_4() { [ "$("$WFQ" jobs list --state completed --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 4 ]; }
+for i in $(seq 1 300); do completed_4 && break; sleep 0.1; done
+completed_4 || { tail -20 "$TMP/worker.log"; "$WFQ" jobs list; fail "the worker did not recover from its terminated sessions"; }
 kill -TERM "$worker"; wait "$worker"
 pass "a worker whose connections are terminated reconnects and keeps processing"

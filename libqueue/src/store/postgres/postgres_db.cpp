@@ -401,10 +401,18 @@ private:
     std::string channel() const { return "wfq_jobs_" + m_schema; }
     std::string config_channel() const { return "wfq_config_" + m_schema; }
 
+    // Translates e; whenever the session may be gone (lost connection, a commit in doubt, an
+    // administrator's termination, a closed socket) drops it so the next call reconnects.
     [[noreturn]] void on_exception(const std::exception& e) {
         m_tx.reset();
-        if (dynamic_cast<const pqxx::broken_connection*>(&e)) m_conn.reset();
-        translate(e);
+        bool lost = dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr || (m_conn && !m_conn->is_open());
+        try {
+            if (lost) throw Error(ErrorCode::db_unavailable, std::string("database connection lost: ") + e.what());
+            translate(e);
+        } catch (const Error& err) {
+            if (err.code() == ErrorCode::db_unavailable) m_conn.reset();
+            throw;
+        }
     }
 
     static Rows to_rows(const pqxx::result& r) {
