@@ -139,7 +139,9 @@ int bench_latency(Context& ctx, BenchOptions& o) {
     std::thread t([&] { worker.run(stop); });
     std::vector<double> ms;
     for (std::int64_t i = 0; i < o.samples; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));  // let the worker go idle
+        // An idle worker: the previous job is finished and recorded before the next is sent.
+        while (store.count_jobs(JobState::completed) < i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));  // and back in its idle wait
         NewJob j;
         j.type = "bench_latency";
         j.queue = "bench";

@@ -250,26 +250,37 @@ struct Worker::Impl {
             r.exit_code = -1;
             r.error = std::string("could not resolve the job's config: ") + e.what();
         }
-        std::string outcome = record_outcome(job, slot, r, fields);
+        for (auto& s : r.spans) spans.push_back(std::move(s));
+        // Ends the attempt's span with the outcome about to be recorded and returns the spans as
+        // OTLP JSON, so that they are stored in the same transaction as the outcome.
+        std::vector<std::string> span_json;
+        bool finished = false;
+        auto finish = [&](const std::string& outcome) -> const std::vector<std::string>& {
+            if (finished) return span_json;
+            finished = true;
+            span.set("wfq.outcome", outcome);
+            if (r.outcome != HandlerResult::Outcome::success && r.outcome != HandlerResult::Outcome::parked &&
+                r.outcome != HandlerResult::Outcome::deferred) {
+                std::string tail = r.error.size() > 500 ? r.error.substr(r.error.size() - 500) : r.error;
+                span.fail(tail.empty() ? outcome : tail);
+            }
+            tracer->end(span);
+            spans.push_back(span);
+            if (span.sampled)
+                for (const auto& s : spans) {
+                    span_json.push_back(s.to_otlp_json());
+                    tracer->export_span(s);
+                }
+            return span_json;
+        };
+        bool spans_stored = false;
+        std::string outcome = record_outcome(job, slot, r, fields, finish, spans_stored);
+        finish(outcome);
         metrics.job_finished(outcome, static_cast<double>(clock.steady_ns() - started) / 1e9);
         for (double s : r.stage_seconds) metrics.stage_finished(s);
-        for (auto& s : r.spans) spans.push_back(std::move(s));
-        span.set("wfq.outcome", outcome);
-        if (r.outcome != HandlerResult::Outcome::success && r.outcome != HandlerResult::Outcome::parked &&
-            r.outcome != HandlerResult::Outcome::deferred) {
-            std::string tail = r.error.size() > 500 ? r.error.substr(r.error.size() - 500) : r.error;
-            span.fail(tail.empty() ? outcome : tail);
-        }
-        tracer->end(span);
-        spans.push_back(span);
-        if (span.sampled) {
-            std::vector<std::string> json;
-            for (const auto& s : spans) {
-                json.push_back(s.to_otlp_json());
-                tracer->export_span(s);
-            }
+        if (!spans_stored && !span_json.empty()) {
             try {
-                store.add_job_spans(job.id, job.attempt, json);
+                store.add_job_spans(job.id, job.attempt, span_json);
             } catch (const std::exception& e) {
                 log::warn(std::string("could not store the job's spans: ") + e.what(), fields);
             }
@@ -277,7 +288,9 @@ struct Worker::Impl {
     }
 
     // Records the attempt's outcome in the store; returns its name for metrics and spans.
-    std::string record_outcome(const Job& job, Slot& slot, const HandlerResult& r, log::Fields fields) {
+    std::string record_outcome(const Job& job, Slot& slot, const HandlerResult& r, log::Fields fields,
+                               const std::function<const std::vector<std::string>&(const std::string&)>& finish,
+                               bool& spans_stored) {
         auto count = [&](std::int64_t WorkerStats::*field) {
             std::lock_guard<std::mutex> lock(mutex);
             ++(stats.*field);
@@ -301,7 +314,8 @@ struct Worker::Impl {
             return "lost";
         }
         if (r.outcome == HandlerResult::Outcome::success) {
-            if (store.complete(slot.ref, r.output)) {
+            if (store.complete(slot.ref, r.output, finish("completed"))) {
+                spans_stored = true;
                 count(&WorkerStats::completed);
                 log::info("job completed", fields);
                 return "completed";
@@ -320,10 +334,11 @@ struct Worker::Impl {
         bool permanent = r.permanent ||
                          (r.outcome == HandlerResult::Outcome::failure && policy.permanent_exit_codes.count(r.exit_code));
         Failure f = decide_failure(job, policy, error_class, r.error, permanent, random);
-        if (!store.fail(slot.ref, f)) {
+        if (!store.fail(slot.ref, f, finish(f.retry_in_ms ? "retried" : "failed"))) {
             count(&WorkerStats::lost);
             return "lost";
         }
+        spans_stored = true;
         fields.emplace_back("error_class", error_class);
         fields.emplace_back("exit_code", std::to_string(r.exit_code));
         if (f.retry_in_ms) {

@@ -104,8 +104,10 @@ public:
     // Extends the leases still held; returns the ids whose lease was lost.
     virtual std::vector<std::int64_t> renew_leases(const std::vector<JobRef>& jobs, std::int64_t lease_ms) = 0;
     // Compare-and-set on (id, lease owner, attempt, running): false when the lease was lost.
-    virtual bool complete(const JobRef& job, const std::optional<std::string>& result) = 0;
-    virtual bool fail(const JobRef& job, const Failure& failure) = 0;
+    // spans (OTLP JSON) are kept with the job's events in the same transaction.
+    virtual bool complete(const JobRef& job, const std::optional<std::string>& result,
+                          const std::vector<std::string>& spans = {}) = 0;
+    virtual bool fail(const JobRef& job, const Failure& failure, const std::vector<std::string>& spans = {}) = 0;
     // Gives a job back without counting the attempt (graceful shutdown).
     virtual bool release(const JobRef& job, const std::string& reason) = 0;
     // Expired leases and jobs of workers silent for dead_after_ms go back to pending

@@ -217,7 +217,8 @@ public:
         });
     }
 
-    bool complete(const JobRef& job, const std::optional<std::string>& result) override {
+    bool complete(const JobRef& job, const std::optional<std::string>& result,
+                  const std::vector<std::string>& spans) override {
         return transact([&] {
             auto rows = m_db->exec(
                 "UPDATE jobs SET state = 'completed', result = $4, lease_owner = NULL, lease_expires_at = NULL, "
@@ -226,11 +227,12 @@ public:
                 {job.id, job.lease_owner, std::int64_t(job.attempt), opt(result)});
             if (rows.empty()) return false;
             add_event(job.id, "completed", "completed", job.attempt, job.lease_owner, std::nullopt);
+            insert_spans(job.id, job.attempt, spans);
             return true;
         });
     }
 
-    bool fail(const JobRef& job, const Failure& failure) override {
+    bool fail(const JobRef& job, const Failure& failure, const std::vector<std::string>& spans) override {
         return transact([&] {
             Rows rows;
             if (failure.retry_in_ms) {
@@ -252,6 +254,7 @@ public:
                                (failure.retry_in_ms ? ",\"retry_in_ms\":" + std::to_string(*failure.retry_in_ms) : "") + "}";
             add_event(job.id, failure.retry_in_ms ? "retry_scheduled" : "failed",
                       failure.retry_in_ms ? "pending" : "failed", job.attempt, job.lease_owner, failure.message, data);
+            insert_spans(job.id, job.attempt, spans);
             return true;
         });
     }
@@ -465,15 +468,7 @@ public:
 
     void add_job_spans(std::int64_t job_id, int attempt, const std::vector<std::string>& spans) override {
         if (spans.empty()) return;
-        transact([&] {
-            std::string sql = "INSERT INTO job_events (job_id, at, kind, state, attempt, data) VALUES ";
-            Params params{job_id, std::int64_t(attempt)};
-            for (std::size_t i = 0; i < spans.size(); ++i) {
-                sql += (i ? ", " : "") + std::string("($1, wfq_now_ms(), 'span', '', $2, $") + std::to_string(params.size() + 1) + ")";
-                params.emplace_back(spans[i]);
-            }
-            m_db->exec(sql, params);
-        });
+        transact([&] { insert_spans(job_id, attempt, spans); });
     }
 
     std::vector<std::string> job_spans(std::int64_t job_id) override {
@@ -778,6 +773,17 @@ private:
         m_db->exec("INSERT INTO job_events (job_id, at, kind, state, attempt, worker, message, data) "
                    "VALUES ($1, wfq_now_ms(), $2, $3, $4, $5, $6, $7)",
                    {job_id, kind, state, std::int64_t(attempt), opt(worker), opt(message), opt(data)});
+    }
+
+    void insert_spans(std::int64_t job_id, int attempt, const std::vector<std::string>& spans) {
+        if (spans.empty()) return;
+        std::string sql = "INSERT INTO job_events (job_id, at, kind, state, attempt, data) VALUES ";
+        Params params{job_id, std::int64_t(attempt)};
+        for (std::size_t i = 0; i < spans.size(); ++i) {
+            sql += (i ? ", " : "") + std::string("($1, wfq_now_ms(), 'span', '', $2, $") + std::to_string(params.size() + 1) + ")";
+            params.emplace_back(spans[i]);
+        }
+        m_db->exec(sql, params);
     }
 
     bool exists(std::int64_t id) { return !m_db->exec("SELECT 1 FROM jobs WHERE id = $1", {id}).empty(); }
