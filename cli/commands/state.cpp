@@ -1,9 +1,9 @@
 #include "common.h"
 
+#include <wfq/file.h>
 #include <wfq/gzip.h>
 #include <wfq/state.h>
 
-#include <fstream>
 
 namespace wfq::cli {
 namespace {
@@ -28,15 +28,7 @@ void write_output(const std::string& path, const std::string& data) {
         std::cout.flush();
         return;
     }
-    // Write beside the target and rename, so a failure never leaves half a file.
-    std::string tmp = path + ".wfq-tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) throw Error(ErrorCode::failure, "cannot write " + path);
-        out.write(data.data(), static_cast<std::streamsize>(data.size()));
-        if (!out) throw Error(ErrorCode::failure, "cannot write " + path);
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(ErrorCode::failure, "cannot write " + path);
+    write_file_atomically(path, data);
 }
 
 struct DiffCmd {

@@ -4,7 +4,6 @@
 #include <wfq/trace.h>
 
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 
 namespace wfq {
@@ -149,16 +148,6 @@ std::string render_queue_metrics(const QueueMetrics& m) {
     gauge("wfq_held_locks", "Lease locks currently held.", static_cast<double>(m.held_locks));
     gauge("wfq_failed_jobs", "Jobs in the failed state (the dead letter).", static_cast<double>(failed));
     return out;
-}
-
-void write_file_atomically(const std::string& path, const std::string& text) {
-    std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text;
-        if (!out) throw Error(ErrorCode::failure, "cannot write " + tmp);
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(ErrorCode::failure, "cannot rename " + tmp + " to " + path);
 }
 
 }  // namespace wfq

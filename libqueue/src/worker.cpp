@@ -1,5 +1,6 @@
 #include <wfq/clock.h>
 #include <wfq/duration.h>
+#include <wfq/file.h>
 #include <wfq/errors.h>
 #include <wfq/log.h>
 #include <wfq/process_runner.h>

@@ -35,7 +35,6 @@ for q in qa qb; do
     "$WFQ" process --queue $q --lease 3s --poll 100ms --exec "$TMP/handler.sh" 2> "$TMP/$q.log" &
 done
 result() { "$WFQ" jobs show "$1" --json | jq_field "json.dumps(d['result'], sort_keys=True) if d['state'] == 'completed' else ''" ; }
-jq_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 run_job() {  # queue -> prints the job's result once it completed
     local id; id=$("$WFQ" enqueue review '{}' --queue "$1" --org acme --repo widgets)
     local r=""; local deadline=$(( $(date +%s) + 20 ))

@@ -48,7 +48,5 @@ private:
 std::string render_queue_metrics(const QueueMetrics& m);
 // Escapes a label value (backslash, double quote, newline).
 std::string prometheus_label(const std::string& value);
-// Writes path.tmp then renames it over path, so a reader never sees half a file.
-void write_file_atomically(const std::string& path, const std::string& text);
 
 }  // namespace wfq

@@ -149,6 +149,16 @@ sqlite3* open_handle(const std::string& path) {
     return db;
 }
 
+// The integer a one-row query on handle db returns (0 when it fails: callers poll again).
+std::int64_t query_int64(sqlite3* db, const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    std::int64_t v = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
 class SqliteWaker final : public Waker {
 public:
     explicit SqliteWaker(const std::string& path) : m_db(open_handle(path)) { m_last = data_version(); }
@@ -168,14 +178,7 @@ public:
     }
 
 private:
-    std::int64_t data_version() {
-        sqlite3_stmt* st = nullptr;
-        std::int64_t v = 0;
-        if (sqlite3_prepare_v2(m_db, "PRAGMA data_version", -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-            v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        return v;
-    }
+    std::int64_t data_version() { return query_int64(m_db, "PRAGMA data_version"); }
     sqlite3* m_db;
     std::int64_t m_last = 0;
 };
@@ -197,15 +200,7 @@ public:
     }
 
 private:
-    std::int64_t query_max() {
-        sqlite3_stmt* st = nullptr;
-        std::int64_t v = 0;
-        if (sqlite3_prepare_v2(m_db, "SELECT COALESCE(MAX(version), 0) FROM config_changes", -1, &st, nullptr) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW)
-            v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        return v;
-    }
+    std::int64_t query_max() { return query_int64(m_db, "SELECT COALESCE(MAX(version), 0) FROM config_changes"); }
     std::vector<std::string> changes() {
         std::vector<std::string> out;
         sqlite3_stmt* st = nullptr;
