@@ -297,7 +297,6 @@ public:
         if (wit == m_workflows.end()) return failure(r, "no workflow for type '" + job.type + "'", "no_workflow", true);
         const Workflow& wf = wit->second;
         JobRef ref{job.id, job.lease_owner.value_or(""), job.attempt};
-        const int max_attempts = wf.policy.max_attempts.value_or(job.max_attempts);
         std::optional<TraceContext> attempt_ctx;
         if (job.traceparent) attempt_ctx = parse_traceparent(*job.traceparent);
 
@@ -326,7 +325,7 @@ public:
         } else if (job.wait_spec) {
             // An unfulfilled wait (its deadline passed and the job was retried): wait again.
             json spec = json::parse(*job.wait_spec);
-            if (auto parked = wait(ref, max_attempts, spec, ctx, r)) return *parked;
+            return wait(spec, r);
         }
 
         // Held for the rest of this attempt, released on every way out of it.
@@ -348,8 +347,8 @@ public:
             }
             auto grant = m_store.lock_acquire(key, ref.lease_owner, 60000);
             if (!grant) {
-                m_store.defer(ref, 1000, "lock key '" + key + "' is busy");
                 r.outcome = HandlerResult::Outcome::deferred;
+                r.delay_ms = 1000;
                 r.error = "lock key '" + key + "' is busy";
                 return r;
             }
@@ -438,7 +437,7 @@ public:
             previous = ctx;
             if (!wait_spec.is_null()) {
                 serialized.clear();  // the signal's data changes the context
-                if (auto parked = wait(ref, max_attempts, wait_spec, ctx, r)) return *parked;
+                return wait(wait_spec, r);
             }
         }
         if (r.outcome == HandlerResult::Outcome::cancelled) return r;
@@ -472,9 +471,10 @@ private:
         if (span.sampled) r.spans.push_back(span);
     }
 
-    // Parks the job for spec ({"event","key","timeout"}); nullopt when a stored signal was
-    // consumed instead (its data is now in ctx and the pipeline goes on).
-    std::optional<HandlerResult> wait(const JobRef& ref, int max_attempts, const json& spec, json& ctx, HandlerResult& r) {
+    // Asks to park the job until spec's event ({"event","key","timeout"}). The completer parks
+    // it, or resumes it at once when the signal is already stored (the next attempt then finds
+    // the signal's data at /signals/EVENT).
+    HandlerResult wait(const json& spec, HandlerResult& r) {
         if (!spec.is_object() || !spec.contains("event") || !spec["event"].is_string())
             return failure(r, "a $wait needs {\"event\": NAME, \"key\": KEY, \"timeout\": DURATION}", "bad_output", true);
         std::string event = spec["event"].get<std::string>();
@@ -486,13 +486,9 @@ private:
             return failure(r, std::string("$wait timeout: ") + e.what(), "bad_output", true);
         }
         json stored_spec{{"event", event}, {"key", key}, {"timeout", format_duration_ms(timeout)}};
-        auto parked = m_store.park_job(ref, event, key, timeout, stored_spec.dump(), max_attempts);
-        if (parked.signal_data) {
-            ctx["signals"][event] = json::parse(*parked.signal_data);
-            return std::nullopt;
-        }
         HandlerResult out = r;
-        out.outcome = parked.parked ? HandlerResult::Outcome::parked : HandlerResult::Outcome::cancelled;
+        out.outcome = HandlerResult::Outcome::parked;
+        out.wait = HandlerResult::Wait{event, key, stored_spec.dump(), timeout};
         return out;
     }
 

@@ -7,6 +7,13 @@
 #include <wfq/trace.h>
 #include <wfq/worker.h>
 
+#include "engine/claimer.h"
+#include "engine/completer.h"
+#include "engine/executor.h"
+#include "engine/lease_keeper.h"
+#include "engine/outage.h"
+#include "engine/slot.h"
+
 #include <nlohmann/json.hpp>
 
 #include <condition_variable>
@@ -35,6 +42,21 @@ std::string write_temp_file(const std::string& data) {
     }
     ::close(fd);
     return path;
+}
+
+// {"$snooze": "30s"} and nothing else: the delay. error is set when $snooze is malformed.
+std::optional<std::int64_t> snooze_request(const nlohmann::json& out, std::string& error) {
+    if (!out.is_object() || out.size() != 1 || !out.contains("$snooze")) return std::nullopt;
+    const auto& v = out["$snooze"];
+    try {
+        if (!v.is_string()) throw Error(ErrorCode::bad_input, "must be a duration string such as \"30s\"");
+        std::int64_t ms = parse_duration_ms(v.get<std::string>());
+        if (ms <= 0) throw Error(ErrorCode::bad_input, "must be positive");
+        return ms;
+    } catch (const std::exception& e) {
+        error = std::string("handler asked to snooze with an invalid $snooze: ") + e.what();
+        return std::nullopt;
+    }
 }
 
 class ExecHandler final : public Handler {
@@ -74,7 +96,19 @@ public:
         } else {
             r.outcome = HandlerResult::Outcome::success;
             if (!p.stdout_data.empty() && nlohmann::json::accept(p.stdout_data) && !p.stdout_truncated) {
-                r.output = nlohmann::json::parse(p.stdout_data).dump();
+                auto out = nlohmann::json::parse(p.stdout_data);
+                if (auto snooze = snooze_request(out, r.error)) {
+                    r.outcome = HandlerResult::Outcome::snoozed;
+                    r.delay_ms = *snooze;
+                    return r;
+                }
+                if (!r.error.empty()) {  // a malformed {"$snooze": ...}
+                    r.outcome = HandlerResult::Outcome::failure;
+                    r.error_class = "bad_output";
+                    r.permanent = false;
+                    return r;
+                }
+                r.output = out.dump();
             } else if (!p.stdout_data.empty()) {
                 log::warn(p.stdout_truncated ? "handler output exceeds the result cap; not kept" : "handler output is not JSON; not kept",
                           {{"job_id", std::to_string(job.id)}});
@@ -98,7 +132,7 @@ std::string make_worker_id(Random& random) {
 ProcessSpec handler_process(const Job& job, const ExecHandlerOptions& options, const std::vector<std::string>& command,
                             const std::atomic<bool>& cancel) {
     static const std::vector<std::string> base = current_environment(
-        {"WFQ_JOB_ID", "WFQ_JOB_TYPE", "WFQ_QUEUE", "WFQ_ATTEMPT", "WFQ_MAX_ATTEMPTS", "WFQ_CORRELATION_ID", "WFQ_DB",
+        {"WFQ_JOB_ID", "WFQ_JOB_TYPE", "WFQ_QUEUE", "WFQ_ATTEMPT", "WFQ_MAX_ATTEMPTS", "WFQ_SNOOZES", "WFQ_CORRELATION_ID", "WFQ_DB",
          "TRACEPARENT", "TRACESTATE", "WFQ_CONFIG_FILE", "WFQ_STAGE"});
     ProcessSpec spec;
     spec.argv = command;
@@ -108,6 +142,7 @@ ProcessSpec handler_process(const Job& job, const ExecHandlerOptions& options, c
     spec.env.push_back("WFQ_QUEUE=" + job.queue);
     spec.env.push_back("WFQ_ATTEMPT=" + std::to_string(job.attempt));
     spec.env.push_back("WFQ_MAX_ATTEMPTS=" + std::to_string(job.max_attempts));
+    spec.env.push_back("WFQ_SNOOZES=" + std::to_string(job.snoozes));
     spec.env.push_back("WFQ_CORRELATION_ID=" + job.correlation_id);
     spec.env.push_back("WFQ_DB=" + options.db_url);
     if (job.traceparent) spec.env.push_back("TRACEPARENT=" + *job.traceparent);  // the attempt's (or stage's) span
@@ -144,13 +179,7 @@ std::optional<RescueReport> rescue_once(Store& store, const std::string& owner, 
 }
 
 struct Worker::Impl {
-    struct Slot {
-        JobRef ref;
-        std::atomic<bool> cancel{false};
-        std::atomic<bool> lost{false};
-        std::atomic<bool> shutting_down{false};
-        std::int64_t claim_start_ns = 0, claim_end_ns = 0;  // unix time
-    };
+    using Slot = engine::Slot;
 
     Store& store;
     Handler& handler;
@@ -159,29 +188,42 @@ struct Worker::Impl {
     Random& random;
     std::string worker_id;
 
+    // Each role on a connection of its own where the backend benefits (PostgreSQL); on SQLite
+    // these stay null and every role shares `store` (one writer per process).
+    std::unique_ptr<Store> completer_conn, keeper_conn;
+
     std::mutex mutex;
     std::condition_variable cv;
-    std::map<std::int64_t, std::shared_ptr<Slot>> in_flight;  // claimed, queued or running
-    std::deque<std::pair<Job, std::shared_ptr<Slot>>> queue;
+    std::map<std::int64_t, std::shared_ptr<Slot>> in_flight;  // claimed until the outcome is recorded
+    std::deque<std::pair<Job, std::shared_ptr<Slot>>> ready;  // claimed, waiting for an executor
+    int running = 0;                                          // handlers running now
     bool closing = false;
     WorkerStats stats;
     std::unique_ptr<ConfigCache> cache;
     std::unique_ptr<Tracer> own_tracer;  // when options.tracer is null
     Tracer* tracer = nullptr;
     WorkerMetrics metrics;
+    std::unique_ptr<engine::OutageMonitor> outage;
+    std::unique_ptr<engine::Completer> completer;
 
     Impl(Store& s, Handler& h, WorkerOptions o, Clock& c, Random& r)
         : store(s), handler(h), options(std::move(o)), clock(c), random(r), worker_id(make_worker_id(r)) {
         if (options.concurrency < 1) throw Error(ErrorCode::usage, "--concurrency must be at least 1");
         if (options.lease_ms < 1000) throw Error(ErrorCode::usage, "--lease must be at least 1s");
         if (options.heartbeat_ms <= 0) options.heartbeat_ms = std::max<std::int64_t>(100, options.lease_ms / 3);
+        if (options.prefetch < 0) options.prefetch = std::min(options.concurrency, 16);
+        if (options.max_outage_ms <= 0) throw Error(ErrorCode::usage, "--max-outage must be positive");
         if (options.resolve_config) cache = std::make_unique<ConfigCache>(options.cache, clock);
         tracer = options.tracer;
         if (!tracer) {
             own_tracer = std::make_unique<Tracer>(TracerOptions{}, random);
             tracer = own_tracer.get();
         }
+        outage = std::make_unique<engine::OutageMonitor>(clock, options.max_outage_ms, worker_id);
     }
+
+    Store& completer_store() { return completer_conn ? *completer_conn : store; }
+    Store& keeper_store() { return keeper_conn ? *keeper_conn : store; }
 
     void write_metrics_file() {
         if (options.metrics_file.empty()) return;
@@ -196,203 +238,145 @@ struct Worker::Impl {
 
     std::string stats_json() {
         std::lock_guard<std::mutex> lock(mutex);
-        nlohmann::json j{{"claimed", stats.claimed},     {"completed", stats.completed}, {"retried", stats.retried},
-                         {"failed", stats.failed},       {"released", stats.released},   {"lost", stats.lost},
-                         {"rescued", stats.rescued}};
+        nlohmann::json j{{"claimed", stats.claimed},   {"completed", stats.completed}, {"retried", stats.retried},
+                         {"failed", stats.failed},     {"released", stats.released},   {"lost", stats.lost},
+                         {"rescued", stats.rescued},   {"snoozed", stats.snoozed},     {"parked", stats.parked},
+                         {"deferred", stats.deferred}};
         if (cache) j["cache"] = nlohmann::json::parse(cache->stats().to_json());
         return j.dump();
     }
 
-    void execute(const Job& job, Slot& slot) {
-        const std::int64_t started = clock.steady_ns();
-        std::optional<TraceContext> parent;
-        if (job.traceparent) parent = parse_traceparent(*job.traceparent);
-        SpanRecord span = tracer->start("process " + job.queue, SpanKind::consumer, parent);
-        span.start_ns = slot.claim_start_ns;
-        span.set("messaging.system", std::string("wfq"));
-        span.set("messaging.operation.name", std::string("process"));
-        span.set("messaging.operation.type", std::string("process"));
-        span.set("messaging.destination.name", job.queue);
-        span.set("messaging.message.id", std::to_string(job.id));
-        span.set("wfq.job.type", job.type);
-        span.set("wfq.job.attempt", std::int64_t(job.attempt));
-        span.set("wfq.worker.id", worker_id);
-        std::vector<SpanRecord> spans;
-        SpanRecord claim_span = tracer->child("claim", span);
-        claim_span.start_ns = slot.claim_start_ns;
-        claim_span.end_ns = slot.claim_end_ns;
-        spans.push_back(claim_span);
-
-        log::Fields fields{{"job_id", std::to_string(job.id)}, {"type", job.type}, {"attempt", std::to_string(job.attempt)},
-                           {"correlation_id", job.correlation_id}, {"trace_id", span.trace_id}, {"worker_id", worker_id}};
-        log::debug("job started", fields);
-        HandlerResult r;
-        Job attempt = job;
-        attempt.traceparent = span.context().to_traceparent();  // handlers run in the attempt's span
-        try {
-            auto [org, repo] = options.config_scope ? options.config_scope(job)
-                                                     : std::make_pair(job.org, job.repo);
-            if (cache && org) {
-                SpanRecord cfg = tracer->child("resolve_config", span);
-                try {
-                    attempt.config = resolve_config_cached(store, *cache, *org, repo);
-                } catch (const std::exception& e) {
-                    cfg.fail(e.what());
-                    tracer->end(cfg);
-                    spans.push_back(cfg);
-                    throw;
-                }
-                tracer->end(cfg);
-                spans.push_back(cfg);
-            }
-            r = handler.run(attempt, slot.cancel);
-        } catch (const Error& e) {
-            r.outcome = HandlerResult::Outcome::failure;
-            r.exit_code = -1;
-            r.error = std::string("could not resolve the job's config: ") + e.what();
-        }
-        for (auto& s : r.spans) spans.push_back(std::move(s));
-        // Ends the attempt's span with the outcome about to be recorded and returns the spans as
-        // OTLP JSON, so that they are stored in the same transaction as the outcome.
-        std::vector<std::string> span_json;
-        bool finished = false;
-        auto finish = [&](const std::string& outcome) -> const std::vector<std::string>& {
-            if (finished) return span_json;
-            finished = true;
-            span.set("wfq.outcome", outcome);
-            if (r.outcome != HandlerResult::Outcome::success && r.outcome != HandlerResult::Outcome::parked &&
-                r.outcome != HandlerResult::Outcome::deferred) {
-                std::string tail = r.error.size() > 500 ? r.error.substr(r.error.size() - 500) : r.error;
-                span.fail(tail.empty() ? outcome : tail);
-            }
-            tracer->end(span);
-            spans.push_back(span);
-            if (span.sampled)
-                for (const auto& s : spans) {
-                    span_json.push_back(s.to_otlp_json());
-                    tracer->export_span(s);
-                }
-            return span_json;
-        };
-        bool spans_stored = false;
-        std::string outcome = record_outcome(job, slot, r, fields, finish, spans_stored);
-        finish(outcome);
-        metrics.job_finished(outcome, static_cast<double>(clock.steady_ns() - started) / 1e9);
-        for (double s : r.stage_seconds) metrics.stage_finished(s);
-        if (!spans_stored && !span_json.empty()) {
-            try {
-                store.add_job_spans(job.id, job.attempt, span_json);
-            } catch (const std::exception& e) {
-                log::warn(std::string("could not store the job's spans: ") + e.what(), fields);
-            }
-        }
-    }
-
-    // Records the attempt's outcome in the store; returns its name for metrics and spans.
-    std::string record_outcome(const Job& job, Slot& slot, const HandlerResult& r, log::Fields fields,
-                               const std::function<const std::vector<std::string>&(const std::string&)>& finish,
-                               bool& spans_stored) {
-        auto count = [&](std::int64_t WorkerStats::*field) {
+    // The completer's report on one outcome: stats, metrics and the log line, then the slot is free.
+    void on_recorded(const Outcome& o, OutcomeStatus status, bool unknown) {
+        std::shared_ptr<Slot> slot;
+        {
             std::lock_guard<std::mutex> lock(mutex);
-            ++(stats.*field);
-        };
-        if (r.outcome == HandlerResult::Outcome::parked) {
-            log::info("job waiting for an event", fields);
-            return "parked";
+            auto it = in_flight.find(o.job.id);
+            if (it != in_flight.end()) slot = it->second;
         }
-        if (r.outcome == HandlerResult::Outcome::deferred) {
-            log::info("job deferred: " + r.error, fields);
-            return "deferred";
-        }
-        if (r.outcome == HandlerResult::Outcome::cancelled) {
-            if (slot.shutting_down && store.release(slot.ref, "worker stopped before the job finished")) {
-                count(&WorkerStats::released);
+        std::string name = slot ? slot->decision : "completed";
+        log::Fields fields = slot ? slot->fields : log::Fields{{"job_id", std::to_string(o.job.id)}};
+        if (status == OutcomeStatus::lost) {
+            name = "lost";
+            log::warn(unknown ? "job finished but its outcome could not be recorded; it will be rescued"
+                              : "job finished but its lease was lost; outcome not recorded",
+                      fields);
+        } else if (status == OutcomeStatus::resumed) {
+            log::info("job resumed at once: its signal was already stored", fields);
+        } else {
+            if (slot && !slot->error_class.empty()) {
+                fields.emplace_back("error_class", slot->error_class);
+            }
+            if (name == "completed") log::info("job completed", fields);
+            else if (name == "retried") {
+                fields.emplace_back("retry_in", format_duration_ms(o.delay_ms));
+                log::warn("job failed; retry scheduled", fields);
+            } else if (name == "failed") {
+                log::error(slot && slot->permanent ? "job failed permanently" : "job failed; attempts exhausted", fields);
+            } else if (name == "snoozed") {
+                fields.emplace_back("snooze", format_duration_ms(o.delay_ms));
+                log::info("job snoozed", fields);
+            } else if (name == "parked") {
+                log::info("job waiting for an event", fields);
+            } else if (name == "deferred") {
+                log::info("job deferred: " + o.message, fields);
+            } else if (name == "released") {
                 log::warn("job given back unfinished", fields);
-                return "released";
             }
-            count(&WorkerStats::lost);
-            log::warn("job stopped: its lease was lost (rescued, cancelled or taken over)", fields);
-            return "lost";
         }
-        if (r.outcome == HandlerResult::Outcome::success) {
-            if (store.complete(slot.ref, r.output, finish("completed"))) {
-                spans_stored = true;
-                count(&WorkerStats::completed);
-                log::info("job completed", fields);
-                return "completed";
-            }
-            count(&WorkerStats::lost);
-            log::warn("job finished but its lease was lost; result not recorded", fields);
-            return "lost";
+        metrics.job_finished(name, slot ? slot->seconds : 0.0);
+        if (slot)
+            for (double s : slot->stage_seconds) metrics.stage_finished(s);
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            count(name);
+            in_flight.erase(o.job.id);
         }
-        std::string error_class = !r.error_class.empty()                      ? r.error_class
-                                  : r.outcome == HandlerResult::Outcome::timeout ? "timeout"
-                                  : r.outcome == HandlerResult::Outcome::crash   ? "crash"
-                                  : r.exit_code == -1                            ? "config"
-                                                                                 : "exit_code";
-        auto typed = options.type_policies.find(job.type);
-        const JobPolicy& policy = typed != options.type_policies.end() ? typed->second : options.policy;
-        bool permanent = r.permanent ||
-                         (r.outcome == HandlerResult::Outcome::failure && policy.permanent_exit_codes.count(r.exit_code));
-        Failure f = decide_failure(job, policy, error_class, r.error, permanent, random);
-        if (!store.fail(slot.ref, f, finish(f.retry_in_ms ? "retried" : "failed"))) {
-            count(&WorkerStats::lost);
-            return "lost";
-        }
-        spans_stored = true;
-        fields.emplace_back("error_class", error_class);
-        fields.emplace_back("exit_code", std::to_string(r.exit_code));
-        if (f.retry_in_ms) {
-            count(&WorkerStats::retried);
-            fields.emplace_back("retry_in", format_duration_ms(*f.retry_in_ms));
-            log::warn("job failed; retry scheduled", fields);
-            return "retried";
-        }
-        count(&WorkerStats::failed);
-        log::error(permanent ? "job failed permanently" : "job failed; attempts exhausted", fields);
-        return "failed";
+        cv.notify_all();
     }
 
-    void executor_loop() {
+    // Under mutex.
+    void count(const std::string& name) {
+        if (name == "completed") ++stats.completed;
+        else if (name == "retried") ++stats.retried;
+        else if (name == "failed") ++stats.failed;
+        else if (name == "released") ++stats.released;
+        else if (name == "snoozed") ++stats.snoozed;
+        else if (name == "parked") ++stats.parked;
+        else if (name == "deferred") ++stats.deferred;
+        else ++stats.lost;
+    }
+
+    void executor_loop(engine::Executor& executor) {
         for (;;) {
             std::pair<Job, std::shared_ptr<Slot>> item;
             {
                 std::unique_lock<std::mutex> lock(mutex);
-                cv.wait(lock, [&] { return closing || !queue.empty(); });
-                if (queue.empty()) return;
-                item = std::move(queue.front());
-                queue.pop_front();
+                cv.wait(lock, [&] { return closing || !ready.empty(); });
+                if (ready.empty()) return;
+                item = std::move(ready.front());
+                ready.pop_front();
+                ++running;
             }
+            Slot& slot = *item.second;
+            const Job& job = item.first;
+            std::optional<Outcome> outcome;
             try {
-                if (item.second->cancel) {
+                if (slot.cancel && slot.shutting_down) {
                     // Stopped before it started: give it back untouched.
-                    if (store.release(item.second->ref, "worker stopped before the job started")) {
-                        std::lock_guard<std::mutex> lock(mutex);
-                        ++stats.released;
-                    }
+                    Outcome o;
+                    o.job = slot.ref;
+                    o.kind = Outcome::Kind::released;
+                    o.message = "worker stopped before the job started";
+                    slot.decision = "released";
+                    outcome = std::move(o);
+                } else if (!slot.lost) {
+                    log::debug("job started", slot.fields);
+                    engine::Attempt a = executor.run(job, slot.ref, slot.claim_start_ns, slot.claim_end_ns, slot.cancel,
+                                                     slot.shutting_down);
+                    slot.decision = a.decision.name;
+                    slot.fields.emplace_back("trace_id", a.trace_id);
+                    slot.seconds = a.seconds;
+                    slot.stage_seconds = a.result.stage_seconds;
+                    slot.error_class = a.decision.error_class;
+                    slot.permanent = a.decision.permanent;
+                    if (!a.result.error.empty() && a.decision.outcome &&
+                        a.decision.outcome->kind != Outcome::Kind::completed)
+                        slot.fields.emplace_back("exit_code", std::to_string(a.result.exit_code));
+                    outcome = std::move(a.decision.outcome);
                 } else {
-                    execute(item.first, *item.second);
+                    slot.decision = "lost";
                 }
             } catch (const std::exception& e) {
-                log::error(std::string("recording the job's outcome failed; it will be rescued: ") + e.what(),
-                           {{"job_id", std::to_string(item.first.id)}});
+                log::error(std::string("running the job failed; it will be rescued: ") + e.what(), slot.fields);
+                slot.decision = "lost";
             }
             {
                 std::lock_guard<std::mutex> lock(mutex);
-                in_flight.erase(item.first.id);
+                --running;
+            }
+            if (outcome) {
+                completer->submit(std::move(*outcome));
+            } else {
+                // Nothing to record: the lease is gone.
+                log::warn("job stopped: its lease was lost (rescued, cancelled or taken over)", slot.fields);
+                metrics.job_finished("lost", slot.seconds);
+                std::lock_guard<std::mutex> lock(mutex);
+                ++stats.lost;
+                in_flight.erase(job.id);
             }
             cv.notify_all();
         }
     }
 
-    // Renews leases and publishes the heartbeat every heartbeat_ms; rescues every
-    // rescue_interval_ms. Wakes at whichever is due first.
-    void heartbeat_loop(std::int64_t start_ns) {
-        std::int64_t next_beat = 0, next_rescue = 0;
+    // Renews leases and publishes the heartbeat every heartbeat_ms, rescues every
+    // rescue_interval_ms, on the keeper's own connection.
+    void keeper_loop(std::int64_t start_ns) {
+        engine::LeaseKeeper keeper(keeper_store(), *outage, clock, options.lease_ms, worker_id);
+        std::int64_t next_beat = 0, next_rescue = options.rescue_interval_ms > 0 ? 0 : INT64_MAX;
         for (;;) {
             std::int64_t now = elapsed_ms(start_ns);
-            std::int64_t next = next_beat;
-            if (options.rescue_interval_ms > 0) next = std::min(next, next_rescue);
+            std::int64_t next = std::min(next_beat, next_rescue);
             std::vector<std::shared_ptr<Slot>> slots;
             {
                 std::unique_lock<std::mutex> lock(mutex);
@@ -402,38 +386,46 @@ struct Worker::Impl {
                 for (auto& [id, slot] : in_flight) slots.push_back(slot);
             }
             now = elapsed_ms(start_ns);
-            try {
-                if (now >= next_beat) {
-                    next_beat = now + options.heartbeat_ms;
-                    beat(slots);
+            if (now >= next_beat) {
+                next_beat = now + options.heartbeat_ms;
+                bool reachable = false;
+                try {
+                    reachable = keeper.renew(slots);
+                } catch (const std::exception& e) {
+                    log::warn(std::string("lease renewal failed: ") + e.what(), {{"worker_id", worker_id}});
                 }
-                if (options.rescue_interval_ms > 0 && now >= next_rescue) {
-                    next_rescue = now + options.rescue_interval_ms;
-                    rescue();
+                if (reachable) {
+                    try {
+                        keeper_store().heartbeat(worker_id, static_cast<int>(slots.size()), stats_json());
+                    } catch (const std::exception& e) {
+                        log::warn(std::string("heartbeat failed: ") + e.what(), {{"worker_id", worker_id}});
+                    }
+                } else {
+                    // During an outage the renewal is retried sooner than a heartbeat.
+                    next_beat = now + std::min<std::int64_t>(options.heartbeat_ms, 500);
                 }
-            } catch (const std::exception& e) {
-                log::warn(std::string("heartbeat failed: ") + e.what(), {{"worker_id", worker_id}});
+                try {
+                    tracer->flush();
+                } catch (const std::exception& e) {
+                    log::warn(std::string("could not write spans: ") + e.what());
+                }
+                write_metrics_file();
+            }
+            if (now >= next_rescue) {
+                next_rescue = now + options.rescue_interval_ms;
+                if (!outage->in_outage()) {
+                    try {
+                        rescue();
+                    } catch (const std::exception& e) {
+                        log::warn(std::string("rescue failed: ") + e.what(), {{"worker_id", worker_id}});
+                    }
+                }
             }
         }
     }
 
-    void beat(const std::vector<std::shared_ptr<Slot>>& slots) {
-        std::vector<JobRef> refs;
-        for (auto& s : slots) refs.push_back(s->ref);
-        for (auto id : store.renew_leases(refs, options.lease_ms)) {
-            for (auto& s : slots)
-                if (s->ref.id == id && !s->shutting_down) {
-                    s->lost = true;
-                    s->cancel = true;
-                }
-        }
-        store.heartbeat(worker_id, static_cast<int>(slots.size()), stats_json());
-        tracer->flush();
-        write_metrics_file();
-    }
-
     void rescue() {
-        auto report = rescue_once(store, worker_id, options.dead_after_ms);
+        auto report = rescue_once(keeper_store(), worker_id, options.dead_after_ms);
         if (!report) return;
         metrics.rescued(static_cast<std::int64_t>(report->requeued.size() + report->failed.size()));
         std::lock_guard<std::mutex> lock(mutex);
@@ -461,7 +453,7 @@ struct Worker::Impl {
                 }
             } catch (const std::exception& e) {
                 watcher.reset();
-                log::warn(std::string("config watcher failed: ") + e.what(), {{"worker_id", worker_id}});
+                log::debug(std::string("config watcher failed: ") + e.what(), {{"worker_id", worker_id}});
                 std::unique_lock<std::mutex> lock(mutex);
                 cv.wait_for(lock, std::chrono::milliseconds(options.config_poll_ms), [&] { return closing; });
             }
@@ -475,6 +467,10 @@ struct Worker::Impl {
 
     WorkerStats run(const std::atomic<bool>& stop) {
         const std::int64_t start_ns = clock.steady_ns();
+        completer_conn = store.open_sibling();
+        keeper_conn = store.open_sibling();
+        for (Store* s : {&store, completer_conn.get(), keeper_conn.get()})
+            if (s) s->set_in_doubt_wait_ms(options.max_outage_ms);
         WorkerInfo info;
         info.id = worker_id;
         info.hostname = host_name();
@@ -485,9 +481,16 @@ struct Worker::Impl {
         auto waker = store.open_waker();
         log::info("worker started", {{"worker_id", worker_id}, {"concurrency", std::to_string(options.concurrency)}});
 
+        engine::Completer::Options copts;
+        Store& cstore = completer_store();
+        completer = std::make_unique<engine::Completer>(
+            [&cstore](const std::vector<Outcome>& batch) { return cstore.record_outcomes(batch); },
+            [this](const Outcome& o, OutcomeStatus st, bool unknown) { on_recorded(o, st, unknown); }, *outage, copts);
+        completer->start();
+        engine::Executor executor(handler, *tracer, store, cache.get(), options, clock, random, worker_id);
         std::vector<std::thread> pool;
-        for (int i = 0; i < options.concurrency; ++i) pool.emplace_back([this] { executor_loop(); });
-        std::thread beat([this, start_ns] { heartbeat_loop(start_ns); });
+        for (int i = 0; i < options.concurrency; ++i) pool.emplace_back([this, &executor] { executor_loop(executor); });
+        std::thread keeper([this, start_ns] { keeper_loop(start_ns); });
         std::thread config_watch;
         if (cache) config_watch = std::thread([this] { config_watch_loop(); });
 
@@ -495,11 +498,11 @@ struct Worker::Impl {
         try {
             main_loop(stop, start_ns, *waker, interrupted);
         } catch (...) {
-            shutdown(pool, beat, true);
+            shutdown(pool, keeper, true);
             if (config_watch.joinable()) config_watch.join();
             throw;
         }
-        shutdown(pool, beat, interrupted || (options.max_time_ms > 0 && elapsed_ms(start_ns) >= options.max_time_ms));
+        shutdown(pool, keeper, interrupted || (options.max_time_ms > 0 && elapsed_ms(start_ns) >= options.max_time_ms));
         if (config_watch.joinable()) config_watch.join();
         try {
             tracer->flush();
@@ -514,82 +517,136 @@ struct Worker::Impl {
         }
         std::lock_guard<std::mutex> lock(mutex);
         stats.interrupted = interrupted;
+        stats.completion_batches = static_cast<std::int64_t>(completer->batches());
         if (cache) stats.cache = cache->stats();
         return stats;
     }
 
+    void fail_if_outage_exceeded() {
+        if (outage->exceeded())
+            throw Error(ErrorCode::db_unavailable, "the database has been unavailable for longer than --max-outage (" +
+                                                       format_duration_ms(options.max_outage_ms) + "); stopping");
+    }
+
     void main_loop(const std::atomic<bool>& stop, std::int64_t start_ns, Waker& waker, bool& interrupted) {
+        engine::Claimer claimer(
+            [&](int limit) {
+                ClaimRequest req{worker_id, options.queues, options.types, limit, options.lease_ms};
+                return store.claim_batch(req);
+            },
+            options.concurrency, options.prefetch);
+        int failures = 0;
         for (;;) {
             if (stop) {
                 interrupted = true;
                 return;
             }
-            std::int64_t elapsed = elapsed_ms(start_ns);
-            if (options.max_time_ms > 0 && elapsed >= options.max_time_ms) return;
+            fail_if_outage_exceeded();
+            if (options.max_time_ms > 0 && elapsed_ms(start_ns) >= options.max_time_ms) return;
+            int now_running, now_ready;
             std::int64_t claimed;
             {
                 std::lock_guard<std::mutex> lock(mutex);
                 claimed = stats.claimed;
+                now_running = running;
+                now_ready = static_cast<int>(ready.size());
             }
             if (options.max_jobs > 0 && claimed >= options.max_jobs) return;
-            std::int64_t free = options.concurrency - static_cast<std::int64_t>(busy());
-            if (free <= 0) {
+            if (claimer.limit(now_running, now_ready) <= 0) {
                 std::unique_lock<std::mutex> lock(mutex);
                 cv.wait_for(lock, std::chrono::milliseconds(100),
-                            [&] { return static_cast<int>(in_flight.size()) < options.concurrency; });
+                            [&] { return claimer.limit(running, static_cast<int>(ready.size())) > 0 || stop; });
                 continue;
             }
-            if (options.max_jobs > 0) free = std::min(free, options.max_jobs - claimed);
-            ClaimRequest req{worker_id, options.queues, options.types, static_cast<int>(free), options.lease_ms};
-            const std::int64_t claim_start = unix_now_ns(), claim_steady = clock.steady_ns();
-            auto jobs = store.claim_batch(req);
-            const std::int64_t claim_end = unix_now_ns();
-            metrics.claim(static_cast<double>(clock.steady_ns() - claim_steady) / 1e9, jobs.size());
-            if (!jobs.empty()) {
-                std::lock_guard<std::mutex> lock(mutex);
-                for (auto& job : jobs) {
-                    auto slot = std::make_shared<Slot>();
-                    slot->ref = JobRef{job.id, worker_id, job.attempt};
-                    slot->claim_start_ns = claim_start;
-                    slot->claim_end_ns = claim_end;
-                    in_flight[job.id] = slot;
-                    queue.emplace_back(std::move(job), slot);
-                    ++stats.claimed;
+            try {
+                bool full = false;
+                const std::int64_t claim_start = unix_now_ns(), claim_steady = clock.steady_ns();
+                std::vector<Job> jobs = claimer.claim(now_running, now_ready, full);
+                outage->ok();
+                failures = 0;
+                const std::int64_t claim_end = unix_now_ns();
+                metrics.claim(static_cast<double>(clock.steady_ns() - claim_steady) / 1e9, jobs.size());
+                if (options.max_jobs > 0 && static_cast<std::int64_t>(jobs.size()) > options.max_jobs - claimed) {
+                    // Claimed past --max-jobs: give the surplus back untouched.
+                    std::vector<Outcome> back;
+                    while (static_cast<std::int64_t>(jobs.size()) > options.max_jobs - claimed) {
+                        Outcome o;
+                        o.job = JobRef{jobs.back().id, worker_id, jobs.back().attempt};
+                        o.kind = Outcome::Kind::released;
+                        o.message = "claimed past --max-jobs";
+                        back.push_back(o);
+                        jobs.pop_back();
+                    }
+                    store.record_outcomes(back);
+                    full = false;
                 }
-                cv.notify_all();
-                continue;
-            }
-            // Idle: sleep until an enqueue wakes us, a slot frees, the next scheduled job is due,
-            // or the poll interval passes, in short slices so that a stop request is seen promptly.
-            std::int64_t wait_ms = options.poll_ms;
-            if (auto due = store.next_due(options.queues, options.types)) {
-                // A job already due but not claimed is blocked (its lock key is busy): poll.
-                std::int64_t until_due = *due - store.db_now();
-                if (until_due > 0) wait_ms = std::min(wait_ms, until_due);
-                else metrics.lock_wait();
-            }
-            // --until-empty: nothing running here, nothing claimable, nothing due within the poll.
-            if (options.until_empty && busy() == 0 && wait_ms >= options.poll_ms) return;
-            std::int64_t waited = 0;
-            std::size_t busy_before = busy();
-            while (waited < wait_ms && !stop) {
-                std::int64_t slice = std::min<std::int64_t>(100, wait_ms - waited);
-                if (options.max_time_ms > 0)
-                    slice = std::max<std::int64_t>(1, std::min(slice, options.max_time_ms - elapsed_ms(start_ns)));
-                if (waker.wait(slice)) break;
-                waited += slice;
-                if (busy() != busy_before) break;  // a job finished: it may have freed a lock key
-                if (options.max_time_ms > 0 && elapsed_ms(start_ns) >= options.max_time_ms) break;
+                if (!jobs.empty()) {
+                    std::lock_guard<std::mutex> lock(mutex);
+                    for (auto& job : jobs) {
+                        auto slot = std::make_shared<Slot>();
+                        slot->ref = JobRef{job.id, worker_id, job.attempt};
+                        slot->claim_start_ns = claim_start;
+                        slot->claim_end_ns = claim_end;
+                        slot->lease_until_ns = claim_steady + options.lease_ms * 1'000'000;
+                        slot->fields = {{"job_id", std::to_string(job.id)}, {"type", job.type},
+                                        {"attempt", std::to_string(job.attempt)}, {"correlation_id", job.correlation_id},
+                                        {"worker_id", worker_id}};
+                        in_flight[job.id] = slot;
+                        ready.emplace_back(std::move(job), slot);
+                        ++stats.claimed;
+                    }
+                    cv.notify_all();
+                }
+                if (full || !jobs.empty()) continue;  // a full batch: more may be due; claim again at once
+                idle(stop, start_ns, waker);
+                if (m_until_empty_done) return;
+            } catch (const Error& e) {
+                if (e.code() != ErrorCode::db_unavailable) throw;
+                outage->failed("claimer", e.what());
+                fail_if_outage_exceeded();
+                std::unique_lock<std::mutex> lock(mutex);
+                cv.wait_for(lock, std::chrono::milliseconds(engine::OutageMonitor::pause_ms(++failures)),
+                            [&] { return bool(stop); });
             }
         }
     }
 
+    // Nothing to claim: sleep until an enqueue wakes us, a slot frees, the next scheduled job is
+    // due, or the poll interval passes, in short slices so that a stop request is seen promptly.
+    void idle(const std::atomic<bool>& stop, std::int64_t start_ns, Waker& waker) {
+        std::int64_t wait_ms = options.poll_ms;
+        if (auto due = store.next_due(options.queues, options.types)) {
+            // A job already due but not claimed is blocked (its lock key is busy): poll.
+            std::int64_t until_due = *due - store.db_now();
+            if (until_due > 0) wait_ms = std::min(wait_ms, until_due);
+            else metrics.lock_wait();
+        }
+        // --until-empty: nothing held here, nothing claimable, nothing due within the poll.
+        if (options.until_empty && busy() == 0 && wait_ms >= options.poll_ms) {
+            m_until_empty_done = true;
+            return;
+        }
+        std::int64_t waited = 0;
+        std::size_t busy_before = busy();
+        while (waited < wait_ms && !stop) {
+            std::int64_t slice = std::min<std::int64_t>(100, wait_ms - waited);
+            if (options.max_time_ms > 0)
+                slice = std::max<std::int64_t>(1, std::min(slice, options.max_time_ms - elapsed_ms(start_ns)));
+            if (waker.wait(slice)) break;
+            waited += slice;
+            if (busy() != busy_before) break;  // a job finished: it may have freed a lock key
+            if (options.max_time_ms > 0 && elapsed_ms(start_ns) >= options.max_time_ms) break;
+        }
+    }
+    bool m_until_empty_done = false;
+
     // stopping (a signal or the time budget): jobs not started go back at once, running ones
     // get the grace period. Otherwise (max jobs, until empty) every claimed job runs to the end.
-    void shutdown(std::vector<std::thread>& pool, std::thread& beat, bool stopping) {
+    // Then the executors end, the completer records what is left, and the keeper stops.
+    void shutdown(std::vector<std::thread>& pool, std::thread& keeper, bool stopping) {
         if (stopping) {
             std::lock_guard<std::mutex> lock(mutex);
-            for (auto& [job, slot] : queue) {
+            for (auto& [job, slot] : ready) {
                 slot->shutting_down = true;
                 slot->cancel = true;
             }
@@ -604,6 +661,11 @@ struct Worker::Impl {
                     slot->cancel = true;
                 }
             }
+        } else {
+            // Every claimed job runs to the end and its outcome is recorded (or the outage
+            // limit passes).
+            std::unique_lock<std::mutex> lock(mutex);
+            while (!in_flight.empty() && !outage->exceeded()) cv.wait_for(lock, std::chrono::milliseconds(100));
         }
         {
             std::lock_guard<std::mutex> lock(mutex);
@@ -611,8 +673,13 @@ struct Worker::Impl {
         }
         cv.notify_all();
         for (auto& t : pool) t.join();
+        completer->stop();
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            in_flight.clear();
+        }
         cv.notify_all();
-        beat.join();
+        keeper.join();
     }
 };
 

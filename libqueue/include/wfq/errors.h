@@ -20,9 +20,16 @@ class Error : public std::runtime_error {
 public:
     Error(ErrorCode code, const std::string& message) : std::runtime_error(message), m_code(code) {}
     ErrorCode code() const noexcept { return m_code; }
+    // A commit whose outcome could not be learned: retrying it blindly could do it twice.
+    bool in_doubt() const noexcept { return m_in_doubt; }
+    Error& mark_in_doubt() noexcept {
+        m_in_doubt = true;
+        return *this;
+    }
 
 private:
     ErrorCode m_code;
+    bool m_in_doubt = false;
 };
 
 // The documented process exit code for an error code.

@@ -38,9 +38,11 @@ struct Job {
     TimeMs run_at = 0;
     JobState state = JobState::pending;
     int attempt = 0, max_attempts = 0;
+    int snoozes = 0;  // times a handler said "not now" (attempts not spent)
     std::optional<std::string> key, lock_key, org, repo;
     std::string correlation_id;
-    std::optional<std::string> traceparent, tracestate, lease_owner;
+    // lease_owner is set while the job runs; last_worker names the worker of its latest attempt.
+    std::optional<std::string> traceparent, tracestate, lease_owner, last_worker;
     std::optional<TimeMs> lease_expires_at;
     std::optional<std::string> current_stage, last_error, error_class, result;
     std::optional<std::string> wait_event, wait_key;

@@ -22,14 +22,15 @@ struct RetryPolicy {
 const RetryPolicy& default_db_retry_policy();
 
 // Calls fn; when it throws Error(db_unavailable), waits per policy and tries again, up to
-// policy.max_attempts tries in all; then rethrows the last error. Other errors pass through.
+// policy.max_attempts tries in all; then rethrows the last error. Other errors, and commits in
+// doubt, pass through.
 template <typename Fn>
 auto retry(Fn&& fn, const RetryPolicy& policy) -> decltype(fn()) {
     for (int attempt = 0;; ++attempt) {
         try {
             return fn();
         } catch (const Error& e) {
-            if (e.code() != ErrorCode::db_unavailable || attempt + 1 >= policy.max_attempts) throw;
+            if (e.code() != ErrorCode::db_unavailable || e.in_doubt() || attempt + 1 >= policy.max_attempts) throw;
             policy.sleep(policy.backoff.delay_ms(attempt, 0.0));
         }
     }

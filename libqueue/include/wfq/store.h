@@ -39,6 +39,27 @@ struct RescueReport {
 
 enum class AdminResult { done, not_found, wrong_state };
 
+// What the completer records for one attempt: a handler's intent, decided by the engine.
+struct Outcome {
+    enum class Kind { completed, retry, failed, snoozed, deferred, released, parked };
+    JobRef job;
+    Kind kind = Kind::completed;
+    std::optional<std::string> result;  // completed: JSON kept as the result
+    std::string error_class;            // retry, failed
+    std::string message;                // retry, failed: the error; others: the reason
+    std::int64_t delay_ms = 0;          // retry, snoozed, deferred: runnable again after this
+    // parked: waiting for (wait_event, wait_key) until the timeout; wait_spec is kept for the
+    // rescuer, max_attempts is the effective limit it applies at the deadline.
+    std::string wait_event, wait_key, wait_spec;
+    std::int64_t wait_timeout_ms = 0;
+    int max_attempts = 0;
+    std::string spans;  // the attempt's finished spans as one JSON array of OTLP spans ("" for none)
+};
+
+// recorded: the job's state changed; lost: its lease was gone (compare-and-set failed);
+// resumed: a parked outcome met a stored signal, so the job is runnable again at once.
+enum class OutcomeStatus { recorded, lost, resumed };
+
 // What `wfq metrics` and `wfq doctor` read about the queue, in a few queries.
 struct QueueMetrics {
     struct Count {
@@ -83,6 +104,11 @@ public:
 
     virtual std::string backend() const = 0;  // "sqlite" or "postgresql"
     virtual std::string describe() const = 0;  // redacted DSN
+    // A second connection to the same database for a worker role of its own (PostgreSQL), or
+    // nullptr where the backend is best served by one connection per process (SQLite).
+    virtual std::unique_ptr<Store> open_sibling() = 0;
+    // How long a commit whose reply was lost may wait for the database to tell its outcome.
+    virtual void set_in_doubt_wait_ms(std::int64_t ms) = 0;
 
     // Schema.
     virtual std::vector<MigrationInfo> migrate() = 0;  // returns the migrations it applied
@@ -108,6 +134,10 @@ public:
     virtual bool complete(const JobRef& job, const std::optional<std::string>& result,
                           const std::vector<std::string>& spans = {}) = 0;
     virtual bool fail(const JobRef& job, const Failure& failure, const std::vector<std::string>& spans = {}) = 0;
+    // Records outcomes of many attempts in one transaction (one statement for all but parked
+    // ones), each compare-and-set on (id, lease owner, attempt, running). Returns one status per
+    // outcome, in order.
+    virtual std::vector<OutcomeStatus> record_outcomes(const std::vector<Outcome>& outcomes) = 0;
     // Gives a job back without counting the attempt (graceful shutdown).
     virtual bool release(const JobRef& job, const std::string& reason) = 0;
     // Expired leases and jobs of workers silent for dead_after_ms go back to pending

@@ -1,6 +1,9 @@
 #pragma once
-// The processing loop behind `wfq process`: claims batches, runs handlers on a pool of
-// threads, renews leases with a heartbeat, rescues abandoned jobs, and stops gracefully.
+// The processing loop behind `wfq process`, in the shape of river: a claimer fetches batches,
+// executors run handlers on a pool of threads and return outcomes, a completer alone records
+// them in batches, and a lease keeper (with the heartbeat and the rescuer) renews leases on a
+// connection of its own. It rides out database outages up to max_outage_ms and stops
+// gracefully.
 #include <wfq/config_cache.h>
 #include <wfq/metrics.h>
 #include <wfq/trace.h>
@@ -20,9 +23,12 @@ namespace wfq {
 class Clock;
 class Random;
 
+// What a handler says about one attempt: an intent, never a write. The worker's completer alone
+// turns it into job state.
 struct HandlerResult {
-    // parked: waiting for an event; deferred: given back for later (e.g. a busy lock key).
-    enum class Outcome { success, failure, timeout, crash, cancelled, parked, deferred } outcome = Outcome::success;
+    // parked: waiting for an event (see wait); deferred: given back for later without spending
+    // the attempt (e.g. a busy lock key); snoozed: "not now, again in delay_ms".
+    enum class Outcome { success, failure, timeout, crash, cancelled, parked, deferred, snoozed } outcome = Outcome::success;
     int exit_code = 0;
     std::optional<std::string> output;  // JSON kept as the result
     std::string error;                  // stderr tail or reason
@@ -30,6 +36,12 @@ struct HandlerResult {
     bool permanent = false;             // fail at once, whatever the exit code
     std::vector<SpanRecord> spans;      // the handler's own spans (pipeline stages, checkpoints)
     std::vector<double> stage_seconds;
+    std::int64_t delay_ms = 0;  // deferred, snoozed
+    struct Wait {
+        std::string event, key, spec;  // spec: {"event","key","timeout"}, kept to wait again after a retry
+        std::int64_t timeout_ms = 0;
+    };
+    std::optional<Wait> wait;  // parked
 };
 
 class Handler {
@@ -69,6 +81,10 @@ struct WorkerOptions {
     bool until_empty = false;
     std::int64_t rescue_interval_ms = 15000;  // 0: never rescue
     std::int64_t dead_after_ms = 60000;       // a worker silent this long is dead
+    // A database outage longer than this ends the worker with Error(db_unavailable) (exit 69).
+    std::int64_t max_outage_ms = 300000;
+    int prefetch = -1;       // jobs claimed beyond the free executors (-1: min(concurrency, 16))
+    int max_snoozes = 100;   // a job snoozed this often fails with error_class snooze_limit
     JobPolicy policy;
     // Jobs with an org (and repo) get their effective config through this cache; a watcher
     // thread applies invalidations from `wfq config set/unset` and `wfq cache invalidate`.
@@ -88,6 +104,8 @@ struct WorkerOptions {
 
 struct WorkerStats {
     std::int64_t claimed = 0, completed = 0, retried = 0, failed = 0, released = 0, lost = 0, rescued = 0;
+    std::int64_t snoozed = 0, parked = 0, deferred = 0;
+    std::int64_t completion_batches = 0;
     bool interrupted = false;
     CacheStats cache;
 };

@@ -63,7 +63,11 @@ public:
     // Starts a write transaction that serialises with other writers where the backend
     // needs it (SQLite: BEGIN IMMEDIATE).
     virtual void begin() = 0;
-    virtual void commit() = 0;
+    // label names the operation for the test-only fault hook (WFQ_TEST_FAULT, see fault.h).
+    // A commit whose reply is lost is resolved, not guessed: it returns when the transaction
+    // is known to have committed, throws a retryable Error(db_unavailable) when it is known
+    // not to have, and an Error marked in_doubt when that could not be learned in time.
+    virtual void commit(const char* label = "") = 0;
     virtual void rollback() noexcept = 0;
     // Reconnects after a lost connection; throws Error(db_unavailable) when it cannot.
     virtual void reconnect() = 0;
@@ -87,6 +91,15 @@ public:
     virtual void lock_name_for_transaction(const std::string& name) = 0;
     // Backend-specific health facts for `wfq doctor`.
     virtual std::vector<std::pair<std::string, double>> database_facts() = 0;
+    // A FROM item reading the JSON array in parameter param as rows named u with these
+    // (name, SQL type) columns, so a batch travels as one parameter of one statement.
+    virtual std::string json_rows(const std::string& param,
+                                  const std::vector<std::pair<std::string, std::string>>& columns) const = 0;
+    // Another connection to the same database for a worker role of its own (PostgreSQL), or
+    // nullptr where one connection per process is best (SQLite: one writer).
+    virtual std::unique_ptr<Db> open_sibling() = 0;
+    // How long a commit in doubt may wait for the database to come back to learn its outcome.
+    virtual void set_in_doubt_wait_ms(std::int64_t ms) = 0;
     // True when the error means "the schema is not there" (missing table).
     virtual bool is_missing_table(const std::exception& e) const = 0;
 };

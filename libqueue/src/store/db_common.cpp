@@ -1,4 +1,8 @@
 #include "db.h"
+#include "fault.h"
+
+#include <atomic>
+#include <mutex>
 
 #include <cstdlib>
 
@@ -18,6 +22,32 @@ std::int64_t Row::i64(std::size_t i) const { return std::strtoll(str(i).c_str(),
 std::optional<std::int64_t> Row::opt_i64(std::size_t i) const {
     if (is_null(i)) return std::nullopt;
     return i64(i);
+}
+
+CommitFault take_commit_fault(const char* label) {
+    struct Spec {
+        CommitFault fault = CommitFault::none;
+        std::string label;
+        int nth = 1;
+    };
+    static const Spec spec = [] {
+        Spec s;
+        const char* v = std::getenv("WFQ_TEST_FAULT");
+        if (!v || !*v) return s;
+        std::string text = v;
+        auto colon = text.find(':');
+        std::string kind = text.substr(0, colon);
+        if (colon == std::string::npos) return s;
+        std::string rest = text.substr(colon + 1);
+        auto second = rest.find(':');
+        s.label = rest.substr(0, second);
+        if (second != std::string::npos) s.nth = std::max(1, std::atoi(rest.c_str() + second + 1));
+        s.fault = kind == "commit_lost" ? CommitFault::lost_reply : kind == "commit_cut" ? CommitFault::cut_before : CommitFault::none;
+        return s;
+    }();
+    static std::atomic<int> seen{0};
+    if (spec.fault == CommitFault::none || spec.label != label) return CommitFault::none;
+    return ++seen == spec.nth ? spec.fault : CommitFault::none;
 }
 
 }  // namespace wfq::store

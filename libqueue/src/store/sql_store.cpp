@@ -5,6 +5,8 @@
 #include <wfq/clock.h>
 #include <wfq/retry.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cstdio>
 #include <mutex>
@@ -18,7 +20,7 @@ const char* kJobColumns =
     "id, type, queue, payload, priority, run_at, state, attempt, max_attempts, key, lock_key, org, repo, "
     "correlation_id, traceparent, tracestate, lease_owner, lease_expires_at, current_stage, last_error, "
     "error_class, result, wait_event, wait_key, wait_deadline, created_at, updated_at, started_at, finished_at, "
-    "wait_spec, signal_data";
+    "wait_spec, signal_data, snoozes";
 
 const char* kActiveStates = "('pending', 'running', 'waiting')";
 
@@ -55,6 +57,9 @@ Job job_from_row(const Row& r) {
     j.finished_at = r.opt_i64(28);
     j.wait_spec = r.opt_str(29);
     j.signal_data = r.opt_str(30);
+    j.snoozes = static_cast<int>(r.i64(31));
+    j.last_worker = j.lease_owner;
+    if (j.state != JobState::running) j.lease_owner.reset();  // kept in the row as the last worker
     return j;
 }
 
@@ -105,6 +110,13 @@ public:
 
     std::string backend() const override { return m_db->backend(); }
     std::string describe() const override { return m_db->describe(); }
+
+    std::unique_ptr<Store> open_sibling() override {
+        auto db = retry([&] { return m_db->open_sibling(); }, default_db_retry_policy());
+        if (!db) return nullptr;
+        return std::make_unique<SqlStore>(std::move(db), false);
+    }
+    void set_in_doubt_wait_ms(std::int64_t ms) override { m_db->set_in_doubt_wait_ms(ms); }
 
     // ---- schema -------------------------------------------------------------------------
     std::vector<MigrationInfo> migrate() override {
@@ -167,7 +179,7 @@ public:
     EnqueueResult enqueue(const NewJob& job) override { return enqueue_batch({job}).at(0); }
 
     std::vector<EnqueueResult> enqueue_batch(const std::vector<NewJob>& jobs) override {
-        return transact([&] {
+        return transact("enqueue", [&] {
             std::vector<EnqueueResult> results;
             results.reserve(jobs.size());
             std::set<std::string> queues;
@@ -187,7 +199,8 @@ public:
         // running lock keys rejects the second, which then simply claims again.
         for (int tries = 0;; ++tries) {
             try {
-                return transact([&] { return claim_once(req); });
+                std::lock_guard<std::recursive_mutex> lock(m_mutex);
+                return retry([&] { return claim_once(req); }, default_db_retry_policy());
             } catch (const UniqueViolation&) {
                 if (tries >= 5) return {};
             }
@@ -204,101 +217,129 @@ public:
 
     std::vector<std::int64_t> renew_leases(const std::vector<JobRef>& jobs, std::int64_t lease_ms) override {
         if (jobs.empty()) return {};
-        return transact([&] {
-            std::vector<std::int64_t> lost;
-            for (const auto& j : jobs) {
-                auto rows = m_db->exec(
-                    "UPDATE jobs SET lease_expires_at = wfq_now_ms() + $4 WHERE id = $1 AND lease_owner = $2 "
-                    "AND attempt = $3 AND state = 'running' RETURNING id",
-                    {j.id, j.lease_owner, std::int64_t(j.attempt), lease_ms});
-                if (rows.empty()) lost.push_back(j.id);
-            }
-            return lost;
-        });
+        nlohmann::json refs = nlohmann::json::array();
+        for (const auto& j : jobs) refs.push_back({{"id", j.id}, {"owner", j.lease_owner}, {"attempt", j.attempt}});
+        auto rows = run("UPDATE jobs SET lease_expires_at = wfq_now_ms() + $2 FROM " +
+                            m_db->json_rows("$1", {{"id", "bigint"}, {"owner", "text"}, {"attempt", "integer"}}) +
+                            " WHERE jobs.id = u.id AND jobs.lease_owner = u.owner AND jobs.attempt = u.attempt AND "
+                            "jobs.state = 'running' RETURNING jobs.id",
+                        {refs.dump(), lease_ms});
+        std::set<std::int64_t> kept;
+        for (const auto& r : rows) kept.insert(r.i64(0));
+        std::vector<std::int64_t> lost;
+        for (const auto& j : jobs)
+            if (!kept.count(j.id)) lost.push_back(j.id);
+        return lost;
     }
 
     bool complete(const JobRef& job, const std::optional<std::string>& result,
                   const std::vector<std::string>& spans) override {
-        return transact([&] {
-            auto rows = m_db->exec(
-                "UPDATE jobs SET state = 'completed', result = $4, lease_owner = NULL, lease_expires_at = NULL, "
-                "finished_at = wfq_now_ms(), updated_at = wfq_now_ms() "
-                "WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running' RETURNING id",
-                {job.id, job.lease_owner, std::int64_t(job.attempt), opt(result)});
-            if (rows.empty()) return false;
-            add_event(job.id, "completed", "completed", job.attempt, job.lease_owner, std::nullopt);
-            insert_spans(job.id, job.attempt, spans);
-            return true;
-        });
+        Outcome o;
+        o.job = job;
+        o.kind = Outcome::Kind::completed;
+        o.result = result;
+        o.spans = pack_spans(spans);
+        return record_outcomes({o}).at(0) == OutcomeStatus::recorded;
     }
 
     bool fail(const JobRef& job, const Failure& failure, const std::vector<std::string>& spans) override {
-        return transact([&] {
-            Rows rows;
-            if (failure.retry_in_ms) {
-                rows = m_db->exec(
-                    "UPDATE jobs SET state = 'pending', run_at = wfq_now_ms() + $4, lease_owner = NULL, "
-                    "lease_expires_at = NULL, error_class = $5, last_error = $6, updated_at = wfq_now_ms() "
-                    "WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running' RETURNING id",
-                    {job.id, job.lease_owner, std::int64_t(job.attempt), *failure.retry_in_ms, failure.error_class,
-                     failure.message});
-            } else {
-                rows = m_db->exec(
-                    "UPDATE jobs SET state = 'failed', lease_owner = NULL, lease_expires_at = NULL, error_class = $4, "
-                    "last_error = $5, finished_at = wfq_now_ms(), updated_at = wfq_now_ms() "
-                    "WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running' RETURNING id",
-                    {job.id, job.lease_owner, std::int64_t(job.attempt), failure.error_class, failure.message});
-            }
-            if (rows.empty()) return false;
-            std::string data = "{\"error_class\":" + json_quote(failure.error_class) +
-                               (failure.retry_in_ms ? ",\"retry_in_ms\":" + std::to_string(*failure.retry_in_ms) : "") + "}";
-            add_event(job.id, failure.retry_in_ms ? "retry_scheduled" : "failed",
-                      failure.retry_in_ms ? "pending" : "failed", job.attempt, job.lease_owner, failure.message, data);
-            insert_spans(job.id, job.attempt, spans);
-            return true;
-        });
+        Outcome o;
+        o.job = job;
+        o.kind = failure.retry_in_ms ? Outcome::Kind::retry : Outcome::Kind::failed;
+        o.error_class = failure.error_class;
+        o.message = failure.message;
+        o.delay_ms = failure.retry_in_ms.value_or(0);
+        o.spans = pack_spans(spans);
+        return record_outcomes({o}).at(0) == OutcomeStatus::recorded;
     }
 
     bool release(const JobRef& job, const std::string& reason) override {
-        return transact([&] {
-            auto rows = m_db->exec(
-                "UPDATE jobs SET state = 'pending', attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL, "
-                "updated_at = wfq_now_ms() WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running' "
-                "RETURNING id",
-                {job.id, job.lease_owner, std::int64_t(job.attempt)});
-            if (rows.empty()) return false;
-            add_event(job.id, "released", "pending", job.attempt - 1, job.lease_owner, reason);
-            return true;
+        Outcome o;
+        o.job = job;
+        o.kind = Outcome::Kind::released;
+        o.message = reason;
+        return record_outcomes({o}).at(0) == OutcomeStatus::recorded;
+    }
+
+    std::vector<OutcomeStatus> record_outcomes(const std::vector<Outcome>& outcomes) override {
+        if (outcomes.empty()) return {};
+        return transact("complete", [&] {
+            std::vector<OutcomeStatus> status(outcomes.size(), OutcomeStatus::lost);
+            nlohmann::json rows = nlohmann::json::array();
+            std::vector<std::size_t> parked;
+            for (std::size_t i = 0; i < outcomes.size(); ++i) {
+                const Outcome& o = outcomes[i];
+                if (o.kind == Outcome::Kind::parked) {
+                    parked.push_back(i);
+                    continue;
+                }
+                rows.push_back(outcome_row(o));
+            }
+            std::unordered_map<std::int64_t, std::optional<std::int64_t>> started;  // id -> started_at
+            if (!rows.empty()) {
+                auto done = m_db->exec(
+                    "UPDATE jobs SET state = u.state, attempt = jobs.attempt - u.unspend, snoozes = jobs.snoozes + u.snooze, "
+                    "run_at = CASE WHEN u.state = 'pending' THEN wfq_now_ms() + u.delay_ms ELSE jobs.run_at END, "
+                    "result = CASE WHEN u.state = 'completed' THEN u.result ELSE jobs.result END, "
+                    "error_class = CASE WHEN u.error_class IS NULL THEN jobs.error_class ELSE u.error_class END, "
+                    "last_error = CASE WHEN u.error IS NULL THEN jobs.last_error ELSE u.error END, "
+                    "lease_expires_at = NULL, "
+                    "finished_at = CASE WHEN u.state IN ('completed', 'failed') THEN wfq_now_ms() ELSE NULL END, "
+                    "spans = CASE WHEN u.spans IS NULL THEN jobs.spans WHEN jobs.spans IS NULL THEN u.spans "
+                    "ELSE jobs.spans || u.spans END, updated_at = wfq_now_ms() FROM " +
+                        m_db->json_rows("$1", {{"id", "bigint"}, {"owner", "text"}, {"attempt", "integer"}, {"state", "text"},
+                                               {"unspend", "integer"}, {"snooze", "integer"}, {"delay_ms", "bigint"},
+                                               {"result", "text"}, {"error_class", "text"}, {"error", "text"},
+                                               {"spans", "text"}}) +
+                        " WHERE jobs.id = u.id AND jobs.lease_owner = u.owner AND jobs.attempt = u.attempt AND "
+                        "jobs.state = 'running' RETURNING jobs.id, jobs.started_at",
+                    {rows.dump()});
+                for (const auto& r : done) started[r.i64(0)] = r.opt_i64(1);
+            }
+            // The happy path writes no event row: `jobs show` derives enqueued, claimed and
+            // completed from the job row. Every other outcome is an event.
+            nlohmann::json events = nlohmann::json::array();
+            for (std::size_t i = 0; i < outcomes.size(); ++i) {
+                const Outcome& o = outcomes[i];
+                if (o.kind == Outcome::Kind::parked) continue;
+                auto it = started.find(o.job.id);
+                if (it == started.end()) continue;
+                status[i] = OutcomeStatus::recorded;
+                if (o.kind == Outcome::Kind::completed) continue;
+                events.push_back(outcome_event(o, it->second));
+            }
+            if (!events.empty()) insert_events(events);
+            for (std::size_t i : parked) status[i] = park(outcomes[i]);
+            return status;
         });
     }
 
     RescueReport rescue(std::int64_t dead_after_ms) override {
-        return transact([&] {
+        return transact("rescue", [&] {
             RescueReport report;
+            // The statement that moves a job re-checks that its lease expired or its worker died,
+            // so a renewal or a finish landing meanwhile keeps it where it is.
             auto rows = m_db->exec(
-                "SELECT id, lease_owner, attempt, max_attempts, CASE WHEN lease_expires_at < wfq_now_ms() THEN 1 ELSE 0 END "
-                "FROM jobs "
+                "UPDATE jobs SET state = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'pending' END, "
+                "run_at = CASE WHEN attempt >= max_attempts THEN run_at ELSE wfq_now_ms() END, "
+                "finished_at = CASE WHEN attempt >= max_attempts THEN wfq_now_ms() ELSE NULL END, "
+                "lease_expires_at = NULL, error_class = 'lease_expired', "
+                "last_error = CASE WHEN lease_expires_at < wfq_now_ms() THEN 'lease expired (worker ' || lease_owner || ')' "
+                "ELSE 'worker ' || lease_owner || ' stopped heartbeating' END, updated_at = wfq_now_ms() "
                 "WHERE state = 'running' AND (lease_expires_at < wfq_now_ms() OR lease_owner IN "
-                "(SELECT id FROM workers WHERE last_heartbeat < wfq_now_ms() - $1))",
+                "(SELECT id FROM workers WHERE last_heartbeat < wfq_now_ms() - $1)) "
+                "RETURNING id, state, attempt, lease_owner, last_error, started_at",
                 {dead_after_ms});
+            nlohmann::json events = nlohmann::json::array();
             for (const auto& r : rows) {
-                std::int64_t id = r.i64(0);
-                std::string owner = r.str(1);
-                auto attempt = r.i64(2), max_attempts = r.i64(3);
-                bool expired = r.i64(4) != 0;
-                std::string why = expired ? "lease expired (worker " + owner + ")"
-                                          : "worker " + owner + " stopped heartbeating";
-                bool exhausted = attempt >= max_attempts;
-                auto done = m_db->exec(
-                    std::string("UPDATE jobs SET state = ") + (exhausted ? "'failed', finished_at = wfq_now_ms()" : "'pending', run_at = wfq_now_ms()") +
-                        ", lease_owner = NULL, lease_expires_at = NULL, error_class = 'lease_expired', last_error = $4, "
-                        "updated_at = wfq_now_ms() WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running' "
-                        "RETURNING id",
-                    {id, owner, attempt, why});
-                if (done.empty()) continue;
-                add_event(id, "rescued", exhausted ? "failed" : "pending", static_cast<int>(attempt), owner, why);
-                (exhausted ? report.failed : report.requeued).push_back(id);
+                bool failed = r.str(1) == "failed";
+                nlohmann::json data{{"error_class", "lease_expired"}};
+                if (!r.is_null(5)) data["started_at"] = r.i64(5);
+                events.push_back({{"id", r.i64(0)}, {"kind", "rescued"}, {"state", r.str(1)}, {"attempt", r.i64(2)},
+                                  {"worker", r.str(3)}, {"message", r.str(4)}, {"data", data.dump()}});
+                (failed ? report.failed : report.requeued).push_back(r.i64(0));
             }
+            if (!events.empty()) insert_events(events);
             // Waits whose deadline passed: retried (the pipeline waits again) or failed, per attempts.
             for (const auto& r : m_db->exec("SELECT id, attempt, max_attempts, wait_event FROM jobs WHERE state = 'waiting' "
                                             "AND wait_deadline < wfq_now_ms()",
@@ -355,14 +396,51 @@ public:
         return job_from_row(rows[0]);
     }
 
+    // The timeline: stored events plus those the happy path does not store, derived from the job
+    // row (enqueued at created_at, each attempt's claim from its started_at, completed at
+    // finished_at).
     std::vector<JobEvent> job_events(std::int64_t id) override {
-        std::vector<JobEvent> out;
+        std::vector<JobEvent> stored;
         for (const auto& r : run("SELECT id, job_id, at, kind, state, attempt, worker, message, data FROM job_events "
                                  "WHERE job_id = $1 AND kind <> 'span' ORDER BY id",
                                  {id})) {
-            out.push_back({r.i64(0), r.i64(1), r.i64(2), r.str(3), r.str(4), static_cast<int>(r.i64(5)), r.opt_str(6),
-                           r.opt_str(7), r.opt_str(8)});
+            stored.push_back({r.i64(0), r.i64(1), r.i64(2), r.str(3), r.str(4), static_cast<int>(r.i64(5)), r.opt_str(6),
+                              r.opt_str(7), r.opt_str(8)});
         }
+        auto job = get_job(id);
+        if (!job) return stored;
+        auto has = [&](const std::string& kind) {
+            return std::any_of(stored.begin(), stored.end(), [&](const JobEvent& e) { return e.kind == kind; });
+        };
+        std::vector<JobEvent> out;
+        if (!has("enqueued")) out.push_back({0, id, job->created_at, "enqueued", "pending", 0, std::nullopt, std::nullopt, std::nullopt});
+        std::set<std::int64_t> claims;  // started_at of attempts already shown
+        for (const auto& e : stored) {
+            if (e.kind == "claimed") claims.insert(e.at);
+            if (!e.data || e.data->find("\"started_at\"") == std::string::npos) continue;
+            auto data = nlohmann::json::parse(*e.data, nullptr, false);
+            if (!data.is_object() || !data.contains("started_at") || !data["started_at"].is_number_integer()) continue;
+            std::int64_t at = data["started_at"].get<std::int64_t>();
+            if (claims.count(at)) continue;
+            claims.insert(at);
+            int attempt = e.kind == "snoozed" || e.kind == "deferred" || e.kind == "released" ? e.attempt + 1 : e.attempt;
+            out.push_back({0, id, at, "claimed", "running", attempt, e.worker, std::nullopt, std::nullopt});
+        }
+        if (job->started_at && !claims.count(*job->started_at) && job->attempt > 0 &&
+            (job->state == JobState::running || job->state == JobState::completed ||
+             (job->state == JobState::failed && job->last_worker) || job->state == JobState::cancelled))
+            out.push_back({0, id, *job->started_at, "claimed", "running", job->attempt, job->last_worker, std::nullopt,
+                           std::nullopt});
+        for (auto& e : stored) out.push_back(std::move(e));
+        if (job->state == JobState::completed && !has("completed") && job->finished_at)
+            out.push_back({0, id, *job->finished_at, "completed", "completed", job->attempt, job->last_worker, std::nullopt,
+                           std::nullopt});
+        // By time; at equal times derived claims and enqueues first, stored events in their order.
+        std::stable_sort(out.begin(), out.end(), [](const JobEvent& a, const JobEvent& b) {
+            auto rank = [](const JobEvent& e) { return e.kind == "enqueued" ? 0 : e.kind == "claimed" ? 1 : e.kind == "completed" ? 3 : 2; };
+            if (a.at != b.at) return a.at < b.at;
+            return rank(a) < rank(b);
+        });
         return out;
     }
 
@@ -475,6 +553,19 @@ public:
         std::vector<std::string> out;
         for (const auto& r : run("SELECT data FROM job_events WHERE job_id = $1 AND kind = 'span' ORDER BY id", {job_id}))
             out.push_back(r.str(0));
+        // Each attempt's spans are one line of the job's spans column, a JSON array.
+        auto rows = run("SELECT spans FROM jobs WHERE id = $1", {job_id});
+        if (rows.empty() || rows[0].is_null(0)) return out;
+        const std::string& packed = rows[0].str(0);
+        std::size_t start = 0;
+        while (start < packed.size()) {
+            auto end = packed.find('\n', start);
+            if (end == std::string::npos) end = packed.size();
+            auto spans = nlohmann::json::parse(packed.substr(start, end - start), nullptr, false);
+            if (spans.is_array())
+                for (const auto& sp : spans) out.push_back(sp.dump());
+            start = end + 1;
+        }
         return out;
     }
 
@@ -517,7 +608,7 @@ public:
 
     // ---- locks --------------------------------------------------------------------------
     std::optional<LockGrant> lock_acquire(const std::string& key, const std::string& owner, std::int64_t ttl_ms) override {
-        return transact([&]() -> std::optional<LockGrant> {
+        return transact("lock_acquire", [&]() -> std::optional<LockGrant> {
             std::int64_t token = m_db->exec(m_db->next_token_sql(), {}).at(0).i64(0);
             auto rows = m_db->exec(
                 "INSERT INTO locks (key, owner, token, acquired_at, expires_at) VALUES ($1, $2, $3, wfq_now_ms(), "
@@ -679,7 +770,7 @@ public:
     }
 
     std::vector<std::int64_t> signal(const std::string& event, const std::string& key, const std::string& data) override {
-        return transact([&] {
+        return transact("signal", [&] {
             m_db->lock_name_for_transaction("signal:" + event + "\x1f" + key);
             std::string payload = "{\"event\":" + json_quote(event) + ",\"data\":" + data + "}";
             // Resuming is not a retry: the attempt the wait interrupted is given back.
@@ -702,16 +793,12 @@ public:
     }
 
     bool defer(const JobRef& job, std::int64_t delay_ms, const std::string& reason) override {
-        return transact([&] {
-            auto rows = m_db->exec(
-                "UPDATE jobs SET state = 'pending', attempt = attempt - 1, run_at = wfq_now_ms() + $4, lease_owner = NULL, "
-                "lease_expires_at = NULL, updated_at = wfq_now_ms() WHERE id = $1 AND lease_owner = $2 AND attempt = $3 "
-                "AND state = 'running' RETURNING id",
-                {job.id, job.lease_owner, std::int64_t(job.attempt), delay_ms});
-            if (rows.empty()) return false;
-            add_event(job.id, "deferred", "pending", job.attempt - 1, job.lease_owner, reason);
-            return true;
-        });
+        Outcome o;
+        o.job = job;
+        o.kind = Outcome::Kind::deferred;
+        o.delay_ms = delay_ms;
+        o.message = reason;
+        return record_outcomes({o}).at(0) == OutcomeStatus::recorded;
     }
 
 private:
@@ -737,9 +824,14 @@ private:
         return out + "\"";
     }
 
-    // Runs fn in a write transaction, retried when the database is unavailable.
+    // Runs fn in a write transaction, retried when the database is unavailable. A commit whose
+    // reply is lost is resolved by the Db (committed: fn's result stands), never replayed blindly.
     template <typename Fn>
     auto transact(Fn&& fn) -> decltype(fn()) {
+        return transact("", std::forward<Fn>(fn));
+    }
+    template <typename Fn>
+    auto transact(const char* label, Fn&& fn) -> decltype(fn()) {
         std::lock_guard<std::recursive_mutex> lock(m_mutex);
         return retry(
             [&]() -> decltype(fn()) {
@@ -747,10 +839,10 @@ private:
                 try {
                     if constexpr (std::is_void_v<decltype(fn())>) {
                         fn();
-                        m_db->commit();
+                        m_db->commit(label);
                     } else {
                         auto result = fn();
-                        m_db->commit();
+                        m_db->commit(label);
                         return result;
                     }
                 } catch (...) {
@@ -773,6 +865,109 @@ private:
         m_db->exec("INSERT INTO job_events (job_id, at, kind, state, attempt, worker, message, data) "
                    "VALUES ($1, wfq_now_ms(), $2, $3, $4, $5, $6, $7)",
                    {job_id, kind, state, std::int64_t(attempt), opt(worker), opt(message), opt(data)});
+    }
+
+    static std::string pack_spans(const std::vector<std::string>& spans) {
+        if (spans.empty()) return "";
+        std::string out = "[";
+        for (std::size_t i = 0; i < spans.size(); ++i) out += (i ? "," : "") + spans[i];
+        return out + "]";
+    }
+
+    // One row of the outcome statement's JSON parameter.
+    static nlohmann::json outcome_row(const Outcome& o) {
+        using K = Outcome::Kind;
+        const char* state = o.kind == K::completed ? "completed" : o.kind == K::failed ? "failed" : "pending";
+        // Snoozes, deferrals and releases give the attempt back.
+        int unspend = (o.kind == K::snoozed || o.kind == K::deferred || o.kind == K::released) ? 1 : 0;
+        nlohmann::json r{{"id", o.job.id}, {"owner", o.job.lease_owner}, {"attempt", o.job.attempt}, {"state", state},
+                         {"unspend", unspend}, {"snooze", o.kind == K::snoozed ? 1 : 0}, {"delay_ms", o.delay_ms}};
+        r["result"] = o.result ? nlohmann::json(*o.result) : nlohmann::json();
+        bool failure = o.kind == K::retry || o.kind == K::failed;
+        r["error_class"] = failure ? nlohmann::json(o.error_class) : nlohmann::json();
+        r["error"] = failure ? nlohmann::json(o.message) : nlohmann::json();
+        // An attempt's spans are one line of the job's spans column.
+        r["spans"] = o.spans.empty() ? nlohmann::json() : nlohmann::json(o.spans + "\n");
+        return r;
+    }
+
+    static nlohmann::json outcome_event(const Outcome& o, std::optional<std::int64_t> started_at) {
+        using K = Outcome::Kind;
+        nlohmann::json data = nlohmann::json::object();
+        if (started_at) data["started_at"] = *started_at;  // the attempt's claim, shown in the timeline
+        std::string kind, state = "pending";
+        int attempt = o.job.attempt;
+        switch (o.kind) {
+            case K::retry:
+                kind = "retry_scheduled";
+                data["error_class"] = o.error_class;
+                data["retry_in_ms"] = o.delay_ms;
+                break;
+            case K::failed:
+                kind = "failed";
+                state = "failed";
+                data["error_class"] = o.error_class;
+                break;
+            case K::snoozed:
+                kind = "snoozed";
+                data["snooze_ms"] = o.delay_ms;
+                attempt -= 1;
+                break;
+            case K::deferred:
+                kind = "deferred";
+                attempt -= 1;
+                break;
+            default:
+                kind = "released";
+                attempt -= 1;
+                break;
+        }
+        return {{"id", o.job.id}, {"kind", kind}, {"state", state}, {"attempt", attempt}, {"worker", o.job.lease_owner},
+                {"message", o.message.empty() ? nlohmann::json() : nlohmann::json(o.message)}, {"data", data.dump()}};
+    }
+
+    // Appends events given as a JSON array of {id, kind, state, attempt, worker, message, data}.
+    void insert_events(const nlohmann::json& events) {
+        m_db->exec("INSERT INTO job_events (job_id, at, kind, state, attempt, worker, message, data) "
+                   "SELECT u.id, wfq_now_ms(), u.kind, u.state, u.attempt, u.worker, u.message, u.data FROM " +
+                       m_db->json_rows("$1", {{"id", "bigint"}, {"kind", "text"}, {"state", "text"}, {"attempt", "integer"},
+                                              {"worker", "text"}, {"message", "text"}, {"data", "text"}}),
+                   {events.dump()});
+    }
+
+    static std::string spans_line(const Outcome& o) { return o.spans.empty() ? "" : o.spans + "\n"; }
+
+    // Parks a running job for (event, key); a signal already stored resumes it at once instead.
+    OutcomeStatus park(const Outcome& o) {
+        const JobRef& job = o.job;
+        m_db->lock_name_for_transaction("signal:" + o.wait_event + "\x1f" + o.wait_key);
+        auto stored = m_db->exec("SELECT id, data FROM signals WHERE event = $1 AND key = $2 AND consumed_by IS NULL "
+                                 "ORDER BY id LIMIT 1",
+                                 {o.wait_event, o.wait_key});
+        if (!stored.empty()) {
+            std::string payload = "{\"event\":" + json_quote(o.wait_event) + ",\"data\":" + stored[0].str(1) + "}";
+            auto rows = m_db->exec(
+                "UPDATE jobs SET state = 'pending', run_at = wfq_now_ms(), attempt = attempt - 1, signal_data = $4, "
+                "wait_spec = NULL, lease_expires_at = NULL, spans = COALESCE(spans, '') || $5, updated_at = wfq_now_ms() "
+                "WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running' RETURNING id",
+                {job.id, job.lease_owner, std::int64_t(job.attempt), payload, spans_line(o)});
+            if (rows.empty()) return OutcomeStatus::lost;
+            m_db->exec("UPDATE signals SET consumed_by = $2 WHERE id = $1", {stored[0].i64(0), job.id});
+            add_event(job.id, "signalled", "pending", job.attempt - 1, job.lease_owner,
+                      "consumed a stored signal '" + o.wait_event + "'");
+            m_db->notify_enqueued("*");
+            return OutcomeStatus::resumed;
+        }
+        auto rows = m_db->exec(
+            "UPDATE jobs SET state = 'waiting', wait_event = $4, wait_key = $5, wait_deadline = wfq_now_ms() + $6, "
+            "wait_spec = $7, max_attempts = $8, lease_expires_at = NULL, spans = COALESCE(spans, '') || $9, "
+            "updated_at = wfq_now_ms() WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running' RETURNING id",
+            {job.id, job.lease_owner, std::int64_t(job.attempt), o.wait_event, o.wait_key, o.wait_timeout_ms, o.wait_spec,
+             std::int64_t(o.max_attempts), spans_line(o)});
+        if (rows.empty()) return OutcomeStatus::lost;
+        add_event(job.id, "waiting", "waiting", job.attempt, job.lease_owner,
+                  "waiting for '" + o.wait_event + "' key '" + o.wait_key + "'");
+        return OutcomeStatus::recorded;
     }
 
     void insert_spans(std::int64_t job_id, int attempt, const std::vector<std::string>& spans) {
@@ -828,7 +1023,6 @@ private:
         // Rows come back in VALUES order; rows with a key that conflicted are missing.
         std::size_t r = 0;
         std::set<std::string> inserted_keys;
-        std::vector<std::int64_t> new_ids;
         for (std::size_t i = start; i < end; ++i) {
             const NewJob& j = jobs[i];
             bool inserted = r < rows.size() && (!j.key ? rows[r].is_null(1)
@@ -837,22 +1031,12 @@ private:
             if (inserted) {
                 if (j.key) inserted_keys.insert(*j.key);
                 results.push_back({rows[r].i64(0), false});
-                new_ids.push_back(rows[r].i64(0));
                 ++r;
                 continue;
             }
             auto existing = m_db->exec(std::string("SELECT id FROM jobs WHERE key = $1 AND state IN ") + kActiveStates, {*j.key});
             if (existing.empty()) throw Error(ErrorCode::db_unavailable, "idempotency key changed state during enqueue; retrying");
             results.push_back({existing[0].i64(0), true});
-        }
-        if (!new_ids.empty()) {
-            std::string ev = "INSERT INTO job_events (job_id, at, kind, state, attempt) VALUES ";
-            Params ids;
-            for (std::size_t i = 0; i < new_ids.size(); ++i) {
-                ev += (i ? ", " : "") + std::string("($") + std::to_string(i + 1) + ", wfq_now_ms(), 'enqueued', 'pending', 0)";
-                ids.emplace_back(new_ids[i]);
-            }
-            m_db->exec(ev, ids);
         }
     }
 
@@ -881,17 +1065,6 @@ private:
             if (a.run_at != b.run_at) return a.run_at < b.run_at;
             return a.id < b.id;
         });
-        if (!jobs.empty()) {
-            std::string ev = "INSERT INTO job_events (job_id, at, kind, state, attempt, worker) VALUES ";
-            Params evp{req.worker_id};
-            for (std::size_t i = 0; i < jobs.size(); ++i) {
-                ev += (i ? ", " : "") + std::string("($") + std::to_string(evp.size() + 1) + ", wfq_now_ms(), 'claimed', 'running', $" +
-                      std::to_string(evp.size() + 2) + ", $1)";
-                evp.emplace_back(jobs[i].id);
-                evp.emplace_back(std::int64_t(jobs[i].attempt));
-            }
-            m_db->exec(ev, evp);
-        }
         return jobs;
     }
 

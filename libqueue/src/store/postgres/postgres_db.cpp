@@ -1,11 +1,16 @@
 // PostgreSQL backend (libpqxx 6.4). All libpqxx exceptions are translated here; nothing
 // above the store sees them.
 #include "../db.h"
+#include "../fault.h"
 
 #include <pqxx/pqxx>
 
 #include <cctype>
+#include <chrono>
+#include <cstdlib>
 #include <regex>
+#include <thread>
+#include <unordered_map>
 
 namespace wfq::store {
 namespace {
@@ -108,6 +113,10 @@ CREATE INDEX signals_pending ON signals (event, key, id) WHERE consumed_by IS NU
 ALTER TABLE jobs ADD COLUMN wait_spec text;
 ALTER TABLE jobs ADD COLUMN signal_data text;
 CREATE INDEX jobs_waiting ON jobs (wait_event, wait_key) WHERE state = 'waiting';
+)SQL"},
+    {4, "engine: snoozes, an attempt's spans packed in the job row", R"SQL(
+ALTER TABLE jobs ADD COLUMN snoozes integer NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN spans text;
 )SQL"},
 };
 
@@ -274,7 +283,12 @@ private:
 class PostgresDb final : public Db {
 public:
     PostgresDb(std::string dsn, std::string schema)
-        : m_dsn(std::move(dsn)), m_schema(std::move(schema)), m_conn(connect(m_dsn, m_schema)) {}
+        : m_dsn(std::move(dsn)), m_schema(std::move(schema)), m_conn(connect(m_dsn, m_schema)) {
+        // Behind a transaction-pooling PgBouncer a prepared statement may not outlive its
+        // transaction, so none are made there.
+        const char* pooler = std::getenv("WFQ_POOLER");
+        m_prepare = !(pooler && std::string(pooler) == "transaction");
+    }
 
     std::string backend() const override { return "postgresql"; }
     std::string describe() const override { return redact_dsn(m_dsn) + " (schema " + m_schema + ")"; }
@@ -293,13 +307,12 @@ public:
                 else storage[i] = hex_encode(std::get<Blob>(p).bytes);
                 values[i] = storage[i].c_str();
             }
+            auto& tx = session();
             pqxx::result r;
-            if (m_tx) {
-                r = m_tx->exec_params(sql, pqxx::prepare::make_dynamic_params(values));
-            } else {
-                pqxx::nontransaction tx(*m_conn);
+            if (const std::string* name = prepared_name(sql, params.size()))
+                r = tx.exec_prepared(*name, pqxx::prepare::make_dynamic_params(values));
+            else
                 r = tx.exec_params(sql, pqxx::prepare::make_dynamic_params(values));
-            }
             return to_rows(r);
         } catch (const Error&) {
             throw;
@@ -310,46 +323,91 @@ public:
 
     void exec_script(const std::string& sql) override {
         try {
-            if (m_tx) m_tx->exec(sql);
-            else {
-                pqxx::nontransaction tx(*m_conn);
-                tx.exec(sql);
-            }
-        } catch (const std::exception& e) {
-            on_exception(e);
-        }
-    }
-
-    void begin() override {
-        try {
             if (!m_conn) reconnect();
-            m_tx = std::make_unique<pqxx::work>(*m_conn);
+            session().exec(sql);
         } catch (const Error&) {
             throw;
         } catch (const std::exception& e) {
             on_exception(e);
         }
     }
-    void commit() override {
+
+    // Transactions are driven by hand on one autocommit session so that BEGIN and the
+    // transaction id travel in one round trip; the id lets a commit in doubt be resolved.
+    void begin() override {
         try {
-            m_tx->commit();
-            m_tx.reset();
+            if (!m_conn) reconnect();
+            auto r = session().exec("BEGIN; SELECT txid_current()");
+            m_txid = r[0][0].as<std::int64_t>();
+            m_in_tx = true;
+        } catch (const Error&) {
+            throw;
         } catch (const std::exception& e) {
             on_exception(e);
         }
     }
-    void rollback() noexcept override {
+
+    void commit(const char* label) override {
+        const std::int64_t txid = m_txid;
+        CommitFault fault = take_commit_fault(label);
         try {
-            if (m_tx) m_tx->abort();
-        } catch (...) {
+            if (fault == CommitFault::cut_before) {
+                m_nt.reset();
+                m_conn.reset();  // the server sees the session end: it aborts the transaction
+                throw pqxx::broken_connection("injected fault: connection cut before COMMIT");
+            }
+            session().exec("COMMIT");
+            m_in_tx = false;
+            if (fault == CommitFault::lost_reply) {
+                m_nt.reset();
+                m_conn.reset();
+                throw pqxx::broken_connection("injected fault: the reply to COMMIT was lost");
+            }
+        } catch (const pqxx::broken_connection& e) {
+            m_in_tx = false;
+            m_nt.reset();
+            m_conn.reset();
+            resolve_in_doubt(txid, e.what());
+        } catch (const std::exception& e) {
+            m_in_tx = false;
+            on_exception(e);
         }
-        m_tx.reset();
     }
+
+    void rollback() noexcept override {
+        if (!m_in_tx) return;
+        m_in_tx = false;
+        try {
+            if (m_nt) m_nt->exec("ROLLBACK");
+        } catch (...) {
+            m_nt.reset();
+            m_conn.reset();
+        }
+    }
+
     void reconnect() override {
-        m_tx.reset();
+        m_in_tx = false;
+        m_nt.reset();
         m_conn.reset();
+        m_prepared.clear();
         m_conn = connect(m_dsn, m_schema);
     }
+
+    std::string json_rows(const std::string& param,
+                          const std::vector<std::pair<std::string, std::string>>& columns) const override {
+        std::string s = "jsonb_to_recordset(" + param + "::jsonb) AS u(";
+        for (std::size_t i = 0; i < columns.size(); ++i) s += (i ? ", " : "") + columns[i].first + " " + columns[i].second;
+        return s + ")";
+    }
+
+    std::unique_ptr<Db> open_sibling() override {
+        auto db = std::make_unique<PostgresDb>(m_dsn, m_schema);
+        db->m_in_doubt_wait_ms = m_in_doubt_wait_ms;
+        return db;
+    }
+
+    void set_in_doubt_wait_ms(std::int64_t ms) override { m_in_doubt_wait_ms = ms; }
+
     std::string skip_locked() const override { return " FOR UPDATE SKIP LOCKED"; }
     std::string next_token_sql() const override { return "SELECT nextval('lock_token_seq')"; }
     void lock_for_migration() override {
@@ -404,13 +462,21 @@ private:
     // Translates e; whenever the session may be gone (lost connection, a commit in doubt, an
     // administrator's termination, a closed socket) drops it so the next call reconnects.
     [[noreturn]] void on_exception(const std::exception& e) {
-        m_tx.reset();
-        bool lost = dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr || (m_conn && !m_conn->is_open());
+        bool lost = dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr || dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
+                    (m_conn && !m_conn->is_open());
+        if (m_in_tx && !lost) {
+            // A failed statement leaves the transaction aborted; rollback() ends it.
+        }
         try {
             if (lost) throw Error(ErrorCode::db_unavailable, std::string("database connection lost: ") + e.what());
             translate(e);
         } catch (const Error& err) {
-            if (err.code() == ErrorCode::db_unavailable) m_conn.reset();
+            if (err.code() == ErrorCode::db_unavailable) {
+                m_in_tx = false;
+                m_nt.reset();
+                m_conn.reset();
+                m_prepared.clear();
+            }
             throw;
         }
     }
@@ -435,9 +501,60 @@ private:
         return rows;
     }
 
+    pqxx::nontransaction& session() {
+        if (!m_nt) m_nt = std::make_unique<pqxx::nontransaction>(*m_conn);
+        return *m_nt;
+    }
+
+    // The name of the prepared statement for sql, preparing it on first use; nullptr when
+    // this statement is run unprepared (pooler mode, or one of too many shapes).
+    const std::string* prepared_name(const std::string& sql, std::size_t nparams) {
+        if (!m_prepare) return nullptr;
+        auto it = m_prepared.find(sql);
+        if (it != m_prepared.end()) return &it->second;
+        if (m_prepared.size() >= 200 || nparams > 40) return nullptr;
+        std::string name = "wfq_" + std::to_string(m_prepared.size());
+        m_conn->prepare(name, sql);
+        return &m_prepared.emplace(sql, name).first->second;
+    }
+
+    // Learns the outcome of transaction txid after its COMMIT reply was lost: returns when it
+    // committed, throws a retryable error when it did not, and an in-doubt error when the
+    // database stayed away longer than m_in_doubt_wait_ms.
+    void resolve_in_doubt(std::int64_t txid, const std::string& why) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(m_in_doubt_wait_ms);
+        std::int64_t pause_ms = 50;
+        for (;;) {
+            try {
+                if (!m_conn) reconnect();
+                auto r = session().exec_params("SELECT txid_status($1)", txid);
+                std::string status = r[0][0].is_null() ? "unknown" : r[0][0].c_str();
+                if (status == "committed") return;
+                if (status != "in progress")
+                    throw Error(ErrorCode::db_unavailable, "connection lost at commit; the transaction did not commit (" + why + ")");
+            } catch (const Error&) {
+                throw;
+            } catch (const std::exception&) {
+                m_nt.reset();
+                m_conn.reset();
+            }
+            if (std::chrono::steady_clock::now() >= deadline) {
+                Error e(ErrorCode::db_unavailable, "connection lost at commit and the database did not come back to tell "
+                                                   "whether the transaction committed (" + why + ")");
+                throw e.mark_in_doubt();
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+            pause_ms = std::min<std::int64_t>(1000, pause_ms * 2);
+        }
+    }
+
     std::string m_dsn, m_schema;
     std::unique_ptr<pqxx::connection> m_conn;
-    std::unique_ptr<pqxx::work> m_tx;
+    std::unique_ptr<pqxx::nontransaction> m_nt;
+    bool m_in_tx = false, m_prepare = true;
+    std::int64_t m_txid = 0;
+    std::int64_t m_in_doubt_wait_ms = 300000;
+    std::unordered_map<std::string, std::string> m_prepared;
 };
 
 }  // namespace

@@ -109,6 +109,10 @@ ALTER TABLE jobs ADD COLUMN wait_spec TEXT;
 ALTER TABLE jobs ADD COLUMN signal_data TEXT;
 CREATE INDEX jobs_waiting ON jobs (wait_event, wait_key) WHERE state = 'waiting';
 )SQL"},
+    {4, "engine: snoozes, an attempt's spans packed in the job row", R"SQL(
+ALTER TABLE jobs ADD COLUMN snoozes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN spans TEXT;
+)SQL"},
 };
 
 [[noreturn]] void throw_sqlite(sqlite3* db, int rc, const std::string& what) {
@@ -275,7 +279,16 @@ public:
     }
 
     void begin() override { exec_script("BEGIN IMMEDIATE"); }
-    void commit() override { exec_script("COMMIT"); }
+    void commit(const char*) override { exec_script("COMMIT"); }
+    std::string json_rows(const std::string& param,
+                          const std::vector<std::pair<std::string, std::string>>& columns) const override {
+        std::string s = "(SELECT ";
+        for (std::size_t i = 0; i < columns.size(); ++i)
+            s += (i ? ", " : "") + std::string("json_extract(value, '$.") + columns[i].first + "') AS " + columns[i].first;
+        return s + " FROM json_each(" + param + ")) AS u";
+    }
+    std::unique_ptr<Db> open_sibling() override { return nullptr; }
+    void set_in_doubt_wait_ms(std::int64_t) override {}
     void rollback() noexcept override {
         if (!sqlite3_get_autocommit(m_db)) sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
     }

@@ -1,0 +1,105 @@
+#include "completer.h"
+
+#include <wfq/errors.h>
+#include <wfq/log.h>
+
+#include <chrono>
+
+namespace wfq::engine {
+
+Completer::Completer(Record record, Done done, OutageMonitor& outage, Options options)
+    : m_record(std::move(record)), m_done(std::move(done)), m_outage(outage), m_options(std::move(options)) {
+    if (!m_options.sleep)
+        m_options.sleep = [](std::int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
+    if (m_options.max_batch < 1) m_options.max_batch = 1;
+    if (m_options.max_pending < m_options.max_batch) m_options.max_pending = m_options.max_batch;
+}
+
+Completer::~Completer() { stop(); }
+
+void Completer::start() { m_thread = std::thread([this] { flush_loop(); }); }
+
+void Completer::submit(Outcome outcome) {
+    std::unique_lock<std::mutex> lock(m_mutex);
+    m_space.wait(lock, [&] { return m_queue.size() < m_options.max_pending || m_stopping; });
+    m_queue.push_back(std::move(outcome));
+    m_cv.notify_one();
+}
+
+void Completer::stop() {
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_stopping = true;
+    }
+    m_cv.notify_all();
+    m_space.notify_all();
+    if (m_thread.joinable()) m_thread.join();
+    while (flush_once()) {
+    }
+}
+
+std::size_t Completer::pending() const {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return m_queue.size();
+}
+
+bool Completer::flush_once() {
+    std::vector<Outcome> batch;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        if (m_queue.empty()) return false;
+        std::size_t n = std::min(m_queue.size(), m_options.max_batch);
+        batch.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            batch.push_back(std::move(m_queue.front()));
+            m_queue.pop_front();
+        }
+    }
+    m_space.notify_all();
+    record_batch(batch);
+    return true;
+}
+
+void Completer::flush_loop() {
+    for (;;) {
+        {
+            std::unique_lock<std::mutex> lock(m_mutex);
+            m_cv.wait(lock, [&] { return !m_queue.empty() || m_stopping; });
+            if (m_queue.empty() && m_stopping) return;
+        }
+        flush_once();
+    }
+}
+
+// Retries a batch through an outage (the statement is compare-and-set, and a commit whose
+// reply was lost is resolved by the store, so a retry never records an outcome twice).
+void Completer::record_batch(std::vector<Outcome>& batch) {
+    int failures = 0;
+    for (;;) {
+        try {
+            std::vector<OutcomeStatus> status = m_record(batch);
+            m_outage.ok();
+            ++m_batches;
+            for (std::size_t i = 0; i < batch.size(); ++i)
+                m_done(batch[i], i < status.size() ? status[i] : OutcomeStatus::lost, false);
+            return;
+        } catch (const Error& e) {
+            if (e.code() == ErrorCode::db_unavailable && !e.in_doubt()) {
+                m_outage.failed("completer", e.what());
+                if (!m_outage.exceeded()) {
+                    m_options.sleep(OutageMonitor::pause_ms(++failures));
+                    continue;
+                }
+            }
+            log::error(std::string("could not record ") + std::to_string(batch.size()) +
+                       " outcome(s); their jobs will be rescued: " + e.what());
+        } catch (const std::exception& e) {
+            log::error(std::string("could not record ") + std::to_string(batch.size()) +
+                       " outcome(s); their jobs will be rescued: " + e.what());
+        }
+        for (auto& o : batch) m_done(o, OutcomeStatus::lost, true);
+        return;
+    }
+}
+
+}  // namespace wfq::engine

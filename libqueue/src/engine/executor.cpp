@@ -1,0 +1,167 @@
+#include "executor.h"
+
+#include <wfq/duration.h>
+#include <wfq/errors.h>
+#include <wfq/log.h>
+
+namespace wfq::engine {
+
+Decision decide_outcome(const Job& job, const JobRef& ref, const HandlerResult& r, const JobPolicy& policy,
+                        int max_snoozes, bool shutting_down, Random& random) {
+    using O = HandlerResult::Outcome;
+    Decision d;
+    Outcome o;
+    o.job = ref;
+    switch (r.outcome) {
+        case O::success:
+            o.kind = Outcome::Kind::completed;
+            o.result = r.output;
+            d.name = "completed";
+            d.outcome = std::move(o);
+            return d;
+        case O::parked:
+            if (!r.wait) break;
+            o.kind = Outcome::Kind::parked;
+            o.wait_event = r.wait->event;
+            o.wait_key = r.wait->key;
+            o.wait_spec = r.wait->spec;
+            o.wait_timeout_ms = r.wait->timeout_ms;
+            o.max_attempts = policy.max_attempts.value_or(job.max_attempts);
+            d.name = "parked";
+            d.outcome = std::move(o);
+            return d;
+        case O::deferred:
+            o.kind = Outcome::Kind::deferred;
+            o.delay_ms = r.delay_ms;
+            o.message = r.error;
+            d.name = "deferred";
+            d.outcome = std::move(o);
+            return d;
+        case O::snoozed:
+            if (job.snoozes >= max_snoozes) {
+                o.kind = Outcome::Kind::failed;
+                o.error_class = d.error_class = "snooze_limit";
+                o.message = "snoozed " + std::to_string(job.snoozes) + " times (--max-snoozes " + std::to_string(max_snoozes) + ")";
+                d.name = "failed";
+                d.permanent = true;
+                d.outcome = std::move(o);
+                return d;
+            }
+            o.kind = Outcome::Kind::snoozed;
+            o.delay_ms = r.delay_ms;
+            o.message = "snoozed for " + format_duration_ms(r.delay_ms);
+            d.name = "snoozed";
+            d.outcome = std::move(o);
+            return d;
+        case O::cancelled:
+            if (shutting_down) {
+                o.kind = Outcome::Kind::released;
+                o.message = "worker stopped before the job finished";
+                d.name = "released";
+                d.outcome = std::move(o);
+            } else {
+                d.name = "lost";  // its lease is gone: rescued, cancelled or taken over
+            }
+            return d;
+        default:
+            break;
+    }
+    d.error_class = !r.error_class.empty()       ? r.error_class
+                    : r.outcome == O::timeout   ? "timeout"
+                    : r.outcome == O::crash     ? "crash"
+                    : r.outcome == O::parked    ? "bad_output"
+                    : r.exit_code == -1         ? "config"
+                                                : "exit_code";
+    d.permanent = r.permanent || (r.outcome == O::failure && policy.permanent_exit_codes.count(r.exit_code));
+    Failure f = decide_failure(job, policy, d.error_class, r.error, d.permanent, random);
+    o.kind = f.retry_in_ms ? Outcome::Kind::retry : Outcome::Kind::failed;
+    o.error_class = f.error_class;
+    o.message = f.message;
+    o.delay_ms = f.retry_in_ms.value_or(0);
+    d.name = f.retry_in_ms ? "retried" : "failed";
+    d.outcome = std::move(o);
+    return d;
+}
+
+Executor::Executor(Handler& handler, Tracer& tracer, Store& store, ConfigCache* cache, const WorkerOptions& options,
+                   Clock& clock, Random& random, std::string worker_id)
+    : m_handler(handler), m_tracer(tracer), m_store(store), m_cache(cache), m_options(options), m_clock(clock),
+      m_random(random), m_worker_id(std::move(worker_id)) {}
+
+Attempt Executor::run(const Job& job, const JobRef& ref, std::int64_t claim_start_ns, std::int64_t claim_end_ns,
+                      const std::atomic<bool>& cancel, const std::atomic<bool>& shutting_down) {
+    const std::int64_t started = m_clock.steady_ns();
+    std::optional<TraceContext> parent;
+    if (job.traceparent) parent = parse_traceparent(*job.traceparent);
+    SpanRecord span = m_tracer.start("process " + job.queue, SpanKind::consumer, parent);
+    span.start_ns = claim_start_ns;
+    span.set("messaging.system", std::string("wfq"));
+    span.set("messaging.operation.name", std::string("process"));
+    span.set("messaging.operation.type", std::string("process"));
+    span.set("messaging.destination.name", job.queue);
+    span.set("messaging.message.id", std::to_string(job.id));
+    span.set("wfq.job.type", job.type);
+    span.set("wfq.job.attempt", std::int64_t(job.attempt));
+    span.set("wfq.worker.id", m_worker_id);
+    std::vector<SpanRecord> spans;
+    SpanRecord claim_span = m_tracer.child("claim", span);
+    claim_span.start_ns = claim_start_ns;
+    claim_span.end_ns = claim_end_ns;
+    spans.push_back(claim_span);
+
+    Attempt a;
+    a.trace_id = span.trace_id;
+    HandlerResult& r = a.result;
+    Job attempt = job;
+    attempt.traceparent = span.context().to_traceparent();  // handlers run in the attempt's span
+    try {
+        auto [org, repo] = m_options.config_scope ? m_options.config_scope(job) : std::make_pair(job.org, job.repo);
+        if (m_cache && org) {
+            SpanRecord cfg = m_tracer.child("resolve_config", span);
+            try {
+                attempt.config = resolve_config_cached(m_store, *m_cache, *org, repo);
+            } catch (const std::exception& e) {
+                cfg.fail(e.what());
+                m_tracer.end(cfg);
+                spans.push_back(cfg);
+                throw;
+            }
+            m_tracer.end(cfg);
+            spans.push_back(cfg);
+        }
+        r = m_handler.run(attempt, cancel);
+    } catch (const Error& e) {
+        r = HandlerResult{};
+        r.outcome = HandlerResult::Outcome::failure;
+        r.exit_code = -1;
+        r.error = std::string("could not resolve the job's config: ") + e.what();
+    }
+    auto typed = m_options.type_policies.find(job.type);
+    const JobPolicy& policy = typed != m_options.type_policies.end() ? typed->second : m_options.policy;
+    a.decision = decide_outcome(job, ref, r, policy, m_options.max_snoozes, shutting_down, m_random);
+
+    for (auto& s : r.spans) spans.push_back(std::move(s));
+    r.spans.clear();
+    span.set("wfq.outcome", a.decision.name);
+    const auto& kind = a.decision.name;
+    if (kind == "retried" || kind == "failed" || kind == "lost" || kind == "released") {
+        std::string tail = r.error.size() > 500 ? r.error.substr(r.error.size() - 500) : r.error;
+        span.fail(tail.empty() ? kind : tail);
+    }
+    m_tracer.end(span);
+    spans.push_back(span);
+    if (span.sampled && a.decision.outcome) {
+        std::string packed = "[";
+        for (std::size_t i = 0; i < spans.size(); ++i) {
+            packed += (i ? "," : "") + spans[i].to_otlp_json();
+            m_tracer.export_span(spans[i]);
+        }
+        a.decision.outcome->spans = packed + "]";
+    } else if (span.sampled) {
+        for (const auto& s : spans) m_tracer.export_span(s);
+    }
+    a.seconds = static_cast<double>(m_clock.steady_ns() - started) / 1e9;
+    return a;
+}
+
+}  // namespace wfq::engine

@@ -1,0 +1,45 @@
+#include "lease_keeper.h"
+
+#include <wfq/errors.h>
+
+#include <set>
+
+namespace wfq::engine {
+
+LeaseKeeper::LeaseKeeper(Store& store, OutageMonitor& outage, Clock& clock, std::int64_t lease_ms, std::string worker_id)
+    : m_store(store), m_outage(outage), m_clock(clock), m_lease_ms(lease_ms), m_worker_id(std::move(worker_id)) {}
+
+void LeaseKeeper::stop_slot(Slot& slot, const char* why) {
+    if (slot.shutting_down || slot.lost.exchange(true)) return;
+    slot.cancel = true;
+    log::Fields f = slot.fields;
+    f.emplace_back("reason", why);
+    log::warn("stopping the handler: its lease is gone", f);
+}
+
+bool LeaseKeeper::renew(const std::vector<std::shared_ptr<Slot>>& slots) {
+    if (slots.empty()) return true;
+    std::vector<JobRef> refs;
+    refs.reserve(slots.size());
+    for (const auto& s : slots) refs.push_back(s->ref);
+    const std::int64_t sent_ns = m_clock.steady_ns();
+    try {
+        auto lost = m_store.renew_leases(refs, m_lease_ms);
+        m_outage.ok();
+        std::set<std::int64_t> gone(lost.begin(), lost.end());
+        for (const auto& s : slots) {
+            if (gone.count(s->ref.id)) stop_slot(*s, "lease lost (rescued, cancelled or taken over)");
+            else s->lease_until_ns = sent_ns + m_lease_ms * 1'000'000;
+        }
+        return true;
+    } catch (const Error& e) {
+        if (e.code() != ErrorCode::db_unavailable) throw;
+        m_outage.failed("lease keeper", e.what());
+        const std::int64_t now = m_clock.steady_ns();
+        for (const auto& s : slots)
+            if (s->lease_until_ns > 0 && now >= s->lease_until_ns) stop_slot(*s, "lease expired while the database was unreachable");
+        return false;
+    }
+}
+
+}  // namespace wfq::engine

@@ -1,0 +1,29 @@
+#pragma once
+// Internal: one claimed job's place in a worker, from claim until its outcome is recorded.
+#include <wfq/job.h>
+#include <wfq/log.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace wfq::engine {
+
+struct Slot {
+    JobRef ref;
+    std::atomic<bool> cancel{false};         // the handler must stop
+    std::atomic<bool> lost{false};           // the lease is gone (not renewed, taken over, cancelled)
+    std::atomic<bool> shutting_down{false};  // the worker is stopping: give the job back
+    // Steady time (ns) until which the lease is surely held: when the last renewal that
+    // succeeded was sent, plus the lease length.
+    std::atomic<std::int64_t> lease_until_ns{0};
+    std::int64_t claim_start_ns = 0, claim_end_ns = 0;  // Unix time, for the claim span
+    log::Fields fields;                                 // job_id, type, attempt, ... for logs
+    std::string decision;                               // the outcome's name, set by the executor
+    double seconds = 0;
+    std::vector<double> stage_seconds;
+    std::string error_class, retry_in;
+    bool permanent = false;
+};
+
+}  // namespace wfq::engine
