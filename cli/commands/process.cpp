@@ -30,6 +30,9 @@ struct ProcessOptions {
     std::optional<int> max_attempts;
     std::vector<int> permanent_exit_codes;
     std::string rescue_interval = "15s";
+    std::string max_outage = "5m";
+    int prefetch = -1;
+    int max_snoozes = 100;
     std::string metrics_file;
     bool json = false;
 };
@@ -52,6 +55,12 @@ int run_process(Context& ctx, ProcessOptions& o) {
     w.max_jobs = o.max_jobs;
     w.until_empty = o.until_empty;
     w.rescue_interval_ms = duration_flag("--rescue-interval", o.rescue_interval);
+    w.max_outage_ms = duration_flag("--max-outage", o.max_outage);
+    if (w.max_outage_ms <= 0) throw Error(ErrorCode::usage, "--max-outage must be positive");
+    if (o.prefetch < -1) throw Error(ErrorCode::usage, "--prefetch must not be negative");
+    w.prefetch = o.prefetch;
+    if (o.max_snoozes < 0) throw Error(ErrorCode::usage, "--max-snoozes must not be negative");
+    w.max_snoozes = o.max_snoozes;
     if (!o.retry_preset.empty()) {
         auto p = backoff_preset(o.retry_preset);
         if (!p) throw Error(ErrorCode::usage, "unknown --retry-preset '" + o.retry_preset + "'");
@@ -112,6 +121,7 @@ int run_process(Context& ctx, ProcessOptions& o) {
     if (o.json) {
         json j{{"worker_id", worker.id()}, {"claimed", s.claimed},   {"completed", s.completed}, {"retried", s.retried},
                {"failed", s.failed},       {"released", s.released}, {"lost", s.lost},           {"rescued", s.rescued},
+               {"snoozed", s.snoozed},     {"parked", s.parked},     {"deferred", s.deferred},
                {"interrupted", s.interrupted}};
         std::cout << j.dump() << "\n";
     }
@@ -144,6 +154,10 @@ void add_process_command(CLI::App& app, Context& ctx) {
     sub->add_option("--permanent-exit-codes", o->permanent_exit_codes, "Exit codes that fail a job at once (default 65)")
         ->delimiter(',');
     sub->add_option("--rescue-interval", o->rescue_interval, "How often to rescue abandoned jobs (0 = never)")
+        ->capture_default_str();
+    sub->add_option("--max-outage", o->max_outage, "Ride out a database outage this long, then exit 69")->capture_default_str();
+    sub->add_option("--prefetch", o->prefetch, "Jobs claimed beyond the free slots (default: min(concurrency, 16))");
+    sub->add_option("--max-snoozes", o->max_snoozes, "Fail a job snoozed this often (error_class snooze_limit)")
         ->capture_default_str();
     sub->add_option("--metrics-file", o->metrics_file, "Write Prometheus metrics here (atomically) every heartbeat and at exit");
     sub->add_flag("--json", o->json, "Print a JSON summary at exit");

@@ -561,7 +561,21 @@ struct Worker::Impl {
             try {
                 bool full = false;
                 const std::int64_t claim_start = unix_now_ns(), claim_steady = clock.steady_ns();
-                std::vector<Job> jobs = claimer.claim(now_running, now_ready, full);
+                std::vector<Job> jobs;
+                if (claim_in_doubt) {
+                    // A claim failed with the session: it may have committed without us hearing.
+                    // Jobs running under our id that we do not hold are adopted, not left to rescue.
+                    for (auto& job : store.running_jobs_of(worker_id)) {
+                        std::lock_guard<std::mutex> lock(mutex);
+                        if (!in_flight.count(job.id)) jobs.push_back(std::move(job));
+                    }
+                    claim_in_doubt = false;
+                    full = true;  // not a sign of an empty queue: claim again at once
+                    if (!jobs.empty()) log::info("adopted jobs claimed before the connection was lost",
+                                                 {{"worker_id", worker_id}, {"jobs", std::to_string(jobs.size())}});
+                } else {
+                    jobs = claimer.claim(now_running, now_ready, full);
+                }
                 outage->ok();
                 failures = 0;
                 const std::int64_t claim_end = unix_now_ns();
@@ -602,6 +616,7 @@ struct Worker::Impl {
                 if (m_until_empty_done) return;
             } catch (const Error& e) {
                 if (e.code() != ErrorCode::db_unavailable) throw;
+                claim_in_doubt = true;
                 outage->failed("claimer", e.what());
                 fail_if_outage_exceeded();
                 std::unique_lock<std::mutex> lock(mutex);
@@ -639,6 +654,7 @@ struct Worker::Impl {
         }
     }
     bool m_until_empty_done = false;
+    bool claim_in_doubt = false;
 
     // stopping (a signal or the time budget): jobs not started go back at once, running ones
     // get the grace period. Otherwise (max jobs, until empty) every claimed job runs to the end.

@@ -124,6 +124,9 @@ public:
 
     // Consuming.
     virtual std::vector<Job> claim_batch(const ClaimRequest& request) = 0;
+    // The jobs running under this worker's leases (after a claim whose reply was lost, the
+    // worker adopts those it does not know of).
+    virtual std::vector<Job> running_jobs_of(const std::string& worker_id) = 0;
     // When the next pending job of these queues/types becomes due (nullopt: none pending).
     virtual std::optional<TimeMs> next_due(const std::vector<std::string>& queues,
                                            const std::vector<std::string>& types) = 0;

@@ -207,6 +207,14 @@ public:
         }
     }
 
+    std::vector<Job> running_jobs_of(const std::string& worker_id) override {
+        std::vector<Job> jobs;
+        for (const auto& r : run(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE state = 'running' AND lease_owner = $1",
+                                 {worker_id}))
+            jobs.push_back(job_from_row(r));
+        return jobs;
+    }
+
     std::optional<TimeMs> next_due(const std::vector<std::string>& queues, const std::vector<std::string>& types) override {
         std::string sql = "SELECT MIN(run_at) FROM jobs WHERE state = 'pending'";
         Params params;

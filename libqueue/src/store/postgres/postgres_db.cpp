@@ -363,14 +363,18 @@ public:
                 m_conn.reset();
                 throw pqxx::broken_connection("injected fault: the reply to COMMIT was lost");
             }
-        } catch (const pqxx::broken_connection& e) {
+        } catch (const std::exception& e) {
             m_in_tx = false;
+            // A session that ended during COMMIT (a lost socket, or the server shutting down:
+            // 57P01 can arrive after the commit is durable) leaves the outcome unknown.
+            auto* sql = dynamic_cast<const pqxx::sql_error*>(&e);
+            bool session_ended = dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
+                                 dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr || !m_conn || !m_conn->is_open() ||
+                                 (sql && (sql->sqlstate().rfind("08", 0) == 0 || sql->sqlstate().rfind("57P", 0) == 0));
+            if (!session_ended) on_exception(e);
             m_nt.reset();
             m_conn.reset();
             resolve_in_doubt(txid, e.what());
-        } catch (const std::exception& e) {
-            m_in_tx = false;
-            on_exception(e);
         }
     }
 

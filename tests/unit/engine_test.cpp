@@ -1,0 +1,324 @@
+// Unit tests of the worker engine's parts: claimer, completer and executor, with fakes in
+// place of the store's batch calls and a ManualClock (no sleeps).
+#include "engine/claimer.h"
+#include "engine/completer.h"
+#include "engine/executor.h"
+#include "engine/outage.h"
+
+#include <wfq/clock.h>
+#include <wfq/errors.h>
+#include <wfq/trace.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace wfq::engine {
+namespace {
+
+Outcome completed(std::int64_t id) {
+    Outcome o;
+    o.job = JobRef{id, "w1", 1};
+    o.kind = Outcome::Kind::completed;
+    return o;
+}
+
+TEST(Claimer, AsksForFreeSlotsPlusPrefetch) {
+    std::vector<int> asked;
+    Claimer c([&](int n) { asked.push_back(n); return std::vector<Job>(static_cast<std::size_t>(n)); }, 4, 2);
+    EXPECT_EQ(c.limit(0, 0), 6);
+    EXPECT_EQ(c.limit(2, 3), 1);
+    EXPECT_EQ(c.limit(4, 0), 0) << "no free executor: nothing is claimed to sit idle";
+    EXPECT_EQ(c.limit(3, 2), 1);
+    EXPECT_EQ(c.limit(3, 3), 0) << "at most prefetch jobs wait";
+    bool full = false;
+    auto jobs = c.claim(1, 0, full);
+    EXPECT_EQ(jobs.size(), 5u);
+    EXPECT_TRUE(full) << "a full batch means: claim again at once";
+    EXPECT_EQ(asked, std::vector<int>{5});
+    Claimer partial([](int) { return std::vector<Job>(2); }, 4, 2);
+    partial.claim(0, 0, full);
+    EXPECT_FALSE(full);
+}
+
+struct Recorded {
+    std::mutex mutex;
+    std::vector<std::pair<std::int64_t, OutcomeStatus>> done;
+    std::vector<bool> unknown;
+};
+
+TEST(Completer, BatchesWhatArrivesWhileAFlushIsInTheDatabase) {
+    ManualClock clock;
+    OutageMonitor outage(clock, 60000, "w1");
+    std::mutex m;
+    std::condition_variable cv;
+    bool first_in_db = false, release_first = false;
+    std::vector<std::size_t> batch_sizes;
+    Recorded rec;
+    Completer completer(
+        [&](const std::vector<Outcome>& batch) {
+            std::unique_lock<std::mutex> lock(m);
+            batch_sizes.push_back(batch.size());
+            if (batch_sizes.size() == 1) {
+                first_in_db = true;
+                cv.notify_all();
+                cv.wait(lock, [&] { return release_first; });
+            }
+            return std::vector<OutcomeStatus>(batch.size(), OutcomeStatus::recorded);
+        },
+        [&](const Outcome& o, OutcomeStatus s, bool unknown) {
+            std::lock_guard<std::mutex> lock(rec.mutex);
+            rec.done.emplace_back(o.job.id, s);
+            rec.unknown.push_back(unknown);
+        },
+        outage, Completer::Options{});
+    completer.start();
+    completer.submit(completed(1));  // alone: sent at once, no timer
+    {
+        std::unique_lock<std::mutex> lock(m);
+        cv.wait(lock, [&] { return first_in_db; });
+    }
+    for (int i = 2; i <= 51; ++i) completer.submit(completed(i));
+    EXPECT_EQ(completer.pending(), 50u);
+    {
+        std::lock_guard<std::mutex> lock(m);
+        release_first = true;
+    }
+    cv.notify_all();
+    completer.stop();
+    ASSERT_EQ(batch_sizes.size(), 2u);
+    EXPECT_EQ(batch_sizes[0], 1u);
+    EXPECT_EQ(batch_sizes[1], 50u) << "everything that arrived during the first flush goes in one batch";
+    ASSERT_EQ(rec.done.size(), 51u);
+    for (auto& [id, s] : rec.done) EXPECT_EQ(s, OutcomeStatus::recorded);
+}
+
+TEST(Completer, CapsTheBatchAndReportsLostLeases) {
+    ManualClock clock;
+    OutageMonitor outage(clock, 60000, "w1");
+    std::vector<std::size_t> sizes;
+    Recorded rec;
+    Completer::Options opts;
+    opts.max_batch = 10;
+    Completer completer(
+        [&](const std::vector<Outcome>& batch) {
+            sizes.push_back(batch.size());
+            std::vector<OutcomeStatus> st;
+            for (const auto& o : batch) st.push_back(o.job.id % 7 == 0 ? OutcomeStatus::lost : OutcomeStatus::recorded);
+            return st;
+        },
+        [&](const Outcome& o, OutcomeStatus s, bool) { rec.done.emplace_back(o.job.id, s); }, outage, opts);
+    for (int i = 1; i <= 25; ++i) completer.submit(completed(i));
+    while (completer.flush_once()) {
+    }
+    EXPECT_EQ(sizes, (std::vector<std::size_t>{10, 10, 5}));
+    ASSERT_EQ(rec.done.size(), 25u);
+    for (auto& [id, s] : rec.done) EXPECT_EQ(s, id % 7 == 0 ? OutcomeStatus::lost : OutcomeStatus::recorded) << id;
+}
+
+TEST(Completer, RidesOutAnOutageAndRecordsEachOutcomeOnce) {
+    ManualClock clock;
+    OutageMonitor outage(clock, 60000, "w1");
+    int calls = 0;
+    std::vector<std::int64_t> pauses;
+    Recorded rec;
+    Completer::Options opts;
+    opts.sleep = [&](std::int64_t ms) {
+        pauses.push_back(ms);
+        clock.advance_ms(ms);
+    };
+    Completer completer(
+        [&](const std::vector<Outcome>& batch) {
+            if (++calls <= 3) throw Error(ErrorCode::db_unavailable, "connection refused");
+            return std::vector<OutcomeStatus>(batch.size(), OutcomeStatus::recorded);
+        },
+        [&](const Outcome& o, OutcomeStatus s, bool unknown) {
+            rec.done.emplace_back(o.job.id, s);
+            rec.unknown.push_back(unknown);
+        },
+        outage, opts);
+    completer.submit(completed(1));
+    completer.submit(completed(2));
+    EXPECT_TRUE(completer.flush_once());
+    EXPECT_EQ(calls, 4);
+    EXPECT_EQ(pauses, (std::vector<std::int64_t>{50, 100, 200})) << "capped exponential pauses";
+    EXPECT_FALSE(outage.in_outage()) << "a success ends the outage";
+    ASSERT_EQ(rec.done.size(), 2u);
+    EXPECT_EQ(rec.done[0].second, OutcomeStatus::recorded);
+    EXPECT_FALSE(rec.unknown[0]);
+}
+
+TEST(Completer, GivesUpAfterMaxOutage) {
+    ManualClock clock;
+    OutageMonitor outage(clock, 5000, "w1");
+    Recorded rec;
+    Completer::Options opts;
+    int sleeps = 0;
+    opts.sleep = [&](std::int64_t ms) {
+        ++sleeps;
+        clock.advance_ms(ms);
+    };
+    Completer completer([&](const std::vector<Outcome>&) -> std::vector<OutcomeStatus> {
+        throw Error(ErrorCode::db_unavailable, "connection refused");
+    },
+                        [&](const Outcome& o, OutcomeStatus s, bool unknown) {
+                            rec.done.emplace_back(o.job.id, s);
+                            rec.unknown.push_back(unknown);
+                        },
+                        outage, opts);
+    completer.submit(completed(9));
+    completer.flush_once();
+    EXPECT_TRUE(outage.exceeded());
+    EXPECT_GE(sleeps, 5);
+    ASSERT_EQ(rec.done.size(), 1u);
+    EXPECT_EQ(rec.done[0].second, OutcomeStatus::lost);
+    EXPECT_TRUE(rec.unknown[0]) << "the outcome's fate is unknown: its job will be rescued";
+}
+
+TEST(Completer, NeverRetriesACommitInDoubt) {
+    ManualClock clock;
+    OutageMonitor outage(clock, 60000, "w1");
+    int calls = 0;
+    Recorded rec;
+    Completer completer([&](const std::vector<Outcome>&) -> std::vector<OutcomeStatus> {
+        ++calls;
+        Error e(ErrorCode::db_unavailable, "commit in doubt");
+        throw e.mark_in_doubt();
+    },
+                        [&](const Outcome& o, OutcomeStatus s, bool unknown) {
+                            rec.done.emplace_back(o.job.id, s);
+                            rec.unknown.push_back(unknown);
+                        },
+                        outage, Completer::Options{});
+    completer.submit(completed(3));
+    completer.flush_once();
+    EXPECT_EQ(calls, 1);
+    ASSERT_EQ(rec.done.size(), 1u);
+    EXPECT_TRUE(rec.unknown[0]);
+}
+
+Job job_with(int attempt, int max_attempts, int snoozes = 0) {
+    Job j;
+    j.id = 5;
+    j.type = "t";
+    j.queue = "default";
+    j.attempt = attempt;
+    j.max_attempts = max_attempts;
+    j.snoozes = snoozes;
+    return j;
+}
+
+TEST(Executor, DecidesOutcomesFromIntents) {
+    DefaultRandom random(1);
+    JobPolicy policy;
+    JobRef ref{5, "w1", 1};
+    using O = HandlerResult::Outcome;
+    HandlerResult r;
+    r.outcome = O::success;
+    r.output = "{\"ok\":true}";
+    auto d = decide_outcome(job_with(1, 3), ref, r, policy, 100, false, random);
+    ASSERT_TRUE(d.outcome);
+    EXPECT_EQ(d.outcome->kind, Outcome::Kind::completed);
+    EXPECT_EQ(*d.outcome->result, "{\"ok\":true}");
+
+    r = HandlerResult{};
+    r.outcome = O::failure;
+    r.exit_code = 2;
+    d = decide_outcome(job_with(1, 3), ref, r, policy, 100, false, random);
+    EXPECT_EQ(d.outcome->kind, Outcome::Kind::retry);
+    EXPECT_EQ(d.outcome->error_class, "exit_code");
+    EXPECT_GT(d.outcome->delay_ms, 0);
+    d = decide_outcome(job_with(3, 3), ref, r, policy, 100, false, random);
+    EXPECT_EQ(d.outcome->kind, Outcome::Kind::failed) << "attempts exhausted";
+    r.exit_code = 65;
+    d = decide_outcome(job_with(1, 3), ref, r, policy, 100, false, random);
+    EXPECT_EQ(d.outcome->kind, Outcome::Kind::failed) << "a permanent exit code";
+    EXPECT_TRUE(d.permanent);
+
+    r = HandlerResult{};
+    r.outcome = O::timeout;
+    d = decide_outcome(job_with(1, 3), ref, r, policy, 100, false, random);
+    EXPECT_EQ(d.outcome->error_class, "timeout");
+
+    r = HandlerResult{};
+    r.outcome = O::snoozed;
+    r.delay_ms = 30000;
+    d = decide_outcome(job_with(1, 3, 4), ref, r, policy, 5, false, random);
+    EXPECT_EQ(d.outcome->kind, Outcome::Kind::snoozed);
+    EXPECT_EQ(d.outcome->delay_ms, 30000);
+    d = decide_outcome(job_with(1, 3, 5), ref, r, policy, 5, false, random);
+    EXPECT_EQ(d.outcome->kind, Outcome::Kind::failed);
+    EXPECT_EQ(d.outcome->error_class, "snooze_limit");
+
+    r = HandlerResult{};
+    r.outcome = O::cancelled;
+    d = decide_outcome(job_with(1, 3), ref, r, policy, 100, true, random);
+    EXPECT_EQ(d.outcome->kind, Outcome::Kind::released) << "stopping: the job goes back unspent";
+    d = decide_outcome(job_with(1, 3), ref, r, policy, 100, false, random);
+    EXPECT_FALSE(d.outcome) << "lease lost: nothing to record";
+    EXPECT_EQ(d.name, "lost");
+
+    r = HandlerResult{};
+    r.outcome = O::parked;
+    r.wait = HandlerResult::Wait{"approved", "7", "{}", 3600000};
+    policy.max_attempts = 9;
+    d = decide_outcome(job_with(1, 3), ref, r, policy, 100, false, random);
+    EXPECT_EQ(d.outcome->kind, Outcome::Kind::parked);
+    EXPECT_EQ(d.outcome->wait_event, "approved");
+    EXPECT_EQ(d.outcome->max_attempts, 9) << "the workflow's limit applies at the deadline";
+
+    r = HandlerResult{};
+    r.outcome = O::deferred;
+    r.delay_ms = 1000;
+    d = decide_outcome(job_with(1, 3), ref, r, policy, 100, false, random);
+    EXPECT_EQ(d.outcome->kind, Outcome::Kind::deferred);
+    EXPECT_EQ(d.outcome->delay_ms, 1000);
+}
+
+class FixedHandler final : public Handler {
+public:
+    explicit FixedHandler(HandlerResult r) : m_result(std::move(r)) {}
+    HandlerResult run(const Job& job, const std::atomic<bool>&) override {
+        seen_traceparent = job.traceparent.value_or("");
+        return m_result;
+    }
+    std::string seen_traceparent;
+
+private:
+    HandlerResult m_result;
+};
+
+TEST(Executor, RunsTheHandlerInTheAttemptSpanAndPacksTheSpans) {
+    ManualClock clock;
+    DefaultRandom random(7);
+    Tracer tracer(TracerOptions{}, random);
+    HandlerResult r;
+    r.outcome = HandlerResult::Outcome::failure;
+    r.exit_code = 1;
+    r.error = "boom";
+    FixedHandler handler(r);
+    auto store = open_store(StoreOptions{"sqlite::memory:"});
+    WorkerOptions options;
+    options.resolve_config = false;
+    Executor executor(handler, tracer, *store, nullptr, options, clock, random, "w1");
+    Job job = job_with(1, 3);
+    job.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    std::atomic<bool> cancel{false}, stopping{false};
+    Attempt a = executor.run(job, JobRef{5, "w1", 1}, 1, 2, cancel, stopping);
+    ASSERT_TRUE(a.decision.outcome);
+    EXPECT_EQ(a.decision.outcome->kind, Outcome::Kind::retry);
+    EXPECT_EQ(a.decision.outcome->message, "boom");
+    EXPECT_EQ(a.trace_id, "0af7651916cd43dd8448eb211c80319c") << "the attempt continues the job's trace";
+    EXPECT_NE(handler.seen_traceparent.find("0af7651916cd43dd8448eb211c80319c"), std::string::npos);
+    EXPECT_NE(handler.seen_traceparent, *job.traceparent) << "the handler runs in the attempt's own span";
+    auto spans = nlohmann::json::parse(a.decision.outcome->spans);
+    ASSERT_TRUE(spans.is_array());
+    ASSERT_EQ(spans.size(), 2u) << "claim and the consumer span";
+    EXPECT_EQ(spans[1]["name"], "process default");
+}
+
+}  // namespace
+}  // namespace wfq::engine
