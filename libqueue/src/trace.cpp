@@ -192,4 +192,103 @@ void Tracer::flush() {
     out << line;  // one write per flush: concurrent writers append whole lines
 }
 
+namespace {
+
+void append_json_string(std::string& out, const std::string& s) {
+    out += '"';
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                    out += buf;
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+    out += '"';
+}
+
+}  // namespace
+
+std::string pack_attempt_spans(const SpanRecord& consumer, const SpanRecord& claim, const std::vector<SpanRecord>& others,
+                               const std::string& queue, const std::string& type, int attempt, const std::string& worker,
+                               const std::string& outcome) {
+    std::string out;
+    out.reserve(320);
+    out += "{\"v\":1,\"tr\":";
+    append_json_string(out, consumer.trace_id);
+    out += ",\"p\":";
+    append_json_string(out, consumer.parent_span_id);
+    out += ",\"s\":";
+    append_json_string(out, consumer.span_id);
+    out += ",\"c\":";
+    append_json_string(out, claim.span_id);
+    out += ",\"t\":[" + std::to_string(consumer.start_ns) + "," + std::to_string(claim.end_ns) + "," +
+           std::to_string(consumer.end_ns) + "],\"q\":";
+    append_json_string(out, queue);
+    out += ",\"ty\":";
+    append_json_string(out, type);
+    out += ",\"a\":" + std::to_string(attempt) + ",\"w\":";
+    append_json_string(out, worker);
+    out += ",\"o\":";
+    append_json_string(out, outcome);
+    if (consumer.error) {
+        out += ",\"e\":";
+        append_json_string(out, consumer.status_message);
+    }
+    if (!others.empty()) {
+        out += ",\"x\":[";
+        for (std::size_t i = 0; i < others.size(); ++i) out += (i ? "," : "") + others[i].to_otlp_json();
+        out += "]";
+    }
+    return out + "}";
+}
+
+std::vector<std::string> unpack_attempt_spans(const std::string& packed, std::int64_t job_id) {
+    using nlohmann::json;
+    try {
+        json j = json::parse(packed);
+        SpanRecord consumer;
+        consumer.trace_id = j.at("tr").get<std::string>();
+        consumer.parent_span_id = j.at("p").get<std::string>();
+        consumer.span_id = j.at("s").get<std::string>();
+        const std::string queue = j.at("q").get<std::string>();
+        consumer.name = "process " + queue;
+        consumer.kind = SpanKind::consumer;
+        consumer.start_ns = j.at("t").at(0).get<std::int64_t>();
+        consumer.end_ns = j.at("t").at(2).get<std::int64_t>();
+        consumer.set("messaging.system", std::string("wfq"));
+        consumer.set("messaging.operation.name", std::string("process"));
+        consumer.set("messaging.operation.type", std::string("process"));
+        consumer.set("messaging.destination.name", queue);
+        consumer.set("messaging.message.id", std::to_string(job_id));
+        consumer.set("wfq.job.type", j.at("ty").get<std::string>());
+        consumer.set("wfq.job.attempt", j.at("a").get<std::int64_t>());
+        consumer.set("wfq.worker.id", j.at("w").get<std::string>());
+        consumer.set("wfq.outcome", j.at("o").get<std::string>());
+        if (j.contains("e")) consumer.fail(j["e"].get<std::string>());
+        SpanRecord claim;
+        claim.trace_id = consumer.trace_id;
+        claim.parent_span_id = consumer.span_id;
+        claim.span_id = j.at("c").get<std::string>();
+        claim.name = "claim";
+        claim.start_ns = consumer.start_ns;
+        claim.end_ns = j.at("t").at(1).get<std::int64_t>();
+        std::vector<std::string> out{consumer.to_otlp_json(), claim.to_otlp_json()};
+        if (j.contains("x"))
+            for (const auto& x : j["x"]) out.push_back(x.dump());
+        return out;
+    } catch (const std::exception& e) {
+        throw Error(ErrorCode::bad_input, std::string("not packed spans: ") + e.what());
+    }
+}
+
 }  // namespace wfq

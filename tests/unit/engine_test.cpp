@@ -314,10 +314,17 @@ TEST(Executor, RunsTheHandlerInTheAttemptSpanAndPacksTheSpans) {
     EXPECT_EQ(a.trace_id, "0af7651916cd43dd8448eb211c80319c") << "the attempt continues the job's trace";
     EXPECT_NE(handler.seen_traceparent.find("0af7651916cd43dd8448eb211c80319c"), std::string::npos);
     EXPECT_NE(handler.seen_traceparent, *job.traceparent) << "the handler runs in the attempt's own span";
-    auto spans = nlohmann::json::parse(a.decision.outcome->spans);
-    ASSERT_TRUE(spans.is_array());
-    ASSERT_EQ(spans.size(), 2u) << "claim and the consumer span";
-    EXPECT_EQ(spans[1]["name"], "process default");
+    auto spans = unpack_attempt_spans(a.decision.outcome->spans, 5);
+    ASSERT_EQ(spans.size(), 2u) << "the consumer span and its claim child";
+    auto consumer = SpanRecord::from_otlp_json(spans[0]);
+    EXPECT_EQ(consumer.name, "process default");
+    EXPECT_EQ(consumer.trace_id, "0af7651916cd43dd8448eb211c80319c");
+    EXPECT_EQ(consumer.parent_span_id, "b7ad6b7169203331");
+    EXPECT_TRUE(consumer.error);
+    EXPECT_EQ(consumer.status_message, "boom");
+    auto claim = SpanRecord::from_otlp_json(spans[1]);
+    EXPECT_EQ(claim.parent_span_id, consumer.span_id);
+    EXPECT_EQ(claim.end_ns, 2);
 }
 
 }  // namespace

@@ -59,6 +59,17 @@ struct SpanRecord {
     static SpanRecord from_otlp_json(const std::string& text);
 };
 
+// An attempt's spans as stored with its job, compact because every job pays for them: the
+// consumer span and its claim child are kept as ids, times and the few fields not derivable
+// from the job; other spans (config, pipeline stages) whole. worker and outcome become the
+// consumer span's wfq.worker.id and wfq.outcome attributes.
+std::string pack_attempt_spans(const SpanRecord& consumer, const SpanRecord& claim, const std::vector<SpanRecord>& others,
+                               const std::string& queue, const std::string& type, int attempt, const std::string& worker,
+                               const std::string& outcome);
+// The spans pack_attempt_spans stored, as OTLP JSON (consumer, claim, then the others), for job
+// job_id. Throws Error(bad_input) on anything else.
+std::vector<std::string> unpack_attempt_spans(const std::string& packed, std::int64_t job_id);
+
 struct TracerOptions {
     std::string otlp_file;       // append OTLP/JSON lines here; empty: do not export
     double sample_ratio = 1.0;   // for new traces; child spans follow their parent's decision

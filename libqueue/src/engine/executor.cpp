@@ -140,7 +140,9 @@ Attempt Executor::run(const Job& job, const JobRef& ref, std::int64_t claim_star
     const JobPolicy& policy = typed != m_options.type_policies.end() ? typed->second : m_options.policy;
     a.decision = decide_outcome(job, ref, r, policy, m_options.max_snoozes, shutting_down, m_random);
 
-    for (auto& s : r.spans) spans.push_back(std::move(s));
+    std::vector<SpanRecord> others = std::move(spans);  // config resolution, the handler's own spans
+    others.erase(others.begin());                        // the claim span is packed on its own
+    for (auto& s : r.spans) others.push_back(std::move(s));
     r.spans.clear();
     span.set("wfq.outcome", a.decision.name);
     const auto& kind = a.decision.name;
@@ -149,16 +151,13 @@ Attempt Executor::run(const Job& job, const JobRef& ref, std::int64_t claim_star
         span.fail(tail.empty() ? kind : tail);
     }
     m_tracer.end(span);
-    spans.push_back(span);
-    if (span.sampled && a.decision.outcome) {
-        std::string packed = "[";
-        for (std::size_t i = 0; i < spans.size(); ++i) {
-            packed += (i ? "," : "") + spans[i].to_otlp_json();
-            m_tracer.export_span(spans[i]);
-        }
-        a.decision.outcome->spans = packed + "]";
-    } else if (span.sampled) {
-        for (const auto& s : spans) m_tracer.export_span(s);
+    if (span.sampled) {
+        if (a.decision.outcome)
+            a.decision.outcome->spans =
+                pack_attempt_spans(span, claim_span, others, job.queue, job.type, job.attempt, m_worker_id, a.decision.name);
+        m_tracer.export_span(span);
+        m_tracer.export_span(claim_span);
+        for (const auto& s : others) m_tracer.export_span(s);
     }
     a.seconds = static_cast<double>(m_clock.steady_ns() - started) / 1e9;
     return a;

@@ -4,6 +4,7 @@
 
 #include <wfq/clock.h>
 #include <wfq/retry.h>
+#include <wfq/trace.h>
 
 #include <nlohmann/json.hpp>
 
@@ -100,6 +101,7 @@ std::vector<std::string> split_csv(const std::string& s) {
 
 constexpr std::size_t kEnqueueColumns = 15;
 constexpr std::size_t kEnqueueRowsPerStatement = 500;
+constexpr std::size_t kCopyAtLeast = 32;
 
 class SqlStore final : public Store {
 public:
@@ -183,9 +185,16 @@ public:
             std::vector<EnqueueResult> results;
             results.reserve(jobs.size());
             std::set<std::string> queues;
-            for (std::size_t start = 0; start < jobs.size(); start += kEnqueueRowsPerStatement) {
-                std::size_t end = std::min(jobs.size(), start + kEnqueueRowsPerStatement);
-                insert_rows(jobs, start, end, results);
+            bool keyed = std::any_of(jobs.begin(), jobs.end(), [](const NewJob& j) { return j.key.has_value(); });
+            // Many jobs without idempotency keys travel by COPY where the backend has it; keys
+            // need ON CONFLICT, so a batch with keys is inserted.
+            if (jobs.size() >= kCopyAtLeast && !keyed && m_db->backend() == "postgresql") {
+                copy_rows(jobs, results);
+            } else {
+                for (std::size_t start = 0; start < jobs.size(); start += kEnqueueRowsPerStatement) {
+                    std::size_t end = std::min(jobs.size(), start + kEnqueueRowsPerStatement);
+                    insert_rows(jobs, start, end, results);
+                }
             }
             for (const auto& j : jobs) queues.insert(j.queue);
             for (const auto& q : queues) m_db->notify_enqueued(q);
@@ -569,9 +578,17 @@ public:
         while (start < packed.size()) {
             auto end = packed.find('\n', start);
             if (end == std::string::npos) end = packed.size();
-            auto spans = nlohmann::json::parse(packed.substr(start, end - start), nullptr, false);
-            if (spans.is_array())
-                for (const auto& sp : spans) out.push_back(sp.dump());
+            std::string line = packed.substr(start, end - start);
+            if (line.rfind("{\"v\":1,", 0) == 0) {
+                try {
+                    for (auto& sp : unpack_attempt_spans(line, job_id)) out.push_back(std::move(sp));
+                } catch (const Error&) {
+                }
+            } else {
+                auto spans = nlohmann::json::parse(line, nullptr, false);
+                if (spans.is_array())
+                    for (const auto& sp : spans) out.push_back(sp.dump());
+            }
             start = end + 1;
         }
         return out;
@@ -994,6 +1011,26 @@ private:
     LockStatus lock_missing(const std::string& key) {
         return m_db->exec("SELECT 1 FROM locks WHERE key = $1", {key}).empty() ? LockStatus::unknown_key
                                                                                : LockStatus::not_held;
+    }
+
+    // COPY with ids taken from the sequence first (one round trip), so results keep their order.
+    void copy_rows(const std::vector<NewJob>& jobs, std::vector<EnqueueResult>& results) {
+        auto ids = m_db->exec("SELECT wfq_now_ms(), nextval('jobs_id_seq') FROM generate_series(1, $1)",
+                              {std::int64_t(jobs.size())});
+        const std::int64_t now = ids.at(0).i64(0);
+        const std::string now_text = std::to_string(now);
+        std::vector<std::vector<std::optional<std::string>>> rows;
+        rows.reserve(jobs.size());
+        for (std::size_t i = 0; i < jobs.size(); ++i) {
+            const NewJob& j = jobs[i];
+            std::int64_t id = ids.at(i).i64(1);
+            rows.push_back({std::to_string(id), j.type, j.queue, j.payload, std::to_string(j.priority),
+                            std::to_string(j.run_at ? *j.run_at : now + j.delay_ms), std::to_string(j.max_attempts),
+                            j.lock_key, j.org, j.repo, j.correlation_id, j.traceparent, j.tracestate,
+                            std::string("pending"), std::string("0"), now_text, now_text});
+            results.push_back({id, false});
+        }
+        if (!m_db->copy_jobs(rows)) throw Error(ErrorCode::failure, "COPY is not available on this backend");
     }
 
     void insert_rows(const std::vector<NewJob>& jobs, std::size_t start, std::size_t end,

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <regex>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <unordered_map>
 
 namespace wfq::store {
@@ -280,6 +282,11 @@ private:
     std::unique_ptr<pqxx::connection> m_conn;  // closing the session releases the lock
 };
 
+template <std::size_t... I>
+auto as_tuple(const std::vector<const char*>& v, std::index_sequence<I...>) {
+    return std::make_tuple(v[I]...);
+}
+
 class PostgresDb final : public Db {
 public:
     PostgresDb(std::string dsn, std::string schema)
@@ -411,6 +418,28 @@ public:
     }
 
     void set_in_doubt_wait_ms(std::int64_t ms) override { m_in_doubt_wait_ms = ms; }
+
+    bool copy_jobs(const std::vector<std::vector<std::optional<std::string>>>& rows) override {
+        static const std::vector<std::string> columns = {
+            "id", "type", "queue", "payload", "priority", "run_at", "max_attempts", "lock_key", "org", "repo",
+            "correlation_id", "traceparent", "tracestate", "state", "attempt", "created_at", "updated_at"};
+        try {
+            if (!m_conn) reconnect();
+            pqxx::stream_to copy(session(), "jobs", columns);
+            std::vector<const char*> values(kCopyJobColumns);
+            for (const auto& row : rows) {
+                if (row.size() != kCopyJobColumns) throw Error(ErrorCode::failure, "copy_jobs: wrong column count");
+                for (std::size_t i = 0; i < kCopyJobColumns; ++i) values[i] = row[i] ? row[i]->c_str() : nullptr;
+                copy << as_tuple(values, std::make_index_sequence<kCopyJobColumns>{});
+            }
+            copy.complete();
+            return true;
+        } catch (const Error&) {
+            throw;
+        } catch (const std::exception& e) {
+            on_exception(e);
+        }
+    }
 
     std::string skip_locked() const override { return " FOR UPDATE SKIP LOCKED"; }
     std::string next_token_sql() const override { return "SELECT nextval('lock_token_seq')"; }

@@ -288,6 +288,7 @@ public:
         return s + " FROM json_each(" + param + ")) AS u";
     }
     std::unique_ptr<Db> open_sibling() override { return nullptr; }
+    bool copy_jobs(const std::vector<std::vector<std::optional<std::string>>>&) override { return false; }
     void set_in_doubt_wait_ms(std::int64_t) override {}
     void rollback() noexcept override {
         if (!sqlite3_get_autocommit(m_db)) sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
