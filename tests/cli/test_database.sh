@@ -1,6 +1,7 @@
 # Migrations under concurrency, and a worker that survives its database connections being killed.
+# wfq-test: postgresql-only
 . "$(dirname "$0")/lib.sh"
-[ "$WFQ_TEST_BACKEND" = postgresql ] || { echo "SKIP: PostgreSQL-only behaviour (SQLite migrates itself)"; exit 0; }
+[ "$WFQ_TEST_BACKEND" = postgresql ] || skip "PostgreSQL-only behaviour (SQLite migrates itself)"
 
 export WFQ_SCHEMA="fresh_$$"
 "$WFQ" migrate 2> "$TMP/m1" &

@@ -1,7 +1,7 @@
 # --help, the man pages and the bash/zsh/fish completions stay in step: every flag --help shows
 # for every command is documented in its man page and completed by all three shells.
+# wfq-test: backend-independent
 . "$(dirname "$0")/lib.sh"
-[ "$WFQ_TEST_BACKEND" = sqlite ] || { echo "SKIP: run once"; exit 0; }
 SRC=$WFQ_SOURCE_DIR
 bindir=$TMP/bin; mkdir -p "$bindir"; ln -s "$WFQ" "$bindir/wfq"; export PATH="$bindir:$PATH"
 

@@ -1,7 +1,7 @@
 # Terminal niceties, checked through a real pseudo-terminal (script(1)): colour by state and
 # progress only on a terminal, never with NO_COLOR or in a pipe; tables fit the terminal width.
+# wfq-test: backend-independent
 . "$(dirname "$0")/lib.sh"
-[ "$WFQ_TEST_BACKEND" = sqlite ] || { echo "SKIP: output formatting, run once"; exit 0; }
 unset NO_COLOR
 on_tty() { script -qec "$1" /dev/null; }
 esc=$(printf '\033')
