@@ -44,6 +44,17 @@ expect_exit() {
     [ "$got" = "$want" ] || fail "expected exit $want, got $got from: $* ; stdout: $OUT ; stderr: $ERR"
 }
 
+# expect_wait CODE PID [WHAT [LOG]]: waits for the background process PID; fails unless it
+# exited with CODE (137 after SIGKILL), showing the end of LOG when given.
+expect_wait() {
+    local want=$1 pid=$2 what=${3:-"background process $2"} log=${4:-} got=0
+    wait "$pid" 2> /dev/null || got=$?
+    if [ "$got" != "$want" ]; then
+        [ -z "$log" ] || tail -20 "$log" >&2
+        fail "$what exited $got, want $want"
+    fi
+}
+
 contains() { case "$1" in *"$2"*) ;; *) fail "expected '$2' in: $1" ;; esac; }
 
 # wait_for TIMEOUT_S CMD...: polls CMD (every 50ms) until it succeeds; fails at the deadline.
