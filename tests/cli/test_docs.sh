@@ -83,5 +83,12 @@ out=$(WFQ_DB=postgresql://127.0.0.1:1/none bash_complete wfq jobs show "")
 [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 3000 ] || fail "completion slow with no database"
 pass "values complete in all three shells: states, presets, formats; ids, types and lock keys from the database; silent and fast without one"
 
-wfq --version | grep -Eq '^wfq [0-9]+\.[0-9]+\.[0-9]+ \(git [0-9a-f]{7,}|unknown\)' || fail "--version: $(wfq --version)"
-pass "--version prints the version and git revision"
+# "wfq X.Y.Z (git REVISION)": REVISION is a commit of this checkout, or "unknown" when the
+# build had no git to ask.
+version=$(wfq --version)
+[[ "$version" =~ ^wfq\ [0-9]+\.[0-9]+\.[0-9]+\ \(git\ ([0-9a-f]{7,40}|unknown)\)$ ]] || fail "--version: '$version'"
+rev=${BASH_REMATCH[1]}
+if [ "$rev" != unknown ] && git -C "$SRC" rev-parse --git-dir > /dev/null 2>&1; then
+    git -C "$SRC" cat-file -e "$rev^{commit}" 2> /dev/null || fail "--version names $rev, which is not a commit of $SRC"
+fi
+pass "--version prints the version and the git revision it was built from ($rev)"
