@@ -83,6 +83,17 @@ out=$(WFQ_DB=postgresql://127.0.0.1:1/none bash_complete wfq jobs show "")
 [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 3000 ] || fail "completion slow with no database"
 pass "values complete in all three shells: states, presets, formats; ids, types and lock keys from the database; silent and fast without one"
 
+# CI runs what the README tells a newcomer to run.
+readme_cmd=$(python3 - "$SRC/README.md" <<'PY'
+import re, sys
+m = re.search(r"Build and run every test.*?```sh\n(.*?)\n```", open(sys.argv[1]).read(), re.S)
+print(m.group(1) if m else "")
+PY
+)
+[ -n "$readme_cmd" ] || fail "no test command found in README.md"
+grep -Fx -- "$readme_cmd" "$SRC/.ci/run" > /dev/null || fail ".ci/run does not run the README's test command: $readme_cmd"
+pass ".ci/run runs the README's test command as written"
+
 # "wfq X.Y.Z (git REVISION)": REVISION is a commit of this checkout, or "unknown" when the
 # build had no git to ask.
 version=$(wfq --version)
