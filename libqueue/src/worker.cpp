@@ -2,6 +2,7 @@
 #include <wfq/duration.h>
 #include <wfq/file.h>
 #include <wfq/errors.h>
+#include <wfq/json_check.h>
 #include <wfq/log.h>
 #include <wfq/process_runner.h>
 #include <wfq/trace.h>
@@ -73,12 +74,11 @@ public:
             if (r.error.empty()) r.error = "exit code " + std::to_string(p.exit_code);
         } else {
             r.outcome = HandlerResult::Outcome::success;
-            if (!p.stdout_data.empty() && nlohmann::json::accept(p.stdout_data) && !p.stdout_truncated) {
-                r.output = nlohmann::json::parse(p.stdout_data).dump();
-            } else if (!p.stdout_data.empty()) {
-                log::warn(p.stdout_truncated ? "handler output exceeds the result cap; not kept" : "handler output is not JSON; not kept",
-                          {{"job_id", std::to_string(job.id)}});
-            }
+            // Output the queue cannot keep (over the cap, not JSON, \u0000, too deep): the job
+            // still completes, without a result, and the log says why.
+            std::string why_not;
+            r.output = result_to_keep(p.stdout_data, p.stdout_truncated, why_not);
+            if (!why_not.empty()) log::warn(why_not + "; result not kept", {{"job_id", std::to_string(job.id)}});
         }
         return r;
     }
