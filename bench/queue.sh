@@ -31,6 +31,8 @@ fresh work; "$WFQ" bench work --jobs 20000 --concurrency 8
 fresh latency; "$WFQ" bench latency --samples 300
 fresh locks; "$WFQ" bench locks --jobs 5000
 fresh locks4; "$WFQ" bench locks --jobs 1000 --processes 4
+# Checkpoint storage and timings over the review-context fixtures kept in the repository.
+for size in typical large; do fresh "state_$size"; "$WFQ" bench state --fixtures "$here/../tests/data/review-context/$size"; done
 
 fresh exec
 M=2000

@@ -249,6 +249,8 @@ int bench_spawn(Context& ctx, BenchOptions& o) {
 int bench_state(Context& ctx, BenchOptions& o) {
     namespace fs = std::filesystem;
     if (o.fixtures.empty()) throw Error(ErrorCode::usage, "bench state needs --fixtures DIR (one JSON file per stage)");
+    std::error_code ec;
+    if (!fs::is_directory(o.fixtures, ec)) throw Error(ErrorCode::usage, "--fixtures: " + o.fixtures + " is not a directory");
     std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(o.fixtures))
         if (e.path().extension() == ".json") files.push_back(e.path());

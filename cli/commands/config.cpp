@@ -1,18 +1,14 @@
 #include "common.h"
 
 #include <wfq/config_cache.h>
+#include <wfq/json_check.h>
 
 namespace wfq::cli {
 namespace {
 
 std::string read_object(const std::string& arg) {
     std::string text = arg == "-" ? read_input("-") : arg;
-    json doc;
-    try {
-        doc = json::parse(text);
-    } catch (const json::parse_error& e) {
-        throw Error(ErrorCode::bad_input, std::string("config is not valid JSON: ") + e.what());
-    }
+    json doc = parse_storable_json(text, "config");
     if (!doc.is_object()) throw Error(ErrorCode::bad_input, "a config document must be a JSON object");
     return doc.dump();
 }

@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include <wfq/queue.h>
+#include <wfq/text.h>
 
 namespace wfq::cli {
 namespace {
@@ -56,6 +57,8 @@ std::string short_error(const std::optional<std::string>& e) {
 int run_list(Context& ctx, ListOptions& o) {
     JobFilter f;
     f.states = parse_states(o.states, &f);
+    for (const auto& t : o.types) check_name("--type", t, 200);
+    for (const auto& q : o.queues) check_name("--queue", q, 200);
     f.types = o.types;
     f.queues = o.queues;
     f.stuck = o.stuck;

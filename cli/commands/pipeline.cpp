@@ -34,14 +34,8 @@ struct SignalCmd {
 };
 
 int run_signal(Context& ctx, SignalCmd& o) {
-    if (o.event.empty()) throw Error(ErrorCode::usage, "EVENT must not be empty");
-    json data;
-    try {
-        data = json::parse(o.data == "-" ? read_input("-") : o.data);
-    } catch (const json::parse_error& e) {
-        throw Error(ErrorCode::bad_input, std::string("--data is not valid JSON: ") + e.what());
-    }
-    auto ids = ctx.store().signal(o.event, o.key, data.dump());
+    std::string data = prepare_signal(o.event, o.key, o.data == "-" ? read_input("-") : o.data);
+    auto ids = ctx.store().signal(o.event, o.key, data);
     if (o.json) {
         std::cout << json{{"event", o.event}, {"key", o.key}, {"resumed", ids}, {"stored", ids.empty()}}.dump() << "\n";
         return 0;

@@ -3,6 +3,7 @@
 #include <wfq/backoff.h>
 #include <wfq/log.h>
 #include <wfq/pipeline.h>
+#include <wfq/text.h>
 #include <wfq/worker.h>
 
 #include <csignal>
@@ -43,6 +44,8 @@ int run_process(Context& ctx, ProcessOptions& o) {
     if (o.exec && ctx.exec_command.empty()) throw Error(ErrorCode::usage, "--exec needs a command");
     std::vector<Workflow> workflows;
     for (const auto& path : o.workflows) workflows.push_back(load_workflow(path));
+    for (const auto& t : o.types) check_name("--type", t, 200);
+    for (const auto& q : o.queues) check_name("--queue", q, 200);
     WorkerOptions w;
     if (!o.queues.empty()) w.queues = o.queues;
     w.types = o.types;

@@ -2,6 +2,7 @@
 #include <wfq/errors.h>
 #include <wfq/state.h>
 #include <wfq/store.h>
+#include <wfq/text.h>
 
 #include <nlohmann/json.hpp>
 
@@ -137,9 +138,7 @@ void validate_scope(const std::string& scope) {
     };
     if (scope == "global") return;
     if (scope.rfind("org:", 0) != 0) throw bad("unknown kind");
-    for (unsigned char c : scope)
-        if (c < 0x20 || c == 0x7f) throw bad("control characters");
-    if (scope.size() > 1000) throw bad("too long");
+    if (auto problem = name_problem(scope, 1000)) throw bad("it " + *problem);
     auto sep = scope.find("/repo:");
     std::string org = scope.substr(4, sep == std::string::npos ? std::string::npos : sep - 4);
     if (org.empty()) throw bad("empty org");

@@ -2,17 +2,13 @@
 #include <wfq/clock.h>
 #include <wfq/errors.h>
 #include <wfq/lock.h>
+#include <wfq/text.h>
 
 #include <chrono>
 
 namespace wfq {
 
-void validate_lock_key(const std::string& key) {
-    if (key.empty()) throw Error(ErrorCode::usage, "lock key must not be empty");
-    if (key.size() > 1000) throw Error(ErrorCode::usage, "lock key is too long (" + std::to_string(key.size()) + " bytes, at most 1000)");
-    for (unsigned char c : key)
-        if (c < 0x20 || c == 0x7f) throw Error(ErrorCode::usage, "lock key must not contain control characters");
-}
+void validate_lock_key(const std::string& key) { check_name("lock key", key, 1000); }
 
 namespace {
 
@@ -40,6 +36,7 @@ T try_until(Attempt attempt, std::int64_t wait_ms, Clock& clock, Random& random,
 std::optional<LockGrant> acquire_lock(Store& store, const std::string& key, const AcquireOptions& options, Clock& clock,
                                       Random& random, const std::function<void(std::int64_t)>& sleep) {
     validate_lock_key(key);
+    check_name("lock owner", options.owner, 1000);
     if (options.ttl_ms < 100) throw Error(ErrorCode::usage, "lock TTL must be at least 100ms");
     if (options.wait_ms < 0) throw Error(ErrorCode::usage, "lock wait must not be negative");
     return try_until<std::optional<LockGrant>>([&] { return store.lock_acquire(key, options.owner, options.ttl_ms); },

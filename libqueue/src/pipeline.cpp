@@ -3,10 +3,12 @@
 #include <wfq/duration.h>
 #include <wfq/errors.h>
 #include <wfq/gzip.h>
+#include <wfq/json_check.h>
 #include <wfq/lock.h>
 #include <wfq/log.h>
 #include <wfq/pipeline.h>
 #include <wfq/process_runner.h>
+#include <wfq/text.h>
 
 #include <nlohmann/json.hpp>
 
@@ -101,8 +103,7 @@ public:
         static const std::set<std::string> known = {"type", "retry", "timeout", "lock_key", "config", "state", "stages"};
         for (auto it = m_doc.begin(); it != m_doc.end(); ++it)
             if (!known.count(it.key())) fail("/" + it.key(), "unknown field");
-        w.type = string_at("/type", true);
-        if (w.type.empty()) fail("/type", "must not be empty");
+        w.type = name_at("/type");
         if (m_doc.contains("retry")) {
             object_at("/retry");
             if (auto p = string_at("/retry/preset", false); !p.empty()) {
@@ -167,8 +168,7 @@ public:
                 if (it.key() != "name" && it.key() != "exec" && it.key() != "builtin" && it.key() != "timeout")
                     fail(at + "/" + it.key(), "unknown field");
             StageSpec s;
-            s.name = string_at(at + "/name", true);
-            if (s.name.empty()) fail(at + "/name", "must not be empty");
+            s.name = name_at(at + "/name");
             if (!names.insert(s.name).second) fail(at + "/name", "duplicate stage name '" + s.name + "'");
             if (sj.contains("exec") == sj.contains("builtin")) fail(at, "give exactly one of exec and builtin");
             if (sj.contains("exec")) {
@@ -210,6 +210,12 @@ private:
         }
         if (!v->is_string()) fail(pointer, "must be a string");
         return v->get<std::string>();
+    }
+    // A job type or stage name: stored with the job, so a name the database keeps alike.
+    std::string name_at(const std::string& pointer) {
+        std::string name = string_at(pointer, true);
+        if (auto problem = name_problem(name, 200)) fail(pointer, *problem);
+        return name;
     }
     std::int64_t int_at(const std::string& pointer) {
         const json* v = at(pointer);
@@ -284,6 +290,20 @@ std::string expand_template(const std::string& tmpl, const Job& job) {
 
 namespace {
 
+std::optional<std::string> signal_key_problem(const std::string& key) {
+    return key.empty() ? std::nullopt : name_problem(key, 1000);
+}
+
+}  // namespace
+
+std::string prepare_signal(const std::string& event, const std::string& key, const std::string& data) {
+    check_name("EVENT", event, 200);
+    if (auto problem = signal_key_problem(key)) throw Error(ErrorCode::usage, "--key " + *problem);
+    return parse_storable_json(data, "--data").dump();
+}
+
+namespace {
+
 class PipelineHandler final : public Handler {
 public:
     PipelineHandler(Store& store, std::vector<Workflow> workflows, ExecHandlerOptions base, Tracer* tracer)
@@ -342,6 +362,7 @@ public:
             std::string key;
             try {
                 key = expand_template(wf.lock_key, job);
+                validate_lock_key(key);
             } catch (const Error& e) {
                 return failure(r, e.what(), "bad_input", true);
             }
@@ -404,11 +425,19 @@ public:
                     end_span(span, r);
                     return r;
                 }
-                json next = json::parse(p.stdout_data, nullptr, false);
-                if (next.is_discarded() || !next.is_object() || p.stdout_truncated) {
-                    span.fail("output is not a JSON object");
+                json next;
+                std::string problem;
+                try {
+                    if (p.stdout_truncated) problem = "its output exceeds " + std::to_string(spec.stdout_cap >> 20) + " MiB";
+                    else next = parse_storable_json(p.stdout_data, "its output");
+                } catch (const Error& e) {
+                    problem = e.what();  // not JSON, or JSON the queue does not store (\u0000, too deep)
+                }
+                if (problem.empty() && !next.is_object()) problem = "its output is not a JSON object (the new context)";
+                if (!problem.empty()) {
+                    span.fail(problem);
                     end_span(span, r);
-                    return failure(r, where + "its output is not a JSON object (the new context)", "bad_output", false);
+                    return failure(r, where + problem, "bad_output", false);
                 }
                 ctx = std::move(next);
             }
@@ -479,6 +508,8 @@ private:
             return failure(r, "a $wait needs {\"event\": NAME, \"key\": KEY, \"timeout\": DURATION}", "bad_output", true);
         std::string event = spec["event"].get<std::string>();
         std::string key = spec.contains("key") ? (spec["key"].is_string() ? spec["key"].get<std::string>() : spec["key"].dump()) : "";
+        if (auto problem = name_problem(event, 200)) return failure(r, "$wait event " + *problem, "bad_output", true);
+        if (auto problem = signal_key_problem(key)) return failure(r, "$wait key " + *problem, "bad_output", true);
         std::int64_t timeout = 86'400'000;
         try {
             if (spec.contains("timeout")) timeout = parse_duration_ms(spec["timeout"].get<std::string>());

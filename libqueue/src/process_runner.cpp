@@ -1,4 +1,5 @@
 #include <wfq/process_runner.h>
+#include <wfq/text.h>
 
 #include <cerrno>
 #include <chrono>
@@ -139,6 +140,7 @@ ProcessResult run_process(const ProcessSpec& spec) {
     if (spec.stdin_data.empty() && in.fd[1] >= 0) Pipe::close_fd(in.fd[1]);
 
     std::string stderr_line;
+    bool stderr_cut = false;  // the tail lost its beginning to the cap
     auto flush_stderr_line = [&](bool force) {
         std::size_t nl;
         while ((nl = stderr_line.find('\n')) != std::string::npos) {
@@ -231,8 +233,10 @@ ProcessResult run_process(const ProcessSpec& spec) {
             ssize_t r = read(err.fd[0], buf, sizeof buf);
             if (r > 0) {
                 result.stderr_tail.append(buf, static_cast<std::size_t>(r));
-                if (result.stderr_tail.size() > spec.stderr_tail_cap)
+                if (result.stderr_tail.size() > spec.stderr_tail_cap) {
                     result.stderr_tail.erase(0, result.stderr_tail.size() - spec.stderr_tail_cap);
+                    stderr_cut = true;
+                }
                 stderr_line.append(buf, static_cast<std::size_t>(r));
                 flush_stderr_line(false);
             } else if (r == 0 || errno != EAGAIN) {
@@ -241,6 +245,13 @@ ProcessResult run_process(const ProcessSpec& spec) {
         }
     }
     flush_stderr_line(true);
+    // The tail becomes last_error: start it at a character, not inside one the cut split, and
+    // keep it valid UTF-8 without NUL so that every backend stores it.
+    std::size_t skip = 0;
+    while (stderr_cut && skip < 3 && skip < result.stderr_tail.size() &&
+           (static_cast<unsigned char>(result.stderr_tail[skip]) & 0xc0) == 0x80)
+        ++skip;
+    result.stderr_tail = to_valid_utf8(std::string_view(result.stderr_tail).substr(skip));
     if (pidfd >= 0) ::close(pidfd);
     if (!exited) {
         waitpid(pid, &wstatus, 0);

@@ -1,7 +1,9 @@
 #include <wfq/clock.h>
 #include <wfq/duration.h>
 #include <wfq/errors.h>
+#include <wfq/json_check.h>
 #include <wfq/queue.h>
+#include <wfq/text.h>
 #include <wfq/trace.h>
 
 #include <nlohmann/json.hpp>
@@ -23,13 +25,6 @@ namespace {
 constexpr std::size_t kMaxName = 200;
 constexpr std::size_t kMaxKey = 1000;
 
-void check_name(const std::string& what, const std::string& v, std::size_t max, ErrorCode code) {
-    if (v.empty()) throw Error(code, what + " must not be empty");
-    if (v.size() > max) throw Error(code, what + " is too long (" + std::to_string(v.size()) + " bytes, at most " + std::to_string(max) + ")");
-    for (unsigned char c : v)
-        if (c < 0x20 || c == 0x7f) throw Error(code, what + " must not contain control characters");
-}
-
 }  // namespace
 
 void prepare_new_job(NewJob& job, Random& random, std::vector<std::string>* warnings) {
@@ -38,12 +33,7 @@ void prepare_new_job(NewJob& job, Random& random, std::vector<std::string>* warn
     for (auto* field : {&job.key, &job.lock_key, &job.org, &job.repo})
         if (*field) check_name(field == &job.key ? "key" : field == &job.lock_key ? "lock key" : field == &job.org ? "org" : "repo",
                                **field, kMaxKey, ErrorCode::usage);
-    json payload;
-    try {
-        payload = json::parse(job.payload);
-    } catch (const json::parse_error& e) {
-        throw Error(ErrorCode::bad_input, std::string("payload is not valid JSON: ") + e.what());
-    }
+    json payload = parse_storable_json(job.payload, "payload");
     if (!payload.is_object()) throw Error(ErrorCode::bad_input, "payload must be a JSON object");
     if (job.priority < -1000000 || job.priority > 1000000)
         throw Error(ErrorCode::usage, "priority must be between -1000000 and 1000000");
@@ -64,12 +54,8 @@ void prepare_new_job(NewJob& job, Random& random, std::vector<std::string>* warn
 }
 
 NewJob parse_job_line(const std::string& line, const NewJob& defaults) {
-    json j;
-    try {
-        j = json::parse(line);
-    } catch (const json::parse_error& e) {
-        throw Error(ErrorCode::bad_input, std::string("invalid JSON: ") + e.what());
-    }
+    // The whole line is checked, so a \u0000 anywhere is named by its pointer (/payload/...).
+    json j = parse_storable_json(line, "");
     if (!j.is_object()) throw Error(ErrorCode::bad_input, "each line must be a JSON object");
     NewJob job = defaults;
     auto str = [&](const char* name) -> std::optional<std::string> {

@@ -108,7 +108,9 @@ std::string SpanRecord::to_otlp_json() const {
               {"attributes", attrs},
               {"status", error ? json{{"code", 2}, {"message", status_message}} : json{{"code", 1}}}};
     if (!parent_span_id.empty()) span["parentSpanId"] = parent_span_id;
-    return span.dump();
+    // Status messages are handler stderr, cut by bytes: a split character becomes U+FFFD
+    // instead of an exception that would leave the job's outcome unrecorded.
+    return span.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 SpanRecord SpanRecord::from_otlp_json(const std::string& text) {

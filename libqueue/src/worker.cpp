@@ -2,6 +2,7 @@
 #include <wfq/duration.h>
 #include <wfq/file.h>
 #include <wfq/errors.h>
+#include <wfq/json_check.h>
 #include <wfq/log.h>
 #include <wfq/process_runner.h>
 #include <wfq/trace.h>
@@ -95,8 +96,8 @@ public:
             if (r.error.empty()) r.error = "exit code " + std::to_string(p.exit_code);
         } else {
             r.outcome = HandlerResult::Outcome::success;
-            if (!p.stdout_data.empty() && nlohmann::json::accept(p.stdout_data) && !p.stdout_truncated) {
-                auto out = nlohmann::json::parse(p.stdout_data);
+            if (!p.stdout_truncated && !p.stdout_data.empty() && p.stdout_data.find("$snooze") != std::string::npos) {
+                auto out = nlohmann::json::parse(p.stdout_data, nullptr, false);
                 if (auto snooze = snooze_request(out, r.error)) {
                     r.outcome = HandlerResult::Outcome::snoozed;
                     r.delay_ms = *snooze;
@@ -105,14 +106,14 @@ public:
                 if (!r.error.empty()) {  // a malformed {"$snooze": ...}
                     r.outcome = HandlerResult::Outcome::failure;
                     r.error_class = "bad_output";
-                    r.permanent = false;
                     return r;
                 }
-                r.output = out.dump();
-            } else if (!p.stdout_data.empty()) {
-                log::warn(p.stdout_truncated ? "handler output exceeds the result cap; not kept" : "handler output is not JSON; not kept",
-                          {{"job_id", std::to_string(job.id)}});
             }
+            // Output the queue cannot keep (over the cap, not JSON, \u0000, too deep): the job
+            // still completes, without a result, and the log says why.
+            std::string why_not;
+            r.output = result_to_keep(p.stdout_data, p.stdout_truncated, why_not);
+            if (!why_not.empty()) log::warn(why_not + "; result not kept", {{"job_id", std::to_string(job.id)}});
         }
         return r;
     }

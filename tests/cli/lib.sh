@@ -1,6 +1,8 @@
 # Shared helpers for the CLI tests. Each test runs against $WFQ_TEST_BACKEND (sqlite or
 # postgresql) with a private database: a temporary SQLite file, or its own PostgreSQL schema.
+# A test that cannot run here exits 77 (skip), which CTest reports as skipped, never as passed.
 set -euo pipefail
+skip() { echo "SKIP: $*"; exit 77; }
 : "${WFQ:?path to the wfq binary}"
 : "${WFQ_TEST_BACKEND:=sqlite}"
 export WFQ_DB_RETRIES=${WFQ_DB_RETRIES:-2}
@@ -17,8 +19,8 @@ trap cleanup EXIT
 
 if [ "$WFQ_TEST_BACKEND" = postgresql ]; then
     if ! psql -Atqc 'select 1' >/dev/null 2>&1; then
-        if [ -n "${WFQ_REQUIRE_POSTGRES:-}" ]; then echo "FAIL: PostgreSQL required but not reachable"; exit 1; fi
-        echo "SKIP: no PostgreSQL server (run under pg_virtualenv)"; exit 0
+        if [ -n "${WFQ_REQUIRE_POSTGRES:-}" ]; then echo "FAIL: WFQ_REQUIRE_POSTGRES is set but PostgreSQL is not reachable" >&2; exit 1; fi
+        skip "no PostgreSQL server (run under pg_virtualenv, or set WFQ_REQUIRE_POSTGRES=1 to make this a failure)"
     fi
     export WFQ_DB="postgresql://"
     export WFQ_SCHEMA="cli_${TEST_NAME}_$$"
@@ -40,6 +42,17 @@ expect_exit() {
     set -e
     OUT=$(cat "$TMP/out"); ERR=$(cat "$TMP/err")
     [ "$got" = "$want" ] || fail "expected exit $want, got $got from: $* ; stdout: $OUT ; stderr: $ERR"
+}
+
+# expect_wait CODE PID [WHAT [LOG]]: waits for the background process PID; fails unless it
+# exited with CODE (137 after SIGKILL), showing the end of LOG when given.
+expect_wait() {
+    local want=$1 pid=$2 what=${3:-"background process $2"} log=${4:-} got=0
+    wait "$pid" 2> /dev/null || got=$?
+    if [ "$got" != "$want" ]; then
+        [ -z "$log" ] || tail -20 "$log" >&2
+        fail "$what exited $got, want $want"
+    fi
 }
 
 contains() { case "$1" in *"$2"*) ;; *) fail "expected '$2' in: $1" ;; esac; }

@@ -31,8 +31,10 @@ cat > /dev/null
 if [ -n "${WFQ_CONFIG_FILE:-}" ]; then cat "$WFQ_CONFIG_FILE"; else echo '{"none": true}'; fi
 SH
 chmod +x "$TMP/handler.sh"
+workers=()
 for q in qa qb; do
     "$WFQ" process --queue $q --lease 3s --poll 100ms --exec "$TMP/handler.sh" 2> "$TMP/$q.log" &
+    workers+=($!)
 done
 result() { "$WFQ" jobs show "$1" --json | jq_field "json.dumps(d['result'], sort_keys=True) if d['state'] == 'completed' else ''" ; }
 run_job() {  # queue -> prints the job's result once it completed
@@ -70,4 +72,7 @@ within_1s '"model": "tiny"'
 wait_for 10 sh -c "'$WFQ' cache stats --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if len(d[\"workers\"]) == 2 and d[\"total\"][\"loads\"] >= 4 and d[\"total\"][\"invalidations\"] >= 2 else 1)'"
 expect_exit 0 "$WFQ" cache stats
 contains "$OUT" "total"
+kill -TERM "${workers[@]}"
+expect_wait 0 "${workers[0]}" "worker qa after SIGTERM" "$TMP/qa.log"
+expect_wait 0 "${workers[1]}" "worker qb after SIGTERM" "$TMP/qb.log"
 pass "cache invalidate and global changes reach the workers; cache stats shows each worker and the total"

@@ -1,7 +1,7 @@
 # --help, the man pages and the bash/zsh/fish completions stay in step: every flag --help shows
 # for every command is documented in its man page and completed by all three shells.
+# wfq-test: backend-independent
 . "$(dirname "$0")/lib.sh"
-[ "$WFQ_TEST_BACKEND" = sqlite ] || { echo "SKIP: run once"; exit 0; }
 SRC=$WFQ_SOURCE_DIR
 bindir=$TMP/bin; mkdir -p "$bindir"; ln -s "$WFQ" "$bindir/wfq"; export PATH="$bindir:$PATH"
 
@@ -83,5 +83,23 @@ out=$(WFQ_DB=postgresql://127.0.0.1:1/none bash_complete wfq jobs show "")
 [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 3000 ] || fail "completion slow with no database"
 pass "values complete in all three shells: states, presets, formats; ids, types and lock keys from the database; silent and fast without one"
 
-wfq --version | grep -Eq '^wfq [0-9]+\.[0-9]+\.[0-9]+ \(git [0-9a-f]{7,}|unknown\)' || fail "--version: $(wfq --version)"
-pass "--version prints the version and git revision"
+# CI runs what the README tells a newcomer to run.
+readme_cmd=$(python3 - "$SRC/README.md" <<'PY'
+import re, sys
+m = re.search(r"Build and run every test.*?```sh\n(.*?)\n```", open(sys.argv[1]).read(), re.S)
+print(m.group(1) if m else "")
+PY
+)
+[ -n "$readme_cmd" ] || fail "no test command found in README.md"
+grep -Fx -- "$readme_cmd" "$SRC/.ci/run" > /dev/null || fail ".ci/run does not run the README's test command: $readme_cmd"
+pass ".ci/run runs the README's test command as written"
+
+# "wfq X.Y.Z (git REVISION)": REVISION is a commit of this checkout, or "unknown" when the
+# build had no git to ask.
+version=$(wfq --version)
+[[ "$version" =~ ^wfq\ [0-9]+\.[0-9]+\.[0-9]+\ \(git\ ([0-9a-f]{7,40}|unknown)\)$ ]] || fail "--version: '$version'"
+rev=${BASH_REMATCH[1]}
+if [ "$rev" != unknown ] && git -C "$SRC" rev-parse --git-dir > /dev/null 2>&1; then
+    git -C "$SRC" cat-file -e "$rev^{commit}" 2> /dev/null || fail "--version names $rev, which is not a commit of $SRC"
+fi
+pass "--version prints the version and the git revision it was built from ($rev)"

@@ -45,10 +45,12 @@ end=\$(date +%s%N)
 echo "\$start \$end \$WFQ_LOCK_TOKEN" >> "$TMP/holders"
 SH
 chmod +x "$TMP/critical.sh"
+contenders=()
 for p in $(seq 1 $N); do
     ( for r in $(seq 1 $M); do "$WFQ" lock run counter --wait 60s --ttl 5s -- "$TMP/critical.sh" || exit 1; done ) &
+    contenders+=($!)
 done
-wait
+for c in "${contenders[@]}"; do expect_wait 0 "$c" "a contender's lock run"; done
 [ "$(cat "$TMP/counter")" = $((N * M)) ] || fail "counter is $(cat "$TMP/counter"), want $((N * M))"
 sort -n "$TMP/holders" | python3 -c "
 import sys
@@ -63,7 +65,8 @@ pass "$N processes x $M rounds of lock run: counter exact, no overlap, tokens st
 "$WFQ" lock run crashy --ttl 1s -- sh -c 'echo $WFQ_LOCK_TOKEN > '"$TMP/crash.token"'; exec sleep 60' &
 holder=$!
 wait_for 20 test -s "$TMP/crash.token"
-kill -KILL "$holder"; wait "$holder" 2>/dev/null || true
+kill -KILL "$holder"
+expect_wait 137 "$holder" "the SIGKILLed lock run"
 expect_exit 3 "$WFQ" lock acquire crashy
 expect_exit 0 "$WFQ" lock acquire crashy --wait 10s
 [ "$OUT" -gt "$(cat "$TMP/crash.token")" ] || fail "token after crash not larger"
@@ -84,8 +87,7 @@ kill -STOP "$holder"
 expect_exit 0 "$WFQ" lock acquire paused --wait 10s --ttl 30s
 thief=$OUT
 kill -CONT "$holder"
-set +e; wait "$holder"; rc=$?; set -e
-[ "$rc" = 3 ] || fail "paused lock run exited $rc, want 3"
+expect_wait 3 "$holder" "the paused lock run"
 wait_for 5 test -s "$TMP/pause.stopped"
 old=$(cat "$TMP/pause.token")
 expect_exit 3 "$WFQ" lock renew paused --token "$old"
@@ -105,7 +107,8 @@ if [ "$WFQ_TEST_BACKEND" = postgresql ]; then
     expect_exit 3 "$WFQ" lock run --advisory adv -- true
     # Any SQL client sees the same lock.
     [ "$(psql -Atqc "select pg_try_advisory_lock(hashtextextended('adv', 0))")" = f ] || fail "psql could take the advisory lock"
-    kill -KILL "$holder"; wait "$holder" 2>/dev/null || true
+    kill -KILL "$holder"
+    expect_wait 137 "$holder" "the SIGKILLed advisory lock run"
     expect_exit 0 "$WFQ" lock run --advisory adv --wait 5s -- true
     pass "advisory lock: exclusive, visible to psql, freed at once when the holder is SIGKILLed"
 else

@@ -8,11 +8,13 @@ import json
 for i in range($N): print(json.dumps({'type': 'count', 'payload': {'i': i}}))" > "$TMP/jobs.ndjson"
 "$WFQ" enqueue --ndjson "$TMP/jobs.ndjson" > /dev/null 2>&1
 # Each handler appends its job id with O_APPEND (atomic for short writes).
+workers=()
 for w in 1 2 3 4; do
     "$WFQ" process --until-empty --concurrency 4 --poll 200ms --exec sh -c 'cat >/dev/null; echo "$WFQ_JOB_ID $WFQ_ATTEMPT" >> '"$TMP/runs" \
         2> "$TMP/worker$w.log" &
+    workers+=($!)
 done
-wait
+for w in 1 2 3 4; do expect_wait 0 "${workers[$((w - 1))]}" "worker $w" "$TMP/worker$w.log"; done
 runs=$(wc -l < "$TMP/runs")
 unique=$(cut -d' ' -f1 < "$TMP/runs" | sort -u | wc -l)
 [ "$runs" = "$N" ] || fail "$runs handler runs for $N jobs"
@@ -31,7 +33,7 @@ wait_for 20 test -s "$TMP/handler.pid"
 handler=$(cat "$TMP/handler.pid")
 kill -0 "$handler" || fail "handler not running"
 kill -KILL "$victim_worker"
-wait "$victim_worker" 2>/dev/null || true
+expect_wait 137 "$victim_worker" "the SIGKILLed worker"
 wait_for 10 sh -c "! kill -0 $handler"
 pass "a handler dies with its SIGKILLed worker"
 

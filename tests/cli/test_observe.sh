@@ -99,13 +99,15 @@ contains "$("$WFQ" why "$blocked")" "held by job $holder"
 [ "$(why "$ready")" = ready ] || fail "why ready: $(why "$ready")"
 expect_exit 0 "$WFQ" doctor
 touch "$TMP/release"
-kill -TERM "$worker"; wait "$worker" || true
+kill -TERM "$worker"
+expect_wait 0 "$worker" "the busy queue's worker after SIGTERM"
 # A worker killed mid-job: its lease expires, why says so and doctor reports an error.
 stuck=$("$WFQ" enqueue stuck '{}' --queue crash)
 "$WFQ" process --queue crash --lease 1s --rescue-interval 0 --exec sleep 60 2> /dev/null &
 victim=$!
 wait_for 20 sh -c "[ \"\$('$WFQ' why $stuck --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"reason\"])')\" = running ]"
-kill -KILL "$victim"; wait "$victim" 2> /dev/null || true
+kill -KILL "$victim"
+expect_wait 137 "$victim" "the SIGKILLed worker"
 wait_for 10 sh -c "[ \"\$('$WFQ' why $stuck --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"reason\"])')\" = lease_expired ]"
 expect_exit 1 "$WFQ" doctor --json
 echo "$OUT" | jq_field "[(f['severity'], f['fix']) for f in d if f['check'] == 'stuck_jobs']" | grep "error" | grep "wfq rescue" > /dev/null || fail "doctor: $OUT"

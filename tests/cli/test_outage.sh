@@ -1,6 +1,7 @@
 # PostgreSQL faults: the server stopped for 10 s while workers run, and commits whose reply is
 # lost (or whose connection is cut before COMMIT) on enqueue, complete, lock acquire and signal.
-# wfq-test: postgresql-only serial
+# wfq-test: postgresql-only
+# wfq-test-serial: it stops the test cluster, which every other PostgreSQL test uses
 . "$(dirname "$0")/lib.sh"
 [ "$WFQ_TEST_BACKEND" = postgresql ] || { echo "SKIP: PostgreSQL only"; exit 77; }
 sql() { psql -Atqc "SET search_path TO $WFQ_SCHEMA; $1"; }

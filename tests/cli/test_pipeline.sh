@@ -98,7 +98,7 @@ cat > "$TMP/crash.json" <<EOF
   {"name": "three", "exec": $(stage three "d['three']=1")}]}
 EOF
 crash=$("$WFQ" enqueue crashy '{}')
-set +e; "$WFQ" process --workflow "$TMP/crash.json" --lease 1s --rescue-interval 0 2> /dev/null; set -e
+expect_exit 137 "$WFQ" process --workflow "$TMP/crash.json" --lease 1s --rescue-interval 0
 [ "$(job_field "$crash" state)" = running ] || fail "the crashed attempt should still look running"
 "$WFQ" process --workflow "$TMP/crash.json" --max-jobs 1 --rescue-interval 200ms --poll 100ms 2> /dev/null
 [ "$(job_field "$crash" state)" = completed ] || fail "crashed job not completed"
@@ -167,7 +167,8 @@ wait_for 20 sh -c "'$WFQ' jobs show $other --json | grep '\"kind\": \"deferred\"
 touch "$TMP/go"
 wait_for 30 sh -c "[ \"\$('$WFQ' jobs show $other --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"state\"])')\" = completed ]"
 kill -0 "$worker" 2> /dev/null || { tail -20 "$TMP/locked.log"; fail "the worker exited by itself"; }
-kill -TERM "$worker"; wait "$worker" || true
+kill -TERM "$worker"
+expect_wait 0 "$worker" "the lock-key worker after SIGTERM" "$TMP/locked.log"
 [ "$(job_field "$holder" state)" = completed ] || fail "the holder did not complete"
 [ "$(job_field "$other" attempt)" = 1 ] || fail "waiting for the lock key spent attempts: $(job_field "$other" attempt)"
 pass "the workflow's lock key keeps two jobs of one PR apart; the second waits without spending attempts"

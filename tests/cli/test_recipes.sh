@@ -13,9 +13,12 @@ chmod +x "$TMP/handler"
 cmd=$(grep -E '^\* \* \* \* \*' "$EX/cron/wfq.crontab" | sed -E 's/^(\* ){5} *//; s/ >>.*$//; s#/usr/local/bin/review-handler#'"$TMP/handler"'#')
 contains "$cmd" "--max-time 55s --until-empty"
 for i in $(seq 1 60); do echo '{"type": "review"}'; done | wfq enqueue --ndjson - > /dev/null 2>&1
-sh -c "$cmd" 2> /dev/null &
-sh -c "$cmd" 2> /dev/null &
-wait
+sh -c "$cmd" 2> "$TMP/cron1.log" &
+cron1=$!
+sh -c "$cmd" 2> "$TMP/cron2.log" &
+cron2=$!
+expect_wait 0 "$cron1" "the first crontab run" "$TMP/cron1.log"
+expect_wait 0 "$cron2" "the second crontab run" "$TMP/cron2.log"
 [ "$(wc -l < "$TMP/ran")" = 60 ] || fail "$(wc -l < "$TMP/ran") runs for 60 jobs"
 [ "$(sort -u "$TMP/ran" | wc -l)" = 60 ] || fail "a job ran twice"
 pass "the crontab command, run twice at once, runs each of 60 jobs exactly once and stops"
@@ -36,7 +39,8 @@ export JOB
 wfq process --type stuck --lease 1s --rescue-interval 0 --exec sleep 60 2> /dev/null &
 worker=$!
 wait_for 20 sh -c "wfq jobs show $JOB --json | grep '\"state\": \"running\"' > /dev/null"
-kill -KILL "$worker"; wait "$worker" 2> /dev/null || true
+kill -KILL "$worker"
+expect_wait 137 "$worker" "the SIGKILLed worker"
 wait_for 10 sh -c "wfq jobs list --stuck --json | python3 -c 'import json,sys; sys.exit(0 if [j[\"id\"] for j in json.load(sys.stdin)] == [$JOB] else 1)'"
 python3 - "$EX/runbook.md" > "$TMP/runbook.sh" <<'PY'
 import re, sys

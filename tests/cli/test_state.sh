@@ -1,7 +1,7 @@
 # wfq state: patches between files, and gzip streams that interoperate with gzip(1).
+# wfq-test: backend-independent
 . "$(dirname "$0")/lib.sh"
-[ "$WFQ_TEST_BACKEND" = sqlite ] || { echo "SKIP: file-only commands, run once"; exit 0; }
-FIX="$WFQ_SHARED_DIR/fixtures/review-context/typical"
+FIX="$WFQ_TEST_DATA/review-context/typical"
 
 old="$FIX/05-fetch_changed_files.json"; new="$FIX/06-gather_documentation_context.json"
 "$WFQ" state diff "$old" "$new" > "$TMP/p.json"

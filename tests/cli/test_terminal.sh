@@ -1,7 +1,7 @@
 # Terminal niceties, checked through a real pseudo-terminal (script(1)): colour by state and
 # progress only on a terminal, never with NO_COLOR or in a pipe; tables fit the terminal width.
+# wfq-test: backend-independent
 . "$(dirname "$0")/lib.sh"
-[ "$WFQ_TEST_BACKEND" = sqlite ] || { echo "SKIP: output formatting, run once"; exit 0; }
 unset NO_COLOR
 on_tty() { script -qec "$1" /dev/null; }
 esc=$(printf '\033')
@@ -39,8 +39,21 @@ out=$(on_tty "'$WFQ' enqueue --ndjson '$TMP/bulk.ndjson' --batch-size 10 > /dev/
 contains "$out" "$(printf '\r')enqueued"
 "$WFQ" enqueue --ndjson "$TMP/bulk.ndjson" --batch-size 10 > /dev/null 2> "$TMP/err"
 grep "$(printf '\r')" "$TMP/err" > /dev/null && fail "progress in a pipe"
-out=$(on_tty "'$WFQ' jobs prune --older-than 0 --state completed --json")
+# prune reports progress after each batch: 40 completed jobs in batches of 10, on a terminal
+# and with --json there.
+completed_jobs() {
+    for i in $(seq 1 40); do echo '{"type": "prunable"}'; done | "$WFQ" enqueue --ndjson - > /dev/null 2>&1
+    "$WFQ" process --until-empty --type prunable --concurrency 4 --exec true 2> /dev/null
+    [ "$("$WFQ" jobs list --state completed --type prunable --limit 1000 --json | jq_field "len(d)")" = 40 ] || fail "40 jobs did not complete"
+}
+completed_jobs
+out=$(on_tty "'$WFQ' jobs prune --older-than 0 --state completed --batch-size 10")
+contains "$out" "$(printf '\r')pruned 10"
+contains "$out" "deleted 41 jobs"  # and the job completed above
+completed_jobs
+out=$(on_tty "'$WFQ' jobs prune --older-than 0 --state completed --batch-size 10 --json")
 case "$out" in *"$(printf '\r')pruned"*) fail "progress with --json" ;; esac
+contains "$out" '"deleted":40'
 out=$(on_tty "'$WFQ' bench enqueue --jobs 3000 --batch-size 10 > /dev/null")
 contains "$out" "$(printf '\r')enqueued"
 "$WFQ" bench enqueue --jobs 3000 --batch-size 10 2> "$TMP/err" > /dev/null

@@ -18,9 +18,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-fs::path shared_dir() {
-    const char* d = std::getenv("WFQ_SHARED_DIR");
-    return d ? fs::path(d) : fs::path(WFQ_SHARED_DIR_DEFAULT);
+// tests/data in this repository (WFQ_TEST_DATA overrides it).
+fs::path data_dir() {
+    const char* d = std::getenv("WFQ_TEST_DATA");
+    return d && *d ? fs::path(d) : fs::path(WFQ_TEST_DATA_DEFAULT);
 }
 
 json load(const fs::path& p) {
@@ -31,13 +32,13 @@ json load(const fs::path& p) {
 
 std::vector<fs::path> fixture_steps(const std::string& size) {
     std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(shared_dir() / "fixtures/review-context" / size)) files.push_back(e.path());
+    for (const auto& e : fs::directory_iterator(data_dir() / "review-context" / size)) files.push_back(e.path());
     std::sort(files.begin(), files.end());
     return files;
 }
 
 void run_conformance(const std::string& file) {
-    json cases = load(shared_dir() / "conformance/json-patch" / file);
+    json cases = load(data_dir() / "json-patch" / file);
     int enabled = 0;
     for (const auto& c : cases) {
         if (c.value("disabled", false)) continue;
@@ -179,7 +180,9 @@ TEST(Checkpoints, RestoreEqualsEveryFixtureStepByteForByte) {
         json prev;
         int since_snapshot = 0, seq = 0;
         std::size_t naive = 0, stored = 0;
-        for (const auto& step : fixture_steps(size)) {
+        auto steps = fixture_steps(size);
+        ASSERT_EQ(steps.size(), 18u) << size;
+        for (const auto& step : steps) {
             json cur = load(step);
             Checkpoint c = encode_checkpoint(++seq, step.stem().string(), prev, cur, since_snapshot, opts);
             since_snapshot = c.kind == "snapshot" ? 0 : since_snapshot + 1;

@@ -38,6 +38,12 @@ Workflow parse_workflow(const std::string& text, const std::string& name);
 // Error(bad_input) naming a field the job does not have.
 std::string expand_template(const std::string& tmpl, const Job& job);
 
+// Checks a signal before it is stored (`wfq signal EVENT --key K --data JSON`, and a stage's
+// $wait): EVENT a name of at most 200 bytes, K empty or a name of at most 1000 (Error(usage));
+// data a document the queue can store (Error(bad_input), see json_check.h). Returns the data
+// as stored, compact.
+std::string prepare_signal(const std::string& event, const std::string& key, const std::string& data);
+
 // Runs jobs of the workflows' types. Stage commands follow the handler contract (context on
 // stdin, new context on stdout) with WFQ_STAGE set; a context with a top-level "$wait":
 // {"event", "key", "timeout"} parks the job until `wfq signal`.

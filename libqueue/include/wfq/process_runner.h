@@ -28,7 +28,8 @@ struct ProcessResult {
     int exit_code = -1;   // when it exited
     int term_signal = 0;  // when a signal killed it
     bool timed_out = false, cancelled = false, spawn_failed = false, stdout_truncated = false;
-    std::string stdout_data, stderr_tail, spawn_error;
+    std::string stdout_data, spawn_error;
+    std::string stderr_tail;  // its last stderr_tail_cap bytes, as valid UTF-8 (U+FFFD for bad bytes and NUL)
     std::int64_t pid = 0;
 };
 

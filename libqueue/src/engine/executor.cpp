@@ -3,6 +3,7 @@
 #include <wfq/duration.h>
 #include <wfq/errors.h>
 #include <wfq/log.h>
+#include <wfq/text.h>
 
 namespace wfq::engine {
 
@@ -148,7 +149,7 @@ Attempt Executor::run(const Job& job, const JobRef& ref, std::int64_t claim_star
     const auto& kind = a.decision.name;
     if (kind == "retried" || kind == "failed" || kind == "lost" || kind == "released") {
         std::string tail = r.error.size() > 500 ? r.error.substr(r.error.size() - 500) : r.error;
-        span.fail(tail.empty() ? kind : tail);
+        span.fail(tail.empty() ? kind : to_valid_utf8(tail));
     }
     m_tracer.end(span);
     if (span.sampled) {

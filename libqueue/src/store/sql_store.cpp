@@ -240,7 +240,7 @@ public:
                             m_db->json_rows("$1", {{"id", "bigint"}, {"owner", "text"}, {"attempt", "integer"}}) +
                             " WHERE jobs.id = u.id AND jobs.lease_owner = u.owner AND jobs.attempt = u.attempt AND "
                             "jobs.state = 'running' RETURNING jobs.id",
-                        {refs.dump(), lease_ms});
+                        {refs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), lease_ms});
         std::set<std::int64_t> kept;
         for (const auto& r : rows) kept.insert(r.i64(0));
         std::vector<std::int64_t> lost;
@@ -310,7 +310,7 @@ public:
                                                {"spans", "text"}}) +
                         " WHERE jobs.id = u.id AND jobs.lease_owner = u.owner AND jobs.attempt = u.attempt AND "
                         "jobs.state = 'running' RETURNING jobs.id, jobs.started_at",
-                    {rows.dump()});
+                    {rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
                 for (const auto& r : done) started[r.i64(0)] = r.opt_i64(1);
             }
             // The happy path writes no event row: `jobs show` derives enqueued, claimed and
@@ -353,7 +353,7 @@ public:
                 nlohmann::json data{{"error_class", "lease_expired"}};
                 if (!r.is_null(5)) data["started_at"] = r.i64(5);
                 events.push_back({{"id", r.i64(0)}, {"kind", "rescued"}, {"state", r.str(1)}, {"attempt", r.i64(2)},
-                                  {"worker", r.str(3)}, {"message", r.str(4)}, {"data", data.dump()}});
+                                  {"worker", r.str(3)}, {"message", r.str(4)}, {"data", data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)}});
                 (failed ? report.failed : report.requeued).push_back(r.i64(0));
             }
             if (!events.empty()) insert_events(events);
@@ -948,7 +948,7 @@ private:
                 break;
         }
         return {{"id", o.job.id}, {"kind", kind}, {"state", state}, {"attempt", attempt}, {"worker", o.job.lease_owner},
-                {"message", o.message.empty() ? nlohmann::json() : nlohmann::json(o.message)}, {"data", data.dump()}};
+                {"message", o.message.empty() ? nlohmann::json() : nlohmann::json(o.message)}, {"data", data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)}};
     }
 
     // Appends events given as a JSON array of {id, kind, state, attempt, worker, message, data}.
@@ -957,7 +957,7 @@ private:
                    "SELECT u.id, wfq_now_ms(), u.kind, u.state, u.attempt, u.worker, u.message, u.data FROM " +
                        m_db->json_rows("$1", {{"id", "bigint"}, {"kind", "text"}, {"state", "text"}, {"attempt", "integer"},
                                               {"worker", "text"}, {"message", "text"}, {"data", "text"}}),
-                   {events.dump()});
+                   {events.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
     }
 
     static std::string spans_line(const Outcome& o) { return o.spans.empty() ? "" : o.spans + "\n"; }

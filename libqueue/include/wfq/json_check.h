@@ -1,0 +1,34 @@
+#pragma once
+// JSON documents the queue stores: payloads, handler results, config documents, signal data.
+// One queue, one contract: both backends refuse what PostgreSQL's jsonb cannot hold (\u0000 in
+// a string or key, a byte order mark, nesting deep enough to exhaust its stack), and what would
+// exhaust ours, before anything reaches the database.
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace wfq {
+
+constexpr int kMaxJsonDepth = 1000;                     // arrays and objects inside each other
+constexpr std::size_t kMaxJsonBytes = std::size_t{64} << 20;  // 64 MiB of JSON text
+
+// Parses text as a document the queue can store: JSON (RFC 8259) in UTF-8, at most
+// kMaxJsonBytes, nested at most kMaxJsonDepth deep, no \u0000 in any string or key. Throws
+// Error(bad_input) naming what: "WHAT is not valid JSON: …", "WHAT: the string at /a/b contains
+// \u0000 …" (an empty what gives the problem alone). A leading UTF-8 byte order mark is refused
+// too: PostgreSQL rejects it.
+nlohmann::json parse_storable_json(std::string_view text, const std::string& what);
+
+// Why a parsed document cannot be stored (a string or key holding \u0000, or nesting deeper
+// than kMaxJsonDepth), naming where with a JSON pointer; nullopt when it can.
+std::optional<std::string> storable_json_problem(const nlohmann::json& doc);
+
+// A handler's stdout as the job's result: the compact JSON to keep, or nullopt. why_not says
+// why output was not kept (over the cap, not JSON, not storable); it stays empty when there
+// was no output.
+std::optional<std::string> result_to_keep(const std::string& output, bool truncated, std::string& why_not);
+
+}  // namespace wfq

@@ -1,0 +1,119 @@
+// JSON the queue refuses to store, the same on every backend (\u0000, a byte order mark, too
+// much nesting), where it enters: payloads, NDJSON lines, handler results, signals.
+#include <wfq/clock.h>
+#include <wfq/errors.h>
+#include <wfq/json_check.h>
+#include <wfq/pipeline.h>
+#include <wfq/queue.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace wfq {
+namespace {
+
+using nlohmann::json;
+
+std::string error_of(const std::function<void()>& fn, ErrorCode want) {
+    try {
+        fn();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), want) << e.what();
+        return e.what();
+    }
+    ADD_FAILURE() << "no error thrown";
+    return "";
+}
+
+std::string nested(int depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+TEST(StorableJson, RefusesNulInStringsAndKeysWithAPointer) {
+    EXPECT_EQ(parse_storable_json(R"({"a": ["x", {"b": "ok"}]})", "payload")["a"][1]["b"], "ok");
+    std::string msg = error_of([] { parse_storable_json(R"({"a": ["x", {"b": "1\u0000"}]})", "payload"); }, ErrorCode::bad_input);
+    EXPECT_NE(msg.find("payload: the string at /a/1/b contains \\u0000 (NUL)"), std::string::npos) << msg;
+    msg = error_of([] { parse_storable_json(R"({"a": {"k\u0000": 1}})", "config"); }, ErrorCode::bad_input);
+    EXPECT_NE(msg.find(R"(config: the key "k\u0000" in the object at /a contains \u0000)"), std::string::npos) << msg;
+    msg = error_of([] { parse_storable_json(R"("\u0000")", "--data"); }, ErrorCode::bad_input);
+    EXPECT_NE(msg.find("the string at the top level"), std::string::npos) << msg;
+    // An escaped backslash followed by u0000 is text, not NUL.
+    EXPECT_EQ(parse_storable_json(R"({"a": "\\u0000"})", "payload")["a"], "\\u0000");
+    EXPECT_EQ(parse_storable_json(R"({"a": "\u0001 and \ud83d\ude00"})", "payload")["a"], "\x01 and \xf0\x9f\x98\x80");
+}
+
+TEST(StorableJson, RefusesWhatPostgresOrNlohmannCannotHold) {
+    std::string msg = error_of([] { parse_storable_json(R"({"x": "\ud800"})", "payload"); }, ErrorCode::bad_input);
+    EXPECT_NE(msg.find("payload is not valid JSON"), std::string::npos) << msg;
+    error_of([] { parse_storable_json("{\"x\": \"\xff\"}", "payload"); }, ErrorCode::bad_input);
+    msg = error_of([] { parse_storable_json(R"({"x": 1e400})", "payload"); }, ErrorCode::bad_input);
+    EXPECT_NE(msg.find("not valid JSON"), std::string::npos) << msg;
+    msg = error_of([] { parse_storable_json("\xef\xbb\xbf{}", "payload"); }, ErrorCode::bad_input);
+    EXPECT_NE(msg.find("byte order mark"), std::string::npos) << msg;
+    EXPECT_NO_THROW(parse_storable_json(nested(kMaxJsonDepth), "payload"));
+    msg = error_of([] { parse_storable_json(nested(kMaxJsonDepth + 1), "payload"); }, ErrorCode::bad_input);
+    EXPECT_EQ(msg, "payload is nested more than 1000 levels deep");
+    // Deep enough to crash a recursive dump, refused before parsing.
+    error_of([] { parse_storable_json(nested(200000), "payload"); }, ErrorCode::bad_input);
+    // Brackets inside strings do not count.
+    EXPECT_NO_THROW(parse_storable_json("{\"a\": \"" + std::string(5000, '[') + "\"}", "payload"));
+    msg = error_of([] { parse_storable_json(std::string(kMaxJsonBytes + 1, ' '), "payload"); }, ErrorCode::bad_input);
+    EXPECT_NE(msg.find("payload is too large"), std::string::npos) << msg;
+    // Without a name (an NDJSON line): the problem alone.
+    msg = error_of([] { parse_storable_json(R"({"payload": {"x": "\u0000"}})", ""); }, ErrorCode::bad_input);
+    EXPECT_EQ(msg.rfind("the string at /payload/x contains", 0), 0u) << msg;
+}
+
+TEST(StorableJson, ProblemOfAParsedDocument) {
+    EXPECT_EQ(storable_json_problem(json{{"a", 1}}), std::nullopt);
+    json deep = json::array();
+    json* cur = &deep;
+    for (int i = 0; i < kMaxJsonDepth; ++i) cur = &cur->emplace_back(json::array());
+    ASSERT_TRUE(storable_json_problem(deep));
+    EXPECT_NE(storable_json_problem(deep)->find("nested more than"), std::string::npos);
+}
+
+TEST(HandlerResult, KeptWhenStorableElseWhyNot) {
+    std::string why;
+    EXPECT_EQ(*result_to_keep("{\"a\": 1}\n", false, why), R"({"a":1})");
+    EXPECT_TRUE(why.empty());
+    EXPECT_EQ(result_to_keep("  \n", false, why), std::nullopt);
+    EXPECT_TRUE(why.empty());
+    EXPECT_EQ(result_to_keep("not json", false, why), std::nullopt);
+    EXPECT_NE(why.find("handler output is not valid JSON"), std::string::npos) << why;
+    EXPECT_EQ(result_to_keep(R"({"a": "\u0000"})", false, why), std::nullopt);
+    EXPECT_NE(why.find("handler output: the string at /a contains \\u0000"), std::string::npos) << why;
+    EXPECT_EQ(result_to_keep("{}", true, why), std::nullopt);
+    EXPECT_NE(why.find("cap"), std::string::npos) << why;
+    EXPECT_EQ(result_to_keep(nested(5000), false, why), std::nullopt);
+    EXPECT_NE(why.find("nested"), std::string::npos) << why;
+}
+
+TEST(NewJobs, BadPayloadsAndNamesAreRefused) {
+    DefaultRandom random;
+    auto with = [&](auto change) {
+        NewJob job;
+        job.type = "t";
+        change(job);
+        prepare_new_job(job, random);
+    };
+    std::string msg = error_of([&] { with([](NewJob& j) { j.payload = R"({"x": "a\u0000b"})"; }); }, ErrorCode::bad_input);
+    EXPECT_NE(msg.find("payload: the string at /x contains \\u0000"), std::string::npos) << msg;
+    error_of([&] { with([](NewJob& j) { j.type = "\xff"; }); }, ErrorCode::usage);
+    error_of([&] { with([](NewJob& j) { j.key = "k\xc3"; }); }, ErrorCode::usage);
+    error_of([&] { with([](NewJob& j) { j.lock_key = std::string(1001, 'k'); }); }, ErrorCode::usage);
+    error_of([&] { with([](NewJob& j) { j.org = "a\tb"; }); }, ErrorCode::usage);
+    msg = error_of([] { parse_job_line(R"({"type": "t", "payload": {"x": "\u0000"}})", NewJob{}); }, ErrorCode::bad_input);
+    EXPECT_NE(msg.find("/payload/x"), std::string::npos) << msg;
+}
+
+TEST(Signals, EventKeyAndDataAreChecked) {
+    EXPECT_EQ(prepare_signal("approved", "7", R"({"by": "alice"})"), R"({"by":"alice"})");
+    EXPECT_EQ(prepare_signal("approved", "", "null"), "null");
+    error_of([] { prepare_signal("", "7", "null"); }, ErrorCode::usage);
+    error_of([] { prepare_signal("approved", std::string(1001, 'k'), "null"); }, ErrorCode::usage);
+    error_of([] { prepare_signal("approved", "k\n", "null"); }, ErrorCode::usage);
+    std::string msg = error_of([] { prepare_signal("approved", "7", R"({"by": "\u0000"})"); }, ErrorCode::bad_input);
+    EXPECT_NE(msg.find("--data: the string at /by contains \\u0000"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace wfq
