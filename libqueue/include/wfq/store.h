@@ -141,6 +141,10 @@ public:
     // ones), each compare-and-set on (id, lease owner, attempt, running). Returns one status per
     // outcome, in order.
     virtual std::vector<OutcomeStatus> record_outcomes(const std::vector<Outcome>& outcomes) = 0;
+    // The same, and in the same transaction a claim (where one writer per process is best,
+    // SQLite: one BEGIN IMMEDIATE for both). The claimed jobs go to claimed.
+    virtual std::vector<OutcomeStatus> record_outcomes_and_claim(const std::vector<Outcome>& outcomes,
+                                                                 const ClaimRequest& claim, std::vector<Job>& claimed) = 0;
     // Gives a job back without counting the attempt (graceful shutdown).
     virtual bool release(const JobRef& job, const std::string& reason) = 0;
     // Expired leases and jobs of workers silent for dead_after_ms go back to pending

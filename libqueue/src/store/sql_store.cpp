@@ -280,7 +280,21 @@ public:
 
     std::vector<OutcomeStatus> record_outcomes(const std::vector<Outcome>& outcomes) override {
         if (outcomes.empty()) return {};
+        return transact("complete", [&] { return record_in_transaction(outcomes); });
+    }
+
+    std::vector<OutcomeStatus> record_outcomes_and_claim(const std::vector<Outcome>& outcomes, const ClaimRequest& claim,
+                                                         std::vector<Job>& claimed) override {
         return transact("complete", [&] {
+            auto status = record_in_transaction(outcomes);
+            claimed = claim.limit > 0 ? claim_once(claim) : std::vector<Job>{};
+            return status;
+        });
+    }
+
+    std::vector<OutcomeStatus> record_in_transaction(const std::vector<Outcome>& outcomes) {
+        if (outcomes.empty()) return {};
+        {
             std::vector<OutcomeStatus> status(outcomes.size(), OutcomeStatus::lost);
             nlohmann::json rows = nlohmann::json::array();
             std::vector<std::size_t> parked;
@@ -328,7 +342,7 @@ public:
             if (!events.empty()) insert_events(events);
             for (std::size_t i : parked) status[i] = park(outcomes[i]);
             return status;
-        });
+        }
     }
 
     RescueReport rescue(std::int64_t dead_after_ms) override {
