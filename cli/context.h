@@ -18,6 +18,7 @@ namespace wfq::cli {
 struct Context {
     std::string db_flag;
     std::string schema = "wfq";
+    std::string pooler;  // --pooler (else WFQ_POOLER)
     std::string log_level = "info";
     std::string log_format = "text";
     std::vector<std::string> exec_command;  // everything after `process --exec`

@@ -489,24 +489,29 @@ struct Worker::Impl {
 
         engine::Completer::Options copts;
         Store& cstore = completer_store();
-        engine::Completer::Record record = [&cstore](const std::vector<Outcome>& batch) { return cstore.record_outcomes(batch); };
-        if (!completer_conn) {
-            // One connection (SQLite: one writer per process): each flush also claims for the
-            // free slots, so outcomes and claims share one BEGIN IMMEDIATE.
-            record = [this](const std::vector<Outcome>& batch) {
-                int n = reserve_claim();
-                std::vector<Job> claimed;
-                const std::int64_t claim_start = unix_now_ns(), claim_steady = clock.steady_ns();
-                try {
-                    auto status = store.record_outcomes_and_claim(batch, claim_request(n), claimed);
-                    accept_claimed(claimed, n, claim_start, claim_steady);
-                    return status;
-                } catch (...) {
-                    accept_claimed({}, n, claim_start, claim_steady);
-                    throw;
-                }
-            };
-        }
+        // Each flush of outcomes also claims for the free slots in the same transaction: on
+        // SQLite that is the one writer per process (one BEGIN IMMEDIATE for both); on
+        // PostgreSQL it saves the claimer a round trip and a commit. There the piggybacked claim
+        // takes only jobs without a lock key, so it can never fail on the running-lock-key index
+        // and take the outcomes down with it; the claimer claims the others.
+        const bool shared_connection = !completer_conn;
+        engine::Completer::Record record = [this, &cstore, shared_connection](const std::vector<Outcome>& batch) {
+            static const bool ab = std::getenv("WFQ_AB") != nullptr;
+            if (ab && !shared_connection) return cstore.record_outcomes(batch);
+            int n = reserve_claim();
+            std::vector<Job> claimed;
+            const std::int64_t claim_start = unix_now_ns(), claim_steady = clock.steady_ns();
+            try {
+                ClaimRequest req = claim_request(n);
+                req.unkeyed_only = !shared_connection;
+                auto status = cstore.record_outcomes_and_claim(batch, req, claimed);
+                accept_claimed(claimed, n, claim_start, claim_steady);
+                return status;
+            } catch (...) {
+                accept_claimed({}, n, claim_start, claim_steady);
+                throw;
+            }
+        };
         completer = std::make_unique<engine::Completer>(
             std::move(record),
             [this](const Outcome& o, OutcomeStatus st, bool unknown) { on_recorded(o, st, unknown); }, *outage, copts);

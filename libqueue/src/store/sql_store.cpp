@@ -1112,9 +1112,12 @@ private:
         add_in(pick, params, "c.type", req.types);
         // A job with a lock key is a candidate only when no job with that key runs and it is the
         // oldest due job of its key, so one batch never holds two jobs of one key.
-        pick += " AND (c.lock_key IS NULL OR (NOT EXISTS (SELECT 1 FROM jobs r WHERE r.lock_key = c.lock_key AND "
-                "r.state = 'running') AND c.id = (SELECT MIN(p.id) FROM jobs p WHERE p.lock_key = c.lock_key AND "
-                "p.state = 'pending' AND p.run_at <= wfq_now_ms())))";
+        if (req.unkeyed_only)
+            pick += " AND c.lock_key IS NULL";
+        else
+            pick += " AND (c.lock_key IS NULL OR (NOT EXISTS (SELECT 1 FROM jobs r WHERE r.lock_key = c.lock_key AND "
+                    "r.state = 'running') AND c.id = (SELECT MIN(p.id) FROM jobs p WHERE p.lock_key = c.lock_key AND "
+                    "p.state = 'pending' AND p.run_at <= wfq_now_ms())))";
         pick += " ORDER BY c.priority DESC, c.run_at, c.id LIMIT $" + std::to_string(params.size() + 1) + m_db->skip_locked();
         params.emplace_back(std::int64_t(req.limit));
         std::string sql = "WITH picked AS MATERIALIZED (" + pick +
