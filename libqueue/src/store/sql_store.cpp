@@ -109,7 +109,9 @@ constexpr std::size_t kSqliteRowsPerStatement = 64;
 class SqlStore final : public Store {
 public:
     SqlStore(std::unique_ptr<Db> db, bool check) : m_db(std::move(db)) {
-        if (m_db->backend() == "sqlite") migrate();  // the embedded default migrates itself
+        // The embedded default migrates itself; a read first, so that opening an up-to-date
+        // database takes no write lock.
+        if (m_db->backend() == "sqlite" && !schema_current()) migrate();
         else if (check) check_schema();
     }
 
@@ -161,6 +163,15 @@ public:
             out.push_back(info);
         }
         return out;
+    }
+
+    bool schema_current() {
+        try {
+            auto rows = run("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {});
+            return rows.at(0).i64(0) >= m_db->migrations().back().version;
+        } catch (const std::exception&) {
+            return false;  // no schema_migrations yet
+        }
     }
 
     void check_schema() override {
