@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -380,9 +381,12 @@ struct Worker::Impl {
     void keeper_loop(std::int64_t start_ns) {
         engine::LeaseKeeper keeper(keeper_store(), *outage, clock, options.lease_ms, worker_id);
         std::int64_t next_beat = 0, next_rescue = options.rescue_interval_ms > 0 ? 0 : INT64_MAX;
+        // Retention runs a few times per retention period, at most every minute.
+        const std::int64_t prune_every = std::clamp<std::int64_t>(options.retention_ms / 4, 1000, 60000);
+        std::int64_t next_prune = options.retention_ms > 0 ? prune_every : INT64_MAX;
         for (;;) {
             std::int64_t now = elapsed_ms(start_ns);
-            std::int64_t next = std::min(next_beat, next_rescue);
+            std::int64_t next = std::min({next_beat, next_rescue, next_prune});
             std::vector<std::shared_ptr<Slot>> slots;
             {
                 std::unique_lock<std::mutex> lock(mutex);
@@ -417,6 +421,16 @@ struct Worker::Impl {
                 }
                 write_metrics_file();
             }
+            if (now >= next_prune) {
+                next_prune = now + prune_every;
+                if (!outage->in_outage()) {
+                    try {
+                        prune();
+                    } catch (const std::exception& e) {
+                        log::warn(std::string("retention prune failed: ") + e.what(), {{"worker_id", worker_id}});
+                    }
+                }
+            }
             if (now >= next_rescue) {
                 next_rescue = now + options.rescue_interval_ms;
                 if (!outage->in_outage()) {
@@ -428,6 +442,22 @@ struct Worker::Impl {
                 }
             }
         }
+    }
+
+    // Deletes finished jobs past --retention under the lock "wfq:retention" (one pruner at a time).
+    void prune() {
+        Store& s = keeper_store();
+        auto grant = s.lock_acquire("wfq:retention", worker_id, 600000);
+        if (!grant) return;
+        std::int64_t n = 0;
+        try {
+            n = s.prune(options.retention_ms, {JobState::completed, JobState::failed, JobState::cancelled}, 1000, nullptr);
+        } catch (...) {
+            s.lock_release("wfq:retention", grant->token);
+            throw;
+        }
+        s.lock_release("wfq:retention", grant->token);
+        if (n > 0) log::info("pruned finished jobs past --retention", {{"worker_id", worker_id}, {"jobs", std::to_string(n)}});
     }
 
     void rescue() {
