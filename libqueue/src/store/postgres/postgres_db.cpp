@@ -120,6 +120,31 @@ CREATE INDEX jobs_waiting ON jobs (wait_event, wait_key) WHERE state = 'waiting'
 ALTER TABLE jobs ADD COLUMN snoozes integer NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN spans text;
 )SQL"},
+    {5, "operating: queue pauses, control changes, schedules", R"SQL(
+CREATE TABLE queue_pauses (
+  queue text PRIMARY KEY,
+  paused_at bigint NOT NULL,
+  paused_by text NOT NULL);
+CREATE TABLE control_changes (
+  version bigserial PRIMARY KEY,
+  kind text NOT NULL,
+  subject text NOT NULL,
+  at bigint NOT NULL);
+CREATE TABLE schedules (
+  name text PRIMARY KEY,
+  cron text NOT NULL,
+  tz text NOT NULL,
+  type text NOT NULL,
+  queue text NOT NULL,
+  payload text NOT NULL,
+  priority integer NOT NULL,
+  max_attempts integer NOT NULL,
+  key text, org text, repo text,
+  paused integer NOT NULL DEFAULT 0,
+  next_run bigint, last_run bigint, last_job_id bigint,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL);
+)SQL"},
 };
 
 std::string hex_encode(const std::string& bytes) {
@@ -454,6 +479,10 @@ public:
         return std::make_unique<PgConfigWatcher>(m_dsn, m_schema, config_channel());
     }
     std::unique_ptr<Waker> open_waker() override { return std::make_unique<PgWaker>(m_dsn, m_schema, channel()); }
+    void notify_control(const std::string& what) override { exec("SELECT pg_notify($1, $2)", {control_channel(), what}); }
+    std::unique_ptr<Waker> open_control_waker() override {
+        return std::make_unique<PgWaker>(m_dsn, m_schema, control_channel());
+    }
     std::unique_ptr<AdvisoryLock> try_advisory_lock(const std::string& key) override {
         auto conn = connect(m_dsn, m_schema);
         try {
@@ -491,6 +520,7 @@ public:
 private:
     std::string channel() const { return "wfq_jobs_" + m_schema; }
     std::string config_channel() const { return "wfq_config_" + m_schema; }
+    std::string control_channel() const { return "wfq_control_" + m_schema; }
 
     // Translates e; whenever the session may be gone (lost connection, a commit in doubt, an
     // administrator's termination, a closed socket) drops it so the next call reconnects.
