@@ -26,6 +26,7 @@ Store& Context::store(bool check_schema) {
         options.url = db_url();
         options.schema = schema;
         options.check_schema = check_schema;
+        options.clock = test_clock_from_environment();  // null (the system clock) unless a test sets it
         m_store = open_store(options);
     }
     return *m_store;

@@ -136,6 +136,7 @@ CronSchedule::CronSchedule(const std::string& expression, const std::string& tz)
     m_any_day = !parse_field(kDay, fields[2], m_days);
     parse_field(kMonth, fields[3], m_months);
     m_any_weekday = !parse_field(kWeekday, fields[4], m_weekdays);
+    next_after(0);  // throws for an expression that never matches (0 0 31 feb *)
 }
 
 TimeMs CronSchedule::next_after(TimeMs t) const {
@@ -169,7 +170,7 @@ TimeMs CronSchedule::next_after(TimeMs t) const {
             }
         }
     }
-    throw Error(ErrorCode::usage, "--cron: the expression never matches a date");
+    throw Error(ErrorCode::usage, "--cron: the expression never matches a date (check day-of-month against month)");
 }
 
 std::optional<TimeMs> CronSchedule::latest_at_or_before(TimeMs first, TimeMs now) const {
