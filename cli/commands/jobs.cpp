@@ -179,6 +179,7 @@ int run_bulk(Context& ctx, BulkOptions& o, BulkAction action) {
     if (r.declined) throw Error(ErrorCode::failure, "not confirmed; nothing changed (use --yes to skip the question)");
     if (o.json) {
         json out{{"matched", r.matched}, {"changed", r.changed}};
+        if (action == BulkAction::prune) out["deleted"] = r.changed;  // the name prune's JSON had before filters
         if (r.dry_run) {
             out["dry_run"] = true;
             out["first_ids"] = r.first_ids;
