@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
     wfq::cli::add_workers_command(app, ctx);
     wfq::cli::add_queues_command(app, ctx);
     wfq::cli::add_schedule_command(app, ctx);
+    wfq::cli::add_top_command(app, ctx);
     wfq::cli::add_rescue_command(app, ctx);
     wfq::cli::add_lock_command(app, ctx);
     wfq::cli::add_config_command(app, ctx);

@@ -2,6 +2,7 @@
 # is 30 s, so its heartbeat alone would take 10 s), for exec and pipeline jobs; the timeline says
 # who cancelled it; the worker goes on and exits 0.
 . "$(dirname "$0")/lib.sh"
+"$WFQ" queues list > /dev/null  # create the database before workers start side by side
 
 cat > "$TMP/slow.sh" <<SH
 #!/bin/sh

@@ -2,6 +2,7 @@
 # so a running worker honours the pause at its next claim), running jobs finish, enqueue still
 # works, `wfq why` says queue_paused, metrics show it; resuming wakes idle workers at once.
 . "$(dirname "$0")/lib.sh"
+"$WFQ" queues list > /dev/null  # create the database before workers start side by side
 
 cat > "$TMP/handler.sh" <<SH
 #!/bin/sh

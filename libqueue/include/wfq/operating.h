@@ -28,6 +28,29 @@ struct QueueSummary {
     bool paused = false;
 };
 
+// What `wfq top` shows, read in one statement (one round trip per refresh).
+struct TopSnapshot {
+    struct QueueRow {
+        QueueSummary summary;
+        std::int64_t completed_last_minute = 0, failed_last_minute = 0;  // the rates
+    };
+    struct WorkerRow {
+        std::string id, hostname;
+        int running = 0;
+        TimeMs started_at = 0, last_heartbeat = 0;
+    };
+    struct JobRow {  // a recent failure, or a stuck job (running past its lease)
+        std::int64_t id = 0;
+        std::string type, queue, error_class, message, worker;
+        TimeMs at = 0;  // failed at, or the lease's expiry
+        int attempt = 0;
+    };
+    TimeMs now = 0;
+    std::vector<QueueRow> queues;
+    std::vector<WorkerRow> workers;
+    std::vector<JobRow> recent_failures, stuck;
+};
+
 enum class BulkAction { retry, cancel, prune };
 const char* to_string(BulkAction action) noexcept;
 

@@ -224,6 +224,9 @@ public:
     virtual std::vector<QueuePause> queue_pauses() = 0;
     // Per queue counts for `wfq queues list`, in one statement.
     virtual std::vector<QueueSummary> queue_summaries() = 0;
+    // Everything `wfq top` shows in one statement: queues with rates, workers, the latest
+    // failures and stuck jobs (at most rows of each of the last two).
+    virtual TopSnapshot top_snapshot(int rows) = 0;
     // Jobs matching filter (its states included), how many, and a page of them in id order.
     virtual std::int64_t count_matching(const BulkFilter& filter) = 0;
     virtual std::vector<BulkCandidate> find_matching(const BulkFilter& filter, std::int64_t after_id, int limit) = 0;

@@ -876,6 +876,74 @@ public:
         return out;
     }
 
+    TopSnapshot top_snapshot(int rows) override {
+        // One statement, sections told apart by the first column; the same columns everywhere:
+        // kind, three texts, ten numbers.
+        std::string sql =
+            "SELECT 'now', NULL, NULL, NULL, wfq_now_ms(), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
+            "UNION ALL SELECT 'queue', queue, NULL, NULL, "
+            "SUM(CASE WHEN state = 'pending' AND run_at <= wfq_now_ms() THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'pending' AND run_at > wfq_now_ms() THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), SUM(CASE WHEN state = 'waiting' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'completed' AND finished_at >= wfq_now_ms() - 3600000 THEN 1 ELSE 0 END), "
+            "wfq_now_ms() - MIN(CASE WHEN state = 'pending' AND run_at <= wfq_now_ms() THEN run_at END), MAX(paused), "
+            "SUM(CASE WHEN state = 'completed' AND finished_at >= wfq_now_ms() - 60000 THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'failed' AND finished_at >= wfq_now_ms() - 60000 THEN 1 ELSE 0 END) "
+            "FROM (SELECT queue, state, run_at, finished_at, 0 AS paused FROM jobs UNION ALL "
+            "SELECT queue, NULL, NULL, NULL, 1 FROM queue_pauses) q GROUP BY queue "
+            "UNION ALL SELECT 'worker', id, hostname, NULL, running, started_at, last_heartbeat, NULL, NULL, NULL, NULL, "
+            "NULL, NULL, NULL FROM workers "
+            "UNION ALL SELECT 'failure', type, queue, error_class, id, finished_at, attempt, NULL, NULL, NULL, NULL, NULL, NULL, "
+            "NULL FROM (SELECT id, type, queue, error_class, finished_at, attempt FROM jobs WHERE state = 'failed' "
+            "ORDER BY finished_at DESC LIMIT $1) f "
+            "UNION ALL SELECT 'stuck', type, queue, lease_owner, id, lease_expires_at, attempt, NULL, NULL, NULL, NULL, NULL, "
+            "NULL, NULL FROM (SELECT id, type, queue, lease_owner, lease_expires_at, attempt FROM jobs WHERE state = 'running' "
+            "AND lease_expires_at < wfq_now_ms() ORDER BY lease_expires_at LIMIT $1) s";
+        TopSnapshot snap;
+        for (const auto& r : run(sql, {std::int64_t(rows)})) {
+            const std::string& kind = r.str(0);
+            if (kind == "now") {
+                snap.now = r.i64(4);
+            } else if (kind == "queue") {
+                TopSnapshot::QueueRow q;
+                q.summary.queue = r.str(1);
+                q.summary.pending = r.i64(4);
+                q.summary.scheduled = r.i64(5);
+                q.summary.running = r.i64(6);
+                q.summary.waiting = r.i64(7);
+                q.summary.failed = r.i64(8);
+                q.summary.completed_last_hour = r.i64(9);
+                q.summary.oldest_pending_age_ms = r.opt_i64(10);
+                q.summary.paused = r.i64(11) != 0;
+                q.completed_last_minute = r.i64(12);
+                q.failed_last_minute = r.i64(13);
+                snap.queues.push_back(std::move(q));
+            } else if (kind == "worker") {
+                snap.workers.push_back({r.str(1), r.str(2), static_cast<int>(r.i64(4)), r.i64(5), r.i64(6)});
+            } else {
+                TopSnapshot::JobRow j;
+                j.type = r.str(1);
+                j.queue = r.str(2);
+                j.id = r.i64(4);
+                j.at = r.opt_i64(5).value_or(0);
+                j.attempt = static_cast<int>(r.i64(6));
+                if (kind == "failure") {
+                    j.error_class = r.opt_str(3).value_or("");
+                    snap.recent_failures.push_back(std::move(j));
+                } else {
+                    j.worker = r.opt_str(3).value_or("");
+                    snap.stuck.push_back(std::move(j));
+                }
+            }
+        }
+        std::sort(snap.queues.begin(), snap.queues.end(),
+                  [](const auto& a, const auto& b) { return a.summary.queue < b.summary.queue; });
+        std::sort(snap.workers.begin(), snap.workers.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+        std::sort(snap.recent_failures.begin(), snap.recent_failures.end(), [](const auto& a, const auto& b) { return a.at > b.at; });
+        return snap;
+    }
+
     std::int64_t count_matching(const BulkFilter& filter) override {
         Params params;
         std::string where = bulk_where(filter, params, "jobs.");
