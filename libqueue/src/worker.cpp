@@ -166,6 +166,10 @@ std::unique_ptr<Handler> make_exec_handler(const ExecHandlerOptions& options) {
     return std::make_unique<ExecHandler>(options);
 }
 
+bool worker_alive(const WorkerInfo& worker, TimeMs now, std::int64_t dead_after_ms) {
+    return now - worker.last_heartbeat < dead_after_ms;
+}
+
 std::optional<RescueReport> rescue_once(Store& store, const std::string& owner, std::int64_t dead_after_ms) {
     const std::string key = "wfq:rescuer";
     auto grant = store.lock_acquire(key, owner, 60000);

@@ -124,6 +124,9 @@ private:
     std::unique_ptr<Impl> m_impl;
 };
 
+// A worker is alive while its last heartbeat is younger than dead_after_ms (the rescuer's rule).
+bool worker_alive(const WorkerInfo& worker, TimeMs now, std::int64_t dead_after_ms);
+
 // Runs one rescue pass under the single-instance lock "wfq:rescuer"; returns nullopt when
 // another process holds it.
 std::optional<RescueReport> rescue_once(Store& store, const std::string& owner, std::int64_t dead_after_ms);
