@@ -175,15 +175,22 @@ TimeMs CronSchedule::next_after(TimeMs t) const {
 
 std::optional<TimeMs> CronSchedule::latest_at_or_before(TimeMs first, TimeMs now) const {
     if (first > now) return std::nullopt;
+    // Find a tick close before now in a window that grows (1h, 4h, 16h, ...), so that years of
+    // downtime of a minutely schedule cost a few dozen steps, not millions; then step forward.
     TimeMs t = first;
-    // Bounded: after very long downtime of a very frequent schedule, stop searching and take the
-    // last tick found (still in the past, still only one job).
-    for (int i = 0; i < 2'000'000; ++i) {
+    for (std::int64_t window = 3'600'000;; window *= 4) {
+        if (now - window <= first) break;
+        TimeMs c = next_after(now - window);
+        if (c <= now) {
+            t = c;
+            break;
+        }
+    }
+    for (;;) {
         TimeMs n = next_after(t);
         if (n > now) return t;
         t = n;
     }
-    return t;
 }
 
 Schedule add_schedule(Store& store, Schedule s) {
