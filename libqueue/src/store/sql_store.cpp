@@ -829,6 +829,10 @@ public:
 
     // ---- operating the queue: pauses, bulk actions, prompt cancel, schedules -------------
     // (DESIGN.md "Operating the queue"; kept together, apart from the engine's statements.)
+    // The rows queue summaries count: active and failed jobs, and the last hour's completions
+    // (index ranges on state and finished_at, not the whole table of finished jobs).
+    static constexpr const char* kSummaryRows =
+        "(state IN ('pending', 'running', 'waiting', 'failed') OR (state = 'completed' AND finished_at >= wfq_now_ms() - 3600000))";
     bool set_queue_paused(const std::string& queue, bool paused, const std::string& actor) override {
         return transact([&] {
             if (paused)
@@ -858,7 +862,7 @@ public:
                  "SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), "
                  "SUM(CASE WHEN state = 'completed' AND finished_at >= wfq_now_ms() - 3600000 THEN 1 ELSE 0 END), "
                  "wfq_now_ms() - MIN(CASE WHEN state = 'pending' AND run_at <= wfq_now_ms() THEN run_at END), MAX(paused) "
-                 "FROM (SELECT queue, state, run_at, finished_at, 0 AS paused FROM jobs UNION ALL "
+                 "FROM (SELECT queue, state, run_at, finished_at, 0 AS paused FROM jobs WHERE " + std::string(kSummaryRows) + " UNION ALL "
                  "SELECT queue, NULL, NULL, NULL, 1 FROM queue_pauses) q GROUP BY queue ORDER BY queue",
                  {})) {
             QueueSummary s;
@@ -890,7 +894,7 @@ public:
             "wfq_now_ms() - MIN(CASE WHEN state = 'pending' AND run_at <= wfq_now_ms() THEN run_at END), MAX(paused), "
             "SUM(CASE WHEN state = 'completed' AND finished_at >= wfq_now_ms() - 60000 THEN 1 ELSE 0 END), "
             "SUM(CASE WHEN state = 'failed' AND finished_at >= wfq_now_ms() - 60000 THEN 1 ELSE 0 END) "
-            "FROM (SELECT queue, state, run_at, finished_at, 0 AS paused FROM jobs UNION ALL "
+            "FROM (SELECT queue, state, run_at, finished_at, 0 AS paused FROM jobs WHERE " + std::string(kSummaryRows) + " UNION ALL "
             "SELECT queue, NULL, NULL, NULL, 1 FROM queue_pauses) q GROUP BY queue "
             "UNION ALL SELECT 'worker', id, hostname, NULL, running, started_at, last_heartbeat, NULL, NULL, NULL, NULL, "
             "NULL, NULL, NULL FROM workers "
