@@ -105,3 +105,32 @@ expect_exit 4 "$WFQ" schedule pause every-minute
 expect_exit 0 "$WFQ" schedule list --json
 [ "$(echo "$OUT" | jq_field "[s['name'] for s in d]")" = "['nightly']" ] || fail "list after remove: $OUT"
 pass "pause, resume (missed ticks skipped), remove; unknown names exit 4"
+
+# Daylight saving, end to end through the tick (SQLite, whose clock the test moves): New York
+# springs forward on 8 March 2026 (02:00 EST -> 03:00 EDT), so 02:30 does not exist that day;
+# the daily 02:30 job runs once, at the jump (07:00Z), and at 02:30 EDT (06:30Z) the next day.
+# It falls back on 1 November 2026: 01:30 happens twice; the 01:30 job runs once (05:30Z).
+if [ "$WFQ_TEST_BACKEND" = sqlite ]; then
+    clock_at() { python3 -c "
+import time, datetime
+t = datetime.datetime.fromisoformat('$1'.replace('Z', '+00:00')).timestamp()
+print(int((t - time.time()) * 1000))" > "$WFQ_TEST_CLOCK_FILE"; }
+    ticks_of() { "$WFQ" schedule tick --json | jq_field "' '.join(f['scheduled_for'] for f in d if f['schedule'] == '$1')"; }
+    clock_at 2026-03-07T12:00:00Z
+    expect_exit 0 "$WFQ" schedule add spring --cron "30 2 * * *" --tz America/New_York dst
+    seen=""
+    for at in 2026-03-08T06:50:00Z 2026-03-08T07:01:00Z 2026-03-08T07:35:00Z 2026-03-08T08:10:00Z 2026-03-09T06:31:00Z; do
+        clock_at "$at"
+        seen="$seen $(ticks_of spring)"
+    done
+    [ "$(echo $seen)" = "2026-03-08T07:00:00.000Z 2026-03-09T06:30:00.000Z" ] || fail "spring forward ticks: $seen"
+    clock_at 2026-10-31T12:00:00Z
+    expect_exit 0 "$WFQ" schedule add fall --cron "30 1 * * *" --tz America/New_York dst
+    seen=""
+    for at in 2026-11-01T05:31:00Z 2026-11-01T06:00:00Z 2026-11-01T06:31:00Z 2026-11-01T07:00:00Z 2026-11-02T06:31:00Z; do
+        clock_at "$at"
+        seen="$seen $(ticks_of fall)"
+    done
+    [ "$(echo $seen)" = "2026-11-01T05:30:00.000Z 2026-11-02T06:30:00.000Z" ] || fail "fall back ticks: $seen"
+    pass "DST: a daily 02:30 job runs once on the spring-forward day (at the jump), a 01:30 job once on the fall-back day"
+fi
