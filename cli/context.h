@@ -55,7 +55,10 @@ void add_bench_command(CLI::App& app, Context& ctx);
 void add_state_command(CLI::App& app, Context& ctx);
 void add_config_command(CLI::App& app, Context& ctx);
 void add_cache_command(CLI::App& app, Context& ctx);
-void add_observe_commands(CLI::App& app, Context& ctx);  // trace show, metrics, doctor, why
+void add_observe_commands(CLI::App& app, Context& ctx);
+void add_queues_command(CLI::App& app, Context& ctx);
+void add_schedule_command(CLI::App& app, Context& ctx);
+void add_top_command(CLI::App& app, Context& ctx);  // trace show, metrics, doctor, why
 // workflow check, signal, and `state inspect` into the state group.
 void add_pipeline_commands(CLI::App& app, Context& ctx, CLI::App& state_group);
 // Hidden: `__complete WORDS...` for the shell completions, `__man [PAGE]` for the man pages.

@@ -27,6 +27,7 @@ Store& Context::store(bool check_schema) {
         options.schema = schema;
         options.check_schema = check_schema;
         options.pooler = resolve_pooler(pooler);
+        options.clock = test_clock_from_environment();  // null (the system clock) unless a test sets it
         m_store = open_store(options);
     }
     return *m_store;
@@ -93,6 +94,9 @@ int main(int argc, char** argv) {
     wfq::cli::add_process_command(app, ctx);
     wfq::cli::add_jobs_command(app, ctx);
     wfq::cli::add_workers_command(app, ctx);
+    wfq::cli::add_queues_command(app, ctx);
+    wfq::cli::add_schedule_command(app, ctx);
+    wfq::cli::add_top_command(app, ctx);
     wfq::cli::add_rescue_command(app, ctx);
     wfq::cli::add_lock_command(app, ctx);
     wfq::cli::add_config_command(app, ctx);

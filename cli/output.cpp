@@ -9,6 +9,10 @@
 #include <iostream>
 #include <sstream>
 #include <sys/ioctl.h>
+#include <poll.h>
+#include <termios.h>
+#include <csignal>
+#include <cerrno>
 #include <unistd.h>
 
 namespace wfq::cli {
@@ -116,5 +120,77 @@ std::string read_input(const std::string& path) {
     ss << in.rdbuf();
     return ss.str();
 }
+
+namespace {
+volatile std::sig_atomic_t g_live_signal = 0;
+extern "C" void live_screen_on_signal(int sig) { g_live_signal = sig; }
+}  // namespace
+
+struct LiveScreen::Saved {
+    termios tty{};
+    bool have_tty = false;
+    struct sigaction old_int {}, old_term {};
+};
+
+LiveScreen::LiveScreen() : m_saved(new Saved) {
+    g_live_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = live_screen_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: poll() returns EINTR, so the loop sees the signal
+    sigaction(SIGINT, &sa, &m_saved->old_int);
+    sigaction(SIGTERM, &sa, &m_saved->old_term);
+    if (tcgetattr(STDIN_FILENO, &m_saved->tty) == 0) {
+        m_saved->have_tty = true;
+        termios raw = m_saved->tty;
+        raw.c_lflag &= static_cast<tcflag_t>(~(ICANON | ECHO));
+        raw.c_cc[VMIN] = 0;
+        raw.c_cc[VTIME] = 0;
+        tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+    }
+    std::cout << "\x1b[?1049h\x1b[?25l" << std::flush;  // alternate screen, hide the cursor
+}
+
+LiveScreen::~LiveScreen() {
+    std::cout << "\x1b[?25h\x1b[?1049l" << std::flush;  // show the cursor, leave the alternate screen
+    if (m_saved->have_tty) tcsetattr(STDIN_FILENO, TCSANOW, &m_saved->tty);
+    sigaction(SIGINT, &m_saved->old_int, nullptr);
+    sigaction(SIGTERM, &m_saved->old_term, nullptr);
+    delete m_saved;
+}
+
+void LiveScreen::draw(const std::string& frame) {
+    winsize ws{};
+    int rows = 24, cols = 80;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0) {
+        rows = ws.ws_row;
+        cols = ws.ws_col;
+    }
+    std::string out = "\x1b[H";
+    std::istringstream in(frame);
+    int n = 0;
+    for (std::string line; n < rows - 1 && std::getline(in, line); ++n)
+        out += line.substr(0, static_cast<std::size_t>(cols)) + "\x1b[K\n";
+    out += "q: quit\x1b[K\x1b[J";
+    std::cout << out << std::flush;
+}
+
+int LiveScreen::wait_key(int timeout_ms) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+        if (g_live_signal) return -1;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        if (left <= 0) return 0;
+        pollfd fd{STDIN_FILENO, POLLIN, 0};
+        int r = poll(&fd, 1, static_cast<int>(left));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return 0;
+        char c = 0;
+        if (::read(STDIN_FILENO, &c, 1) == 1) return static_cast<unsigned char>(c);
+        return 0;
+    }
+}
+
+int LiveScreen::signal() const { return g_live_signal; }
 
 }  // namespace wfq::cli

@@ -31,6 +31,27 @@ private:
     bool m_drawn = false;
 };
 
+// A full-screen view on the terminal (`wfq top`): the alternate screen, a hidden cursor and keys
+// read one at a time while it lives; the terminal is restored by the destructor, which also
+// runs after SIGINT or SIGTERM (they end wait_key instead of the process).
+class LiveScreen {
+public:
+    LiveScreen();
+    ~LiveScreen();
+    LiveScreen(const LiveScreen&) = delete;
+    LiveScreen& operator=(const LiveScreen&) = delete;
+    // Replaces the screen with frame, cut to the terminal's size.
+    void draw(const std::string& frame);
+    // Waits up to timeout_ms for a key: the key, 0 for none, -1 after SIGINT/SIGTERM.
+    int wait_key(int timeout_ms);
+    // The signal that ended it (0: none).
+    int signal() const;
+
+private:
+    struct Saved;
+    Saved* m_saved;
+};
+
 // Reads a whole file, or stdin for "-"; Error(bad_input) when it cannot.
 std::string read_input(const std::string& path);
 

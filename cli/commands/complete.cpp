@@ -40,6 +40,10 @@ std::vector<std::string> database_values(Context& ctx, const std::string& what) 
         Store& store = ctx.store();
         if (what == "locks") {
             for (const auto& l : store.list_locks()) out.push_back(l.key);
+        } else if (what == "queues") {
+            for (const auto& q : store.queue_summaries()) out.push_back(q.queue);
+        } else if (what == "schedules") {
+            for (const auto& s : store.schedules()) out.push_back(s.name);
         } else {
             JobFilter f;
             f.limit = 200;
@@ -64,6 +68,9 @@ std::vector<std::string> option_values(Context& ctx, const std::string& option) 
     if (option == "--log-format") return {"text", "json"};
     if (option == "--log-level") return {"trace", "debug", "info", "warn", "error", "off"};
     if (option == "--type") return database_values(ctx, "types");
+    if (option == "--queue") return database_values(ctx, "queues");
+    if (option == "--error-class")
+        return {"exit_code", "timeout", "crash", "lease_expired", "wait_timeout", "snooze_limit", "bad_output", "protocol"};
     return {};
 }
 
@@ -103,6 +110,9 @@ std::vector<std::string> complete(CLI::App* root, Context& ctx, const std::vecto
             std::string path = app->get_parent() ? app->get_parent()->get_name() + " " + app->get_name() : "";
             if (path == "jobs show" || path == "jobs retry" || path == "jobs cancel") candidates = database_values(ctx, "ids");
             if (path == "lock release" || path == "lock renew") candidates = database_values(ctx, "locks");
+            if (path == "queues pause" || path == "queues resume") candidates = database_values(ctx, "queues");
+            if (path == "schedule remove" || path == "schedule pause" || path == "schedule resume")
+                candidates = database_values(ctx, "schedules");
         }
     }
     std::vector<std::string> out;

@@ -79,18 +79,6 @@ struct StatsCmd {
 int run_stats(Context& ctx, StatsCmd& o) {
     Store& store = ctx.store();
     auto workers = store.list_workers();
-    auto read = [](const json& c) {
-        CacheStats s;
-        s.hits = c.value("hits", 0);
-        s.misses = c.value("misses", 0);
-        s.loads = c.value("loads", 0);
-        s.load_failures = c.value("load_failures", 0);
-        s.evictions = c.value("evictions", 0);
-        s.expirations = c.value("expirations", 0);
-        s.invalidations = c.value("invalidations", 0);
-        s.entries = c.value("entries", 0);
-        return s;
-    };
     CacheStats total;
     json per = json::array();
     std::vector<std::vector<std::string>> rows;
@@ -101,9 +89,9 @@ int run_stats(Context& ctx, StatsCmd& o) {
                         std::to_string(static_cast<int>(s.hit_ratio() * 1000) / 10.0).substr(0, 5) + "%"});
     };
     for (const auto& w : workers) {
-        json stats = json::parse(w.stats, nullptr, false);
-        if (stats.is_discarded() || !stats.contains("cache")) continue;
-        CacheStats s = read(stats["cache"]);
+        auto published = CacheStats::from_worker_stats(w.stats);
+        if (!published) continue;
+        const CacheStats& s = *published;
         total += s;
         json entry = json::parse(s.to_json());
         entry["worker_id"] = w.id;

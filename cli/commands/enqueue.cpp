@@ -117,22 +117,7 @@ int run_enqueue(Context& ctx, EnqueueOptions& o) {
     prepare_new_job(job, ctx.random(), &warnings);
     warn_all(warnings);
     Store& store = ctx.store();
-    // The producer span: the job carries its context, so processing continues this trace.
-    Tracer& tracer = ctx.tracer();
-    SpanRecord span = tracer.start("send " + job.queue, SpanKind::producer, parent);
-    span.set("messaging.system", std::string("wfq"));
-    span.set("messaging.operation.name", std::string("send"));
-    span.set("messaging.operation.type", std::string("send"));
-    span.set("messaging.destination.name", job.queue);
-    span.set("wfq.job.type", job.type);
-    job.traceparent = span.context().to_traceparent();
-    EnqueueResult r = store.enqueue(job);
-    span.set("messaging.message.id", std::to_string(r.id));
-    if (r.duplicate) span.set("wfq.duplicate", std::string("true"));
-    tracer.end(span);
-    if (span.sampled && !r.duplicate) store.add_job_spans(r.id, 0, {span.to_otlp_json()});
-    tracer.export_span(span);
-    tracer.flush();
+    EnqueueResult r = enqueue_with_span(store, ctx.tracer(), job, parent);
     if (r.duplicate) std::cerr << "wfq: job " << r.id << " already exists with key '" << *job.key << "'; not enqueued again\n";
     if (o.json) {
         auto stored = store.get_job(r.id);

@@ -1,7 +1,10 @@
 #include "common.h"
 
+#include <wfq/bulk.h>
 #include <wfq/queue.h>
 #include <wfq/text.h>
+
+#include <unistd.h>
 
 namespace wfq::cli {
 namespace {
@@ -18,15 +21,10 @@ struct ShowOptions {
     bool json = false;
 };
 
-struct IdsOptions {
-    std::vector<std::int64_t> ids;
-    bool json = false;
-};
-
-struct PruneOptions {
-    std::string older_than;
-    std::vector<std::string> states;
-    int batch_size = 1000;
+// retry, cancel and prune: ids and/or filters (see wfq/bulk.h).
+struct BulkOptions {
+    BulkRequest request;
+    bool yes = false;
     bool json = false;
 };
 
@@ -125,12 +123,15 @@ int run_show(Context& ctx, ShowOptions& o) {
     return 0;
 }
 
-int run_admin(Context& ctx, IdsOptions& o, bool retry) {
+// `jobs retry|cancel ID...` without filters: one line (or JSON entry) per job, as before.
+int run_each(Context& ctx, BulkOptions& o, BulkAction action) {
     Store& store = ctx.store();
+    const bool retry = action == BulkAction::retry;
+    const std::string actor = operator_name();
     int exit = 0;
     json out = json::array();
-    for (auto id : o.ids) {
-        AdminResult r = retry ? store.retry_job(id) : store.cancel_job(id);
+    for (auto id : o.request.ids) {
+        AdminResult r = act_on_job(store, action, id, actor);
         const char* result = r == AdminResult::done ? (retry ? "retried" : "cancelled")
                              : r == AdminResult::not_found ? "not_found" : "wrong_state";
         out.push_back({{"id", id}, {"result", result}});
@@ -149,25 +150,76 @@ int run_admin(Context& ctx, IdsOptions& o, bool retry) {
         }
     }
     if (o.json) std::cout << out.dump() << "\n";
-    return exit == 4 && o.ids.size() > 1 ? 1 : exit;
+    return exit == 4 && o.request.ids.size() > 1 ? 1 : exit;
 }
 
-int run_retry(Context& ctx, IdsOptions& o) { return run_admin(ctx, o, true); }
-int run_cancel(Context& ctx, IdsOptions& o) { return run_admin(ctx, o, false); }
+// On a terminal, asks before touching many jobs; without one it never asks.
+bool confirm_on_terminal(BulkAction action, std::int64_t matched) {
+    if (!isatty(STDIN_FILENO) || !stderr_is_terminal()) return true;
+    std::cerr << to_string(action) << " " << matched << " jobs? [y/N] " << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    return answer == "y" || answer == "Y" || answer == "yes";
+}
 
-int run_prune(Context& ctx, PruneOptions& o) {
-    std::int64_t older = duration_flag("--older-than", o.older_than);
-    std::vector<JobState> states = parse_states(o.states, nullptr);
-    if (states.empty()) states = {JobState::completed, JobState::failed, JobState::cancelled};
-    for (auto s : states)
-        if (s == JobState::pending || s == JobState::running || s == JobState::waiting)
-            throw Error(ErrorCode::usage, std::string("prune deletes finished jobs only; '") + to_string(s) + "' is not finished");
-    if (o.batch_size < 1) throw Error(ErrorCode::usage, "--batch-size must be at least 1");
-    Progress progress("pruned", !o.json);
-    std::int64_t n = ctx.store().prune(older, states, o.batch_size, [&](std::int64_t done) { progress.update(done); });
-    if (o.json) std::cout << json{{"deleted", n}}.dump() << "\n";
-    else std::cerr << "deleted " << n << " jobs\n";
+int run_bulk(Context& ctx, BulkOptions& o, BulkAction action) {
+    if (action != BulkAction::prune && !has_filters(o.request)) {
+        if (o.request.ids.empty())
+            throw Error(ErrorCode::usage, std::string("jobs ") + to_string(action) +
+                                              ": give job ids, or filters such as --state, --type, --error-class");
+        return run_each(ctx, o, action);
+    }
+    make_bulk_filter(action, o.request);  // bad filters are usage errors before the database is opened
+    BulkCallbacks callbacks;
+    if (!o.yes) callbacks.confirm = [action](std::int64_t n) { return confirm_on_terminal(action, n); };
+    Progress progress(action == BulkAction::prune ? "pruned" : action == BulkAction::retry ? "retried" : "cancelled",
+                      !o.json && !o.request.dry_run);
+    callbacks.progress = [&](std::int64_t done) { progress.update(done); };
+    BulkResult r = run_bulk_action(ctx.store(), action, o.request, operator_name(), callbacks);
+    if (r.declined) throw Error(ErrorCode::failure, "not confirmed; nothing changed (use --yes to skip the question)");
+    if (o.json) {
+        json out{{"matched", r.matched}, {"changed", r.changed}};
+        if (action == BulkAction::prune) out["deleted"] = r.changed;  // the name prune's JSON had before filters
+        if (r.dry_run) {
+            out["dry_run"] = true;
+            out["first_ids"] = r.first_ids;
+        }
+        std::cout << out.dump() << "\n";
+        return 0;
+    }
+    if (r.dry_run) {
+        std::cout << r.matched << " jobs match";
+        if (!r.first_ids.empty()) {
+            std::cout << "; first ids:";
+            for (auto id : r.first_ids) std::cout << " " << id;
+        }
+        std::cout << "\n";
+        return 0;
+    }
+    if (action == BulkAction::prune) std::cerr << "deleted " << r.changed << " jobs\n";
+    else
+        std::cout << (action == BulkAction::retry ? "retried " : "cancelled ") << r.changed << " of " << r.matched
+                  << " matching jobs\n";
     return 0;
+}
+
+int run_retry(Context& ctx, BulkOptions& o) { return run_bulk(ctx, o, BulkAction::retry); }
+int run_cancel(Context& ctx, BulkOptions& o) { return run_bulk(ctx, o, BulkAction::cancel); }
+int run_prune(Context& ctx, BulkOptions& o) { return run_bulk(ctx, o, BulkAction::prune); }
+
+// The filters every bulk action takes.
+void add_bulk_filters(CLI::App* sub, BulkOptions& o, const char* states_help) {
+    sub->add_option("--state", o.request.states, states_help);
+    sub->add_option("--type", o.request.types, "Only jobs of this type (repeatable)");
+    sub->add_option("--queue", o.request.queues, "Only jobs of this queue (repeatable)");
+    sub->add_option("--error-class", o.request.error_classes, "Only jobs whose last error has this class, e.g. timeout (repeatable)");
+    sub->add_option("--org", o.request.orgs, "Only jobs of this org (repeatable)");
+    sub->add_option("--repo", o.request.repos, "Only jobs of this repo (repeatable)");
+    sub->add_option("--newer-than", o.request.newer_than, "Only jobs updated within this duration");
+    sub->add_flag("--dry-run", o.request.dry_run, "Print how many jobs match and the first ids; change nothing");
+    sub->add_option("--batch-size", o.request.batch_size, "Jobs per compare-and-set transaction")->capture_default_str();
+    sub->add_flag("--yes", o.yes, "Do not ask before touching more than 1,000 jobs on a terminal");
+    sub->add_flag("--json", o.json, "Print JSON");
 }
 
 }  // namespace
@@ -192,24 +244,27 @@ void add_jobs_command(CLI::App& app, Context& ctx) {
     show->add_flag("--json", s->json, "Print JSON");
     on_run(show, ctx, s, run_show);
 
-    auto r = std::make_shared<IdsOptions>();
-    auto* retry = group->add_subcommand("retry", "Requeue jobs now with a fresh set of attempts");
-    retry->add_option("ids", r->ids, "Job ids")->required();
-    retry->add_flag("--json", r->json, "Print JSON");
+    auto r = std::make_shared<BulkOptions>();
+    auto* retry = group->add_subcommand(
+        "retry", "Requeue jobs now with a fresh set of attempts, by id or by filter (never a running job)");
+    retry->add_option("ids", r->request.ids, "Job ids (with filters: only these, if they match)");
+    retry->add_option("--older-than", r->request.older_than, "Only jobs last updated longer ago than this duration");
+    add_bulk_filters(retry, *r, "pending, waiting, completed, failed, cancelled (repeatable; default failed)");
     on_run(retry, ctx, r, run_retry);
 
-    auto c = std::make_shared<IdsOptions>();
-    auto* cancel = group->add_subcommand("cancel", "Cancel pending, waiting or running jobs");
-    cancel->add_option("ids", c->ids, "Job ids")->required();
-    cancel->add_flag("--json", c->json, "Print JSON");
+    auto c = std::make_shared<BulkOptions>();
+    auto* cancel = group->add_subcommand(
+        "cancel", "Cancel pending, waiting or running jobs, by id or by filter; running handlers stop at once");
+    cancel->add_option("ids", c->request.ids, "Job ids (with filters: only these, if they match)");
+    cancel->add_option("--older-than", c->request.older_than, "Only jobs last updated longer ago than this duration");
+    add_bulk_filters(cancel, *c, "pending, running, waiting (repeatable; default all three)");
     on_run(cancel, ctx, c, run_cancel);
 
-    auto p = std::make_shared<PruneOptions>();
-    auto* prune = group->add_subcommand("prune", "Delete finished jobs older than a duration, in batches");
-    prune->add_option("--older-than", p->older_than, "Age since the job finished (duration)")->required();
-    prune->add_option("--state", p->states, "completed, failed, cancelled (repeatable; default all three)");
-    prune->add_option("--batch-size", p->batch_size, "Rows per delete transaction")->capture_default_str();
-    prune->add_flag("--json", p->json, "Print JSON");
+    auto p = std::make_shared<BulkOptions>();
+    p->request.batch_size = 1000;
+    auto* prune = group->add_subcommand("prune", "Delete finished jobs last updated longer ago than a duration, in batches");
+    prune->add_option("--older-than", p->request.older_than, "Only jobs last updated longer ago than this duration")->required();
+    add_bulk_filters(prune, *p, "completed, failed, cancelled (repeatable; default all three)");
     on_run(prune, ctx, p, run_prune);
 }
 

@@ -111,87 +111,27 @@ struct RunCmd {
 };
 
 int run_run(Context& ctx, RunCmd& o) {
-    validate_lock_key(o.key);
-    if (o.command.empty()) throw Error(ErrorCode::usage, "lock run needs a command after --");
-    std::int64_t ttl = duration_flag("--ttl", o.ttl), wait = duration_flag("--wait", o.wait);
+    LockedRunOptions r;
+    r.key = o.key;
+    r.owner = o.owner.empty() ? default_owner() : o.owner;
+    r.ttl_ms = duration_flag("--ttl", o.ttl);
+    r.wait_ms = duration_flag("--wait", o.wait);
+    r.advisory = o.advisory;
+    r.command = o.command;
+    if (const char* tp = std::getenv("TRACEPARENT"); tp && *tp) r.parent = std::string(tp);
+    validate_lock_key(r.key);
+    if (r.command.empty()) throw Error(ErrorCode::usage, "lock run needs a command after --");
     Store& store = ctx.store();
-    std::atomic<bool> lost{false};
-    std::string lost_reason;
-    std::mutex reason_mutex;
-    auto on_lost = [&](const std::string& why) {
-        {
-            std::lock_guard<std::mutex> lock(reason_mutex);
-            lost_reason = why;
-        }
-        lost = true;
+    r.on_acquired = [] {
+        struct sigaction sa {};
+        sa.sa_handler = on_lock_run_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, nullptr);
+        sigaction(SIGINT, &sa, nullptr);
+        sigaction(SIGHUP, &sa, nullptr);
     };
-    std::unique_ptr<LockHolder> holder;
-    std::string token = "advisory";
-    // A span for the wait, in the caller's trace when TRACEPARENT is set.
-    std::optional<TraceContext> parent;
-    if (const char* tp = std::getenv("TRACEPARENT"); tp && *tp) parent = parse_traceparent(tp);
-    SpanRecord wait_span = ctx.tracer().start("lock wait " + o.key, SpanKind::internal, parent);
-    wait_span.set("wfq.lock.key", o.key);
-    wait_span.set("wfq.lock.kind", std::string(o.advisory ? "advisory" : "lease"));
-    auto finish_wait = [&](bool acquired) {
-        ctx.tracer().end(wait_span);
-        if (!acquired) wait_span.fail("not acquired");
-        else wait_span.set("wfq.lock.token", token);
-        ctx.tracer().export_span(wait_span);
-        ctx.tracer().flush();
-    };
-    if (o.advisory) {
-        auto adv = acquire_advisory_lock(store, o.key, wait, ctx.clock(), ctx.random());
-        finish_wait(adv != nullptr);
-        if (!adv) throw Error(ErrorCode::lock_conflict, "advisory lock '" + o.key + "' is held by another session");
-        holder = std::make_unique<LockHolder>(std::move(adv), std::max<std::int64_t>(100, ttl / 3), on_lost);
-    } else {
-        AcquireOptions a{ttl, wait, o.owner.empty() ? default_owner() : o.owner};
-        auto grant = acquire_lock(store, o.key, a, ctx.clock(), ctx.random());
-        if (grant) token = std::to_string(grant->token);
-        finish_wait(grant.has_value());
-        if (!grant) throw Error(ErrorCode::lock_conflict, "lock '" + o.key + "' is held by another owner; not acquired");
-        holder = std::make_unique<LockHolder>(store, *grant, ttl, on_lost);
-    }
-
-    struct sigaction sa {};
-    sa.sa_handler = on_lock_run_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGHUP, &sa, nullptr);
-
-    // The command stops when the lock is lost or when we are asked to stop.
-    std::atomic<bool> stop{false};
-    std::thread watcher([&] {
-        while (!stop) {
-            if (lost || g_lock_run_stop) {
-                stop = true;
-                break;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-    });
-    ProcessSpec spec;
-    spec.argv = o.command;
-    spec.env = current_environment({"WFQ_LOCK_TOKEN", "WFQ_LOCK_KEY"});
-    spec.env.push_back("WFQ_LOCK_TOKEN=" + token);
-    spec.env.push_back("WFQ_LOCK_KEY=" + o.key);
-    spec.inherit_stdio = true;
-    spec.cancel = &stop;
-    ProcessResult r = run_process(spec);
-    stop = true;
-    watcher.join();
-    LockStatus released = holder->release();
-    if (r.spawn_failed) throw Error(ErrorCode::failure, r.spawn_error);
-    if (lost) {
-        std::lock_guard<std::mutex> lock(reason_mutex);
-        throw Error(ErrorCode::lock_conflict, "lock '" + o.key + "' was lost while the command ran (" + lost_reason +
-                                                  "); the command was stopped");
-    }
-    if (released != LockStatus::ok) std::cerr << "wfq: warning: lock '" << o.key << "' was no longer held at release\n";
-    if (r.term_signal) return 128 + r.term_signal;
-    return r.exit_code;
+    return run_with_lock(store, ctx.tracer(), r, ctx.clock(), ctx.random(), g_lock_run_stop,
+                         [](const std::string& w) { std::cerr << "wfq: warning: " << w << "\n"; });
 }
 
 }  // namespace

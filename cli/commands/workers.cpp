@@ -28,7 +28,7 @@ int run_workers(Context& ctx, WorkersOptions& o) {
         for (const auto& w : workers)
             out.push_back({{"id", w.id}, {"hostname", w.hostname}, {"pid", w.pid}, {"queues", w.queues}, {"types", w.types},
                            {"started_at", format_time(w.started_at)}, {"last_heartbeat", format_time(w.last_heartbeat)},
-                           {"alive", now - w.last_heartbeat < dead_after}, {"running", w.running},
+                           {"alive", worker_alive(w, now, dead_after)}, {"running", w.running},
                            {"stats", json::parse(w.stats, nullptr, false)}});
         std::cout << out.dump() << "\n";
         return 0;
@@ -37,7 +37,7 @@ int run_workers(Context& ctx, WorkersOptions& o) {
     for (const auto& w : workers)
         rows.push_back({w.id, w.hostname, std::to_string(w.pid), join(w.queues), join(w.types), std::to_string(w.running),
                         format_duration_ms(now - w.last_heartbeat) + " ago",
-                        now - w.last_heartbeat < dead_after ? "alive" : "dead"});
+                        worker_alive(w, now, dead_after) ? "alive" : "dead"});
     print_table({"ID", "HOST", "PID", "QUEUES", "TYPES", "RUNNING", "HEARTBEAT", "STATUS"}, rows);
     return 0;
 }

@@ -15,6 +15,25 @@ std::string CacheStats::to_json() const {
     return j.dump();
 }
 
+std::optional<CacheStats> CacheStats::from_worker_stats(const std::string& stats_json) {
+    auto stats = nlohmann::json::parse(stats_json, nullptr, false);
+    if (stats.is_discarded() || !stats.is_object() || !stats.contains("cache") || !stats["cache"].is_object()) return std::nullopt;
+    const auto& c = stats["cache"];
+    auto count = [&](const char* name) -> std::int64_t {
+        return c.contains(name) && c[name].is_number_integer() ? c[name].get<std::int64_t>() : 0;
+    };
+    CacheStats s;
+    s.hits = count("hits");
+    s.misses = count("misses");
+    s.loads = count("loads");
+    s.load_failures = count("load_failures");
+    s.evictions = count("evictions");
+    s.expirations = count("expirations");
+    s.invalidations = count("invalidations");
+    s.entries = count("entries");
+    return s;
+}
+
 CacheStats& CacheStats::operator+=(const CacheStats& o) {
     hits += o.hits;
     misses += o.misses;

@@ -61,6 +61,11 @@ WhyAnswer explain_job(Store& store, std::int64_t id, std::int64_t dead_after_ms)
         return {"scheduled", j + " is scheduled for " + format_time(job->run_at) + " (in " +
                                  format_duration_ms(job->run_at - now) + ")."};
     }
+    for (const auto& p : store.queue_pauses())
+        if (p.queue == job->queue)
+            return {"queue_paused", j + " is due, but queue '" + job->queue + "' was paused by " + p.paused_by + " at " +
+                                        format_time(p.paused_at) + "; workers claim nothing from it until `wfq queues resume " +
+                                        job->queue + "`."};
     if (job->lock_key) {
         JobFilter f;
         f.states = {JobState::running};

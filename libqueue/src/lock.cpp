@@ -2,6 +2,8 @@
 #include <wfq/clock.h>
 #include <wfq/errors.h>
 #include <wfq/lock.h>
+#include <wfq/process_runner.h>
+#include <wfq/trace.h>
 #include <wfq/text.h>
 
 #include <chrono>
@@ -108,6 +110,83 @@ LockStatus LockHolder::release() {
         return m_lost ? LockStatus::not_held : LockStatus::ok;
     }
     return m_store->lock_release(m_grant->key, m_grant->token);
+}
+
+int run_with_lock(Store& store, Tracer& tracer, const LockedRunOptions& o, Clock& clock, Random& random,
+                  const std::atomic<bool>& stop_requested, const std::function<void(const std::string&)>& warning) {
+    validate_lock_key(o.key);
+    if (o.command.empty()) throw Error(ErrorCode::usage, "lock run needs a command after --");
+    std::atomic<bool> lost{false};
+    std::string lost_reason;
+    std::mutex reason_mutex;
+    auto on_lost = [&](const std::string& why) {
+        {
+            std::lock_guard<std::mutex> lock(reason_mutex);
+            lost_reason = why;
+        }
+        lost = true;
+    };
+    std::unique_ptr<LockHolder> holder;
+    std::string token = "advisory";
+    // A span for the wait, in the caller's trace when it has one.
+    std::optional<TraceContext> parent;
+    if (o.parent) parent = parse_traceparent(*o.parent);
+    SpanRecord wait_span = tracer.start("lock wait " + o.key, SpanKind::internal, parent);
+    wait_span.set("wfq.lock.key", o.key);
+    wait_span.set("wfq.lock.kind", std::string(o.advisory ? "advisory" : "lease"));
+    auto finish_wait = [&](bool acquired) {
+        tracer.end(wait_span);
+        if (!acquired) wait_span.fail("not acquired");
+        else wait_span.set("wfq.lock.token", token);
+        tracer.export_span(wait_span);
+        tracer.flush();
+    };
+    if (o.advisory) {
+        auto adv = acquire_advisory_lock(store, o.key, o.wait_ms, clock, random);
+        finish_wait(adv != nullptr);
+        if (!adv) throw Error(ErrorCode::lock_conflict, "advisory lock '" + o.key + "' is held by another session");
+        holder = std::make_unique<LockHolder>(std::move(adv), std::max<std::int64_t>(100, o.ttl_ms / 3), on_lost);
+    } else {
+        AcquireOptions a{o.ttl_ms, o.wait_ms, o.owner};
+        auto grant = acquire_lock(store, o.key, a, clock, random);
+        if (grant) token = std::to_string(grant->token);
+        finish_wait(grant.has_value());
+        if (!grant) throw Error(ErrorCode::lock_conflict, "lock '" + o.key + "' is held by another owner; not acquired");
+        holder = std::make_unique<LockHolder>(store, *grant, o.ttl_ms, on_lost);
+    }
+
+    if (o.on_acquired) o.on_acquired();
+    // The command stops when the lock is lost or when we are asked to stop.
+    std::atomic<bool> stop{false};
+    std::thread watcher([&] {
+        while (!stop) {
+            if (lost || stop_requested) {
+                stop = true;
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    });
+    ProcessSpec spec;
+    spec.argv = o.command;
+    spec.env = current_environment({"WFQ_LOCK_TOKEN", "WFQ_LOCK_KEY"});
+    spec.env.push_back("WFQ_LOCK_TOKEN=" + token);
+    spec.env.push_back("WFQ_LOCK_KEY=" + o.key);
+    spec.inherit_stdio = true;
+    spec.cancel = &stop;
+    ProcessResult r = run_process(spec);
+    stop = true;
+    watcher.join();
+    LockStatus released = holder->release();
+    if (r.spawn_failed) throw Error(ErrorCode::failure, r.spawn_error);
+    if (lost) {
+        std::lock_guard<std::mutex> lock(reason_mutex);
+        throw Error(ErrorCode::lock_conflict, "lock '" + o.key + "' was lost while the command ran (" + lost_reason +
+                                                  "); the command was stopped");
+    }
+    if (released != LockStatus::ok && warning) warning("lock '" + o.key + "' was no longer held at release");
+    if (r.term_signal) return 128 + r.term_signal;
+    return r.exit_code;
 }
 
 }  // namespace wfq

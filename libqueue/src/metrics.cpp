@@ -147,6 +147,8 @@ std::string render_queue_metrics(const QueueMetrics& m) {
     gauge("wfq_dead_workers", "Registered workers that stopped heartbeating.", static_cast<double>(m.dead_workers));
     gauge("wfq_held_locks", "Lease locks currently held.", static_cast<double>(m.held_locks));
     gauge("wfq_failed_jobs", "Jobs in the failed state (the dead letter).", static_cast<double>(failed));
+    header(out, "wfq_queue_paused", "gauge", "1 for each paused queue (`wfq queues pause`): workers do not claim from it.");
+    for (const auto& q : m.paused_queues) out += "wfq_queue_paused{queue=\"" + prometheus_label(q) + "\"} 1\n";
     return out;
 }
 

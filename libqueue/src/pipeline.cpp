@@ -536,4 +536,30 @@ std::unique_ptr<Handler> make_pipeline_handler(Store& store, std::vector<Workflo
     return std::make_unique<PipelineHandler>(store, std::move(workflows), std::move(base), tracer);
 }
 
+void apply_workflows(WorkerOptions& w, const std::vector<Workflow>& workflows) {
+    const bool serve_workflow_types = w.types.empty();
+    std::map<std::string, Workflow> by_type;
+    for (const auto& wf : workflows) {
+        if (by_type.count(wf.type)) throw Error(ErrorCode::usage, "two workflow files define type '" + wf.type + "'");
+        by_type[wf.type] = wf;
+        if (serve_workflow_types) w.types.push_back(wf.type);
+        JobPolicy policy = w.policy;
+        policy.backoff = wf.policy.backoff;
+        if (wf.policy.max_attempts) policy.max_attempts = wf.policy.max_attempts;
+        policy.permanent_exit_codes = wf.policy.permanent_exit_codes;
+        w.type_policies[wf.type] = policy;
+    }
+    w.config_scope = [by_type](const Job& job) -> std::pair<std::optional<std::string>, std::optional<std::string>> {
+        auto it = by_type.find(job.type);
+        if (it == by_type.end() || it->second.config_org.empty()) return {job.org, job.repo};
+        try {
+            std::optional<std::string> repo;
+            if (!it->second.config_repo.empty()) repo = expand_template(it->second.config_repo, job);
+            return {expand_template(it->second.config_org, job), repo};
+        } catch (const Error&) {
+            return {job.org, job.repo};  // a payload without those fields: the job's own scope
+        }
+    };
+}
+
 }  // namespace wfq

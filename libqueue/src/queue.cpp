@@ -141,4 +141,22 @@ std::string job_to_json(const Job& job, TimeMs now, int indent) {
     return j.dump(indent);
 }
 
+EnqueueResult enqueue_with_span(Store& store, Tracer& tracer, NewJob& job, const std::optional<TraceContext>& parent) {
+    SpanRecord span = tracer.start("send " + job.queue, SpanKind::producer, parent);
+    span.set("messaging.system", std::string("wfq"));
+    span.set("messaging.operation.name", std::string("send"));
+    span.set("messaging.operation.type", std::string("send"));
+    span.set("messaging.destination.name", job.queue);
+    span.set("wfq.job.type", job.type);
+    job.traceparent = span.context().to_traceparent();
+    EnqueueResult r = store.enqueue(job);
+    span.set("messaging.message.id", std::to_string(r.id));
+    if (r.duplicate) span.set("wfq.duplicate", std::string("true"));
+    tracer.end(span);
+    if (span.sampled && !r.duplicate) store.add_job_spans(r.id, 0, {span.to_otlp_json()});
+    tracer.export_span(span);
+    tracer.flush();
+    return r;
+}
+
 }  // namespace wfq

@@ -5,6 +5,7 @@
 #include <wfq/json_check.h>
 #include <wfq/log.h>
 #include <wfq/process_runner.h>
+#include <wfq/schedule.h>
 #include <wfq/trace.h>
 #include <wfq/worker.h>
 
@@ -165,6 +166,10 @@ std::unique_ptr<Handler> make_exec_handler(const ExecHandlerOptions& options) {
     return std::make_unique<ExecHandler>(options);
 }
 
+bool worker_alive(const WorkerInfo& worker, TimeMs now, std::int64_t dead_after_ms) {
+    return now - worker.last_heartbeat < dead_after_ms;
+}
+
 std::optional<RescueReport> rescue_once(Store& store, const std::string& owner, std::int64_t dead_after_ms) {
     const std::string key = "wfq:rescuer";
     auto grant = store.lock_acquire(key, owner, 60000);
@@ -202,6 +207,7 @@ struct Worker::Impl {
     int running = 0;                                          // handlers running now
     int reserved = 0;                                         // slots of claims under way
     bool closing = false;
+    std::atomic<bool> renew_now{false};  // an operator cancelled a running job: renew (and stop it) at once
     WorkerStats stats;
     std::unique_ptr<ConfigCache> cache;
     std::unique_ptr<Tracer> own_tracer;  // when options.tracer is null
@@ -384,18 +390,24 @@ struct Worker::Impl {
         // Retention runs a few times per retention period, at most every minute.
         const std::int64_t prune_every = std::clamp<std::int64_t>(options.retention_ms / 4, 1000, 60000);
         std::int64_t next_prune = options.retention_ms > 0 ? prune_every : INT64_MAX;
+        std::int64_t next_schedules = options.schedule_interval_ms > 0 ? 0 : INT64_MAX;
         for (;;) {
             std::int64_t now = elapsed_ms(start_ns);
-            std::int64_t next = std::min({next_beat, next_rescue, next_prune});
+            std::int64_t next = std::min({next_beat, next_rescue, next_prune, next_schedules});
             std::vector<std::shared_ptr<Slot>> slots;
             {
                 std::unique_lock<std::mutex> lock(mutex);
                 cv.wait_for(lock, std::chrono::milliseconds(std::max<std::int64_t>(0, next - now)),
-                            [&] { return closing && in_flight.empty(); });
+                            [&] { return (closing && in_flight.empty()) || renew_now; });
                 if (closing && in_flight.empty()) return;
                 for (auto& [id, slot] : in_flight) slots.push_back(slot);
             }
             now = elapsed_ms(start_ns);
+            if (renew_now.exchange(false)) next_beat = now;  // a cancelled job's renewal fails: its handler stops
+            if (now >= next_schedules) {
+                next_schedules = now + options.schedule_interval_ms;
+                if (!outage->in_outage()) tick_schedules_logged();
+            }
             if (now >= next_beat) {
                 next_beat = now + options.heartbeat_ms;
                 bool reachable = false;
@@ -458,6 +470,41 @@ struct Worker::Impl {
         }
         s.lock_release("wfq:retention", grant->token);
         if (n > 0) log::info("pruned finished jobs past --retention", {{"worker_id", worker_id}, {"jobs", std::to_string(n)}});
+    }
+
+    // Enqueues the due ticks of periodic schedules (exactly once across workers: see schedule_fire).
+    void tick_schedules_logged() {
+        try {
+            for (const auto& f : tick_schedules(keeper_store()))
+                log::info("schedule enqueued its tick", {{"schedule", f.schedule}, {"scheduled_for", format_time(f.scheduled_for)},
+                                                          {"job_id", std::to_string(f.job_id)}, {"worker_id", worker_id}});
+        } catch (const std::exception& e) {
+            log::warn(std::string("schedule tick failed: ") + e.what(), {{"worker_id", worker_id}});
+        }
+    }
+
+    // Wakes the keeper when an operator cancels a running job, so its handler stops within a
+    // moment instead of at the next heartbeat.
+    void control_loop() {
+        std::unique_ptr<Waker> waker;
+        for (;;) {
+            {
+                std::lock_guard<std::mutex> lock(mutex);
+                if (closing) return;
+            }
+            try {
+                if (!waker) waker = store.open_control_waker();
+                if (waker->wait(200)) {
+                    renew_now = true;
+                    cv.notify_all();
+                }
+            } catch (const std::exception& e) {
+                waker.reset();
+                log::debug(std::string("control watcher failed: ") + e.what(), {{"worker_id", worker_id}});
+                std::unique_lock<std::mutex> lock(mutex);
+                cv.wait_for(lock, std::chrono::milliseconds(1000), [&] { return closing; });
+            }
+        }
     }
 
     void rescue() {
@@ -552,6 +599,7 @@ struct Worker::Impl {
         std::thread keeper([this, start_ns] { keeper_loop(start_ns); });
         std::thread config_watch;
         if (cache) config_watch = std::thread([this] { config_watch_loop(); });
+        std::thread control([this] { control_loop(); });
 
         bool interrupted = false;
         try {
@@ -559,10 +607,12 @@ struct Worker::Impl {
         } catch (...) {
             shutdown(pool, keeper, true);
             if (config_watch.joinable()) config_watch.join();
+            control.join();
             throw;
         }
         shutdown(pool, keeper, interrupted || (options.max_time_ms > 0 && elapsed_ms(start_ns) >= options.max_time_ms));
         if (config_watch.joinable()) config_watch.join();
+        control.join();
         try {
             tracer->flush();
         } catch (const std::exception& e) {

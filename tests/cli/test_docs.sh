@@ -77,11 +77,16 @@ bash_complete wfq jobs show "" | grep -x "$id" > /dev/null || fail "job ids from
 bash_complete wfq process --type comp | grep -x completion_type > /dev/null || fail "job types from the database"
 t=$(wfq lock acquire completion-lock)
 fish_complete wfq lock release "" | grep -x completion-lock > /dev/null || fail "lock keys from the database"
+wfq enqueue completion_type '{}' --queue completion-queue > /dev/null
+wfq schedule add completion-schedule --cron @daily completion_type 2> /dev/null
+bash_complete wfq queues pause "" | grep -x completion-queue > /dev/null || fail "queue names from the database"
+bash_complete wfq schedule remove "" | grep -x completion-schedule > /dev/null || fail "schedule names from the database"
+bash_complete wfq jobs retry --error-class t | grep -x timeout > /dev/null || fail "error classes"
 start=$(date +%s%N)
 out=$(WFQ_DB=postgresql://127.0.0.1:1/none bash_complete wfq jobs show "")
 [ -z "$out" ] || fail "completion printed '$out' with no database"
 [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 3000 ] || fail "completion slow with no database"
-pass "values complete in all three shells: states, presets, formats; ids, types and lock keys from the database; silent and fast without one"
+pass "values complete in all three shells: states, presets, formats; ids, types, lock keys, queues and schedules from the database; silent and fast without one"
 
 # CI runs what the README tells a newcomer to run.
 readme_cmd=$(python3 - "$SRC/README.md" <<'PY'

@@ -59,3 +59,15 @@ contains "$out" "$(printf '\r')enqueued"
 "$WFQ" bench enqueue --jobs 3000 --batch-size 10 2> "$TMP/err" > /dev/null
 grep "$(printf '\r')" "$TMP/err" > /dev/null && fail "bench progress in a pipe"
 pass "progress (NDJSON enqueue, prune, bench) on a terminal's stderr, never in a pipe or with --json"
+
+# Bulk actions ask on a terminal before touching more than 1,000 jobs (not with --yes, never
+# without a terminal): 6,000 pending 'bulk' jobs from above.
+out=$(echo n | on_tty "'$WFQ' jobs cancel --type bulk; echo exit=\$?")
+contains "$out" "cancel 6000 jobs? [y/N]"
+contains "$out" "nothing changed"
+contains "$out" "exit=1"
+[ "$("$WFQ" jobs cancel --type bulk --dry-run --json | jq_field "d['matched']")" = 6000 ] || fail "declined cancel changed jobs"
+out=$(on_tty "'$WFQ' jobs cancel --type bulk --queue default --yes")
+case "$out" in *"[y/N]"*) fail "asked despite --yes" ;; esac
+contains "$out" "cancelled 6000 of 6000 matching jobs"
+pass "bulk actions over 1,000 jobs ask on a terminal; no answer 'y' changes nothing; --yes skips the question"

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -606,6 +607,132 @@ TEST_P(StoreSuite, ConfigWatcherSeesChangesFromAnotherConnection) {
         for (const auto& s : watcher->poll(200)) seen.push_back(s);
     EXPECT_EQ(seen, (std::vector<std::string>{"org:acme", "*"}));
     EXPECT_TRUE(watcher->poll(50).empty());
+}
+
+// ---- operating the queue ------------------------------------------------------------------
+TEST_P(StoreSuite, PausedQueuesAreNotClaimedButAcceptJobs) {
+    NewJob mail = job("m");
+    mail.queue = "mail";
+    auto paused = add(mail);
+    EXPECT_TRUE(m_store->set_queue_paused("mail", true, "ops@host"));
+    EXPECT_FALSE(m_store->set_queue_paused("mail", true, "ops@host")) << "already paused";
+    auto later = add(mail);
+    auto other = add(job("d"));
+    auto claimed = m_store->claim_batch({"w1", {"mail", "default"}, {}, 10, 30000});
+    ASSERT_EQ(claimed.size(), 1u);
+    EXPECT_EQ(claimed[0].id, other);
+    EXPECT_FALSE(m_store->next_due({"mail"}, {})) << "a paused queue has nothing due for the idle loop";
+    auto pauses = m_store->queue_pauses();
+    ASSERT_EQ(pauses.size(), 1u);
+    EXPECT_EQ(pauses[0].paused_by, "ops@host");
+    auto summaries = m_store->queue_summaries();
+    ASSERT_EQ(summaries.size(), 2u);
+    EXPECT_EQ(summaries[1].queue, "mail");
+    EXPECT_TRUE(summaries[1].paused);
+    EXPECT_EQ(summaries[1].pending, 2);
+    EXPECT_EQ(summaries[0].running, 1);
+    EXPECT_EQ(m_store->queue_metrics(60000).paused_queues, std::vector<std::string>{"mail"});
+    EXPECT_TRUE(m_store->set_queue_paused("mail", false, "ops@host"));
+    EXPECT_FALSE(m_store->set_queue_paused("mail", false, "ops@host"));
+    std::set<std::int64_t> ids;
+    for (const auto& j : m_store->claim_batch({"w1", {"mail"}, {}, 10, 30000})) ids.insert(j.id);
+    EXPECT_EQ(ids, (std::set<std::int64_t>{paused, later}));
+}
+
+TEST_P(StoreSuite, BulkActionsAreCompareAndSetOnTheStateSeen) {
+    NewJob a = job("a");
+    a.max_attempts = 1;
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < 4; ++i) ids.push_back(add(a));
+    auto running = claim("w1", 4);
+    ASSERT_EQ(running.size(), 4u);
+    for (int i = 0; i < 3; ++i)
+        ASSERT_TRUE(m_store->fail({ids[i], "w1", 1}, {i == 0 ? "timeout" : "crash", "x", std::nullopt}));
+    BulkFilter f;
+    f.states = {JobState::failed};
+    f.error_classes = {"crash"};
+    EXPECT_EQ(m_store->count_matching(f), 2);
+    auto seen = m_store->find_matching(f, 0, 10);
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[0].id, ids[1]);
+    // Meanwhile one of them is retried by someone else (and claimed again): it is skipped.
+    EXPECT_EQ(m_store->retry_job(ids[2]), AdminResult::done);
+    auto changed = m_store->apply_bulk(BulkAction::retry, f, seen, "ops@host");
+    EXPECT_EQ(changed, std::vector<std::int64_t>{ids[1]});
+    EXPECT_EQ(m_store->get_job(ids[1])->state, JobState::pending);
+    EXPECT_EQ(m_store->get_job(ids[0])->state, JobState::failed) << "another class";
+    // A stale candidate that says "failed" for a running job changes nothing.
+    BulkFilter any;
+    any.states = {JobState::failed, JobState::pending};
+    EXPECT_TRUE(m_store->apply_bulk(BulkAction::retry, any, {{ids[3], JobState::failed}}, "ops@host").empty());
+    EXPECT_EQ(m_store->get_job(ids[3])->state, JobState::running);
+    // Cancel of a running job: its timeline names who did it, and its worker's renewal fails.
+    BulkFilter active;
+    active.states = {JobState::running};
+    EXPECT_EQ(m_store->apply_bulk(BulkAction::cancel, active, {{ids[3], JobState::running}}, "ops@host"),
+              std::vector<std::int64_t>{ids[3]});
+    auto events = m_store->job_events(ids[3]);
+    EXPECT_EQ(events.back().kind, "cancelled");
+    EXPECT_EQ(events.back().message.value_or(""), "cancelled by ops@host");
+    EXPECT_EQ(m_store->renew_leases({{ids[3], "w1", 1}}, 30000), std::vector<std::int64_t>{ids[3]});
+    // Prune deletes finished jobs with their events.
+    BulkFilter finished;
+    finished.states = {JobState::cancelled};
+    finished.older_than_ms = 0;
+    advance(5);
+    EXPECT_EQ(m_store->apply_bulk(BulkAction::prune, finished, m_store->find_matching(finished, 0, 10), "ops@host"),
+              std::vector<std::int64_t>{ids[3]});
+    EXPECT_FALSE(m_store->get_job(ids[3]));
+    EXPECT_TRUE(m_store->job_events(ids[3]).empty());
+}
+
+TEST_P(StoreSuite, ControlWakerWakesWhenARunningJobIsCancelled) {
+    auto id = add(job("c"));
+    ASSERT_EQ(claim("w1", 1).size(), 1u);
+    auto waker = m_store->open_control_waker();
+    auto other = open(false);
+    std::thread op([&] { EXPECT_EQ(other->cancel_job(id + 1000), AdminResult::not_found); });
+    op.join();
+    EXPECT_FALSE(waker->wait(200)) << "nothing running was cancelled";
+    BulkFilter f;
+    f.states = {JobState::running};
+    std::thread cancel([&] { other->apply_bulk(BulkAction::cancel, f, {{id, JobState::running}}, "ops@host"); });
+    bool woke = false;
+    auto start = std::chrono::steady_clock::now();
+    while (!woke && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) woke = waker->wait(500);
+    cancel.join();
+    EXPECT_TRUE(woke);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+}
+
+TEST_P(StoreSuite, ScheduleFireIsCompareAndSetOnNextRun) {
+    Schedule s;
+    s.name = "nightly";
+    s.cron = "0 3 * * *";
+    s.type = "report";
+    s.next_run = 1000;
+    m_store->schedule_put(s);
+    NewJob j = job("report");
+    std::vector<std::unique_ptr<Store>> racers;
+    for (int i = 0; i < 3; ++i) racers.push_back(open(false));
+    std::atomic<int> won{0};
+    std::vector<std::thread> threads;
+    for (auto& r : racers)
+        threads.emplace_back([&, store = r.get()] {
+            if (store->schedule_fire("nightly", 1000, 1000, 2000, j)) ++won;
+        });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(won.load(), 1);
+    auto all = m_store->schedules();
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0].next_run, 2000);
+    EXPECT_EQ(all[0].last_run, 1000);
+    EXPECT_TRUE(all[0].last_job_id);
+    EXPECT_FALSE(m_store->schedule_fire("nightly", 1000, 1000, 2000, j)) << "the tick is taken";
+    EXPECT_TRUE(m_store->schedule_set_paused("nightly", true, std::nullopt));
+    EXPECT_FALSE(m_store->schedule_fire("nightly", 2000, 2000, 3000, j)) << "paused";
+    EXPECT_TRUE(m_store->schedule_remove("nightly"));
+    EXPECT_FALSE(m_store->schedule_remove("nightly"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreSuite, ::testing::Values("sqlite", "postgresql"),

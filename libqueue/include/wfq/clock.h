@@ -42,6 +42,11 @@ private:
     TimeMs m_now;
 };
 
+// Test-only, inert unless WFQ_TEST_CLOCK_FILE names a file: a clock running that file's number
+// of milliseconds ahead of the system clock (re-read every 50 ms), so CLI tests can move
+// SQLite's database clock (wfq_now_ms) without sleeping. nullptr when the variable is unset.
+Clock* test_clock_from_environment();
+
 class Random {
 public:
     virtual ~Random() = default;

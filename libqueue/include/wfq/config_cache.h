@@ -32,6 +32,9 @@ struct CacheStats {
     double hit_ratio() const { return hits + misses ? static_cast<double>(hits) / static_cast<double>(hits + misses) : 0.0; }
     std::string to_json() const;
     CacheStats& operator+=(const CacheStats& o);
+    // The counters a worker published with its heartbeat (WorkerInfo::stats, {"cache": {...}});
+    // nullopt when it published none (no config cache, or not JSON).
+    static std::optional<CacheStats> from_worker_stats(const std::string& stats_json);
 };
 
 class ConfigCache {

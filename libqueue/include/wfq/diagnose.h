@@ -10,7 +10,7 @@ namespace wfq {
 
 struct WhyAnswer {
     // Machine-readable reason: scheduled, backing_off, waiting_for_event, blocked_by_lock_key,
-    // no_live_worker, lease_expired, running, ready, completed, failed, cancelled.
+    // queue_paused, no_live_worker, lease_expired, running, ready, completed, failed, cancelled.
     std::string reason;
     std::string explanation;  // one paragraph for people
 };

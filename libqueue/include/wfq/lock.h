@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace wfq {
 
@@ -62,5 +63,26 @@ private:
     std::condition_variable m_cv;
     std::thread m_thread;
 };
+
+class Tracer;
+struct TraceContext;
+
+struct LockedRunOptions {
+    std::string key, owner;
+    std::int64_t ttl_ms = 30000, wait_ms = 0;
+    bool advisory = false;
+    std::vector<std::string> command;    // run directly, with the caller's stdio
+    std::optional<std::string> parent;   // traceparent of the caller: the wait span's parent
+    std::function<void()> on_acquired;   // called once the lock is held (e.g. to install signal handlers)
+};
+
+// `wfq lock run`: takes the lock (a "lock wait KEY" span records the wait), runs command with
+// WFQ_LOCK_TOKEN and WFQ_LOCK_KEY while a LockHolder keeps the lock alive, stops the command when
+// the lock is lost or stop becomes true, and releases the lock. Returns the command's exit code
+// (128 + N when killed by signal N). Error(lock_conflict) when the lock is not acquired in time
+// or is lost while the command runs; Error(failure) when the command cannot be started.
+// warning receives "lock was no longer held at release" cases.
+int run_with_lock(Store& store, Tracer& tracer, const LockedRunOptions& options, Clock& clock, Random& random,
+                  const std::atomic<bool>& stop, const std::function<void(const std::string&)>& warning = {});
 
 }  // namespace wfq

@@ -47,6 +47,12 @@ std::string prepare_signal(const std::string& event, const std::string& key, con
 // Runs jobs of the workflows' types. Stage commands follow the handler contract (context on
 // stdin, new context on stdout) with WFQ_STAGE set; a context with a top-level "$wait":
 // {"event", "key", "timeout"} parks the job until `wfq signal`.
+// Sets a worker up for these workflows: each type gets the workflow's retry policy over the
+// worker's own (options.policy), the worker serves the workflows' types when options.types is
+// empty, and a job's config scope comes from the workflow's org/repo templates (falling back to
+// the job's own org and repo). Error(usage) when two files define one type.
+void apply_workflows(WorkerOptions& options, const std::vector<Workflow>& workflows);
+
 std::unique_ptr<Handler> make_pipeline_handler(Store& store, std::vector<Workflow> workflows, ExecHandlerOptions base,
                                                Tracer* tracer);
 

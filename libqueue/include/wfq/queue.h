@@ -31,6 +31,13 @@ Failure decide_failure(const Job& job, const JobPolicy& policy, const std::strin
 // Throws Error(bad_input) for bad data, Error(usage) for bad flags.
 void prepare_new_job(NewJob& job, Random& random, std::vector<std::string>* warnings = nullptr);
 
+class Tracer;
+struct TraceContext;
+// Enqueues one prepared job inside a producer span ("send QUEUE", a child of parent when given):
+// the job carries the span's context, so processing continues the trace; the span is stored
+// with a new job and exported through tracer.
+EnqueueResult enqueue_with_span(Store& store, Tracer& tracer, NewJob& job, const std::optional<TraceContext>& parent);
+
 // Parses one NDJSON line: {"type": ..., "payload": {...}, "queue", "priority", "run_at",
 // "delay", "max_attempts", "key", "lock_key", "org", "repo", "correlation_id", "traceparent"}.
 // Fields absent from the line come from defaults. Throws Error(bad_input) with the reason.

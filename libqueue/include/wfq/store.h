@@ -2,6 +2,7 @@
 // The one store interface; SQLite and PostgreSQL implement it. Nothing above it branches
 // on the backend.
 #include <wfq/job.h>
+#include <wfq/operating.h>
 #include <wfq/state.h>
 
 #include <functional>
@@ -73,6 +74,7 @@ struct QueueMetrics {
     std::optional<std::int64_t> oldest_pending_age_ms;  // among pending jobs already due
     std::int64_t running_past_lease = 0, waiting = 0, waiting_past_deadline = 0;
     std::int64_t live_workers = 0, dead_workers = 0, held_locks = 0, expired_locks = 0;
+    std::vector<std::string> paused_queues;
 };
 
 // Wakes an idle worker when jobs are enqueued (LISTEN/NOTIFY on PostgreSQL,
@@ -221,6 +223,41 @@ public:
     virtual std::vector<std::int64_t> signal(const std::string& event, const std::string& key, const std::string& data) = 0;
     // Gives a job back without spending the attempt, runnable again after delay_ms.
     virtual bool defer(const JobRef& job, std::int64_t delay_ms, const std::string& reason) = 0;
+
+    // ---- Operating the queue (DESIGN.md "Operating the queue") ----------------------------
+    // Pauses or resumes a queue: claims skip a paused queue's jobs, enqueue still works.
+    // Resuming wakes idle workers. Returns false when the queue already was in that state.
+    virtual bool set_queue_paused(const std::string& queue, bool paused, const std::string& actor) = 0;
+    virtual std::vector<QueuePause> queue_pauses() = 0;
+    // Per queue counts for `wfq queues list`, in one statement.
+    virtual std::vector<QueueSummary> queue_summaries() = 0;
+    // Everything `wfq top` shows in one statement: queues with rates, workers, the latest
+    // failures and stuck jobs (at most rows of each of the last two).
+    virtual TopSnapshot top_snapshot(int rows) = 0;
+    // Jobs matching filter (its states included), how many, and a page of them in id order.
+    virtual std::int64_t count_matching(const BulkFilter& filter) = 0;
+    virtual std::vector<BulkCandidate> find_matching(const BulkFilter& filter, std::int64_t after_id, int limit) = 0;
+    // Applies action to candidates in one transaction, compare-and-set on each one's state (and
+    // the filter again): a job that changed meanwhile is skipped. Retry never touches running
+    // jobs; cancel tells the workers running a cancelled job at once. Returns the ids changed.
+    virtual std::vector<std::int64_t> apply_bulk(BulkAction action, const BulkFilter& filter,
+                                                  const std::vector<BulkCandidate>& candidates,
+                                                  const std::string& actor) = 0;
+    // Wakes when an operator cancelled a running job (NOTIFY on PostgreSQL, a change counter on
+    // SQLite), so workers stop its handler at once rather than at the next heartbeat.
+    virtual std::unique_ptr<Waker> open_control_waker() = 0;
+
+    // Schedules. put replaces a schedule of the same name.
+    virtual void schedule_put(const Schedule& schedule) = 0;
+    virtual std::vector<Schedule> schedules() = 0;
+    virtual bool schedule_remove(const std::string& name) = 0;
+    // Pauses or resumes; next_run is set (resume) or kept (nullopt).
+    virtual bool schedule_set_paused(const std::string& name, bool paused, std::optional<TimeMs> next_run) = 0;
+    // Enqueues job for the tick of schedule name if its next_run still is expected_next_run,
+    // moving next_run to new_next_run in the same transaction: however many callers race,
+    // one wins. Returns the job id (nullopt: another caller took the tick, or it is paused).
+    virtual std::optional<std::int64_t> schedule_fire(const std::string& name, TimeMs expected_next_run,
+                                                      TimeMs tick, TimeMs new_next_run, const NewJob& job) = 0;
 };
 
 struct StoreOptions {

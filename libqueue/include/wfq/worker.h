@@ -81,6 +81,7 @@ struct WorkerOptions {
     bool until_empty = false;
     std::int64_t rescue_interval_ms = 15000;  // 0: never rescue
     std::int64_t dead_after_ms = 60000;       // a worker silent this long is dead
+    std::int64_t schedule_interval_ms = 1000; // how often due schedules are enqueued (0: never)
     // A database outage longer than this ends the worker with Error(db_unavailable) (exit 69).
     std::int64_t max_outage_ms = 300000;
     int prefetch = -1;       // jobs claimed beyond the free executors (-1: min(concurrency, 16))
@@ -125,6 +126,9 @@ private:
     struct Impl;
     std::unique_ptr<Impl> m_impl;
 };
+
+// A worker is alive while its last heartbeat is younger than dead_after_ms (the rescuer's rule).
+bool worker_alive(const WorkerInfo& worker, TimeMs now, std::int64_t dead_after_ms);
 
 // Runs one rescue pass under the single-instance lock "wfq:rescuer"; returns nullopt when
 // another process holds it.

@@ -107,6 +107,10 @@ public:
     virtual void set_in_doubt_wait_ms(std::int64_t ms) = 0;
     // True when the error means "the schema is not there" (missing table).
     virtual bool is_missing_table(const std::exception& e) const = 0;
+    // Tells control wakers (see Store::open_control_waker) that an operator acted, e.g.
+    // cancelled a running job (delivered at commit; SQLite: the store's control_changes row).
+    virtual void notify_control(const std::string& what) = 0;
+    virtual std::unique_ptr<Waker> open_control_waker() = 0;
 };
 
 std::unique_ptr<Db> open_sqlite_db(const std::string& path, Clock* clock);

@@ -241,7 +241,7 @@ public:
     }
 
     std::optional<TimeMs> next_due(const std::vector<std::string>& queues, const std::vector<std::string>& types) override {
-        std::string sql = "SELECT MIN(run_at) FROM jobs WHERE state = 'pending'";
+        std::string sql = "SELECT MIN(run_at) FROM jobs WHERE state = 'pending' AND queue NOT IN (SELECT queue FROM queue_pauses)";
         Params params;
         add_in(sql, params, "queue", queues);
         add_in(sql, params, "type", types);
@@ -581,6 +581,7 @@ public:
                 m.dead_workers = row.i64(5);
                 m.held_locks = row.i64(6);
                 m.expired_locks = row.i64(7);
+                for (const auto& r : m_db->exec("SELECT queue FROM queue_pauses ORDER BY queue", {})) m.paused_queues.push_back(r.str(0));
                 return m;
             },
             default_db_retry_policy());
@@ -856,6 +857,341 @@ public:
         return record_outcomes({o}).at(0) == OutcomeStatus::recorded;
     }
 
+    // ---- operating the queue: pauses, bulk actions, prompt cancel, schedules -------------
+    // (DESIGN.md "Operating the queue"; kept together, apart from the engine's statements.)
+    // The rows queue summaries count: active and failed jobs, and the last hour's completions
+    // (index ranges on state and finished_at, not the whole table of finished jobs).
+    static constexpr const char* kSummaryRows =
+        "(state IN ('pending', 'running', 'waiting', 'failed') OR (state = 'completed' AND finished_at >= wfq_now_ms() - 3600000))";
+    bool set_queue_paused(const std::string& queue, bool paused, const std::string& actor) override {
+        return transact([&] {
+            if (paused)
+                return !m_db->exec("INSERT INTO queue_pauses (queue, paused_at, paused_by) VALUES ($1, wfq_now_ms(), $2) "
+                                   "ON CONFLICT (queue) DO NOTHING RETURNING queue",
+                                   {queue, actor})
+                            .empty();
+            if (m_db->exec("DELETE FROM queue_pauses WHERE queue = $1 RETURNING queue", {queue}).empty()) return false;
+            m_db->notify_enqueued(queue);  // idle workers claim at once (SQLite: the commit wakes them)
+            return true;
+        });
+    }
+
+    std::vector<QueuePause> queue_pauses() override {
+        std::vector<QueuePause> out;
+        for (const auto& r : run("SELECT queue, paused_at, paused_by FROM queue_pauses ORDER BY queue", {}))
+            out.push_back({r.str(0), r.str(2), r.i64(1)});
+        return out;
+    }
+
+    std::vector<QueueSummary> queue_summaries() override {
+        std::vector<QueueSummary> out;
+        for (const auto& r : run(
+                 "SELECT queue, SUM(CASE WHEN state = 'pending' AND run_at <= wfq_now_ms() THEN 1 ELSE 0 END), "
+                 "SUM(CASE WHEN state = 'pending' AND run_at > wfq_now_ms() THEN 1 ELSE 0 END), "
+                 "SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), SUM(CASE WHEN state = 'waiting' THEN 1 ELSE 0 END), "
+                 "SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), "
+                 "SUM(CASE WHEN state = 'completed' AND finished_at >= wfq_now_ms() - 3600000 THEN 1 ELSE 0 END), "
+                 "wfq_now_ms() - MIN(CASE WHEN state = 'pending' AND run_at <= wfq_now_ms() THEN run_at END), MAX(paused) "
+                 "FROM (SELECT queue, state, run_at, finished_at, 0 AS paused FROM jobs WHERE " + std::string(kSummaryRows) + " UNION ALL "
+                 "SELECT queue, NULL, NULL, NULL, 1 FROM queue_pauses) q GROUP BY queue ORDER BY queue",
+                 {})) {
+            QueueSummary s;
+            s.queue = r.str(0);
+            s.pending = r.i64(1);
+            s.scheduled = r.i64(2);
+            s.running = r.i64(3);
+            s.waiting = r.i64(4);
+            s.failed = r.i64(5);
+            s.completed_last_hour = r.i64(6);
+            s.oldest_pending_age_ms = r.opt_i64(7);
+            s.paused = r.i64(8) != 0;
+            out.push_back(std::move(s));
+        }
+        return out;
+    }
+
+    TopSnapshot top_snapshot(int rows) override {
+        // One statement, sections told apart by the first column; the same columns everywhere:
+        // kind, three texts, ten numbers.
+        std::string sql =
+            "SELECT 'now', NULL, NULL, NULL, wfq_now_ms(), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
+            "UNION ALL SELECT 'queue', queue, NULL, NULL, "
+            "SUM(CASE WHEN state = 'pending' AND run_at <= wfq_now_ms() THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'pending' AND run_at > wfq_now_ms() THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), SUM(CASE WHEN state = 'waiting' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'completed' AND finished_at >= wfq_now_ms() - 3600000 THEN 1 ELSE 0 END), "
+            "wfq_now_ms() - MIN(CASE WHEN state = 'pending' AND run_at <= wfq_now_ms() THEN run_at END), MAX(paused), "
+            "SUM(CASE WHEN state = 'completed' AND finished_at >= wfq_now_ms() - 60000 THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'failed' AND finished_at >= wfq_now_ms() - 60000 THEN 1 ELSE 0 END) "
+            "FROM (SELECT queue, state, run_at, finished_at, 0 AS paused FROM jobs WHERE " + std::string(kSummaryRows) + " UNION ALL "
+            "SELECT queue, NULL, NULL, NULL, 1 FROM queue_pauses) q GROUP BY queue "
+            "UNION ALL SELECT 'worker', id, hostname, NULL, running, started_at, last_heartbeat, NULL, NULL, NULL, NULL, "
+            "NULL, NULL, NULL FROM workers "
+            "UNION ALL SELECT 'failure', type, queue, error_class, id, finished_at, attempt, NULL, NULL, NULL, NULL, NULL, NULL, "
+            "NULL FROM (SELECT id, type, queue, error_class, finished_at, attempt FROM jobs WHERE state = 'failed' "
+            "ORDER BY finished_at DESC LIMIT $1) f "
+            "UNION ALL SELECT 'stuck', type, queue, lease_owner, id, lease_expires_at, attempt, NULL, NULL, NULL, NULL, NULL, "
+            "NULL, NULL FROM (SELECT id, type, queue, lease_owner, lease_expires_at, attempt FROM jobs WHERE state = 'running' "
+            "AND lease_expires_at < wfq_now_ms() ORDER BY lease_expires_at LIMIT $1) s";
+        TopSnapshot snap;
+        for (const auto& r : run(sql, {std::int64_t(rows)})) {
+            const std::string& kind = r.str(0);
+            if (kind == "now") {
+                snap.now = r.i64(4);
+            } else if (kind == "queue") {
+                TopSnapshot::QueueRow q;
+                q.summary.queue = r.str(1);
+                q.summary.pending = r.i64(4);
+                q.summary.scheduled = r.i64(5);
+                q.summary.running = r.i64(6);
+                q.summary.waiting = r.i64(7);
+                q.summary.failed = r.i64(8);
+                q.summary.completed_last_hour = r.i64(9);
+                q.summary.oldest_pending_age_ms = r.opt_i64(10);
+                q.summary.paused = r.i64(11) != 0;
+                q.completed_last_minute = r.i64(12);
+                q.failed_last_minute = r.i64(13);
+                snap.queues.push_back(std::move(q));
+            } else if (kind == "worker") {
+                snap.workers.push_back({r.str(1), r.str(2), static_cast<int>(r.i64(4)), r.i64(5), r.i64(6)});
+            } else {
+                TopSnapshot::JobRow j;
+                j.type = r.str(1);
+                j.queue = r.str(2);
+                j.id = r.i64(4);
+                j.at = r.opt_i64(5).value_or(0);
+                j.attempt = static_cast<int>(r.i64(6));
+                if (kind == "failure") {
+                    j.error_class = r.opt_str(3).value_or("");
+                    snap.recent_failures.push_back(std::move(j));
+                } else {
+                    j.worker = r.opt_str(3).value_or("");
+                    snap.stuck.push_back(std::move(j));
+                }
+            }
+        }
+        std::sort(snap.queues.begin(), snap.queues.end(),
+                  [](const auto& a, const auto& b) { return a.summary.queue < b.summary.queue; });
+        std::sort(snap.workers.begin(), snap.workers.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+        std::sort(snap.recent_failures.begin(), snap.recent_failures.end(), [](const auto& a, const auto& b) { return a.at > b.at; });
+        return snap;
+    }
+
+    std::int64_t count_matching(const BulkFilter& filter) override {
+        Params params;
+        std::string where = bulk_where(filter, params, "jobs.");
+        return run("SELECT COUNT(*) FROM jobs WHERE " + where, params).at(0).i64(0);
+    }
+
+    std::vector<BulkCandidate> find_matching(const BulkFilter& filter, std::int64_t after_id, int limit) override {
+        Params params{after_id};
+        std::string where = bulk_where(filter, params, "jobs.");
+        std::string sql = "SELECT id, state FROM jobs WHERE id > $1 AND " + where + " ORDER BY id LIMIT $" +
+                          std::to_string(params.size() + 1);
+        params.emplace_back(std::int64_t(limit));
+        std::vector<BulkCandidate> out;
+        for (const auto& r : run(sql, params))
+            out.push_back({r.i64(0), parse_job_state(r.str(1)).value_or(JobState::pending)});
+        return out;
+    }
+
+    std::vector<std::int64_t> apply_bulk(BulkAction action, const BulkFilter& filter,
+                                         const std::vector<BulkCandidate>& candidates, const std::string& actor) override {
+        if (candidates.empty()) return {};
+        try {
+            return transact("bulk", [&] { return apply_bulk_once(action, filter, candidates, actor); });
+        } catch (const UniqueViolation&) {
+            // Two retried jobs of one batch share an idempotency key: one at a time, so the
+            // first is retried and the other skipped.
+            std::vector<std::int64_t> changed;
+            for (const auto& c : candidates) {
+                try {
+                    auto one = transact("bulk", [&] { return apply_bulk_once(action, filter, {c}, actor); });
+                    changed.insert(changed.end(), one.begin(), one.end());
+                } catch (const UniqueViolation&) {
+                }
+            }
+            return changed;
+        }
+    }
+
+    std::unique_ptr<Waker> open_control_waker() override {
+        return retry([&] { return m_db->open_control_waker(); }, default_db_retry_policy());
+    }
+
+    void schedule_put(const Schedule& s) override {
+        transact([&] {
+            m_db->exec("INSERT INTO schedules (name, cron, tz, type, queue, payload, priority, max_attempts, key, org, repo, "
+                       "paused, next_run, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+                       "$13, wfq_now_ms(), wfq_now_ms()) ON CONFLICT (name) DO UPDATE SET cron = excluded.cron, "
+                       "tz = excluded.tz, type = excluded.type, queue = excluded.queue, payload = excluded.payload, "
+                       "priority = excluded.priority, max_attempts = excluded.max_attempts, key = excluded.key, "
+                       "org = excluded.org, repo = excluded.repo, paused = excluded.paused, next_run = excluded.next_run, "
+                       "updated_at = excluded.updated_at",
+                       {s.name, s.cron, s.tz, s.type, s.queue, s.payload, std::int64_t(s.priority),
+                        std::int64_t(s.max_attempts), opt(s.key), opt(s.org), opt(s.repo), std::int64_t(s.paused ? 1 : 0),
+                        opt(s.next_run)});
+        });
+    }
+
+    std::vector<Schedule> schedules() override {
+        std::vector<Schedule> out;
+        for (const auto& r : run("SELECT name, cron, tz, type, queue, payload, priority, max_attempts, key, org, repo, "
+                                 "paused, next_run, last_run, last_job_id, created_at, updated_at FROM schedules ORDER BY name",
+                                 {})) {
+            Schedule s;
+            s.name = r.str(0);
+            s.cron = r.str(1);
+            s.tz = r.str(2);
+            s.type = r.str(3);
+            s.queue = r.str(4);
+            s.payload = r.str(5);
+            s.priority = static_cast<int>(r.i64(6));
+            s.max_attempts = static_cast<int>(r.i64(7));
+            s.key = r.opt_str(8);
+            s.org = r.opt_str(9);
+            s.repo = r.opt_str(10);
+            s.paused = r.i64(11) != 0;
+            s.next_run = r.opt_i64(12);
+            s.last_run = r.opt_i64(13);
+            s.last_job_id = r.opt_i64(14);
+            s.created_at = r.i64(15);
+            s.updated_at = r.i64(16);
+            out.push_back(std::move(s));
+        }
+        return out;
+    }
+
+    bool schedule_remove(const std::string& name) override {
+        return transact([&] { return !m_db->exec("DELETE FROM schedules WHERE name = $1 RETURNING name", {name}).empty(); });
+    }
+
+    bool schedule_set_paused(const std::string& name, bool paused, std::optional<TimeMs> next_run) override {
+        return transact([&] {
+            return !m_db->exec("UPDATE schedules SET paused = $2, next_run = COALESCE($3, next_run), updated_at = wfq_now_ms() "
+                               "WHERE name = $1 RETURNING name",
+                               {name, std::int64_t(paused ? 1 : 0), opt(next_run)})
+                        .empty();
+        });
+    }
+
+    std::optional<std::int64_t> schedule_fire(const std::string& name, TimeMs expected_next_run, TimeMs tick,
+                                              TimeMs new_next_run, const NewJob& job) override {
+        return transact("schedule_fire", [&]() -> std::optional<std::int64_t> {
+            // Compare-and-set on next_run: a second worker racing for this tick (on PostgreSQL it
+            // waits for the first's row lock, then re-checks) changes nothing.
+            if (m_db->exec("UPDATE schedules SET next_run = $3, last_run = $4, updated_at = wfq_now_ms() WHERE name = $1 "
+                           "AND next_run = $2 AND paused = 0 RETURNING name",
+                           {name, expected_next_run, new_next_run, tick})
+                    .empty())
+                return std::nullopt;
+            std::vector<EnqueueResult> results;
+            insert_rows({job}, 0, 1, results);
+            m_db->exec("UPDATE schedules SET last_job_id = $2 WHERE name = $1", {name, results.at(0).id});
+            m_db->notify_enqueued(job.queue);
+            return results.at(0).id;
+        });
+    }
+
+private:
+    // The WHERE clause of a bulk filter; column names take prefix ("jobs.").
+    static std::string bulk_where(const BulkFilter& f, Params& params, const std::string& prefix) {
+        std::string sql = "1 = 1";
+        std::vector<std::string> states, ids;
+        for (auto s : f.states) states.emplace_back(to_string(s));
+        add_in(sql, params, prefix + "state", states);
+        if (!f.ids.empty()) {
+            sql += " AND " + prefix + "id IN (" + placeholders(params.size() + 1, f.ids.size()) + ")";
+            for (auto id : f.ids) params.emplace_back(id);
+        }
+        add_in(sql, params, prefix + "type", f.types);
+        add_in(sql, params, prefix + "queue", f.queues);
+        add_in(sql, params, prefix + "error_class", f.error_classes);
+        add_in(sql, params, prefix + "org", f.orgs);
+        add_in(sql, params, prefix + "repo", f.repos);
+        if (f.older_than_ms) {
+            sql += " AND " + prefix + "updated_at < wfq_now_ms() - $" + std::to_string(params.size() + 1);
+            params.emplace_back(*f.older_than_ms);
+        }
+        if (f.newer_than_ms) {
+            sql += " AND " + prefix + "updated_at >= wfq_now_ms() - $" + std::to_string(params.size() + 1);
+            params.emplace_back(*f.newer_than_ms);
+        }
+        return sql;
+    }
+
+    std::vector<std::int64_t> apply_bulk_once(BulkAction action, const BulkFilter& filter,
+                                              const std::vector<BulkCandidate>& candidates, const std::string& actor) {
+        nlohmann::json seen = nlohmann::json::array();
+        for (const auto& c : candidates) seen.push_back({{"id", c.id}, {"state", to_string(c.state)}});
+        Params params{seen.dump()};
+        std::string where = bulk_where(filter, params, "jobs.");
+        std::string from = m_db->json_rows("$1", {{"id", "bigint"}, {"state", "text"}});
+        std::vector<std::int64_t> changed;
+        if (action == BulkAction::prune) {
+            auto rows = m_db->exec("DELETE FROM jobs WHERE id IN (SELECT jobs.id FROM jobs, " + from +
+                                       " WHERE jobs.id = u.id AND jobs.state = u.state AND jobs.state IN ('completed', "
+                                       "'failed', 'cancelled') AND " + where + ") RETURNING id",
+                                   params);
+            if (rows.empty()) return changed;
+            nlohmann::json gone = nlohmann::json::array();
+            for (const auto& r : rows) {
+                changed.push_back(r.i64(0));
+                gone.push_back({{"id", r.i64(0)}});
+            }
+            std::string ids = "(SELECT u.id FROM " + m_db->json_rows("$1", {{"id", "bigint"}}) + ")";
+            m_db->exec("DELETE FROM job_events WHERE job_id IN " + ids, {gone.dump()});
+            m_db->exec("DELETE FROM checkpoints WHERE job_id IN " + ids, {gone.dump()});
+            return changed;
+        }
+        std::string set, guard, kind, state, message;
+        if (action == BulkAction::retry) {
+            set = "state = 'pending', attempt = 0, run_at = wfq_now_ms(), lease_owner = NULL, lease_expires_at = NULL, "
+                  "finished_at = NULL, wait_event = NULL, wait_key = NULL, wait_deadline = NULL, wait_spec = NULL, "
+                  "signal_data = NULL, updated_at = wfq_now_ms()";
+            // Never a running job; never a job whose idempotency key another active job now holds.
+            guard = " AND jobs.state <> 'running' AND (jobs.key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs o WHERE "
+                    "o.key = jobs.key AND o.id <> jobs.id AND o.state IN ('pending', 'running', 'waiting')))";
+            kind = "retried";
+            state = "pending";
+            message = "retried by " + actor;
+        } else {
+            set = "state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, finished_at = wfq_now_ms(), "
+                  "updated_at = wfq_now_ms()";
+            guard = " AND jobs.state IN ('pending', 'running', 'waiting')";
+            kind = "cancelled";
+            state = "cancelled";
+            message = "cancelled by " + actor;
+        }
+        auto rows = m_db->exec("UPDATE jobs SET " + set + " FROM " + from +
+                                   " WHERE jobs.id = u.id AND jobs.state = u.state" + guard + " AND " + where +
+                                   " RETURNING jobs.id, jobs.attempt",  // SQLite: RETURNING sees jobs only
+                               params);
+        std::set<std::int64_t> was_running;
+        for (const auto& c : candidates)
+            if (c.state == JobState::running) was_running.insert(c.id);
+        nlohmann::json events = nlohmann::json::array();
+        bool stopped_running = false;
+        for (const auto& r : rows) {
+            changed.push_back(r.i64(0));
+            stopped_running = stopped_running || was_running.count(r.i64(0));
+            events.push_back({{"id", r.i64(0)}, {"kind", kind}, {"state", state},
+                              {"attempt", action == BulkAction::retry ? 0 : r.i64(1)}, {"worker", nullptr},
+                              {"message", message}, {"data", nlohmann::json{{"by", actor}}.dump()}});
+        }
+        if (!events.empty()) insert_events(events);
+        if (stopped_running) {
+            // Workers running these jobs renew their leases at once and stop the handlers.
+            m_db->exec("DELETE FROM control_changes WHERE at < wfq_now_ms() - 3600000", {});
+            m_db->exec("INSERT INTO control_changes (kind, subject, at) VALUES ('cancel', $1, wfq_now_ms())",
+                       {std::to_string(rows.size())});
+            m_db->notify_control("cancel");
+        }
+        if (action == BulkAction::retry && !changed.empty()) m_db->notify_enqueued("*");
+        return changed;
+    }
+
 private:
     static constexpr std::int64_t kDefaultDeadAfterMs = 60000;
 
@@ -1121,6 +1457,7 @@ private:
         Params params{req.worker_id, req.lease_ms};
         add_in(pick, params, "c.queue", req.queues);
         add_in(pick, params, "c.type", req.types);
+        pick += " AND NOT EXISTS (SELECT 1 FROM queue_pauses qp WHERE qp.queue = c.queue)";  // paused queues wait
         // A job with a lock key is a candidate only when no job with that key runs and it is the
         // oldest due job of its key, so one batch never holds two jobs of one key.
         if (req.unkeyed_only)

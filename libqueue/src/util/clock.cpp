@@ -2,6 +2,7 @@
 #include <wfq/errors.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <cstdio>
 #include <ctime>
 
@@ -37,6 +38,42 @@ void ManualClock::advance_ms(std::int64_t ms) {
 void ManualClock::set_ms(TimeMs t) {
     std::lock_guard<std::mutex> lock(m_mutex);
     m_now = t;
+}
+
+namespace {
+
+class OffsetFileClock final : public Clock {
+public:
+    explicit OffsetFileClock(std::string path) : m_path(std::move(path)) {}
+    TimeMs now_ms() const override {
+        std::int64_t steady = SystemClock::instance().steady_ns();
+        std::lock_guard<std::mutex> lock(m_mutex);
+        if (steady - m_read_at_ns > 50'000'000 || m_read_at_ns == 0) {
+            m_read_at_ns = steady;
+            if (FILE* f = std::fopen(m_path.c_str(), "r")) {
+                long long v = 0;
+                if (std::fscanf(f, "%lld", &v) == 1) m_offset_ms = v;
+                std::fclose(f);
+            }
+        }
+        return SystemClock::instance().now_ms() + m_offset_ms;
+    }
+    std::int64_t steady_ns() const override { return SystemClock::instance().steady_ns(); }
+
+private:
+    std::string m_path;
+    mutable std::mutex m_mutex;
+    mutable std::int64_t m_read_at_ns = 0, m_offset_ms = 0;
+};
+
+}  // namespace
+
+Clock* test_clock_from_environment() {
+    static OffsetFileClock* clock = [] {
+        const char* path = std::getenv("WFQ_TEST_CLOCK_FILE");
+        return path && *path ? new OffsetFileClock(path) : nullptr;
+    }();
+    return clock;
 }
 
 DefaultRandom::DefaultRandom() : m_engine(std::random_device{}()) {}

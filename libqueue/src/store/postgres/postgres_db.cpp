@@ -120,6 +120,31 @@ CREATE INDEX jobs_waiting ON jobs (wait_event, wait_key) WHERE state = 'waiting'
 ALTER TABLE jobs ADD COLUMN snoozes integer NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN spans text;
 )SQL"},
+    {5, "operating: queue pauses, control changes, schedules", R"SQL(
+CREATE TABLE queue_pauses (
+  queue text PRIMARY KEY,
+  paused_at bigint NOT NULL,
+  paused_by text NOT NULL);
+CREATE TABLE control_changes (
+  version bigserial PRIMARY KEY,
+  kind text NOT NULL,
+  subject text NOT NULL,
+  at bigint NOT NULL);
+CREATE TABLE schedules (
+  name text PRIMARY KEY,
+  cron text NOT NULL,
+  tz text NOT NULL,
+  type text NOT NULL,
+  queue text NOT NULL,
+  payload text NOT NULL,
+  priority integer NOT NULL,
+  max_attempts integer NOT NULL,
+  key text, org text, repo text,
+  paused integer NOT NULL DEFAULT 0,
+  next_run bigint, last_run bigint, last_job_id bigint,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL);
+)SQL"},
 };
 
 std::string hex_encode(const std::string& bytes) {
@@ -290,11 +315,13 @@ auto as_tuple(const std::vector<const char*>& v, std::index_sequence<I...>) {
     return std::make_tuple(v[I]...);
 }
 
-// Behind a transaction pooler there is no LISTEN: an idle worker polls the jobs' id sequence
-// (non-transactional, a cheap read) and wakes when it moved.
+// Behind a transaction pooler there is no LISTEN: a waker polls a counter every 50 ms (the
+// jobs' id sequence, non-transactional and cheap; or the control change log) and wakes when it
+// moved.
 class PooledWaker final : public Waker {
 public:
-    PooledWaker(std::string dsn, std::string schema) : m_dsn(std::move(dsn)), m_schema(std::move(schema)) {}
+    PooledWaker(std::string dsn, std::string schema, std::string counter_sql)
+        : m_dsn(std::move(dsn)), m_schema(std::move(schema)), m_sql(std::move(counter_sql)) {}
     bool wait(std::int64_t timeout_ms) override {
         auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
         for (;;) {
@@ -315,14 +342,14 @@ private:
         try {
             if (!m_conn) m_conn = connect(m_dsn, m_schema, true);
             pqxx::nontransaction tx(*m_conn);
-            auto r = tx.exec("SELECT last_value FROM \"" + m_schema + "\".jobs_id_seq");
+            auto r = tx.exec(m_sql);
             return r[0][0].as<std::int64_t>();
         } catch (const std::exception&) {
             m_conn.reset();
             return m_last;
         }
     }
-    std::string m_dsn, m_schema;
+    std::string m_dsn, m_schema, m_sql;
     std::unique_ptr<pqxx::connection> m_conn;
     std::int64_t m_last = -1;
 };
@@ -542,8 +569,16 @@ public:
         return std::make_unique<PgConfigWatcher>(m_dsn, m_schema, config_channel());
     }
     std::unique_ptr<Waker> open_waker() override {
-        if (m_pooled) return std::make_unique<PooledWaker>(m_dsn, m_schema);
+        if (m_pooled)
+            return std::make_unique<PooledWaker>(m_dsn, m_schema, "SELECT last_value FROM \"" + m_schema + "\".jobs_id_seq");
         return std::make_unique<PgWaker>(m_dsn, m_schema, channel());
+    }
+    void notify_control(const std::string& what) override { exec("SELECT pg_notify($1, $2)", {control_channel(), what}); }
+    std::unique_ptr<Waker> open_control_waker() override {
+        if (m_pooled)
+            return std::make_unique<PooledWaker>(m_dsn, m_schema,
+                                                 "SELECT COALESCE(MAX(version), 0) FROM \"" + m_schema + "\".control_changes");
+        return std::make_unique<PgWaker>(m_dsn, m_schema, control_channel());
     }
     std::unique_ptr<AdvisoryLock> try_advisory_lock(const std::string& key) override {
         if (m_pooled)
@@ -587,6 +622,7 @@ public:
 private:
     std::string channel() const { return "wfq_jobs_" + m_schema; }
     std::string config_channel() const { return "wfq_config_" + m_schema; }
+    std::string control_channel() const { return "wfq_control_" + m_schema; }
 
     // Translates e; whenever the session may be gone (lost connection, a commit in doubt, an
     // administrator's termination, a closed socket) drops it so the next call reconnects.

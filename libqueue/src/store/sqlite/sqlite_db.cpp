@@ -113,6 +113,31 @@ CREATE INDEX jobs_waiting ON jobs (wait_event, wait_key) WHERE state = 'waiting'
 ALTER TABLE jobs ADD COLUMN snoozes INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN spans TEXT;
 )SQL"},
+    {5, "operating: queue pauses, control changes, schedules", R"SQL(
+CREATE TABLE queue_pauses (
+  queue TEXT PRIMARY KEY,
+  paused_at INTEGER NOT NULL,
+  paused_by TEXT NOT NULL);
+CREATE TABLE control_changes (
+  version INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  at INTEGER NOT NULL);
+CREATE TABLE schedules (
+  name TEXT PRIMARY KEY,
+  cron TEXT NOT NULL,
+  tz TEXT NOT NULL,
+  type TEXT NOT NULL,
+  queue TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  max_attempts INTEGER NOT NULL,
+  key TEXT, org TEXT, repo TEXT,
+  paused INTEGER NOT NULL DEFAULT 0,
+  next_run INTEGER, last_run INTEGER, last_job_id INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL);
+)SQL"},
 };
 
 [[noreturn]] void throw_sqlite(sqlite3* db, int rc, const std::string& what) {
@@ -226,6 +251,38 @@ private:
     std::int64_t m_last = 0;
 };
 
+// Operator actions (a running job cancelled): data_version is checked every few ms (cheap);
+// only when it moved is the control_changes counter read.
+class SqliteControlWaker final : public Waker {
+public:
+    explicit SqliteControlWaker(const std::string& path) : m_db(open_handle(path)) {
+        m_version = query_int64(m_db, "PRAGMA data_version");
+        m_last = counter();
+    }
+    ~SqliteControlWaker() override { sqlite3_close(m_db); }
+    bool wait(std::int64_t timeout_ms) override {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        for (;;) {
+            std::int64_t v = query_int64(m_db, "PRAGMA data_version");
+            if (v != m_version) {
+                m_version = v;
+                std::int64_t c = counter();
+                if (c != m_last) {
+                    m_last = c;
+                    return true;
+                }
+            }
+            if (std::chrono::steady_clock::now() >= deadline) return false;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    }
+
+private:
+    std::int64_t counter() { return query_int64(m_db, "SELECT COALESCE(MAX(version), 0) FROM control_changes"); }
+    sqlite3* m_db;
+    std::int64_t m_version = 0, m_last = 0;
+};
+
 class SqliteDb final : public Db {
 public:
     SqliteDb(std::string path, Clock* clock) : m_path(std::move(path)), m_clock(clock ? clock : &SystemClock::instance()) {
@@ -309,6 +366,8 @@ public:
     void notify_config(const std::string&) override {}
     std::unique_ptr<ConfigWatcher> open_config_watcher() override { return std::make_unique<SqliteConfigWatcher>(m_path); }
     std::unique_ptr<Waker> open_waker() override { return std::make_unique<SqliteWaker>(m_path); }
+    void notify_control(const std::string&) override {}  // the control_changes row is the signal
+    std::unique_ptr<Waker> open_control_waker() override { return std::make_unique<SqliteControlWaker>(m_path); }
     std::unique_ptr<AdvisoryLock> try_advisory_lock(const std::string&) override {
         throw Error(ErrorCode::usage, "advisory locks need PostgreSQL; use a lease lock (omit --advisory) on SQLite");
     }

@@ -1,0 +1,80 @@
+// `wfq queues list|pause|resume`.
+#include "common.h"
+
+#include <wfq/bulk.h>
+#include <wfq/text.h>
+
+namespace wfq::cli {
+namespace {
+
+struct ListOptions {
+    bool json = false;
+};
+
+struct QueueOptions {
+    std::string queue;
+    bool json = false;
+};
+
+int run_list(Context& ctx, ListOptions& o) {
+    auto queues = ctx.store().queue_summaries();
+    if (o.json) {
+        json out = json::array();
+        for (const auto& q : queues)
+            out.push_back({{"queue", q.queue}, {"pending", q.pending}, {"scheduled", q.scheduled}, {"running", q.running},
+                           {"waiting", q.waiting}, {"failed", q.failed}, {"completed_last_hour", q.completed_last_hour},
+                           {"oldest_pending_age_ms", q.oldest_pending_age_ms ? json(*q.oldest_pending_age_ms) : json(nullptr)},
+                           {"paused", q.paused}});
+        std::cout << out.dump() << "\n";
+        return 0;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& q : queues)
+        rows.push_back({q.queue, std::to_string(q.pending), std::to_string(q.scheduled), std::to_string(q.running),
+                        std::to_string(q.waiting), std::to_string(q.failed), std::to_string(q.completed_last_hour),
+                        q.oldest_pending_age_ms ? format_duration_ms(*q.oldest_pending_age_ms) : "-", q.paused ? "paused" : ""});
+    print_table({"QUEUE", "PENDING", "SCHEDULED", "RUNNING", "WAITING", "FAILED", "DONE/1H", "OLDEST", "STATUS"}, rows);
+    return 0;
+}
+
+int set_paused(Context& ctx, QueueOptions& o, bool paused) {
+    check_name("queue", o.queue, 200);
+    bool changed = ctx.store().set_queue_paused(o.queue, paused, operator_name());
+    if (o.json) {
+        std::cout << json{{"queue", o.queue}, {"paused", paused}, {"changed", changed}}.dump() << "\n";
+        return 0;
+    }
+    std::cerr << "queue " << o.queue << (changed ? (paused ? " paused" : " resumed") : (paused ? " was already paused" : " was not paused"))
+              << "\n";
+    return 0;
+}
+
+int run_pause(Context& ctx, QueueOptions& o) { return set_paused(ctx, o, true); }
+int run_resume(Context& ctx, QueueOptions& o) { return set_paused(ctx, o, false); }
+
+}  // namespace
+
+void add_queues_command(CLI::App& app, Context& ctx) {
+    auto* group = app.add_subcommand("queues", "List queues; pause and resume them");
+    group->require_subcommand(1);
+
+    auto l = std::make_shared<ListOptions>();
+    auto* list = group->add_subcommand(
+        "list", "Per queue: pending, scheduled, running, waiting, failed, completed in the last hour, oldest due age, paused");
+    list->add_flag("--json", l->json, "Print a JSON array");
+    on_run(list, ctx, l, run_list);
+
+    auto p = std::make_shared<QueueOptions>();
+    auto* pause = group->add_subcommand("pause", "Stop every worker claiming from a queue (running jobs finish; enqueue still works)");
+    pause->add_option("queue", p->queue, "Queue name")->required();
+    pause->add_flag("--json", p->json, "Print JSON");
+    on_run(pause, ctx, p, run_pause);
+
+    auto r = std::make_shared<QueueOptions>();
+    auto* resume = group->add_subcommand("resume", "Let workers claim from a paused queue again (idle workers wake at once)");
+    resume->add_option("queue", r->queue, "Queue name")->required();
+    resume->add_flag("--json", r->json, "Print JSON");
+    on_run(resume, ctx, r, run_resume);
+}
+
+}  // namespace wfq::cli

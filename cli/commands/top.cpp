@@ -1,0 +1,46 @@
+// `wfq top`: the live view on a terminal; one frame with --once or when stdout is no terminal.
+#include "common.h"
+
+#include <wfq/top.h>
+
+namespace wfq::cli {
+namespace {
+
+struct TopOptions {
+    bool once = false, json = false;
+    std::string interval = "1s";
+    int rows = 5;
+};
+
+int run_top(Context& ctx, TopOptions& o) {
+    std::int64_t interval = duration_flag("--interval", o.interval);
+    if (interval < 100) throw Error(ErrorCode::usage, "--interval must be at least 100ms");
+    if (o.rows < 1 || o.rows > 100) throw Error(ErrorCode::usage, "--rows must be 1 to 100");
+    Store& store = ctx.store();
+    if (o.once || o.json || !stdout_is_terminal()) {
+        TopSnapshot s = store.top_snapshot(o.rows);
+        std::cout << (o.json ? top_to_json(s) + "\n" : render_top_text(s));
+        return 0;
+    }
+    LiveScreen screen;
+    for (;;) {
+        screen.draw(render_top_text(store.top_snapshot(o.rows)));
+        int key = screen.wait_key(static_cast<int>(interval));
+        if (key == 'q' || key == 'Q') return 0;
+        if (key < 0) return 130;  // SIGINT/SIGTERM: the screen's destructor restores the terminal
+    }
+}
+
+}  // namespace
+
+void add_top_command(CLI::App& app, Context& ctx) {
+    auto o = std::make_shared<TopOptions>();
+    auto* top = app.add_subcommand("top", "Live view: queues (depth, rates, oldest age), workers, recent failures, stuck jobs");
+    top->add_flag("--once", o->once, "Print one frame and exit (also when stdout is not a terminal)");
+    top->add_flag("--json", o->json, "Print one frame as a JSON object and exit");
+    top->add_option("--interval", o->interval, "Refresh interval (duration)")->capture_default_str();
+    top->add_option("--rows", o->rows, "Recent failures and stuck jobs shown")->capture_default_str();
+    on_run(top, ctx, o, run_top);
+}
+
+}  // namespace wfq::cli

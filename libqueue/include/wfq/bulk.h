@@ -1,0 +1,57 @@
+#pragma once
+// Bulk actions by filter: `wfq jobs retry|cancel|prune` (DESIGN.md "Operating the queue").
+// Jobs are matched in id order and changed in batches, each compare-and-set on the state it was
+// seen in, so a job that changed meanwhile is skipped, never clobbered.
+#include <wfq/operating.h>
+#include <wfq/store.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace wfq {
+
+// The filters as given on the command line; validated by make_bulk_filter.
+struct BulkRequest {
+    std::vector<std::int64_t> ids;
+    std::vector<std::string> states, types, queues, error_classes, orgs, repos;
+    std::string older_than, newer_than;  // durations ("" for none)
+    int batch_size = 500;
+    bool dry_run = false;
+};
+
+// Checks the filters for action and fills in its default states (retry: failed; cancel:
+// pending, waiting, running; prune: completed, failed, cancelled). Throws Error(usage) for an
+// unknown state, a state the action never touches, a malformed duration or a bad batch size.
+BulkFilter make_bulk_filter(BulkAction action, const BulkRequest& request);
+
+// True when the request names anything besides ids (a filter, or a dry run).
+bool has_filters(const BulkRequest& request);
+
+struct BulkResult {
+    std::int64_t matched = 0, changed = 0;
+    std::vector<std::int64_t> first_ids;  // up to 10 of the matching jobs (dry run)
+    bool dry_run = false;
+    bool declined = false;  // the operator answered no
+};
+
+struct BulkCallbacks {
+    // Asked before changing more than confirm_above jobs; false declines. Null: never asked.
+    std::function<bool(std::int64_t matched)> confirm;
+    std::int64_t confirm_above = 1000;
+    std::function<void(std::int64_t changed)> progress;
+};
+
+// Runs action over the jobs the request matches (or only counts them: dry_run).
+BulkResult run_bulk_action(Store& store, BulkAction action, const BulkRequest& request, const std::string& actor,
+                           const BulkCallbacks& callbacks = {});
+
+// One job by id, as `wfq jobs retry|cancel ID` does without filters: done, not found, or not in
+// a state the action takes (retry: not running; cancel: pending, waiting or running).
+AdminResult act_on_job(Store& store, BulkAction action, std::int64_t id, const std::string& actor);
+
+// Who is acting, for timelines: "user@host".
+std::string operator_name();
+
+}  // namespace wfq

@@ -1,0 +1,83 @@
+#pragma once
+// Operating the queue (DESIGN.md, "Operating the queue"): queue pauses, bulk actions by filter
+// and periodic schedules. The types here travel through the Store; the rules live in
+// bulk.h and schedule.h.
+#include <wfq/clock.h>
+#include <wfq/job.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace wfq {
+
+struct QueuePause {
+    std::string queue, paused_by;
+    TimeMs paused_at = 0;
+};
+
+// One line of `wfq queues list`: a queue with jobs, a pause, or both.
+struct QueueSummary {
+    std::string queue;
+    std::int64_t pending = 0;    // due now
+    std::int64_t scheduled = 0;  // pending, run_at in the future
+    std::int64_t running = 0, waiting = 0, failed = 0;
+    std::int64_t completed_last_hour = 0;
+    std::optional<std::int64_t> oldest_pending_age_ms;  // among due pending jobs
+    bool paused = false;
+};
+
+// What `wfq top` shows, read in one statement (one round trip per refresh).
+struct TopSnapshot {
+    struct QueueRow {
+        QueueSummary summary;
+        std::int64_t completed_last_minute = 0, failed_last_minute = 0;  // the rates
+    };
+    struct WorkerRow {
+        std::string id, hostname;
+        int running = 0;
+        TimeMs started_at = 0, last_heartbeat = 0;
+    };
+    struct JobRow {  // a recent failure, or a stuck job (running past its lease)
+        std::int64_t id = 0;
+        std::string type, queue, error_class, message, worker;
+        TimeMs at = 0;  // failed at, or the lease's expiry
+        int attempt = 0;
+    };
+    TimeMs now = 0;
+    std::vector<QueueRow> queues;
+    std::vector<WorkerRow> workers;
+    std::vector<JobRow> recent_failures, stuck;
+};
+
+enum class BulkAction { retry, cancel, prune };
+const char* to_string(BulkAction action) noexcept;
+
+// Which jobs a bulk action touches: every non-empty part must match (lists: any of).
+struct BulkFilter {
+    std::vector<std::int64_t> ids;
+    std::vector<JobState> states;  // never empty once validated (the action's default)
+    std::vector<std::string> types, queues, error_classes, orgs, repos;
+    std::optional<std::int64_t> older_than_ms, newer_than_ms;  // by updated_at
+};
+
+// A matching job as it was seen, so that the change is compare-and-set on its state.
+struct BulkCandidate {
+    std::int64_t id = 0;
+    JobState state = JobState::pending;
+};
+
+// A periodic job: five-field cron in a time zone, and what to enqueue at each tick.
+struct Schedule {
+    std::string name, cron, tz = "UTC";
+    std::string type, queue = "default", payload = "{}";
+    int priority = 0, max_attempts = 3;
+    std::optional<std::string> key, org, repo;
+    bool paused = false;
+    std::optional<TimeMs> next_run, last_run;  // next tick due; the tick last enqueued
+    std::optional<std::int64_t> last_job_id;
+    TimeMs created_at = 0, updated_at = 0;
+};
+
+}  // namespace wfq

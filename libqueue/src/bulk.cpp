@@ -1,0 +1,146 @@
+#include <wfq/bulk.h>
+#include <wfq/duration.h>
+#include <wfq/errors.h>
+#include <wfq/process_runner.h>
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace wfq {
+namespace {
+
+std::int64_t duration_filter(const char* flag, const std::string& text) {
+    try {
+        std::int64_t ms = parse_duration_ms(text);
+        if (ms < 0) throw Error(ErrorCode::usage, "must not be negative");
+        return ms;
+    } catch (const Error& e) {
+        throw Error(ErrorCode::usage, std::string(flag) + ": " + e.what());
+    }
+}
+
+std::vector<JobState> allowed_states(BulkAction action) {
+    switch (action) {
+        case BulkAction::retry:
+            return {JobState::pending, JobState::waiting, JobState::completed, JobState::failed, JobState::cancelled};
+        case BulkAction::cancel:
+            return {JobState::pending, JobState::running, JobState::waiting};
+        case BulkAction::prune:
+            return {JobState::completed, JobState::failed, JobState::cancelled};
+    }
+    return {};
+}
+
+std::vector<JobState> default_states(BulkAction action) {
+    if (action == BulkAction::retry) return {JobState::failed};
+    return allowed_states(action);
+}
+
+}  // namespace
+
+const char* to_string(BulkAction action) noexcept {
+    switch (action) {
+        case BulkAction::retry: return "retry";
+        case BulkAction::cancel: return "cancel";
+        case BulkAction::prune: return "prune";
+    }
+    return "?";
+}
+
+bool has_filters(const BulkRequest& r) {
+    return !r.states.empty() || !r.types.empty() || !r.queues.empty() || !r.error_classes.empty() || !r.orgs.empty() ||
+           !r.repos.empty() || !r.older_than.empty() || !r.newer_than.empty() || r.dry_run;
+}
+
+BulkFilter make_bulk_filter(BulkAction action, const BulkRequest& r) {
+    BulkFilter f;
+    const auto allowed = allowed_states(action);
+    for (const auto& name : r.states) {
+        auto s = parse_job_state(name);
+        if (!s)
+            throw Error(ErrorCode::usage, "--state: unknown state '" + name +
+                                              "' (pending, running, waiting, completed, failed, cancelled)");
+        if (std::find(allowed.begin(), allowed.end(), *s) == allowed.end()) {
+            std::string names;
+            for (auto a : allowed) names += (names.empty() ? "" : ", ") + std::string(to_string(a));
+            throw Error(ErrorCode::usage, std::string("--state: ") + to_string(action) + " never touches " + name +
+                                              " jobs (it takes " + names + ")");
+        }
+        if (std::find(f.states.begin(), f.states.end(), *s) == f.states.end()) f.states.push_back(*s);
+    }
+    if (f.states.empty()) f.states = default_states(action);
+    auto names = [](const char* flag, const std::vector<std::string>& values) {
+        for (const auto& v : values)
+            if (v.empty() || v.size() > 200) throw Error(ErrorCode::usage, std::string(flag) + ": must be 1 to 200 characters");
+        return values;
+    };
+    f.ids = r.ids;
+    f.types = names("--type", r.types);
+    f.queues = names("--queue", r.queues);
+    f.error_classes = names("--error-class", r.error_classes);
+    f.orgs = names("--org", r.orgs);
+    f.repos = names("--repo", r.repos);
+    if (!r.older_than.empty()) f.older_than_ms = duration_filter("--older-than", r.older_than);
+    if (!r.newer_than.empty()) f.newer_than_ms = duration_filter("--newer-than", r.newer_than);
+    if (r.batch_size < 1 || r.batch_size > 10000) throw Error(ErrorCode::usage, "--batch-size must be 1 to 10000");
+    return f;
+}
+
+BulkResult run_bulk_action(Store& store, BulkAction action, const BulkRequest& request, const std::string& actor,
+                           const BulkCallbacks& callbacks) {
+    BulkFilter filter = make_bulk_filter(action, request);
+    BulkResult result;
+    result.dry_run = request.dry_run;
+    const std::int64_t count = store.count_matching(filter);
+    if (request.dry_run) {
+        result.matched = count;
+        for (const auto& c : store.find_matching(filter, 0, 10)) result.first_ids.push_back(c.id);
+        return result;
+    }
+    if (callbacks.confirm && count > callbacks.confirm_above && !callbacks.confirm(count)) {
+        result.matched = count;
+        result.declined = true;
+        return result;
+    }
+    // Page through in id order: a job changed by this run no longer matches (or lies behind the
+    // cursor), so each job is seen once.
+    std::int64_t after = 0;
+    for (;;) {
+        auto batch = store.find_matching(filter, after, request.batch_size);
+        if (batch.empty()) break;
+        after = batch.back().id;
+        result.matched += static_cast<std::int64_t>(batch.size());
+        result.changed += static_cast<std::int64_t>(store.apply_bulk(action, filter, batch, actor).size());
+        if (callbacks.progress) callbacks.progress(result.changed);
+        if (static_cast<int>(batch.size()) < request.batch_size) break;
+    }
+    return result;
+}
+
+AdminResult act_on_job(Store& store, BulkAction action, std::int64_t id, const std::string& actor) {
+    auto job = store.get_job(id);
+    if (!job) return AdminResult::not_found;
+    BulkFilter f;
+    f.ids = {id};
+    f.states = allowed_states(action);
+    if (std::find(f.states.begin(), f.states.end(), job->state) == f.states.end()) return AdminResult::wrong_state;
+    return store.apply_bulk(action, f, {{id, job->state}}, actor).empty() ? AdminResult::wrong_state : AdminResult::done;
+}
+
+std::string operator_name() {
+    std::string user;
+    for (const char* var : {"USER", "LOGNAME"})
+        if (const char* v = std::getenv(var); v && *v) {
+            user = v;
+            break;
+        }
+    if (user.empty())
+        if (const passwd* pw = getpwuid(geteuid())) user = pw->pw_name;
+    if (user.empty()) user = std::to_string(geteuid());
+    return user + "@" + host_name();
+}
+
+}  // namespace wfq
