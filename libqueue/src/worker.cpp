@@ -573,8 +573,6 @@ struct Worker::Impl {
         // and take the outcomes down with it; the claimer claims the others.
         const bool shared_connection = !completer_conn;
         engine::Completer::Record record = [this, &cstore, shared_connection](const std::vector<Outcome>& batch) {
-            static const bool ab = std::getenv("WFQ_AB") != nullptr;
-            if (ab && !shared_connection) return cstore.record_outcomes(batch);
             int n = reserve_claim();
             std::vector<Job> claimed;
             const std::int64_t claim_start = unix_now_ns(), claim_steady = clock.steady_ns();
