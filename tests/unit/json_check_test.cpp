@@ -7,6 +7,8 @@
 #include <wfq/queue.h>
 
 #include <gtest/gtest.h>
+
+#include "test_util.h"
 #include <nlohmann/json.hpp>
 
 namespace wfq {
@@ -14,16 +16,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string error_of(const std::function<void()>& fn, ErrorCode want) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        EXPECT_EQ(e.code(), want) << e.what();
-        return e.what();
-    }
-    ADD_FAILURE() << "no error thrown";
-    return "";
-}
+using wfq::test_util::error_of;
 
 std::string nested(int depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 

@@ -6,22 +6,15 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <atomic>
 #include <functional>
 
 namespace wfq {
 namespace {
 
-std::string error_of(const std::function<void()>& fn, ErrorCode want) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        EXPECT_EQ(e.code(), want) << e.what();
-        return e.what();
-    }
-    ADD_FAILURE() << "no error thrown";
-    return "";
-}
+using wfq::test_util::error_of;
 
 TEST(Utf8, AcceptsWellFormedAndRejectsTheRest) {
     EXPECT_TRUE(is_valid_utf8(""));
