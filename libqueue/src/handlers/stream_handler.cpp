@@ -14,12 +14,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
 #include <deque>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <poll.h>
 #include <sys/syscall.h>
@@ -108,6 +110,7 @@ public:
             std::lock_guard<std::mutex> lock(m_mutex);
             m_stopping = true;
         }
+        m_stop_flag = true;
         m_cv.notify_all();
         // Closing stdin tells each process to finish; its supervisor waits for the exit.
         for (auto& p : m_procs) {
@@ -381,9 +384,13 @@ private:
         std::string out, err;
         char buf[65536];
         bool out_open = true, err_open = true;
+        std::optional<Clock::time_point> stop_seen;
         while (out_open) {
+            if (!stop_seen && m_stop_flag) stop_seen = Clock::now();
+            // Stopping: its stdin is closed; after --grace it is stopped whether it closed stdout or not.
+            if (stop_seen && Clock::now() - *stop_seen >= std::chrono::milliseconds(m_options.grace_ms)) break;
             pollfd fds[2] = {{child.stdout_fd, POLLIN, 0}, {err_open ? child.stderr_fd : -1, POLLIN, 0}};
-            int n = ::poll(fds, 2, 200);
+            int n = ::poll(fds, 2, 100);
             if (n < 0 && errno != EINTR) break;
             if (n <= 0) continue;
             if (fds[1].revents) {
@@ -595,8 +602,8 @@ private:
             pollfd pfd{pidfd, POLLIN, 0};
             return ::poll(&pfd, 1, static_cast<int>(ms)) > 0;
         };
-        // Its stdout closed: it is exiting. A process that closed stdout but lives on is stopped.
-        if (!wait_exit(stopping ? m_options.grace_ms : 1000)) {
+        // Its stdout closed (or --grace passed): it is exiting. One that lives on is stopped.
+        if (!wait_exit(stopping ? 100 : 1000)) {
             if (stopping) log::warn("stream handler did not exit within --grace after its stdin was closed; sending SIGTERM",
                                     {{"handler_pid", std::to_string(pid)}});
             ::kill(-pid, SIGTERM);
@@ -623,6 +630,7 @@ private:
     std::mutex m_mutex;
     std::condition_variable m_cv;  // a process started, or stopping
     bool m_stopping = false;
+    std::atomic<bool> m_stop_flag{false};  // m_stopping, read without the lock
     std::string m_spawn_error;  // the last start failed (e.g. no such command)
     std::vector<std::unique_ptr<Proc>> m_procs;
 };
