@@ -74,19 +74,24 @@ void refuse_own_flags(const std::vector<std::string>& command, const std::set<st
 }
 
 // The command after the flags: `process [flags] --exec CMD [ARG...]` or `process [flags] -- CMD
-// [ARG...]` (the same), and `lock run KEY [flags] [--] CMD [ARG...]`. Everything from the command
-// on is the command's, so its own flags never reach our parser; after --exec (or a lock run
+// [ARG...]` (the same), `lock run KEY [flags] [--] CMD [ARG...]`, and `bench stream -- CMD [ARG...]`.
+// Everything from the command on is the command's, so its own flags never reach our parser; after --exec (or a lock run
 // command given without --), a word that is one of wfq's long flags is a usage error; after --
 // nothing is checked.
 std::vector<std::string> split_command(int argc, char** argv, const CLI::App& app, std::vector<std::string>& exec_command) {
     std::vector<std::string> args;
-    enum class In { top, process, lock, lock_run } in = In::top;
+    enum class In { top, process, lock, lock_run, bench } in = In::top;
     int positionals = 0;  // lock run: KEY, then the command
     std::set<std::string> taking_values;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (in == In::top && a == "process") in = In::process;
         else if (in == In::top && a == "lock") in = In::lock;
+        else if (in == In::top && a == "bench") in = In::bench;
+        else if (in == In::bench && a == "--") {  // `bench stream -- CMD ARG...`: the handler
+            exec_command.assign(argv + i + 1, argv + argc);
+            return args;
+        }
         else if (in == In::lock && a == "run") {
             in = In::lock_run;
             long_flags(app, *app.get_subcommand("lock")->get_subcommand("run"), &taking_values);

@@ -285,7 +285,9 @@ public:
         std::string s = "(SELECT ";
         for (std::size_t i = 0; i < columns.size(); ++i)
             s += (i ? ", " : "") + std::string("json_extract(value, '$.") + columns[i].first + "') AS " + columns[i].first;
-        return s + " FROM json_each(" + param + ")) AS u";
+        // LIMIT -1 keeps the subquery from being flattened: it is materialized once and jobs
+        // are found by id, instead of json_each re-parsing the whole batch for every running job.
+        return s + " FROM json_each(" + param + ") LIMIT -1) AS u";
     }
     std::unique_ptr<Db> open_sibling() override { return nullptr; }
     bool copy_jobs(const std::vector<std::vector<std::optional<std::string>>>&) override { return false; }
