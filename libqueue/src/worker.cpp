@@ -195,6 +195,7 @@ struct Worker::Impl {
 
     std::mutex mutex;
     std::condition_variable cv;
+    std::condition_variable ready_cv;  // executors wait here: one wake per claimed job, not a herd per event
     std::map<std::int64_t, std::shared_ptr<Slot>> in_flight;  // claimed until the outcome is recorded
     std::deque<std::pair<Job, std::shared_ptr<Slot>>> ready;  // claimed, waiting for an executor
     int running = 0;                                          // handlers running now
@@ -313,7 +314,7 @@ struct Worker::Impl {
             std::pair<Job, std::shared_ptr<Slot>> item;
             {
                 std::unique_lock<std::mutex> lock(mutex);
-                cv.wait(lock, [&] { return closing || !ready.empty(); });
+                ready_cv.wait(lock, [&] { return closing || !ready.empty(); });
                 if (ready.empty()) return;
                 item = std::move(ready.front());
                 ready.pop_front();
@@ -609,6 +610,7 @@ struct Worker::Impl {
                         in_flight[job.id] = slot;
                         ready.emplace_back(std::move(job), slot);
                         ++stats.claimed;
+                        ready_cv.notify_one();
                     }
                     cv.notify_all();
                 }
@@ -689,6 +691,7 @@ struct Worker::Impl {
             closing = true;
         }
         cv.notify_all();
+        ready_cv.notify_all();
         for (auto& t : pool) t.join();
         completer->stop();
         {
