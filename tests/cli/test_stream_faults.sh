@@ -32,7 +32,9 @@ after=$("$WFQ" enqueue fine '{}' --priority 8)
 unknown=$("$WFQ" enqueue unknown '{}' --priority 7)
 twice=$("$WFQ" enqueue twice '{}' --priority 6)
 flood=$("$WFQ" enqueue flood '{}' --priority 5)
-/usr/bin/time -f "%M" -o "$TMP/rss" "$WFQ" process --until-empty --poll 100ms --stream -- python3 "$TMP/bad.py" 2> "$TMP/log" \
+timed=()  # GNU time (package time) reports the worker's peak RSS
+[ -x /usr/bin/time ] && timed=(/usr/bin/time -f "%M" -o "$TMP/rss")
+"${timed[@]}" "$WFQ" process --until-empty --poll 100ms --stream -- python3 "$TMP/bad.py" 2> "$TMP/log" \
     || { tail "$TMP/log"; fail "process"; }
 [ "$(job_field "$garbage" state)" = failed ] || fail "garbage job"
 [ "$(job_field "$garbage" error_class)" = protocol ] || fail "garbage: error_class protocol"
@@ -51,8 +53,12 @@ pass "an answer for an unknown id and a second answer are logged and ignored"
 [ "$(job_field "$flood" state)" = completed ] || fail "flood"
 grep -q "\[line cut\]" "$TMP/log" || fail "stderr without newlines is logged in pieces"
 [ "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$TMP/log")" -lt 10000 ] || fail "log lines are bounded"
-[ "$(cat "$TMP/rss")" -lt 100000 ] || fail "worker memory grew to $(cat "$TMP/rss") KiB"
-pass "3 MB of stderr without a newline: logged in 8 KiB pieces, memory bounded ($(cat "$TMP/rss") KiB max RSS)"
+if [ -s "$TMP/rss" ]; then
+    [ "$(cat "$TMP/rss")" -lt 100000 ] || fail "worker memory grew to $(cat "$TMP/rss") KiB"
+    pass "3 MB of stderr without a newline: logged in 8 KiB pieces, memory bounded ($(cat "$TMP/rss") KiB max RSS)"
+else
+    pass "3 MB of stderr without a newline: logged in 8 KiB pieces (no /usr/bin/time here: peak RSS not measured)"
+fi
 
 # A handler that never reads its stdin: jobs time out; on stop it gets --grace after stdin is
 # closed, then SIGTERM.
