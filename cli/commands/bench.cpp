@@ -17,6 +17,7 @@
 #include <fstream>
 #include <condition_variable>
 #include <cstring>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -267,6 +268,12 @@ double run_bench_worker(Context& ctx, BenchOptions& o, Handler& handler, const s
 // overhead per exec'd job (goal: at least 80% of the spawn rate).
 int bench_exec(Context& ctx, BenchOptions& o) {
     start_handler_watchdog();  // as `wfq process` does
+    auto cpu_ms = [] {  // this process's own CPU time (not its children's)
+        rusage u{};
+        getrusage(RUSAGE_SELF, &u);
+        return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000.0 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000.0;
+    };
+    const double spawn_cpu_before = cpu_ms();
     ProcessSpec spec;
     spec.argv = {"/bin/true"};
     spec.env = current_environment();
@@ -279,14 +286,18 @@ int bench_exec(Context& ctx, BenchOptions& o) {
         });
     for (auto& t : threads) t.join();
     double spawn_rate = static_cast<double>(o.jobs) / seconds_since(start);
+    double spawn_cpu_per_job = (cpu_ms() - spawn_cpu_before) / static_cast<double>(o.jobs);
     ExecHandlerOptions h;
     h.command = {"/bin/true"};
     h.db_url = ctx.db_url();
     auto handler = make_exec_handler(h);
     std::int64_t completed = 0;
+    double cpu_before = cpu_ms();
     double rate = run_bench_worker(ctx, o, *handler, "bench_exec", completed);
+    double cpu_per_job = (cpu_ms() - cpu_before) / static_cast<double>(std::max<std::int64_t>(1, completed));
     report(o, "exec", {{"backend", ctx.store().backend()}, {"jobs", completed}, {"concurrency", o.concurrency},
-                       {"jobs_per_s", rate}, {"spawns_per_s", spawn_rate}, {"ratio_to_spawn", rate / spawn_rate}});
+                       {"jobs_per_s", rate}, {"spawns_per_s", spawn_rate}, {"ratio_to_spawn", rate / spawn_rate},
+                       {"worker_cpu_ms_per_job", cpu_per_job}, {"spawn_cpu_ms_per_job", spawn_cpu_per_job}});
     return 0;
 }
 
