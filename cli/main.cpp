@@ -27,6 +27,7 @@ Store& Context::store(bool check_schema) {
         options.url = db_url();
         options.schema = schema;
         options.check_schema = check_schema;
+        options.pooler = resolve_pooler(pooler);
         m_store = open_store(options);
     }
     return *m_store;
@@ -143,6 +144,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("wfq ") + WFQ_VERSION + " (git " + WFQ_GIT_REVISION + ")");
     app.add_option("--db", ctx.db_flag, "Database URL: sqlite:PATH, postgresql://..., or libpq keywords (else WFQ_DB, DATABASE_URL)");
     app.add_option("--schema", ctx.schema, "PostgreSQL schema holding this queue (else WFQ_SCHEMA, default wfq)");
+    app.add_option("--pooler", ctx.pooler, "none, or transaction: a transaction-pooling PgBouncer is in front (else WFQ_POOLER)");
     app.add_option("--log-level", ctx.log_level, "trace, debug, info, warn, error, off")->capture_default_str();
     app.add_option("--log-format", ctx.log_format, "text or json")->capture_default_str();
     app.add_option("--otlp-file", ctx.otlp_file, "Append spans as OTLP/JSON lines to this file (else WFQ_OTLP_FILE)");

@@ -28,6 +28,7 @@ struct BenchOptions {
     std::string what;
     std::int64_t jobs = 20000;
     int concurrency = 8;
+    int prefetch = -1;
     int batch_size = 1000;
     int processes = 1;
     std::int64_t samples = 500;
@@ -99,6 +100,7 @@ int bench_work(Context& ctx, BenchOptions& o) {
     w.queues = {"bench"};
     w.types = {"bench_work"};
     w.concurrency = o.concurrency;
+    w.prefetch = o.prefetch;
     w.until_empty = true;
     w.rescue_interval_ms = 0;
     Worker worker(store, handler, w, ctx.clock(), ctx.random());
@@ -254,6 +256,7 @@ double run_bench_worker(Context& ctx, BenchOptions& o, Handler& handler, const s
     w.queues = {"bench"};
     w.types = {type};
     w.concurrency = o.concurrency;
+    w.prefetch = o.prefetch;
     w.until_empty = true;
     w.rescue_interval_ms = 0;
     Worker worker(store, handler, w, ctx.clock(), ctx.random());
@@ -500,6 +503,7 @@ void add_bench_command(CLI::App& app, Context& ctx) {
         ->required();
     sub->add_option("--jobs", o->jobs, "Jobs (or lock cycles per process, or spawns)")->capture_default_str();
     sub->add_option("--concurrency", o->concurrency, "Worker concurrency for `work`, `exec`, `stream`, `spawn`")->capture_default_str();
+    sub->add_option("--prefetch", o->prefetch, "Jobs claimed beyond the free slots for `work`, `exec`, `stream` (default: the worker's)");
     sub->add_option("--batch-size", o->batch_size, "Jobs per enqueue transaction")->capture_default_str();
     sub->add_option("--processes", o->processes,
                     "Processes contending for one lock (for `config`: repositories; for `stream`: handler processes)")

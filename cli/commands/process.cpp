@@ -36,6 +36,7 @@ struct ProcessOptions {
     std::vector<int> permanent_exit_codes;
     std::string rescue_interval = "15s";
     std::string max_outage = "5m";
+    std::string retention;
     int prefetch = -1;
     int max_snoozes = 100;
     std::string metrics_file;
@@ -66,6 +67,7 @@ int run_process(Context& ctx, ProcessOptions& o) {
     w.until_empty = o.until_empty;
     w.rescue_interval_ms = duration_flag("--rescue-interval", o.rescue_interval);
     w.max_outage_ms = duration_flag("--max-outage", o.max_outage);
+    if (!o.retention.empty()) w.retention_ms = duration_flag("--retention", o.retention);
     if (w.max_outage_ms <= 0) throw Error(ErrorCode::usage, "--max-outage must be positive");
     if (o.prefetch < -1) throw Error(ErrorCode::usage, "--prefetch must not be negative");
     w.prefetch = o.prefetch;
@@ -180,6 +182,7 @@ void add_process_command(CLI::App& app, Context& ctx) {
         ->delimiter(',');
     sub->add_option("--rescue-interval", o->rescue_interval, "How often to rescue abandoned jobs (0 = never)")
         ->capture_default_str();
+    sub->add_option("--retention", o->retention, "Delete finished jobs older than this, in batches (default: keep)");
     sub->add_option("--max-outage", o->max_outage, "Ride out a database outage this long, then exit 69")->capture_default_str();
     sub->add_option("--prefetch", o->prefetch, "Jobs claimed beyond the free slots (default: min(concurrency, 16))");
     sub->add_option("--max-snoozes", o->max_snoozes, "Fail a job snoozed this often (error_class snooze_limit)")

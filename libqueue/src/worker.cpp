@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -194,11 +195,12 @@ struct Worker::Impl {
     std::unique_ptr<Store> completer_conn, keeper_conn;
 
     std::mutex mutex;
-    std::condition_variable cv;
-    std::condition_variable ready_cv;  // executors wait here: one wake per claimed job, not a herd per event
+    std::condition_variable cv;        // slots freed, jobs finished, closing (claimer, keeper, shutdown)
+    std::condition_variable ready_cv;  // jobs ready for an executor (each wakes one)
     std::map<std::int64_t, std::shared_ptr<Slot>> in_flight;  // claimed until the outcome is recorded
     std::deque<std::pair<Job, std::shared_ptr<Slot>>> ready;  // claimed, waiting for an executor
     int running = 0;                                          // handlers running now
+    int reserved = 0;                                         // slots of claims under way
     bool closing = false;
     WorkerStats stats;
     std::unique_ptr<ConfigCache> cache;
@@ -222,6 +224,8 @@ struct Worker::Impl {
             tracer = own_tracer.get();
         }
         outage = std::make_unique<engine::OutageMonitor>(clock, options.max_outage_ms, worker_id);
+        m_claimer = engine::Claimer([this](int n) { return store.claim_batch(claim_request(n)); }, options.concurrency,
+                                    options.prefetch);
     }
 
     Store& completer_store() { return completer_conn ? *completer_conn : store; }
@@ -358,6 +362,7 @@ struct Worker::Impl {
                 --running;
             }
             if (outcome) {
+                slot.finishing = true;
                 completer->submit(std::move(*outcome));
             } else {
                 // Nothing to record: the lease is gone.
@@ -376,9 +381,12 @@ struct Worker::Impl {
     void keeper_loop(std::int64_t start_ns) {
         engine::LeaseKeeper keeper(keeper_store(), *outage, clock, options.lease_ms, worker_id);
         std::int64_t next_beat = 0, next_rescue = options.rescue_interval_ms > 0 ? 0 : INT64_MAX;
+        // Retention runs a few times per retention period, at most every minute.
+        const std::int64_t prune_every = std::clamp<std::int64_t>(options.retention_ms / 4, 1000, 60000);
+        std::int64_t next_prune = options.retention_ms > 0 ? prune_every : INT64_MAX;
         for (;;) {
             std::int64_t now = elapsed_ms(start_ns);
-            std::int64_t next = std::min(next_beat, next_rescue);
+            std::int64_t next = std::min({next_beat, next_rescue, next_prune});
             std::vector<std::shared_ptr<Slot>> slots;
             {
                 std::unique_lock<std::mutex> lock(mutex);
@@ -413,6 +421,16 @@ struct Worker::Impl {
                 }
                 write_metrics_file();
             }
+            if (now >= next_prune) {
+                next_prune = now + prune_every;
+                if (!outage->in_outage()) {
+                    try {
+                        prune();
+                    } catch (const std::exception& e) {
+                        log::warn(std::string("retention prune failed: ") + e.what(), {{"worker_id", worker_id}});
+                    }
+                }
+            }
             if (now >= next_rescue) {
                 next_rescue = now + options.rescue_interval_ms;
                 if (!outage->in_outage()) {
@@ -424,6 +442,22 @@ struct Worker::Impl {
                 }
             }
         }
+    }
+
+    // Deletes finished jobs past --retention under the lock "wfq:retention" (one pruner at a time).
+    void prune() {
+        Store& s = keeper_store();
+        auto grant = s.lock_acquire("wfq:retention", worker_id, 600000);
+        if (!grant) return;
+        std::int64_t n = 0;
+        try {
+            n = s.prune(options.retention_ms, {JobState::completed, JobState::failed, JobState::cancelled}, 1000, nullptr);
+        } catch (...) {
+            s.lock_release("wfq:retention", grant->token);
+            throw;
+        }
+        s.lock_release("wfq:retention", grant->token);
+        if (n > 0) log::info("pruned finished jobs past --retention", {{"worker_id", worker_id}, {"jobs", std::to_string(n)}});
     }
 
     void rescue() {
@@ -485,8 +519,31 @@ struct Worker::Impl {
 
         engine::Completer::Options copts;
         Store& cstore = completer_store();
+        // Each flush of outcomes also claims for the free slots in the same transaction: on
+        // SQLite that is the one writer per process (one BEGIN IMMEDIATE for both); on
+        // PostgreSQL it saves the claimer a round trip and a commit. There the piggybacked claim
+        // takes only jobs without a lock key, so it can never fail on the running-lock-key index
+        // and take the outcomes down with it; the claimer claims the others.
+        const bool shared_connection = !completer_conn;
+        engine::Completer::Record record = [this, &cstore, shared_connection](const std::vector<Outcome>& batch) {
+            static const bool ab = std::getenv("WFQ_AB") != nullptr;
+            if (ab && !shared_connection) return cstore.record_outcomes(batch);
+            int n = reserve_claim();
+            std::vector<Job> claimed;
+            const std::int64_t claim_start = unix_now_ns(), claim_steady = clock.steady_ns();
+            try {
+                ClaimRequest req = claim_request(n);
+                req.unkeyed_only = !shared_connection;
+                auto status = cstore.record_outcomes_and_claim(batch, req, claimed);
+                accept_claimed(claimed, n, claim_start, claim_steady);
+                return status;
+            } catch (...) {
+                accept_claimed({}, n, claim_start, claim_steady);
+                throw;
+            }
+        };
         completer = std::make_unique<engine::Completer>(
-            [&cstore](const std::vector<Outcome>& batch) { return cstore.record_outcomes(batch); },
+            std::move(record),
             [this](const Outcome& o, OutcomeStatus st, bool unknown) { on_recorded(o, st, unknown); }, *outage, copts);
         completer->start();
         engine::Executor executor(handler, *tracer, store, cache.get(), options, clock, random, worker_id);
@@ -524,6 +581,48 @@ struct Worker::Impl {
         return stats;
     }
 
+    ClaimRequest claim_request(int limit) const {
+        return ClaimRequest{worker_id, options.queues, options.types, limit, options.lease_ms};
+    }
+
+    // Reserves the free slots for a claim about to be made (0: none free, or --max-jobs reached).
+    int reserve_claim() {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (closing || stopping_claims) return 0;
+        int n = m_claimer.limit(running, static_cast<int>(ready.size()) + reserved);
+        if (options.max_jobs > 0)
+            n = static_cast<int>(std::min<std::int64_t>(n, std::max<std::int64_t>(0, options.max_jobs - stats.claimed - reserved)));
+        reserved += n;
+        return n;
+    }
+
+    // Hands claimed jobs to the executors and frees the reservation of n slots.
+    void accept_claimed(std::vector<Job> jobs, int n, std::int64_t claim_start, std::int64_t claim_steady) {
+        const std::int64_t claim_end = unix_now_ns();
+        if (n > 0 || !jobs.empty()) metrics.claim(static_cast<double>(clock.steady_ns() - claim_steady) / 1e9, jobs.size());
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            reserved -= n;
+            for (auto& job : jobs) {
+                auto slot = std::make_shared<Slot>();
+                slot->ref = JobRef{job.id, worker_id, job.attempt};
+                slot->claim_start_ns = claim_start;
+                slot->claim_end_ns = claim_end;
+                slot->lease_until_ns = claim_steady + options.lease_ms * 1'000'000;
+                slot->fields = {{"job_id", std::to_string(job.id)}, {"type", job.type},
+                                {"attempt", std::to_string(job.attempt)}, {"correlation_id", job.correlation_id},
+                                {"worker_id", worker_id}};
+                in_flight[job.id] = slot;
+                ready.emplace_back(std::move(job), slot);
+                ++stats.claimed;
+            }
+        }
+        if (!jobs.empty()) {
+            for (std::size_t i = 0; i < jobs.size(); ++i) ready_cv.notify_one();
+        }
+        cv.notify_all();
+    }
+
     void fail_if_outage_exceeded() {
         if (outage->exceeded())
             throw Error(ErrorCode::db_unavailable, "the database has been unavailable for longer than --max-outage (" +
@@ -531,12 +630,6 @@ struct Worker::Impl {
     }
 
     void main_loop(const std::atomic<bool>& stop, std::int64_t start_ns, Waker& waker, bool& interrupted) {
-        engine::Claimer claimer(
-            [&](int limit) {
-                ClaimRequest req{worker_id, options.queues, options.types, limit, options.lease_ms};
-                return store.claim_batch(req);
-            },
-            options.concurrency, options.prefetch);
         int failures = 0;
         for (;;) {
             if (stop) {
@@ -545,79 +638,50 @@ struct Worker::Impl {
             }
             fail_if_outage_exceeded();
             if (options.max_time_ms > 0 && elapsed_ms(start_ns) >= options.max_time_ms) return;
-            int now_running, now_ready;
-            std::int64_t claimed;
             {
                 std::lock_guard<std::mutex> lock(mutex);
-                claimed = stats.claimed;
-                now_running = running;
-                now_ready = static_cast<int>(ready.size());
+                if (options.max_jobs > 0 && stats.claimed >= options.max_jobs) return;
             }
-            if (options.max_jobs > 0 && claimed >= options.max_jobs) return;
-            if (claimer.limit(now_running, now_ready) <= 0) {
-                std::unique_lock<std::mutex> lock(mutex);
-                cv.wait_for(lock, std::chrono::milliseconds(100),
-                            [&] { return claimer.limit(running, static_cast<int>(ready.size())) > 0 || stop; });
-                continue;
-            }
+            const std::int64_t claim_start = unix_now_ns(), claim_steady = clock.steady_ns();
+            int n = 0;
             try {
-                bool full = false;
-                const std::int64_t claim_start = unix_now_ns(), claim_steady = clock.steady_ns();
-                std::vector<Job> jobs;
                 if (claim_in_doubt) {
                     // A claim failed with the session: it may have committed without us hearing.
                     // Jobs running under our id that we do not hold are adopted, not left to rescue.
+                    std::vector<Job> adopted;
                     for (auto& job : store.running_jobs_of(worker_id)) {
                         std::lock_guard<std::mutex> lock(mutex);
-                        if (!in_flight.count(job.id)) jobs.push_back(std::move(job));
+                        if (!in_flight.count(job.id)) adopted.push_back(std::move(job));
                     }
                     claim_in_doubt = false;
-                    full = true;  // not a sign of an empty queue: claim again at once
-                    if (!jobs.empty()) log::info("adopted jobs claimed before the connection was lost",
-                                                 {{"worker_id", worker_id}, {"jobs", std::to_string(jobs.size())}});
-                } else {
-                    jobs = claimer.claim(now_running, now_ready, full);
+                    outage->ok();
+                    if (!adopted.empty())
+                        log::info("adopted jobs claimed before the connection was lost",
+                                  {{"worker_id", worker_id}, {"jobs", std::to_string(adopted.size())}});
+                    accept_claimed(std::move(adopted), 0, claim_start, claim_steady);
+                    continue;
                 }
+                n = reserve_claim();
+                if (n == 0) {
+                    // Every executor busy (or the claims of a flush under way): wait for a slot.
+                    std::unique_lock<std::mutex> lock(mutex);
+                    cv.wait_for(lock, std::chrono::milliseconds(100), [&] {
+                        return m_claimer.limit(running, static_cast<int>(ready.size()) + reserved) > 0 || stop;
+                    });
+                    continue;
+                }
+                bool full = false;
+                std::vector<Job> jobs = m_claimer.claim(n, full);
                 outage->ok();
                 failures = 0;
-                const std::int64_t claim_end = unix_now_ns();
-                metrics.claim(static_cast<double>(clock.steady_ns() - claim_steady) / 1e9, jobs.size());
-                if (options.max_jobs > 0 && static_cast<std::int64_t>(jobs.size()) > options.max_jobs - claimed) {
-                    // Claimed past --max-jobs: give the surplus back untouched.
-                    std::vector<Outcome> back;
-                    while (static_cast<std::int64_t>(jobs.size()) > options.max_jobs - claimed) {
-                        Outcome o;
-                        o.job = JobRef{jobs.back().id, worker_id, jobs.back().attempt};
-                        o.kind = Outcome::Kind::released;
-                        o.message = "claimed past --max-jobs";
-                        back.push_back(o);
-                        jobs.pop_back();
-                    }
-                    store.record_outcomes(back);
-                    full = false;
-                }
-                if (!jobs.empty()) {
-                    std::lock_guard<std::mutex> lock(mutex);
-                    for (auto& job : jobs) {
-                        auto slot = std::make_shared<Slot>();
-                        slot->ref = JobRef{job.id, worker_id, job.attempt};
-                        slot->claim_start_ns = claim_start;
-                        slot->claim_end_ns = claim_end;
-                        slot->lease_until_ns = claim_steady + options.lease_ms * 1'000'000;
-                        slot->fields = {{"job_id", std::to_string(job.id)}, {"type", job.type},
-                                        {"attempt", std::to_string(job.attempt)}, {"correlation_id", job.correlation_id},
-                                        {"worker_id", worker_id}};
-                        in_flight[job.id] = slot;
-                        ready.emplace_back(std::move(job), slot);
-                        ++stats.claimed;
-                        ready_cv.notify_one();
-                    }
-                    cv.notify_all();
-                }
-                if (full || !jobs.empty()) continue;  // a full batch: more may be due; claim again at once
+                bool got = !jobs.empty();
+                accept_claimed(std::move(jobs), n, claim_start, claim_steady);
+                n = 0;
+                if (full || got) continue;  // a full batch: more may be due; claim again at once
                 idle(stop, start_ns, waker);
                 if (m_until_empty_done) return;
             } catch (const Error& e) {
+                if (n > 0) accept_claimed({}, n, claim_start, claim_steady);
                 if (e.code() != ErrorCode::db_unavailable) throw;
                 claim_in_doubt = true;
                 outage->failed("claimer", e.what());
@@ -657,12 +721,18 @@ struct Worker::Impl {
         }
     }
     bool m_until_empty_done = false;
+    bool stopping_claims = false;  // under mutex: the main loop has ended, claim no more
+    engine::Claimer m_claimer{[this](int n) { return store.claim_batch(claim_request(n)); }, 1, 0};
     bool claim_in_doubt = false;
 
     // stopping (a signal or the time budget): jobs not started go back at once, running ones
     // get the grace period. Otherwise (max jobs, until empty) every claimed job runs to the end.
     // Then the executors end, the completer records what is left, and the keeper stops.
     void shutdown(std::vector<std::thread>& pool, std::thread& keeper, bool stopping) {
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            stopping_claims = true;
+        }
         if (stopping) {
             std::lock_guard<std::mutex> lock(mutex);
             for (auto& [job, slot] : ready) {

@@ -35,12 +35,12 @@ TEST(Claimer, AsksForFreeSlotsPlusPrefetch) {
     EXPECT_EQ(c.limit(3, 2), 1);
     EXPECT_EQ(c.limit(3, 3), 0) << "at most prefetch jobs wait";
     bool full = false;
-    auto jobs = c.claim(1, 0, full);
+    auto jobs = c.claim(c.limit(1, 0), full);
     EXPECT_EQ(jobs.size(), 5u);
     EXPECT_TRUE(full) << "a full batch means: claim again at once";
     EXPECT_EQ(asked, std::vector<int>{5});
     Claimer partial([](int) { return std::vector<Job>(2); }, 4, 2);
-    partial.claim(0, 0, full);
+    partial.claim(partial.limit(0, 0), full);
     EXPECT_FALSE(full);
 }
 

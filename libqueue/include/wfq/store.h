@@ -24,6 +24,9 @@ struct ClaimRequest {
     std::vector<std::string> types;   // empty: every type
     int limit = 1;
     std::int64_t lease_ms = 30000;
+    // Only jobs without a lock key: a claim that must not fail on the unique index of running
+    // lock keys (it shares its transaction with outcomes).
+    bool unkeyed_only = false;
 };
 
 struct Failure {
@@ -141,6 +144,10 @@ public:
     // ones), each compare-and-set on (id, lease owner, attempt, running). Returns one status per
     // outcome, in order.
     virtual std::vector<OutcomeStatus> record_outcomes(const std::vector<Outcome>& outcomes) = 0;
+    // The same, and in the same transaction a claim (where one writer per process is best,
+    // SQLite: one BEGIN IMMEDIATE for both). The claimed jobs go to claimed.
+    virtual std::vector<OutcomeStatus> record_outcomes_and_claim(const std::vector<Outcome>& outcomes,
+                                                                 const ClaimRequest& claim, std::vector<Job>& claimed) = 0;
     // Gives a job back without counting the attempt (graceful shutdown).
     virtual bool release(const JobRef& job, const std::string& reason) = 0;
     // Expired leases and jobs of workers silent for dead_after_ms go back to pending
@@ -221,7 +228,14 @@ struct StoreOptions {
     std::string schema = "wfq";
     bool check_schema = true;  // PostgreSQL: fail with Error(config) when migrations are missing
     Clock* clock = nullptr;    // SQLite's clock; the system clock when null
+    // "transaction": a transaction-pooling PgBouncer sits in front of PostgreSQL, so nothing may
+    // rely on session state (no LISTEN: polling instead; no session advisory locks; no prepared
+    // statements; the schema set per transaction). "" or "none": a direct connection.
+    std::string pooler;
 };
+
+// --pooler, else WFQ_POOLER; Error(usage) for a value other than none and transaction.
+std::string resolve_pooler(const std::string& flag_value);
 
 // --db, else WFQ_DB, else DATABASE_URL, else sqlite:$XDG_STATE_HOME/wfq/wfq.db.
 std::string resolve_db_url(const std::string& flag_value);

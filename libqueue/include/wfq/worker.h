@@ -85,6 +85,9 @@ struct WorkerOptions {
     std::int64_t max_outage_ms = 300000;
     int prefetch = -1;       // jobs claimed beyond the free executors (-1: min(concurrency, 16))
     int max_snoozes = 100;   // a job snoozed this often fails with error_class snooze_limit
+    // Finished jobs (with their events and checkpoints) older than this are deleted in batches
+    // of 1,000, one transaction each, by one worker at a time (0: keep them).
+    std::int64_t retention_ms = 0;
     JobPolicy policy;
     // Jobs with an org (and repo) get their effective config through this cache; a watcher
     // thread applies invalidations from `wfq config set/unset` and `wfq cache invalidate`.

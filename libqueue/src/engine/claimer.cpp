@@ -12,9 +12,8 @@ int Claimer::limit(int running, int waiting) const {
     return std::max(0, m_concurrency + m_prefetch - running - waiting);
 }
 
-std::vector<Job> Claimer::claim(int running, int waiting, bool& full) {
+std::vector<Job> Claimer::claim(int n, bool& full) {
     full = false;
-    int n = limit(running, waiting);
     if (n <= 0) return {};
     auto jobs = m_claim(n);
     full = static_cast<int>(jobs.size()) >= n;

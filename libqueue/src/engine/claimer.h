@@ -16,8 +16,9 @@ public:
     Claimer(Claim claim, int concurrency, int prefetch);
     // How many jobs to ask for with running handlers busy and waiting jobs already claimed.
     int limit(int running, int waiting) const;
-    // Claims up to limit(running, waiting); full is set when the batch came back full.
-    std::vector<Job> claim(int running, int waiting, bool& full);
+    // Claims up to n jobs (n from limit(), reserved by the caller); full is set when the batch
+    // came back full.
+    std::vector<Job> claim(int n, bool& full);
 
 private:
     Claim m_claim;

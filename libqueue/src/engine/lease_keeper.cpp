@@ -10,7 +10,9 @@ LeaseKeeper::LeaseKeeper(Store& store, OutageMonitor& outage, Clock& clock, std:
     : m_store(store), m_outage(outage), m_clock(clock), m_lease_ms(lease_ms), m_worker_id(std::move(worker_id)) {}
 
 void LeaseKeeper::stop_slot(Slot& slot, const char* why) {
-    if (slot.shutting_down || slot.lost.exchange(true)) return;
+    // A job whose outcome is being recorded is no longer running when the renewal lands: the
+    // completer reports what really happened.
+    if (slot.shutting_down || slot.finishing || slot.lost.exchange(true)) return;
     slot.cancel = true;
     log::Fields f = slot.fields;
     f.emplace_back("reason", why);

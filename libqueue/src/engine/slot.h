@@ -14,6 +14,7 @@ struct Slot {
     std::atomic<bool> cancel{false};         // the handler must stop
     std::atomic<bool> lost{false};           // the lease is gone (not renewed, taken over, cancelled)
     std::atomic<bool> shutting_down{false};  // the worker is stopping: give the job back
+    std::atomic<bool> finishing{false};      // its outcome is with the completer
     // Steady time (ns) until which the lease is surely held: when the last renewal that
     // succeeded was sent, plus the lease length.
     std::atomic<std::int64_t> lease_until_ns{0};

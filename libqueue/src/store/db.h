@@ -110,7 +110,8 @@ public:
 };
 
 std::unique_ptr<Db> open_sqlite_db(const std::string& path, Clock* clock);
-std::unique_ptr<Db> open_postgres_db(const std::string& dsn, const std::string& schema);
+// pooled: behind a transaction-pooling PgBouncer (see StoreOptions::pooler).
+std::unique_ptr<Db> open_postgres_db(const std::string& dsn, const std::string& schema, bool pooled);
 std::unique_ptr<Store> make_sql_store(std::unique_ptr<Db> db, bool check_schema);
 
 }  // namespace wfq::store

@@ -27,6 +27,15 @@ std::string redact_dsn(const std::string& dsn) {
 
 static bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
+std::string resolve_pooler(const std::string& flag_value) {
+    std::string v = flag_value;
+    if (v.empty())
+        if (const char* e = std::getenv("WFQ_POOLER"); e && *e) v = e;
+    if (v.empty() || v == "none") return "";
+    if (v == "transaction") return v;
+    throw Error(ErrorCode::usage, "unknown pooler mode '" + v + "' (--pooler / WFQ_POOLER): use none or transaction");
+}
+
 std::unique_ptr<Store> open_store(const StoreOptions& options) {
     const std::string& url = options.url;
     if (starts_with(url, "sqlite:")) {
@@ -37,7 +46,8 @@ std::unique_ptr<Store> open_store(const StoreOptions& options) {
     }
     if (starts_with(url, "postgresql://") || starts_with(url, "postgres://") || url.find('=') != std::string::npos) {
         // A server that is down or restarting gets the same patience as a lost connection.
-        auto db = retry([&] { return store::open_postgres_db(url, options.schema); }, default_db_retry_policy());
+        auto db = retry([&] { return store::open_postgres_db(url, options.schema, options.pooler == "transaction"); },
+                        default_db_retry_policy());
         return store::make_sql_store(std::move(db), options.check_schema);
     }
     throw Error(ErrorCode::config, "unrecognised database URL '" + redact_dsn(url) +

@@ -102,11 +102,16 @@ std::vector<std::string> split_csv(const std::string& s) {
 constexpr std::size_t kEnqueueColumns = 15;
 constexpr std::size_t kEnqueueRowsPerStatement = 500;
 constexpr std::size_t kCopyAtLeast = 32;
+// SQLite compiles ?NNN parameters in time quadratic in their number: a statement of 64 rows
+// (960 parameters) prepares in a blink and still saves most per-statement work.
+constexpr std::size_t kSqliteRowsPerStatement = 64;
 
 class SqlStore final : public Store {
 public:
     SqlStore(std::unique_ptr<Db> db, bool check) : m_db(std::move(db)) {
-        if (m_db->backend() == "sqlite") migrate();  // the embedded default migrates itself
+        // The embedded default migrates itself; a read first, so that opening an up-to-date
+        // database takes no write lock.
+        if (m_db->backend() == "sqlite" && !schema_current()) migrate();
         else if (check) check_schema();
     }
 
@@ -160,6 +165,15 @@ public:
         return out;
     }
 
+    bool schema_current() {
+        try {
+            auto rows = run("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {});
+            return rows.at(0).i64(0) >= m_db->migrations().back().version;
+        } catch (const std::exception&) {
+            return false;  // no schema_migrations yet
+        }
+    }
+
     void check_schema() override {
         int latest = m_db->migrations().back().version;
         std::int64_t have = 0;
@@ -191,8 +205,10 @@ public:
             if (jobs.size() >= kCopyAtLeast && !keyed && m_db->backend() == "postgresql") {
                 copy_rows(jobs, results);
             } else {
-                for (std::size_t start = 0; start < jobs.size(); start += kEnqueueRowsPerStatement) {
-                    std::size_t end = std::min(jobs.size(), start + kEnqueueRowsPerStatement);
+                // Multi-row statements: fewer round trips on PostgreSQL, less per-statement work on SQLite.
+                const std::size_t per_statement = m_db->backend() == "sqlite" ? kSqliteRowsPerStatement : kEnqueueRowsPerStatement;
+                for (std::size_t start = 0; start < jobs.size(); start += per_statement) {
+                    std::size_t end = std::min(jobs.size(), start + per_statement);
                     insert_rows(jobs, start, end, results);
                 }
             }
@@ -280,7 +296,21 @@ public:
 
     std::vector<OutcomeStatus> record_outcomes(const std::vector<Outcome>& outcomes) override {
         if (outcomes.empty()) return {};
+        return transact("complete", [&] { return record_in_transaction(outcomes); });
+    }
+
+    std::vector<OutcomeStatus> record_outcomes_and_claim(const std::vector<Outcome>& outcomes, const ClaimRequest& claim,
+                                                         std::vector<Job>& claimed) override {
         return transact("complete", [&] {
+            auto status = record_in_transaction(outcomes);
+            claimed = claim.limit > 0 ? claim_once(claim) : std::vector<Job>{};
+            return status;
+        });
+    }
+
+    std::vector<OutcomeStatus> record_in_transaction(const std::vector<Outcome>& outcomes) {
+        if (outcomes.empty()) return {};
+        {
             std::vector<OutcomeStatus> status(outcomes.size(), OutcomeStatus::lost);
             nlohmann::json rows = nlohmann::json::array();
             std::vector<std::size_t> parked;
@@ -328,7 +358,7 @@ public:
             if (!events.empty()) insert_events(events);
             for (std::size_t i : parked) status[i] = park(outcomes[i]);
             return status;
-        });
+        }
     }
 
     RescueReport rescue(std::int64_t dead_after_ms) override {
@@ -1093,9 +1123,12 @@ private:
         add_in(pick, params, "c.type", req.types);
         // A job with a lock key is a candidate only when no job with that key runs and it is the
         // oldest due job of its key, so one batch never holds two jobs of one key.
-        pick += " AND (c.lock_key IS NULL OR (NOT EXISTS (SELECT 1 FROM jobs r WHERE r.lock_key = c.lock_key AND "
-                "r.state = 'running') AND c.id = (SELECT MIN(p.id) FROM jobs p WHERE p.lock_key = c.lock_key AND "
-                "p.state = 'pending' AND p.run_at <= wfq_now_ms())))";
+        if (req.unkeyed_only)
+            pick += " AND c.lock_key IS NULL";
+        else
+            pick += " AND (c.lock_key IS NULL OR (NOT EXISTS (SELECT 1 FROM jobs r WHERE r.lock_key = c.lock_key AND "
+                    "r.state = 'running') AND c.id = (SELECT MIN(p.id) FROM jobs p WHERE p.lock_key = c.lock_key AND "
+                    "p.state = 'pending' AND p.run_at <= wfq_now_ms())))";
         pick += " ORDER BY c.priority DESC, c.run_at, c.id LIMIT $" + std::to_string(params.size() + 1) + m_db->skip_locked();
         params.emplace_back(std::int64_t(req.limit));
         std::string sql = "WITH picked AS MATERIALIZED (" + pick +

@@ -163,12 +163,15 @@ std::string hex_decode(const char* text, std::size_t len) {
     throw Error(ErrorCode::failure, std::string("database error: ") + e.what());
 }
 
-std::unique_ptr<pqxx::connection> connect(const std::string& dsn, const std::string& schema) {
+// pooled: behind a transaction pooler, where a SET would stick to a server session other
+// clients share; the schema is then set per transaction (SET LOCAL) instead.
+std::unique_ptr<pqxx::connection> connect(const std::string& dsn, const std::string& schema, bool pooled = false) {
     try {
         auto conn = std::make_unique<pqxx::connection>(dsn);
-        pqxx::nontransaction tx(*conn);
-        tx.exec("SET search_path TO \"" + schema + "\"");
-        tx.exec("SET client_min_messages TO warning");
+        if (!pooled) {
+            pqxx::nontransaction tx(*conn);
+            tx.exec("SET search_path TO \"" + schema + "\"; SET client_min_messages TO warning");
+        }
         return conn;
     } catch (const pqxx::broken_connection& e) {
         std::string msg = e.what();
@@ -287,20 +290,101 @@ auto as_tuple(const std::vector<const char*>& v, std::index_sequence<I...>) {
     return std::make_tuple(v[I]...);
 }
 
+// Behind a transaction pooler there is no LISTEN: an idle worker polls the jobs' id sequence
+// (non-transactional, a cheap read) and wakes when it moved.
+class PooledWaker final : public Waker {
+public:
+    PooledWaker(std::string dsn, std::string schema) : m_dsn(std::move(dsn)), m_schema(std::move(schema)) {}
+    bool wait(std::int64_t timeout_ms) override {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        for (;;) {
+            std::int64_t v = last_id();
+            if (v != m_last) {
+                bool first = m_last < 0;
+                m_last = v;
+                if (!first) return true;
+            }
+            auto now = std::chrono::steady_clock::now();
+            if (now >= deadline) return false;
+            std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(50)));
+        }
+    }
+
+private:
+    std::int64_t last_id() {
+        try {
+            if (!m_conn) m_conn = connect(m_dsn, m_schema, true);
+            pqxx::nontransaction tx(*m_conn);
+            auto r = tx.exec("SELECT last_value FROM \"" + m_schema + "\".jobs_id_seq");
+            return r[0][0].as<std::int64_t>();
+        } catch (const std::exception&) {
+            m_conn.reset();
+            return m_last;
+        }
+    }
+    std::string m_dsn, m_schema;
+    std::unique_ptr<pqxx::connection> m_conn;
+    std::int64_t m_last = -1;
+};
+
+// Behind a transaction pooler: config changes are read from the change log, as on SQLite.
+class PooledConfigWatcher final : public ConfigWatcher {
+public:
+    PooledConfigWatcher(std::string dsn, std::string schema) : m_dsn(std::move(dsn)), m_schema(std::move(schema)) {
+        m_last = query("SELECT COALESCE(MAX(version), 0), '' FROM \"" + m_schema + "\".config_changes", 0).at(0).first;
+    }
+    std::vector<std::string> poll(std::int64_t timeout_ms) override {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        for (;;) {
+            std::vector<std::string> scopes;
+            try {
+                for (auto& [version, scope] : query("SELECT version, scope FROM \"" + m_schema +
+                                                        "\".config_changes WHERE version > $1 ORDER BY version",
+                                                    m_last)) {
+                    m_last = version;
+                    scopes.push_back(scope);
+                }
+            } catch (const std::exception&) {
+                return {"*"};  // changes made while unreachable are unknown
+            }
+            if (!scopes.empty() || std::chrono::steady_clock::now() >= deadline) return scopes;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+
+private:
+    std::vector<std::pair<std::int64_t, std::string>> query(const std::string& sql, std::int64_t after) {
+        try {
+            if (!m_conn) m_conn = connect(m_dsn, m_schema, true);
+            pqxx::nontransaction tx(*m_conn);
+            auto r = sql.find("$1") == std::string::npos ? tx.exec(sql) : tx.exec_params(sql, after);
+            std::vector<std::pair<std::int64_t, std::string>> out;
+            for (const auto& row : r) out.emplace_back(row[0].as<std::int64_t>(), row[1].c_str());
+            return out;
+        } catch (...) {
+            m_conn.reset();
+            throw;
+        }
+    }
+    std::string m_dsn, m_schema;
+    std::unique_ptr<pqxx::connection> m_conn;
+    std::int64_t m_last = 0;
+};
+
 class PostgresDb final : public Db {
 public:
-    PostgresDb(std::string dsn, std::string schema)
-        : m_dsn(std::move(dsn)), m_schema(std::move(schema)), m_conn(connect(m_dsn, m_schema)) {
+    PostgresDb(std::string dsn, std::string schema, bool pooled)
+        : m_dsn(std::move(dsn)), m_schema(std::move(schema)), m_conn(connect(m_dsn, m_schema, pooled)), m_pooled(pooled) {
         // Behind a transaction-pooling PgBouncer a prepared statement may not outlive its
         // transaction, so none are made there.
-        const char* pooler = std::getenv("WFQ_POOLER");
-        m_prepare = !(pooler && std::string(pooler) == "transaction");
+        m_prepare = !pooled;
     }
 
     std::string backend() const override { return "postgresql"; }
     std::string describe() const override { return redact_dsn(m_dsn) + " (schema " + m_schema + ")"; }
 
     Rows exec(const std::string& sql, const Params& params) override {
+        if (m_pooled && !m_in_tx) return in_own_transaction([&] { return exec(sql, params); });
         try {
             if (!m_conn) reconnect();
             std::vector<std::string> storage(params.size());
@@ -329,6 +413,7 @@ public:
     }
 
     void exec_script(const std::string& sql) override {
+        if (m_pooled && !m_in_tx) return in_own_transaction([&] { exec_script(sql); });
         try {
             if (!m_conn) reconnect();
             session().exec(sql);
@@ -344,7 +429,9 @@ public:
     void begin() override {
         try {
             if (!m_conn) reconnect();
-            auto r = session().exec("BEGIN; SELECT txid_current()");
+            auto r = session().exec(m_pooled ? "BEGIN; SET LOCAL search_path TO \"" + m_schema +
+                                                   "\"; SET LOCAL client_min_messages TO warning; SELECT txid_current()"
+                                             : std::string("BEGIN; SELECT txid_current()"));
             m_txid = r[0][0].as<std::int64_t>();
             m_in_tx = true;
         } catch (const Error&) {
@@ -401,7 +488,7 @@ public:
         m_nt.reset();
         m_conn.reset();
         m_prepared.clear();
-        m_conn = connect(m_dsn, m_schema);
+        m_conn = connect(m_dsn, m_schema, m_pooled);
     }
 
     std::string json_rows(const std::string& param,
@@ -412,7 +499,7 @@ public:
     }
 
     std::unique_ptr<Db> open_sibling() override {
-        auto db = std::make_unique<PostgresDb>(m_dsn, m_schema);
+        auto db = std::make_unique<PostgresDb>(m_dsn, m_schema, m_pooled);
         db->m_in_doubt_wait_ms = m_in_doubt_wait_ms;
         return db;
     }
@@ -451,10 +538,19 @@ public:
     void notify_enqueued(const std::string& queue) override { exec("SELECT pg_notify($1, $2)", {channel(), queue}); }
     void notify_config(const std::string& scope) override { exec("SELECT pg_notify($1, $2)", {config_channel(), scope}); }
     std::unique_ptr<ConfigWatcher> open_config_watcher() override {
+        if (m_pooled) return std::make_unique<PooledConfigWatcher>(m_dsn, m_schema);
         return std::make_unique<PgConfigWatcher>(m_dsn, m_schema, config_channel());
     }
-    std::unique_ptr<Waker> open_waker() override { return std::make_unique<PgWaker>(m_dsn, m_schema, channel()); }
+    std::unique_ptr<Waker> open_waker() override {
+        if (m_pooled) return std::make_unique<PooledWaker>(m_dsn, m_schema);
+        return std::make_unique<PgWaker>(m_dsn, m_schema, channel());
+    }
     std::unique_ptr<AdvisoryLock> try_advisory_lock(const std::string& key) override {
+        if (m_pooled)
+            throw Error(ErrorCode::config,
+                        "advisory locks need a database session of their own, which a transaction-pooling PgBouncer "
+                        "(WFQ_POOLER=transaction) does not give: the lock would protect nothing. Use a lease lock "
+                        "(without --advisory), or connect to PostgreSQL directly");
         auto conn = connect(m_dsn, m_schema);
         try {
             pqxx::nontransaction tx(*conn);
@@ -581,8 +677,28 @@ private:
         }
     }
 
+    // One statement in a transaction of its own (pooled: the schema is set per transaction).
+    template <typename Fn>
+    auto in_own_transaction(Fn&& fn) -> decltype(fn()) {
+        begin();
+        try {
+            if constexpr (std::is_void_v<decltype(fn())>) {
+                fn();
+                commit("");
+            } else {
+                auto result = fn();
+                commit("");
+                return result;
+            }
+        } catch (...) {
+            rollback();
+            throw;
+        }
+    }
+
     std::string m_dsn, m_schema;
     std::unique_ptr<pqxx::connection> m_conn;
+    bool m_pooled = false;
     std::unique_ptr<pqxx::nontransaction> m_nt;
     bool m_in_tx = false, m_prepare = true;
     std::int64_t m_txid = 0;
@@ -592,11 +708,11 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Db> open_postgres_db(const std::string& dsn, const std::string& schema) {
+std::unique_ptr<Db> open_postgres_db(const std::string& dsn, const std::string& schema, bool pooled) {
     static const std::regex ident("[A-Za-z_][A-Za-z0-9_]{0,62}");
     if (!std::regex_match(schema, ident))
         throw Error(ErrorCode::usage, "invalid schema name '" + schema + "': use letters, digits and _ (at most 63)");
-    return std::make_unique<PostgresDb>(dsn, schema);
+    return std::make_unique<PostgresDb>(dsn, schema, pooled);
 }
 
 }  // namespace wfq::store

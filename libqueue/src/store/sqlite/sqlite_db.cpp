@@ -149,6 +149,9 @@ sqlite3* open_handle(const std::string& path) {
         throw Error(ErrorCode::db_unavailable, "cannot open SQLite database " + path + ": " + msg);
     }
     sqlite3_busy_timeout(db, 10000);
+    // The WAL is checkpointed as it grows (every 1000 pages), not by each process that exits:
+    // a short-lived `wfq enqueue` then pays no checkpoint and its fsyncs.
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
     sqlite3_extended_result_codes(db, 1);
     return db;
 }
@@ -285,8 +288,8 @@ public:
         std::string s = "(SELECT ";
         for (std::size_t i = 0; i < columns.size(); ++i)
             s += (i ? ", " : "") + std::string("json_extract(value, '$.") + columns[i].first + "') AS " + columns[i].first;
-        // LIMIT -1 keeps the subquery from being flattened: it is materialized once and jobs
-        // are found by id, instead of json_each re-parsing the whole batch for every running job.
+        // LIMIT -1 keeps the rows materialised once: otherwise the planner may loop over the
+        // jobs table (by its state index) and parse the JSON again for every row.
         return s + " FROM json_each(" + param + ") LIMIT -1) AS u";
     }
     std::unique_ptr<Db> open_sibling() override { return nullptr; }
