@@ -42,6 +42,13 @@ s=$(date +%s%N)
 e=$(date +%s%N)
 echo "process --exec /bin/true (concurrency 2): $M jobs in $(( (e - s) / 1000000 )) ms = $(( M * 1000000000 / (e - s) )) jobs/s"
 "$WFQ" bench spawn --jobs $M --concurrency 2
+# The same inside one process, spawn rate first: the ratio is the goal (>= 0.8).
+for c in 1 4; do fresh "exec$c"; "$WFQ" bench exec --jobs $M --concurrency $c; done
+
+# Stream handlers at concurrency 32: the Python example (goal >= 15,000 jobs/s) and wfq's C++
+# line-echo no-op (the ceiling).
+fresh stream_py; "$WFQ" bench stream --jobs 30000 --concurrency 32 -- python3 "$here/../examples/handlers/stream_handler.py"
+fresh stream_echo; "$WFQ" bench stream --jobs 30000 --concurrency 32
 
 s=$(date +%s%N)
 for i in $(seq 1 100); do "$WFQ" enqueue one '{}' > /dev/null; done

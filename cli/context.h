@@ -21,7 +21,7 @@ struct Context {
     std::string pooler;  // --pooler (else WFQ_POOLER)
     std::string log_level = "info";
     std::string log_format = "text";
-    std::vector<std::string> exec_command;  // everything after `process --exec`
+    std::vector<std::string> exec_command;  // the command: after `process --exec` or `--`, `bench stream --`
     std::string otlp_file;                  // --otlp-file, else WFQ_OTLP_FILE
     double trace_sample = 1.0;
     // The chosen command, set by its parser callback and run by main after parsing and

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstring>
 #include <iostream>
+#include <set>
 
 #ifndef WFQ_VERSION
 #define WFQ_VERSION "0.0.0"
@@ -49,20 +50,82 @@ Tracer& Context::tracer() {
 
 namespace {
 
-// `process --exec CMD ARG...`: everything after --exec is the handler command, so its own
-// flags (sh -c ...) never reach our parser.
-std::vector<std::string> split_exec(int argc, char** argv, std::vector<std::string>& exec_command) {
+// The long flags of app and of the top level (which fall through to subcommands), without "--".
+std::set<std::string> long_flags(const CLI::App& top, const CLI::App& sub, std::set<std::string>* taking_values = nullptr) {
+    std::set<std::string> out;
+    for (const CLI::App* a : {&top, &sub})
+        for (const CLI::Option* opt : a->get_options())
+            for (const auto& name : opt->get_lnames()) {
+                out.insert(name);
+                if (taking_values && opt->get_items_expected_min() > 0) taking_values->insert(name);
+            }
+    return out;
+}
+
+// A word of the command that is one of wfq's own flags is a usage error: it was surely meant
+// for wfq (DESIGN.md, "The command after the flags").
+void refuse_own_flags(const std::vector<std::string>& command, const std::set<std::string>& flags, const std::string& intro) {
+    for (const auto& w : command) {
+        if (w.size() < 3 || w.compare(0, 2, "--") != 0) continue;
+        std::string name = w.substr(2, w.find('=') == std::string::npos ? std::string::npos : w.find('=') - 2);
+        if (flags.count(name))
+            throw wfq::Error(wfq::ErrorCode::usage,
+                             "--" + name + " after " + intro + " is one of wfq's own flags and would be handed to the command; put "
+                             "wfq's flags before " + intro + ", or write `-- CMD ARG...` if the command really takes --" + name);
+    }
+}
+
+// The command after the flags: `process [flags] --exec CMD [ARG...]` or `process [flags] -- CMD
+// [ARG...]` (the same), `lock run KEY [flags] [--] CMD [ARG...]`, and `bench stream -- CMD [ARG...]`.
+// Everything from the command on is the command's, so its own flags never reach our parser; after --exec (or a lock run
+// command given without --), a word that is one of wfq's long flags is a usage error; after --
+// nothing is checked.
+std::vector<std::string> split_command(int argc, char** argv, const CLI::App& app, std::vector<std::string>& exec_command) {
     std::vector<std::string> args;
-    bool in_process = false;
+    enum class In { top, process, lock, lock_run, bench } in = In::top;
+    int positionals = 0;  // lock run: KEY, then the command
+    std::set<std::string> taking_values;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
-        if (a == "process") in_process = true;
-        if (in_process && a == "--exec") {
+        if (in == In::top && a == "process") in = In::process;
+        else if (in == In::top && a == "lock") in = In::lock;
+        else if (in == In::top && a == "bench") in = In::bench;
+        else if (in == In::bench && a == "--") {  // `bench stream -- CMD ARG...`: the handler
+            exec_command.assign(argv + i + 1, argv + argc);
+            return args;
+        }
+        else if (in == In::lock && a == "run") {
+            in = In::lock_run;
+            long_flags(app, *app.get_subcommand("lock")->get_subcommand("run"), &taking_values);
+        } else if (in == In::process && (a == "--exec" || a == "--")) {
             int j = i + 1;
-            if (j < argc && std::string(argv[j]) == "--") ++j;
+            bool checked = a == "--exec";
+            if (checked && j < argc && std::string(argv[j]) == "--") {
+                ++j;
+                checked = false;
+            }
             for (; j < argc; ++j) exec_command.emplace_back(argv[j]);
-            args.emplace_back("--exec");  // keep the flag so the parser knows it was given
-            break;
+            if (checked) refuse_own_flags(exec_command, long_flags(app, *app.get_subcommand("process")), "--exec");
+            args.emplace_back("--exec");  // keep the flag so the parser knows a command was given
+            return args;
+        } else if (in == In::lock_run) {
+            if (a == "--") {
+                for (int j = i; j < argc; ++j) args.emplace_back(argv[j]);
+                return args;
+            }
+            if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
+                // One of run's flags (and its value), or an unknown flag the parser will refuse.
+                args.push_back(a);
+                if (a.find('=') == std::string::npos && taking_values.count(a.substr(2)) && i + 1 < argc) args.emplace_back(argv[++i]);
+                continue;
+            }
+            if (!a.empty() && a[0] != '-' && ++positionals == 2) {
+                std::vector<std::string> command(argv + i, argv + argc);
+                refuse_own_flags(command, long_flags(app, *app.get_subcommand("lock")->get_subcommand("run")), "the command");
+                args.emplace_back("--");
+                args.insert(args.end(), command.begin(), command.end());
+                return args;
+            }
         }
         args.push_back(std::move(a));
     }
@@ -112,11 +175,10 @@ int main(int argc, char** argv) {
         if (!words.empty() && words[0] == "--") words.erase(words.begin());
         return wfq::cli::run_completion(app, ctx, words);
     }
-    std::vector<std::string> args = split_exec(argc, argv, ctx.exec_command);
-    std::vector<const char*> cargs{argv[0]};
-    for (const auto& a : args) cargs.push_back(a.c_str());
-
     try {
+        std::vector<std::string> args = split_command(argc, argv, app, ctx.exec_command);
+        std::vector<const char*> cargs{argv[0]};
+        for (const auto& a : args) cargs.push_back(a.c_str());
         try {
             app.parse(static_cast<int>(cargs.size()), const_cast<char**>(cargs.data()));
         } catch (const CLI::ParseError& e) {

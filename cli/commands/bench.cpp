@@ -9,12 +9,15 @@
 #include <wfq/process_runner.h>
 #include <wfq/queue.h>
 #include <wfq/state.h>
+#include <wfq/stream_handler.h>
 #include <wfq/worker.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <condition_variable>
+#include <cstring>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -245,6 +248,118 @@ int bench_spawn(Context& ctx, BenchOptions& o) {
     return 0;
 }
 
+// Runs every bench job through handler with a worker of o.concurrency executors: jobs/s.
+double run_bench_worker(Context& ctx, BenchOptions& o, Handler& handler, const std::string& type, std::int64_t& completed) {
+    Store& store = ctx.store();
+    enqueue_all(store, make_jobs(ctx, o.jobs, type), 1000);
+    WorkerOptions w;
+    w.queues = {"bench"};
+    w.types = {type};
+    w.concurrency = o.concurrency;
+    w.prefetch = o.prefetch;
+    w.until_empty = true;
+    w.rescue_interval_ms = 0;
+    Worker worker(store, handler, w, ctx.clock(), ctx.random());
+    std::atomic<bool> stop{false};
+    auto start = ctx.clock().steady_ns();
+    auto stats = worker.run(stop);
+    completed = stats.completed;
+    return static_cast<double>(stats.completed) / seconds_since(start);
+}
+
+// `process --exec /bin/true` against `bench spawn` at the same concurrency: the worker's
+// overhead per exec'd job (goal: at least 80% of the spawn rate).
+int bench_exec(Context& ctx, BenchOptions& o) {
+    start_handler_watchdog();  // as `wfq process` does
+    auto cpu_ms = [] {  // this process's own CPU time (not its children's)
+        rusage u{};
+        getrusage(RUSAGE_SELF, &u);
+        return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000.0 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000.0;
+    };
+    const double spawn_cpu_before = cpu_ms();
+    ProcessSpec spec;
+    spec.argv = {"/bin/true"};
+    spec.env = current_environment();
+    auto start = ctx.clock().steady_ns();
+    std::atomic<std::int64_t> next{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < o.concurrency; ++t)
+        threads.emplace_back([&] {
+            while (next++ < o.jobs) run_process(spec);
+        });
+    for (auto& t : threads) t.join();
+    double spawn_rate = static_cast<double>(o.jobs) / seconds_since(start);
+    double spawn_cpu_per_job = (cpu_ms() - spawn_cpu_before) / static_cast<double>(o.jobs);
+    ExecHandlerOptions h;
+    h.command = {"/bin/true"};
+    h.db_url = ctx.db_url();
+    auto handler = make_exec_handler(h);
+    std::int64_t completed = 0;
+    double cpu_before = cpu_ms();
+    double rate = run_bench_worker(ctx, o, *handler, "bench_exec", completed);
+    double cpu_per_job = (cpu_ms() - cpu_before) / static_cast<double>(std::max<std::int64_t>(1, completed));
+    report(o, "exec", {{"backend", ctx.store().backend()}, {"jobs", completed}, {"concurrency", o.concurrency},
+                       {"jobs_per_s", rate}, {"spawns_per_s", spawn_rate}, {"ratio_to_spawn", rate / spawn_rate},
+                       {"worker_cpu_ms_per_job", cpu_per_job}, {"spawn_cpu_ms_per_job", spawn_cpu_per_job}});
+    return 0;
+}
+
+// Stream handler throughput: the command after `--`, or by default wfq's own line-echo no-op
+// handler (`wfq __stream-echo`, the ceiling).
+int bench_stream(Context& ctx, BenchOptions& o) {
+    start_handler_watchdog();
+    StreamHandlerOptions so;
+    so.command = ctx.exec_command;
+    if (so.command.empty()) {
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n <= 0) throw Error(ErrorCode::failure, "cannot find the wfq binary for the echo handler");
+        so.command = {std::string(self, static_cast<std::size_t>(n)), "__stream-echo"};
+    }
+    so.procs = o.processes;
+    so.db_url = ctx.db_url();
+    std::int64_t completed = 0;
+    double rate;
+    {
+        auto handler = make_stream_handler(so);
+        rate = run_bench_worker(ctx, o, *handler, "bench_stream", completed);
+    }
+    std::string command;
+    for (const auto& a : so.command) command += (command.empty() ? "" : " ") + a;
+    report(o, "stream", {{"backend", ctx.store().backend()}, {"jobs", completed}, {"concurrency", o.concurrency},
+                         {"procs", o.processes}, {"handler", command}, {"jobs_per_s", rate}});
+    return 0;
+}
+
+// The cheapest stream handler: answers {"id":N,"ok":true} to every job line, writing its
+// answers in one write per read, for the ceiling of `bench stream`.
+int stream_echo() {
+    std::string in, out;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(0, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return 0;
+        in.append(buf, static_cast<std::size_t>(n));
+        std::size_t start = 0, nl;
+        while ((nl = in.find('\n', start)) != std::string::npos) {
+            static const char prefix[] = "{\"id\":";
+            if (in.compare(start, sizeof prefix - 1, prefix) == 0) {
+                std::size_t end = in.find_first_of(",}", start);
+                out += "{\"id\":" + in.substr(start + sizeof prefix - 1, end - start - (sizeof prefix - 1)) + ",\"ok\":true}\n";
+            }
+            start = nl + 1;
+        }
+        in.erase(0, start);
+        for (std::size_t done = 0; done < out.size();) {
+            ssize_t w = ::write(1, out.data() + done, out.size() - done);
+            if (w <= 0) return 1;
+            done += static_cast<std::size_t>(w);
+        }
+        out.clear();
+    }
+}
+
 // Bytes stored per pipeline run (naive: full JSON each stage; full+gzip; delta+gzip as wfq
 // checkpoints) and the time to encode one checkpoint and to restore the last, over a
 // directory of stage contexts (the review-context fixtures).
@@ -370,26 +485,35 @@ int run_bench(Context& ctx, BenchOptions& o) {
     if (o.what == "latency") return bench_latency(ctx, o);
     if (o.what == "locks") return bench_locks(ctx, o);
     if (o.what == "spawn") return bench_spawn(ctx, o);
+    if (o.what == "exec") return bench_exec(ctx, o);
+    if (o.what == "stream") return bench_stream(ctx, o);
     if (o.what == "state") return bench_state(ctx, o);
     if (o.what == "config") return bench_config(ctx, o);
-    throw Error(ErrorCode::usage, "unknown benchmark '" + o.what + "' (enqueue, work, latency, locks, spawn, state, config)");
+    throw Error(ErrorCode::usage, "unknown benchmark '" + o.what + "' (enqueue, work, latency, locks, spawn, exec, stream, state, config)");
 }
 
 }  // namespace
 
 void add_bench_command(CLI::App& app, Context& ctx) {
     auto o = std::make_shared<BenchOptions>();
-    auto* sub = app.add_subcommand("bench", "Measure throughput, latency and sizes (enqueue, work, latency, locks, spawn, state, config)");
-    sub->add_option("benchmark", o->what, "enqueue, work, latency, locks, spawn, state or config")->required();
+    auto* sub = app.add_subcommand(
+        "bench", "Measure throughput, latency and sizes (enqueue, work, latency, locks, spawn, exec, stream, state, config)");
+    sub->add_option("benchmark", o->what,
+                    "enqueue, work, latency, locks, spawn, exec, stream [-- CMD ARG...] (default: a C++ echo handler), state or config")
+        ->required();
     sub->add_option("--jobs", o->jobs, "Jobs (or lock cycles per process, or spawns)")->capture_default_str();
-    sub->add_option("--concurrency", o->concurrency, "Worker concurrency for `work`")->capture_default_str();
-    sub->add_option("--prefetch", o->prefetch, "Jobs claimed beyond the free slots for `work` (default: the worker's)");
+    sub->add_option("--concurrency", o->concurrency, "Worker concurrency for `work`, `exec`, `stream`, `spawn`")->capture_default_str();
+    sub->add_option("--prefetch", o->prefetch, "Jobs claimed beyond the free slots for `work`, `exec`, `stream` (default: the worker's)");
     sub->add_option("--batch-size", o->batch_size, "Jobs per enqueue transaction")->capture_default_str();
-    sub->add_option("--processes", o->processes, "Processes contending for one lock (for `config`: repositories)")->capture_default_str();
+    sub->add_option("--processes", o->processes,
+                    "Processes contending for one lock (for `config`: repositories; for `stream`: handler processes)")
+        ->capture_default_str();
     sub->add_option("--samples", o->samples, "Samples for `latency`")->capture_default_str();
     sub->add_option("--fixtures", o->fixtures, "Directory of stage contexts for `state`");
     sub->add_flag("--json", o->json, "Print one JSON object per benchmark");
     on_run(sub, ctx, o, run_bench);
+    auto* echo = app.add_subcommand("__stream-echo", "")->group("");  // hidden: the handler of `bench stream`
+    echo->callback([&ctx] { ctx.action = [] { return stream_echo(); }; });
 }
 
 }  // namespace wfq::cli

@@ -3,6 +3,8 @@
 #include <wfq/backoff.h>
 #include <wfq/log.h>
 #include <wfq/pipeline.h>
+#include <wfq/process_runner.h>
+#include <wfq/stream_handler.h>
 #include <wfq/text.h>
 #include <wfq/worker.h>
 
@@ -20,7 +22,9 @@ extern "C" void on_stop_signal(int sig) {
 }
 
 struct ProcessOptions {
-    bool exec = false;
+    bool exec = false;    // --exec CMD or -- CMD was given (main splits the command off)
+    bool stream = false;  // the command is a stream handler
+    int procs = 1;
     std::vector<std::string> workflows;
     std::vector<std::string> queues, types;
     int concurrency = 1;
@@ -41,8 +45,11 @@ struct ProcessOptions {
 
 int run_process(Context& ctx, ProcessOptions& o) {
     if (o.exec == !o.workflows.empty())
-        throw Error(ErrorCode::usage, "process needs --exec CMD [ARG...] (last: everything after it is the command) or --workflow FILE");
+        throw Error(ErrorCode::usage, "process needs --exec CMD [ARG...] or -- CMD [ARG...] (last: everything after it is the "
+                                      "command) or --workflow FILE");
     if (o.exec && ctx.exec_command.empty()) throw Error(ErrorCode::usage, "--exec needs a command");
+    if (o.stream && !o.workflows.empty()) throw Error(ErrorCode::usage, "--stream runs a command (-- CMD), not --workflow");
+    if (o.procs < 1) throw Error(ErrorCode::usage, "--procs must be at least 1");
     std::vector<Workflow> workflows;
     for (const auto& path : o.workflows) workflows.push_back(load_workflow(path));
     for (const auto& t : o.types) check_name("--type", t, 200);
@@ -87,7 +94,18 @@ int run_process(Context& ctx, ProcessOptions& o) {
     h.db_url = ctx.db_url();
     Store& store = ctx.store();
     std::unique_ptr<Handler> handler;
-    if (workflows.empty()) {
+    // Handlers' own children must not outlive a SIGKILLed worker: a watchdog process kills
+    // their process groups then. Started before any thread.
+    start_handler_watchdog();
+    if (o.stream) {
+        StreamHandlerOptions so;
+        so.command = ctx.exec_command;
+        so.procs = o.procs;
+        so.timeout_ms = h.timeout_ms;
+        so.grace_ms = w.grace_ms;
+        so.db_url = h.db_url;
+        handler = make_stream_handler(so);
+    } else if (workflows.empty()) {
         handler = make_exec_handler(h);
     } else {
         apply_workflows(w, workflows);
@@ -121,7 +139,11 @@ int run_process(Context& ctx, ProcessOptions& o) {
 void add_process_command(CLI::App& app, Context& ctx) {
     auto o = std::make_shared<ProcessOptions>();
     auto* sub = app.add_subcommand("process", "Claim and run jobs with a handler command");
-    sub->add_flag("--exec", o->exec, "CMD [ARG...]: the handler; must come last, everything after it is the command");
+    sub->add_flag("--exec", o->exec,
+                  "CMD [ARG...]: the handler, last (same as -- CMD [ARG...]); wfq's own flags after it are refused");
+    sub->add_flag("--stream", o->stream, "The command is a stream handler: many jobs per process over NDJSON (wfq-handler(7))");
+    sub->add_option("--procs", o->procs, "Stream handler processes (jobs in flight across them: --concurrency)")
+        ->capture_default_str();
     sub->add_option("--workflow", o->workflows, "Run the pipelines these workflow files define (repeatable; instead of --exec)");
     sub->add_option("--queue", o->queues, "Queue to serve (repeatable; default: default)");
     sub->add_option("--type", o->types, "Job type to serve (repeatable; default: all)");

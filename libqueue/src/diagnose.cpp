@@ -54,6 +54,18 @@ WhyAnswer explain_job(Store& store, std::int64_t id, std::int64_t dead_after_ms)
             break;
     }
     if (job->run_at > now) {
+        if (job->snoozes > 0) {
+            // Snoozed last (not failed since): its handler asked for later, no attempt spent.
+            auto events = store.job_events(id);
+            if (!events.empty() && events.back().kind == "snoozed")
+                return {"snoozed", j + " is snoozed: its handler asked to run it again later (\"not now\"), " +
+                                       std::to_string(job->snoozes) + (job->snoozes == 1 ? " time" : " times") +
+                                       " so far; it runs again at " + format_time(job->run_at) + " (in " +
+                                       format_duration_ms(job->run_at - now) + "). Snoozing spends no attempt (" +
+                                       std::to_string(job->attempt) + " of " + std::to_string(job->max_attempts) +
+                                       " used); a job snoozed more than --max-snoozes times (default 100) fails with "
+                                       "error_class snooze_limit."};
+        }
         if (job->attempt > 0)
             return {"backing_off", j + " is backing off after attempt " + std::to_string(job->attempt) + " of " +
                                        std::to_string(job->max_attempts) + "; it runs again at " + format_time(job->run_at) +

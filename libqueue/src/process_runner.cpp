@@ -5,9 +5,13 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <cstdint>
 #include <fcntl.h>
+#include <pthread.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <mutex>
+#include <utility>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,7 +46,141 @@ struct Pipe {
     }
 };
 
+int g_watchdog_fd = -1;  // write end of the watchdog's pipe; -1: no watchdog
+
+void tell_watchdog(std::int32_t value) {
+    if (g_watchdog_fd < 0) return;
+    ssize_t ignored = ::write(g_watchdog_fd, &value, sizeof value);  // atomic: smaller than PIPE_BUF
+    (void)ignored;
+}
+
+// Starts argv with envp, its stdin/stdout/stderr dup'ed from in/out/err (-1: inherit ours),
+// in a group of its own unless same_group. vfork: the child borrows our memory until exec, so
+// it makes system calls only; signals stay blocked in between so that none of our handlers runs
+// in it. Returns the pid, or 0 with error set.
+pid_t start_child(char* const* argv, char* const* envp, int in, int out, int err, bool same_group, std::string& error) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    volatile int exec_errno = 0;
+    pid_t parent = getpid();
+    pid_t pid = vfork();
+    if (pid == 0) {
+        if (!same_group) setpgid(0, 0);  // its own group, so a timeout stops `sh -c` children too
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);  // the worker died before prctl took effect
+        struct sigaction dfl {}, cur {};
+        dfl.sa_handler = SIG_DFL;
+        sigaction(SIGPIPE, &dfl, nullptr);  // we ignore it; commands expect the default
+        for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2})  // ours would run in our memory
+            if (sigaction(sig, nullptr, &cur) == 0 && cur.sa_handler != SIG_IGN && cur.sa_handler != SIG_DFL)
+                sigaction(sig, &dfl, nullptr);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        if (in >= 0) dup2(in, 0);
+        if (out >= 0) dup2(out, 1);
+        if (err >= 0) dup2(err, 2);
+        execvpe(argv[0], argv, envp);
+        exec_errno = errno;
+        _exit(127);
+    }
+    int fork_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (pid < 0) {
+        error = std::string("vfork: ") + std::strerror(fork_errno);
+        return 0;
+    }
+    if (exec_errno != 0) {
+        waitpid(pid, nullptr, 0);
+        error = "cannot execute '" + std::string(argv[0]) + "': " + std::strerror(exec_errno);
+        return 0;
+    }
+    if (!same_group) tell_watchdog(pid);
+    return pid;
+}
+
 }  // namespace
+
+void forget_process_group(int pgid) { tell_watchdog(-pgid); }
+
+void start_handler_watchdog() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) != 0) return;
+        pid_t pid = fork();
+        if (pid < 0) {
+            ::close(fds[0]);
+            ::close(fds[1]);
+            return;
+        }
+        if (pid == 0) {
+            // The watchdog: system calls only (forked from a process that may have threads).
+            // It holds no copy of our other descriptors, outlives us, and ignores the signals
+            // a terminal or a service manager sends the whole group; EOF on the pipe means we
+            // are gone, by exit or by SIGKILL.
+            int rfd = fds[0];
+            for (int fd = 3; fd < 4096; ++fd)
+                if (fd != rfd) ::close(fd);
+            struct sigaction ign {};
+            ign.sa_handler = SIG_IGN;
+            for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT}) sigaction(sig, &ign, nullptr);
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, nullptr);
+            prctl(PR_SET_NAME, "wfq-watchdog");
+            static std::int32_t groups[8192];
+            int count = 0;
+            std::int32_t buf[256];
+            for (;;) {
+                ssize_t n = read(rfd, buf, sizeof buf);
+                if (n < 0 && errno == EINTR) continue;
+                if (n <= 0) break;
+                for (ssize_t i = 0; i < n / static_cast<ssize_t>(sizeof buf[0]); ++i) {
+                    std::int32_t v = buf[i];
+                    if (v > 0 && count < 8192) groups[count++] = v;
+                    for (int k = 0; v < 0 && k < count; ++k)
+                        if (groups[k] == -v) {
+                            groups[k] = groups[--count];
+                            break;
+                        }
+                }
+            }
+            for (int k = 0; k < count; ++k) kill(-groups[k], SIGKILL);
+            _exit(0);
+        }
+        ::close(fds[0]);
+        g_watchdog_fd = fds[1];
+    });
+}
+
+SpawnedProcess spawn_process(const std::vector<std::string>& argv_s, const std::vector<std::string>& env) {
+    SpawnedProcess p;
+    if (argv_s.empty()) {
+        p.error = "empty command";
+        return p;
+    }
+    Pipe in, out, err;
+    in.make();
+    out.make();
+    err.make();
+    std::vector<char*> argv, envp;
+    for (const auto& a : argv_s) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    pid_t pid = start_child(argv.data(), envp.data(), in.fd[0], out.fd[1], err.fd[1], false, p.error);
+    if (!pid) return p;
+    p.pid = pid;
+    set_nonblocking(in.fd[1]);
+    set_nonblocking(out.fd[0]);
+    set_nonblocking(err.fd[0]);
+    p.stdin_fd = std::exchange(in.fd[1], -1);
+    p.stdout_fd = std::exchange(out.fd[0], -1);
+    p.stderr_fd = std::exchange(err.fd[0], -1);
+    return p;
+}
 
 std::string host_name() {
     char host[256] = "host";
@@ -70,11 +208,12 @@ ProcessResult run_process(const ProcessSpec& spec) {
         result.spawn_error = "empty command";
         return result;
     }
-    Pipe in, out, err, status;
-    in.make();
-    out.make();
-    err.make();
-    status.make();
+    Pipe in, out, err;
+    if (!spec.inherit_stdio) {
+        in.make();
+        out.make();
+        err.make();
+    }
 
     std::vector<char*> argv, envp;
     for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
@@ -82,49 +221,15 @@ ProcessResult run_process(const ProcessSpec& spec) {
     for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
 
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
+    pid_t pid = start_child(argv.data(), envp.data(), in.fd[0], out.fd[1], err.fd[1], spec.inherit_stdio, result.spawn_error);
+    if (!pid) {
         result.spawn_failed = true;
-        result.spawn_error = std::string("fork: ") + std::strerror(errno);
         return result;
-    }
-    if (pid == 0) {
-        // Child: only async-signal-safe calls until exec.
-        if (!spec.inherit_stdio) setpgid(0, 0);  // its own group, so a timeout stops `sh -c` children too
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(127);  // the worker died before prctl took effect
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, nullptr);
-        signal(SIGPIPE, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        if (!spec.inherit_stdio) {
-            dup2(in.fd[0], 0);
-            dup2(out.fd[1], 1);
-            dup2(err.fd[1], 2);
-        }
-        execvpe(argv[0], argv.data(), envp.data());
-        int e = errno;
-        ssize_t ignored = write(status.fd[1], &e, sizeof e);
-        (void)ignored;
-        _exit(127);
     }
     result.pid = pid;
     Pipe::close_fd(in.fd[0]);
     Pipe::close_fd(out.fd[1]);
     Pipe::close_fd(err.fd[1]);
-    Pipe::close_fd(status.fd[1]);
-
-    // Did exec succeed? The status pipe closes on exec (CLOEXEC) or carries errno.
-    int exec_errno = 0;
-    if (read(status.fd[0], &exec_errno, sizeof exec_errno) == static_cast<ssize_t>(sizeof exec_errno)) {
-        waitpid(pid, nullptr, 0);
-        result.spawn_failed = true;
-        result.spawn_error = "cannot execute '" + spec.argv[0] + "': " + std::strerror(exec_errno);
-        return result;
-    }
 
     if (spec.inherit_stdio) {
         Pipe::close_fd(in.fd[1]);
@@ -146,6 +251,10 @@ ProcessResult run_process(const ProcessSpec& spec) {
         while ((nl = stderr_line.find('\n')) != std::string::npos) {
             if (spec.on_stderr_line) spec.on_stderr_line(stderr_line.substr(0, nl));
             stderr_line.erase(0, nl + 1);
+        }
+        while (stderr_line.size() >= spec.stderr_line_cap) {  // no newline in sight: log it in pieces
+            if (spec.on_stderr_line) spec.on_stderr_line(stderr_line.substr(0, spec.stderr_line_cap) + " [line cut]");
+            stderr_line.erase(0, spec.stderr_line_cap);
         }
         if (force && !stderr_line.empty()) {
             if (spec.on_stderr_line) spec.on_stderr_line(stderr_line);
@@ -184,6 +293,10 @@ ProcessResult run_process(const ProcessSpec& spec) {
                 stop_child(now);
             }
             if (term_sent_at >= 0) stop_child(now);
+            siginfo_t info{};
+            if (!spec.inherit_stdio && waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                info.si_pid == pid)
+                forget_process_group(pid);  // before the reap, so the group id cannot be reused meanwhile
             pid_t w = waitpid(pid, &wstatus, WNOHANG);
             if (w == pid) {
                 exited = true;
@@ -254,6 +367,7 @@ ProcessResult run_process(const ProcessSpec& spec) {
     result.stderr_tail = to_valid_utf8(std::string_view(result.stderr_tail).substr(skip));
     if (pidfd >= 0) ::close(pidfd);
     if (!exited) {
+        if (!spec.inherit_stdio) forget_process_group(pid);  // the loop broke off (poll failed): rare
         waitpid(pid, &wstatus, 0);
     }
     if (WIFEXITED(wstatus)) result.exit_code = WEXITSTATUS(wstatus);

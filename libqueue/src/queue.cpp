@@ -114,6 +114,7 @@ std::string job_to_json(const Job& job, TimeMs now, int indent) {
     j["run_at"] = format_time(job.run_at);
     j["attempt"] = job.attempt;
     j["max_attempts"] = job.max_attempts;
+    j["snoozes"] = job.snoozes;
     j["key"] = opt_str(job.key);
     j["lock_key"] = opt_str(job.lock_key);
     j["org"] = opt_str(job.org);

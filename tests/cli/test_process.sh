@@ -73,3 +73,32 @@ expect_exit 2 "$WFQ" process --until-empty --lease 10parsecs --exec true
 "$WFQ" process --until-empty --type nocmd --exec /no/such/handler 2>/dev/null
 "$WFQ" jobs list --type nocmd --json | jq_field "d[0]['last_error']" | grep "cannot execute" > /dev/null || fail "missing handler reported"
 pass "process usage errors exit 2; a missing handler command fails its job with the reason"
+
+# The command after the flags: `-- CMD` is `--exec CMD`; wfq's own flags after --exec are a usage
+# error naming the flag; after `--` nothing is checked.
+expect_exit 2 "$WFQ" process --exec "$TMP/handler.sh" --until-empty --max-time 60s
+contains "$ERR" "--until-empty after --exec is one of wfq's own flags"
+contains "$ERR" "-- CMD ARG"
+expect_exit 2 "$WFQ" process --exec sh -c true --queue=q
+contains "$ERR" "--queue after --exec"
+expect_exit 2 "$WFQ" process --exec sh -c true --db sqlite:x
+contains "$ERR" "--db after --exec"
+cat > "$TMP/args.sh" <<'SH'
+#!/bin/sh
+cat > /dev/null
+printf '{"args": "%s"}' "$*"
+SH
+chmod +x "$TMP/args.sh"
+a1=$("$WFQ" enqueue argsjob '{}')
+"$WFQ" process --until-empty --type argsjob -- "$TMP/args.sh" --until-empty --max-time 60s 2> /dev/null
+[ "$(job_field "$a1" result)" = "{'args': '--until-empty --max-time 60s'}" ] || fail "-- CMD hands every word to the command"
+a2=$("$WFQ" enqueue argsjob '{}')
+"$WFQ" process --until-empty --type argsjob --exec -- "$TMP/args.sh" --concurrency 3 2> /dev/null
+[ "$(job_field "$a2" result)" = "{'args': '--concurrency 3'}" ] || fail "--exec -- CMD hands every word to the command"
+expect_exit 2 "$WFQ" lock run cmd-after-flags echo hi --wait 2s
+contains "$ERR" "--wait after the command is one of wfq's own flags"
+expect_exit 0 "$WFQ" lock run cmd-after-flags -- echo hi --wait
+[ "$OUT" = "hi --wait" ] || fail "lock run -- CMD: $OUT"
+expect_exit 0 "$WFQ" lock run --ttl 5s cmd-after-flags sh -c 'echo "$0"' --x
+[ "$OUT" = "--x" ] || fail "lock run CMD with flags that are not wfq's: $OUT"
+pass "the command after the flags: -- CMD is --exec CMD, wfq's flags after --exec (or a lock run command) exit 2 naming them, after -- nothing is checked"

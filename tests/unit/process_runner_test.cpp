@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace wfq {
@@ -59,6 +60,20 @@ TEST(ProcessRunner, MissingCommandIsASpawnFailure) {
     auto r = run_process(spec);
     EXPECT_TRUE(r.spawn_failed);
     EXPECT_NE(r.spawn_error.find("No such file"), std::string::npos);
+}
+
+TEST(ProcessRunner, StderrWithoutNewlinesIsLoggedInBoundedPieces) {
+    auto spec = sh("head -c 100000 /dev/zero | tr '\\0' x >&2");
+    spec.stderr_line_cap = 1000;
+    std::size_t lines = 0, longest = 0;
+    spec.on_stderr_line = [&](const std::string& l) {
+        ++lines;
+        longest = std::max(longest, l.size());
+    };
+    auto r = run_process(spec);
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_EQ(lines, 100u);
+    EXPECT_LE(longest, 1000u + sizeof " [line cut]");
 }
 
 TEST(ProcessRunner, StdoutIsCapped) {

@@ -1,6 +1,7 @@
 #pragma once
 // Runs a handler command directly (no shell) with its stdin, stdout and stderr on pipes,
-// a timeout, and cancellation. The child dies with its worker (PR_SET_PDEATHSIG).
+// a timeout, and cancellation. The child dies with its worker (PR_SET_PDEATHSIG), and so do
+// the processes it starts once the handler watchdog runs.
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -17,6 +18,7 @@ struct ProcessSpec {
     std::int64_t kill_grace_ms = 5000;  // SIGTERM, then SIGKILL after this
     std::size_t stdout_cap = 1 << 20;
     std::size_t stderr_tail_cap = 4096;
+    std::size_t stderr_line_cap = 8192;  // a longer line (or one without a newline) is logged in pieces
     std::function<void(const std::string&)> on_stderr_line;
     const std::atomic<bool>* cancel = nullptr;  // set: stop the command (SIGTERM, then SIGKILL)
     // Share our stdin/stdout/stderr instead of pipes (stdin_data and the captures are unused),
@@ -34,6 +36,24 @@ struct ProcessResult {
 };
 
 ProcessResult run_process(const ProcessSpec& spec);
+
+// A long-lived child with its stdin, stdout and stderr on pipes (our ends close-on-exec and
+// non-blocking), in a process group of its own, dying with us. pid is 0 and error says why
+// when it could not be started.
+struct SpawnedProcess {
+    int pid = 0;
+    int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;
+    std::string error;
+};
+SpawnedProcess spawn_process(const std::vector<std::string>& argv, const std::vector<std::string>& env);
+
+// Starts, once per process, a watchdog process that SIGKILLs the process groups of the
+// handlers still running when this process ends, even by SIGKILL: PR_SET_PDEATHSIG reaches a
+// handler but not the processes it started (`sh -c 'sleep 60 & wait'`). Call it before
+// starting threads; run_process and spawn_process then register their children's groups.
+void start_handler_watchdog();
+// The watchdog forgets a group (its leader exited and is about to be reaped).
+void forget_process_group(int pgid);
 
 // This machine's host name (for worker ids and lock owners).
 std::string host_name();

@@ -1,0 +1,36 @@
+#pragma once
+// Stream handlers (`wfq process --stream -- CMD`): long-lived handler processes that serve many
+// jobs each over NDJSON on stdin/stdout (DESIGN.md, "Stream handlers"). run() writes a job's
+// line to one of the processes and waits for its answer, so the worker's executors and its
+// concurrency limit work as for exec handlers.
+#include <wfq/worker.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace wfq {
+
+struct StreamHandlerOptions {
+    std::vector<std::string> command;
+    int procs = 1;                      // handler processes
+    std::int64_t timeout_ms = 0;        // per job (0: none): then {"cancel": id} and error_class timeout
+    std::int64_t grace_ms = 10000;      // on stop: after stdin is closed, time for the processes to exit
+    std::int64_t kill_grace_ms = 5000;  // then SIGTERM, and SIGKILL after this
+    std::string db_url;                 // exported as WFQ_DB
+    std::size_t max_line = 1 << 20;     // a longer answer line is a protocol error
+    // First restart delay after a crash or a protocol error, doubled per failure in a row
+    // (a process that answered a job resets it), capped at max_restart_ms.
+    std::int64_t restart_ms = 100;
+    std::int64_t max_restart_ms = 10000;
+};
+
+// The handler processes start at once. Destroying the handler stops them cleanly: their stdin
+// is closed, they get grace_ms to exit, then SIGTERM and SIGKILL (whole process groups).
+std::unique_ptr<Handler> make_stream_handler(const StreamHandlerOptions& options);
+
+// The NDJSON line wfq sends for job (no newline); deadline_ms is a Unix time in ms, or 0.
+std::string stream_job_line(const Job& job, std::int64_t deadline_ms);
+
+}  // namespace wfq

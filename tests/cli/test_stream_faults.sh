@@ -1,0 +1,116 @@
+# Bad stream handlers, each with a clear log line and a known outcome: a line that is not JSON,
+# an answer for an unknown id, a second answer, a handler that never reads stdin, one that exits
+# at once, one that floods stderr without newlines; and handlers (stream and exec) with their
+# children never outlive a worker killed with SIGKILL.
+. "$(dirname "$0")/lib.sh"
+
+# One handler, misbehaving by job type. Each job line is answered in order.
+cat > "$TMP/bad.py" <<'PY'
+import json, os, sys
+def send(text):
+    sys.stdout.write(text + "\n"); sys.stdout.flush()
+for line in sys.stdin:
+    m = json.loads(line)
+    if "cancel" in m: continue
+    i, t = m["id"], m["type"]
+    if t == "garbage":
+        send("this is not json")
+    elif t == "unknown":
+        send(json.dumps({"id": 987654321, "ok": True}))
+        send(json.dumps({"id": i, "ok": True, "result": {"pid": os.getpid()}}))
+    elif t == "twice":
+        send(json.dumps({"id": i, "ok": True, "result": {"n": 1}}))
+        send(json.dumps({"id": i, "ok": False, "error": "second"}))
+    elif t == "flood":
+        sys.stderr.write("x" * 3_000_000); sys.stderr.flush()
+        send(json.dumps({"id": i, "ok": True}))
+    else:
+        send(json.dumps({"id": i, "ok": True, "result": {"pid": os.getpid()}}))
+PY
+garbage=$("$WFQ" enqueue garbage '{}' --max-attempts 1 --priority 9)
+after=$("$WFQ" enqueue fine '{}' --priority 8)
+unknown=$("$WFQ" enqueue unknown '{}' --priority 7)
+twice=$("$WFQ" enqueue twice '{}' --priority 6)
+flood=$("$WFQ" enqueue flood '{}' --priority 5)
+timed=()  # GNU time (package time) reports the worker's peak RSS
+[ -x /usr/bin/time ] && timed=(/usr/bin/time -f "%M" -o "$TMP/rss")
+"${timed[@]}" "$WFQ" process --until-empty --poll 100ms --stream -- python3 "$TMP/bad.py" 2> "$TMP/log" \
+    || { tail "$TMP/log"; fail "process"; }
+[ "$(job_field "$garbage" state)" = failed ] || fail "garbage job"
+[ "$(job_field "$garbage" error_class)" = protocol ] || fail "garbage: error_class protocol"
+contains "$(job_field "$garbage" last_error)" "not JSON"
+grep -q "stream handler broke the protocol (a line that is not JSON: this is not json); restarting it" "$TMP/log" || fail "protocol log line"
+[ "$(job_field "$after" state)" = completed ] || fail "the restarted handler serves the next job"
+pass "a line that is not JSON: the job fails as protocol (retried per policy), the handler is restarted"
+
+[ "$(job_field "$unknown" state)" = completed ] || fail "unknown id"
+grep -q "stream handler answered for a job it was not given; ignored.*job_id=987654321" "$TMP/log" || fail "unknown id log line"
+[ "$(job_field "$twice" state)" = completed ] || fail "second answer"
+[ "$(job_field "$twice" result)" = "{'n': 1}" ] || fail "the first answer counts"
+grep -q "stream handler answered a job a second time; ignored.*job_id=$twice" "$TMP/log" || fail "second answer log line"
+pass "an answer for an unknown id and a second answer are logged and ignored"
+
+[ "$(job_field "$flood" state)" = completed ] || fail "flood"
+grep -q "\[line cut\]" "$TMP/log" || fail "stderr without newlines is logged in pieces"
+[ "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$TMP/log")" -lt 10000 ] || fail "log lines are bounded"
+if [ -s "$TMP/rss" ]; then
+    [ "$(cat "$TMP/rss")" -lt 100000 ] || fail "worker memory grew to $(cat "$TMP/rss") KiB"
+    pass "3 MB of stderr without a newline: logged in 8 KiB pieces, memory bounded ($(cat "$TMP/rss") KiB max RSS)"
+else
+    pass "3 MB of stderr without a newline: logged in 8 KiB pieces (no /usr/bin/time here: peak RSS not measured)"
+fi
+
+# A handler that never reads its stdin: jobs time out; on stop it gets --grace after stdin is
+# closed, then SIGTERM.
+deaf1=$("$WFQ" enqueue deaf '{}' --max-attempts 1)
+deaf2=$("$WFQ" enqueue deaf '{}' --max-attempts 1)
+start=$(date +%s)
+"$WFQ" process --until-empty --type deaf --concurrency 2 --timeout 1s --grace 1s --poll 100ms --stream -- sleep 300 2> "$TMP/deaf.log" \
+    || { tail "$TMP/deaf.log"; fail "process with a deaf handler"; }
+[ $(( $(date +%s) - start )) -lt 20 ] || fail "stopping a deaf handler took too long"
+[ "$(job_field "$deaf1" error_class)" = timeout ] && [ "$(job_field "$deaf2" error_class)" = timeout ] || fail "deaf: timeout"
+grep -q "did not exit within --grace after its stdin was closed; sending SIGTERM" "$TMP/deaf.log" || fail "deaf: stop log line"
+pass "a handler that never reads stdin: its jobs time out, and it is stopped after --grace"
+
+# A handler that exits at once: jobs fail as crash, retried by the policy; restarts back off.
+quick=$("$WFQ" enqueue quick '{}' --max-attempts 2)
+"$WFQ" process --until-empty --type quick --retry-preset fast --poll 1s --stream -- sh -c 'echo "bye" >&2; exit 3' 2> "$TMP/quick.log" \
+    || { tail "$TMP/quick.log"; fail "process with a handler that exits"; }
+[ "$(job_field "$quick" state)" = failed ] || { tail "$TMP/quick.log"; fail "quick: failed: $(job_field "$quick" state)"; }
+[ "$(job_field "$quick" attempt)" = 2 ] || fail "quick: retried per policy"
+[ "$(job_field "$quick" error_class)" = crash ] || fail "quick: crash"
+contains "$(job_field "$quick" last_error)" "exited with code 3"
+grep -q "stream handler exited with code 3; restarting it.*restart_in=" "$TMP/quick.log" || fail "quick: log line"
+expect_exit 0 "$WFQ" enqueue nocmd '{}' --max-attempts 1
+nocmd=$OUT
+"$WFQ" process --until-empty --type nocmd --stream -- /no/such/handler 2> /dev/null
+contains "$(job_field "$nocmd" last_error)" "cannot execute"
+pass "a handler that exits at once: its jobs fail as crash and are retried; a missing command fails its jobs"
+
+# SIGKILL the worker: stream handlers, exec handlers and their children all die.
+cat > "$TMP/stream_child.sh" <<'SH'
+#!/bin/sh
+sleep 300 &
+echo $! > "$1/stream.grandchild"
+echo $$ > "$1/stream.handler"
+exec sleep 300
+SH
+chmod +x "$TMP/stream_child.sh"
+"$WFQ" process --stream -- "$TMP/stream_child.sh" "$TMP" 2> "$TMP/kill1.log" &
+worker=$!
+wait_for 10 test -s "$TMP/stream.grandchild"
+wait_for 10 test -s "$TMP/stream.handler"
+kill -9 "$worker"
+expect_wait 137 "$worker" "stream worker"
+wait_for 10 sh -c "! kill -0 $(cat "$TMP/stream.handler") 2>/dev/null"
+wait_for 10 sh -c "! kill -0 $(cat "$TMP/stream.grandchild") 2>/dev/null"
+
+hang=$("$WFQ" enqueue hang '{}')
+"$WFQ" process --type hang --exec sh -c 'echo $$ > "$0/exec.handler"; sleep 300 & echo $! > "$0/exec.grandchild"; wait' "$TMP" 2> "$TMP/kill2.log" &
+worker=$!
+wait_for 10 test -s "$TMP/exec.grandchild"
+kill -9 "$worker"
+expect_wait 137 "$worker" "exec worker"
+wait_for 10 sh -c "! kill -0 $(cat "$TMP/exec.handler") 2>/dev/null"
+wait_for 10 sh -c "! kill -0 $(cat "$TMP/exec.grandchild") 2>/dev/null"
+pass "after the worker is SIGKILLed, no handler and no handler's child survives (stream and exec)"

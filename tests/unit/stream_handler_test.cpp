@@ -1,0 +1,111 @@
+#include <wfq/stream_handler.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <thread>
+
+namespace wfq {
+namespace {
+
+Job job(std::int64_t id, const std::string& type = "t") {
+    Job j;
+    j.id = id;
+    j.type = type;
+    j.queue = "q";
+    j.attempt = 1;
+    j.max_attempts = 3;
+    j.payload = "{\"a\":\n1}";
+    j.correlation_id = "c";
+    return j;
+}
+
+StreamHandlerOptions sh(const std::string& script) {
+    std::signal(SIGPIPE, SIG_IGN);  // as wfq does: a handler that exits must not kill us
+    StreamHandlerOptions o;
+    o.command = {"/bin/sh", "-c", script};
+    o.restart_ms = 10;
+    o.grace_ms = 1000;
+    return o;
+}
+
+// Answers every job line with ok, echoing the id; a job of type "crash" ends the process.
+const char* kEcho = R"(while IFS= read -r line; do
+  case $line in
+    *'"type":"crash"'*) exit 7 ;;
+    '{"id":'*) id=${line#'{"id":'}; printf '{"id":%s,"ok":true,"result":{"n":%s}}\n' "${id%%,*}" "${id%%,*}" ;;
+  esac
+done)";
+
+TEST(StreamHandler, JobLineIsOneLineWithEveryField) {
+    Job j = job(42);
+    j.config = "{\"model\":\n\"x\"}";
+    j.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    std::string line = stream_job_line(j, 1'700'000'000'000);
+    EXPECT_EQ(line.find('\n'), std::string::npos);
+    auto m = nlohmann::json::parse(line);
+    EXPECT_EQ(m["id"], 42);
+    EXPECT_EQ(m["type"], "t");
+    EXPECT_EQ(m["queue"], "q");
+    EXPECT_EQ(m["attempt"], 1);
+    EXPECT_EQ(m["max_attempts"], 3);
+    EXPECT_EQ(m["snoozes"], 0);
+    EXPECT_EQ(m["payload"]["a"], 1);
+    EXPECT_EQ(m["correlation_id"], "c");
+    EXPECT_EQ(m["traceparent"], *j.traceparent);
+    EXPECT_EQ(m["config"]["model"], "x");
+    EXPECT_EQ(m["deadline"], "2023-11-14T22:13:20.000Z");
+    EXPECT_TRUE(nlohmann::json::parse(stream_job_line(job(1), 0))["config"].is_null());
+}
+
+TEST(StreamHandler, ServesManyJobsFromOneProcessConcurrently) {
+    auto handler = make_stream_handler(sh(kEcho));
+    std::atomic<bool> cancel{false};
+    std::vector<std::thread> threads;
+    std::atomic<int> ok{0};
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 25; ++i) {
+                auto r = handler->run(job(t * 100 + i + 1), cancel);
+                if (r.outcome == HandlerResult::Outcome::success && r.output == "{\"n\":" + std::to_string(t * 100 + i + 1) + "}") ++ok;
+            }
+        });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ok, 100);
+}
+
+TEST(StreamHandler, CrashFailsTheUnansweredJobAndRestarts) {
+    auto handler = make_stream_handler(sh(kEcho));
+    std::atomic<bool> cancel{false};
+    auto r = handler->run(job(1, "crash"), cancel);
+    EXPECT_EQ(r.outcome, HandlerResult::Outcome::crash);
+    EXPECT_NE(r.error.find("exited with code 7"), std::string::npos) << r.error;
+    EXPECT_EQ(handler->run(job(2), cancel).outcome, HandlerResult::Outcome::success);  // restarted
+}
+
+TEST(StreamHandler, CancelAndTimeoutReturnPromptly) {
+    auto o = sh("while read -r line; do :; done");  // never answers
+    o.timeout_ms = 200;
+    auto handler = make_stream_handler(o);
+    std::atomic<bool> cancel{false};
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(handler->run(job(1), cancel).outcome, HandlerResult::Outcome::timeout);
+    cancel = true;
+    EXPECT_EQ(handler->run(job(2), cancel).outcome, HandlerResult::Outcome::cancelled);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
+TEST(StreamHandler, MissingCommandFailsJobs) {
+    StreamHandlerOptions o;
+    o.command = {"/no/such/handler"};
+    auto handler = make_stream_handler(o);
+    std::atomic<bool> cancel{false};
+    auto r = handler->run(job(1), cancel);
+    EXPECT_EQ(r.outcome, HandlerResult::Outcome::failure);
+    EXPECT_NE(r.error.find("cannot execute"), std::string::npos) << r.error;
+}
+
+}  // namespace
+}  // namespace wfq
