@@ -53,7 +53,10 @@ pass "an answer for an unknown id and a second answer are logged and ignored"
 [ "$(job_field "$flood" state)" = completed ] || fail "flood"
 grep -q "\[line cut\]" "$TMP/log" || fail "stderr without newlines is logged in pieces"
 [ "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$TMP/log")" -lt 10000 ] || fail "log lines are bounded"
-if [ -s "$TMP/rss" ]; then
+if ldd "$WFQ" 2>/dev/null | grep -q libasan; then
+    # ASan's quarantine keeps freed memory resident: peak RSS says nothing here (the dev preset asserts it).
+    pass "3 MB of stderr without a newline: logged in 8 KiB pieces (ASan build: peak RSS not asserted)"
+elif [ -s "$TMP/rss" ]; then
     [ "$(cat "$TMP/rss")" -lt 100000 ] || fail "worker memory grew to $(cat "$TMP/rss") KiB"
     pass "3 MB of stderr without a newline: logged in 8 KiB pieces, memory bounded ($(cat "$TMP/rss") KiB max RSS)"
 else
