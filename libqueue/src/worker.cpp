@@ -624,7 +624,6 @@ struct Worker::Impl {
         }
         std::lock_guard<std::mutex> lock(mutex);
         stats.interrupted = interrupted;
-        stats.completion_batches = static_cast<std::int64_t>(completer->batches());
         if (cache) stats.cache = cache->stats();
         return stats;
     }

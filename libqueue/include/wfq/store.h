@@ -207,17 +207,7 @@ public:
     virtual bool set_current_stage(const JobRef& job, const std::string& stage) = 0;
     virtual bool add_checkpoint(const JobRef& job, const Checkpoint& checkpoint) = 0;
     virtual std::vector<Checkpoint> load_checkpoints(std::int64_t job_id) = 0;
-    // Parks a running job until a signal (event, key) or the deadline. When a matching signal is
-    // already stored it is consumed instead and its data returned: the job keeps running.
-    // nullopt data with parked == false means the lease was lost.
-    struct ParkResult {
-        bool parked = false;
-        std::optional<std::string> signal_data;
-    };
-    // max_attempts is the job's effective limit (its workflow's policy), which the rescuer
-    // applies when the deadline passes.
-    virtual ParkResult park_job(const JobRef& job, const std::string& event, const std::string& key,
-                                std::int64_t timeout_ms, const std::string& wait_spec, int max_attempts) = 0;
+    // (A job is parked for an event by recording an Outcome of kind parked.)
     // Resumes the jobs waiting for (event, key) with data; when none waits, stores the signal for
     // the next wait. Returns the ids resumed (empty: stored).
     virtual std::vector<std::int64_t> signal(const std::string& event, const std::string& key, const std::string& data) = 0;

@@ -109,7 +109,6 @@ struct WorkerOptions {
 struct WorkerStats {
     std::int64_t claimed = 0, completed = 0, retried = 0, failed = 0, released = 0, lost = 0, rescued = 0;
     std::int64_t snoozed = 0, parked = 0, deferred = 0;
-    std::int64_t completion_batches = 0;
     bool interrupted = false;
     CacheStats cache;
 };

@@ -79,7 +79,6 @@ void Completer::record_batch(std::vector<Outcome>& batch) {
         try {
             std::vector<OutcomeStatus> status = m_record(batch);
             m_outage.ok();
-            ++m_batches;
             for (std::size_t i = 0; i < batch.size(); ++i)
                 m_done(batch[i], i < status.size() ? status[i] : OutcomeStatus::lost, false);
             return;

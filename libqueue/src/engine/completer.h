@@ -42,7 +42,6 @@ public:
     // waited. For tests and for stop().
     bool flush_once();
     std::size_t pending() const;
-    std::uint64_t batches() const { return m_batches; }
 
 private:
     void flush_loop();
@@ -56,7 +55,6 @@ private:
     std::condition_variable m_cv, m_space;
     std::deque<Outcome> m_queue;
     bool m_stopping = false;
-    std::uint64_t m_batches = 0;
     std::thread m_thread;
 };
 

@@ -794,37 +794,6 @@ public:
         return out;
     }
 
-    ParkResult park_job(const JobRef& job, const std::string& event, const std::string& key, std::int64_t timeout_ms,
-                        const std::string& wait_spec, int max_attempts) override {
-        return transact([&] {
-            m_db->lock_name_for_transaction("signal:" + event + "\x1f" + key);
-            ParkResult result;
-            auto stored = m_db->exec("SELECT id, data FROM signals WHERE event = $1 AND key = $2 AND consumed_by IS NULL "
-                                     "ORDER BY id LIMIT 1",
-                                     {event, key});
-            if (!stored.empty()) {
-                auto owned = m_db->exec("UPDATE jobs SET wait_spec = NULL, updated_at = wfq_now_ms() WHERE id = $1 AND "
-                                        "lease_owner = $2 AND attempt = $3 AND state = 'running' RETURNING id",
-                                        {job.id, job.lease_owner, std::int64_t(job.attempt)});
-                if (owned.empty()) return result;
-                m_db->exec("UPDATE signals SET consumed_by = $2 WHERE id = $1", {stored[0].i64(0), job.id});
-                add_event(job.id, "signalled", "running", job.attempt, job.lease_owner, "consumed a stored signal '" + event + "'");
-                result.signal_data = stored[0].str(1);
-                return result;
-            }
-            auto rows = m_db->exec(
-                "UPDATE jobs SET state = 'waiting', wait_event = $4, wait_key = $5, wait_deadline = wfq_now_ms() + $6, "
-                "wait_spec = $7, max_attempts = $8, lease_owner = NULL, lease_expires_at = NULL, updated_at = wfq_now_ms() "
-                "WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running' RETURNING id",
-                {job.id, job.lease_owner, std::int64_t(job.attempt), event, key, timeout_ms, wait_spec,
-                 std::int64_t(max_attempts)});
-            if (rows.empty()) return result;
-            add_event(job.id, "waiting", "waiting", job.attempt, job.lease_owner, "waiting for '" + event + "' key '" + key + "'");
-            result.parked = true;
-            return result;
-        });
-    }
-
     std::vector<std::int64_t> signal(const std::string& event, const std::string& key, const std::string& data) override {
         return transact("signal", [&] {
             m_db->lock_name_for_transaction("signal:" + event + "\x1f" + key);
