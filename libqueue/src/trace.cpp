@@ -1,4 +1,5 @@
 #include <wfq/clock.h>
+#include <wfq/json_check.h>
 #include <wfq/trace.h>
 
 #include <wfq/errors.h>
@@ -193,32 +194,6 @@ void Tracer::flush() {
     if (!out) throw Error(ErrorCode::failure, "cannot write the OTLP file " + m_options.otlp_file);
     out << line;  // one write per flush: concurrent writers append whole lines
 }
-
-namespace {
-
-void append_json_string(std::string& out, const std::string& s) {
-    out += '"';
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
-    out += '"';
-}
-
-}  // namespace
 
 std::string pack_attempt_spans(const SpanRecord& consumer, const SpanRecord& claim, const std::vector<SpanRecord>& others,
                                const std::string& queue, const std::string& type, int attempt, const std::string& worker,

@@ -110,3 +110,18 @@ TEST(Signals, EventKeyAndDataAreChecked) {
 
 }  // namespace
 }  // namespace wfq
+
+namespace wfq {
+namespace {
+
+TEST(JsonString, AppendsALiteralThatParsesBackToTheSameText) {
+    for (std::string s : {std::string(""), std::string("plain"), std::string("q\"uote \\ back"),
+                          std::string("tab\tnl\ncr\r\x01\x1f end"), std::string("caf\xc3\xa9 \xe2\x82\xac")}) {
+        std::string out;
+        append_json_string(out, s);
+        EXPECT_EQ(nlohmann::json::parse(out).get<std::string>(), s) << out;
+    }
+}
+
+}  // namespace
+}  // namespace wfq

@@ -31,4 +31,8 @@ std::optional<std::string> storable_json_problem(const nlohmann::json& doc);
 // was no output.
 std::optional<std::string> result_to_keep(const std::string& output, bool truncated, std::string& why_not);
 
+// Appends s as a JSON string literal (quoted, escaped per RFC 8259), for JSON written by hand
+// on hot paths and in SQL parameters.
+void append_json_string(std::string& out, std::string_view s);
+
 }  // namespace wfq

@@ -3,6 +3,7 @@
 #include "db.h"
 
 #include <wfq/clock.h>
+#include <wfq/json_check.h>
 #include <wfq/retry.h>
 #include <wfq/trace.h>
 
@@ -1170,18 +1171,9 @@ private:
     }
 
     static std::string json_quote(const std::string& s) {
-        std::string out = "\"";
-        for (char c : s) {
-            if (c == '"' || c == '\\') out += '\\';
-            if (static_cast<unsigned char>(c) < 0x20) {
-                char buf[8];
-                std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                out += buf;
-                continue;
-            }
-            out += c;
-        }
-        return out + "\"";
+        std::string out;
+        append_json_string(out, s);
+        return out;
     }
 
     // Runs fn in a write transaction, retried when the database is unavailable. A commit whose
