@@ -104,11 +104,10 @@ Attempt Executor::run(const Job& job, const JobRef& ref, std::int64_t claim_star
     span.set("wfq.job.type", job.type);
     span.set("wfq.job.attempt", std::int64_t(job.attempt));
     span.set("wfq.worker.id", m_worker_id);
-    std::vector<SpanRecord> spans;
     SpanRecord claim_span = m_tracer.child("claim", span);
     claim_span.start_ns = claim_start_ns;
     claim_span.end_ns = claim_end_ns;
-    spans.push_back(claim_span);
+    std::vector<SpanRecord> others;  // beside the consumer and claim spans: config resolution, the handler's own
 
     Attempt a;
     a.trace_id = span.trace_id;
@@ -124,11 +123,11 @@ Attempt Executor::run(const Job& job, const JobRef& ref, std::int64_t claim_star
             } catch (const std::exception& e) {
                 cfg.fail(e.what());
                 m_tracer.end(cfg);
-                spans.push_back(cfg);
+                others.push_back(cfg);
                 throw;
             }
             m_tracer.end(cfg);
-            spans.push_back(cfg);
+            others.push_back(cfg);
         }
         r = m_handler.run(attempt, cancel);
     } catch (const Error& e) {
@@ -141,8 +140,6 @@ Attempt Executor::run(const Job& job, const JobRef& ref, std::int64_t claim_star
     const JobPolicy& policy = typed != m_options.type_policies.end() ? typed->second : m_options.policy;
     a.decision = decide_outcome(job, ref, r, policy, m_options.max_snoozes, shutting_down, m_random);
 
-    std::vector<SpanRecord> others = std::move(spans);  // config resolution, the handler's own spans
-    others.erase(others.begin());                        // the claim span is packed on its own
     for (auto& s : r.spans) others.push_back(std::move(s));
     r.spans.clear();
     span.set("wfq.outcome", a.decision.name);
