@@ -230,7 +230,8 @@ int bench_locks(Context& ctx, BenchOptions& o) {
 
 // How fast this machine spawns /bin/true through the handler runner, for comparison with
 // `wfq process --exec /bin/true`.
-int bench_spawn(Context& ctx, BenchOptions& o) {
+// Spawns /bin/true o.jobs times on o.concurrency threads; returns the seconds it took.
+double spawn_true(Context& ctx, const BenchOptions& o) {
     ProcessSpec spec;
     spec.argv = {"/bin/true"};
     spec.env = current_environment();
@@ -242,7 +243,11 @@ int bench_spawn(Context& ctx, BenchOptions& o) {
             while (next++ < o.jobs) run_process(spec);
         });
     for (auto& t : threads) t.join();
-    double s = seconds_since(start);
+    return seconds_since(start);
+}
+
+int bench_spawn(Context& ctx, BenchOptions& o) {
+    double s = spawn_true(ctx, o);
     report(o, "spawn", {{"spawns", o.jobs}, {"concurrency", o.concurrency}, {"seconds", s},
                         {"spawns_per_s", static_cast<double>(o.jobs) / s}});
     return 0;
@@ -277,18 +282,7 @@ int bench_exec(Context& ctx, BenchOptions& o) {
         return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000.0 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000.0;
     };
     const double spawn_cpu_before = cpu_ms();
-    ProcessSpec spec;
-    spec.argv = {"/bin/true"};
-    spec.env = current_environment();
-    auto start = ctx.clock().steady_ns();
-    std::atomic<std::int64_t> next{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < o.concurrency; ++t)
-        threads.emplace_back([&] {
-            while (next++ < o.jobs) run_process(spec);
-        });
-    for (auto& t : threads) t.join();
-    double spawn_rate = static_cast<double>(o.jobs) / seconds_since(start);
+    double spawn_rate = static_cast<double>(o.jobs) / spawn_true(ctx, o);
     double spawn_cpu_per_job = (cpu_ms() - spawn_cpu_before) / static_cast<double>(o.jobs);
     ExecHandlerOptions h;
     h.command = {"/bin/true"};
