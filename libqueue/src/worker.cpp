@@ -296,13 +296,18 @@ struct Worker::Impl {
                 log::warn("job given back unfinished", fields);
             }
         }
+        finish_slot(o.job.id, name, slot.get());
+    }
+
+    // An attempt is over (recorded, or nothing to record): its metrics and stats, and its slot is free.
+    void finish_slot(std::int64_t job_id, const std::string& name, const Slot* slot) {
         metrics.job_finished(name, slot ? slot->seconds : 0.0);
         if (slot)
             for (double s : slot->stage_seconds) metrics.stage_finished(s);
         {
             std::lock_guard<std::mutex> lock(mutex);
             count(name);
-            in_flight.erase(o.job.id);
+            in_flight.erase(job_id);
         }
         cv.notify_all();
     }
@@ -367,18 +372,15 @@ struct Worker::Impl {
                 std::lock_guard<std::mutex> lock(mutex);
                 --running;
             }
+            cv.notify_all();  // an executor is free: the claimer may claim
             if (outcome) {
                 slot.finishing = true;
                 completer->submit(std::move(*outcome));
             } else {
                 // Nothing to record: the lease is gone.
                 log::warn("job stopped: its lease was lost (rescued, cancelled or taken over)", slot.fields);
-                metrics.job_finished("lost", slot.seconds);
-                std::lock_guard<std::mutex> lock(mutex);
-                ++stats.lost;
-                in_flight.erase(job.id);
+                finish_slot(job.id, "lost", item.second.get());
             }
-            cv.notify_all();
         }
     }
 
