@@ -132,20 +132,16 @@ void add_schedule_command(CLI::App& app, Context& ctx) {
     list->add_flag("--json", l->json, "Print a JSON array");
     on_run(list, ctx, l, run_list);
 
-    auto r = std::make_shared<NameOptions>();
-    auto* remove = group->add_subcommand("remove", "Remove a schedule (its jobs stay)");
-    remove->add_option("name", r->name, "Schedule name")->required();
-    on_run(remove, ctx, r, run_remove);
-
-    auto p = std::make_shared<NameOptions>();
-    auto* pause = group->add_subcommand("pause", "Stop enqueueing a schedule's ticks");
-    pause->add_option("name", p->name, "Schedule name")->required();
-    on_run(pause, ctx, p, run_pause);
-
-    auto u = std::make_shared<NameOptions>();
-    auto* resume = group->add_subcommand("resume", "Enqueue a paused schedule's ticks again, from the next one");
-    resume->add_option("name", u->name, "Schedule name")->required();
-    on_run(resume, ctx, u, run_resume);
+    // remove, pause and resume take one schedule name and nothing else.
+    auto add_by_name = [&](const char* name, const char* help, int (*run)(Context&, NameOptions&)) {
+        auto o = std::make_shared<NameOptions>();
+        auto* sub = group->add_subcommand(name, help);
+        sub->add_option("name", o->name, "Schedule name")->required();
+        on_run(sub, ctx, o, run);
+    };
+    add_by_name("remove", "Remove a schedule (its jobs stay)", run_remove);
+    add_by_name("pause", "Stop enqueueing a schedule's ticks", run_pause);
+    add_by_name("resume", "Enqueue a paused schedule's ticks again, from the next one", run_resume);
 
     auto t = std::make_shared<ListOptions>();
     auto* tick = group->add_subcommand("tick", "Enqueue due ticks now (one pass; workers do this every second)");
