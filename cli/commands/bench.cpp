@@ -92,13 +92,14 @@ int bench_enqueue(Context& ctx, BenchOptions& o) {
     return 0;
 }
 
-int bench_work(Context& ctx, BenchOptions& o) {
+// Runs every bench job through handler with a worker of o.concurrency executors; returns the
+// seconds it took (completed: how many jobs completed).
+double run_bench_worker(Context& ctx, BenchOptions& o, Handler& handler, const std::string& type, std::int64_t& completed) {
     Store& store = ctx.store();
-    enqueue_all(store, make_jobs(ctx, o.jobs, "bench_work"), 1000);
-    NoopHandler handler;
+    enqueue_all(store, make_jobs(ctx, o.jobs, type), 1000);
     WorkerOptions w;
     w.queues = {"bench"};
-    w.types = {"bench_work"};
+    w.types = {type};
     w.concurrency = o.concurrency;
     w.prefetch = o.prefetch;
     w.until_empty = true;
@@ -107,9 +108,16 @@ int bench_work(Context& ctx, BenchOptions& o) {
     std::atomic<bool> stop{false};
     auto start = ctx.clock().steady_ns();
     auto stats = worker.run(stop);
-    double s = seconds_since(start);
-    report(o, "work", {{"backend", store.backend()}, {"jobs", stats.completed}, {"concurrency", o.concurrency},
-                       {"seconds", s}, {"jobs_per_s", static_cast<double>(stats.completed) / s}});
+    completed = stats.completed;
+    return seconds_since(start);
+}
+
+int bench_work(Context& ctx, BenchOptions& o) {
+    NoopHandler handler;
+    std::int64_t completed = 0;
+    double s = run_bench_worker(ctx, o, handler, "bench_work", completed);
+    report(o, "work", {{"backend", ctx.store().backend()}, {"jobs", completed}, {"concurrency", o.concurrency},
+                       {"seconds", s}, {"jobs_per_s", static_cast<double>(completed) / s}});
     return 0;
 }
 
@@ -253,25 +261,6 @@ int bench_spawn(Context& ctx, BenchOptions& o) {
     return 0;
 }
 
-// Runs every bench job through handler with a worker of o.concurrency executors: jobs/s.
-double run_bench_worker(Context& ctx, BenchOptions& o, Handler& handler, const std::string& type, std::int64_t& completed) {
-    Store& store = ctx.store();
-    enqueue_all(store, make_jobs(ctx, o.jobs, type), 1000);
-    WorkerOptions w;
-    w.queues = {"bench"};
-    w.types = {type};
-    w.concurrency = o.concurrency;
-    w.prefetch = o.prefetch;
-    w.until_empty = true;
-    w.rescue_interval_ms = 0;
-    Worker worker(store, handler, w, ctx.clock(), ctx.random());
-    std::atomic<bool> stop{false};
-    auto start = ctx.clock().steady_ns();
-    auto stats = worker.run(stop);
-    completed = stats.completed;
-    return static_cast<double>(stats.completed) / seconds_since(start);
-}
-
 // `process --exec /bin/true` against `bench spawn` at the same concurrency: the worker's
 // overhead per exec'd job (goal: at least 80% of the spawn rate).
 int bench_exec(Context& ctx, BenchOptions& o) {
@@ -290,7 +279,8 @@ int bench_exec(Context& ctx, BenchOptions& o) {
     auto handler = make_exec_handler(h);
     std::int64_t completed = 0;
     double cpu_before = cpu_ms();
-    double rate = run_bench_worker(ctx, o, *handler, "bench_exec", completed);
+    double exec_s = run_bench_worker(ctx, o, *handler, "bench_exec", completed);
+    double rate = static_cast<double>(completed) / exec_s;
     double cpu_per_job = (cpu_ms() - cpu_before) / static_cast<double>(std::max<std::int64_t>(1, completed));
     report(o, "exec", {{"backend", ctx.store().backend()}, {"jobs", completed}, {"concurrency", o.concurrency},
                        {"jobs_per_s", rate}, {"spawns_per_s", spawn_rate}, {"ratio_to_spawn", rate / spawn_rate},
@@ -316,7 +306,8 @@ int bench_stream(Context& ctx, BenchOptions& o) {
     double rate;
     {
         auto handler = make_stream_handler(so);
-        rate = run_bench_worker(ctx, o, *handler, "bench_stream", completed);
+        double s = run_bench_worker(ctx, o, *handler, "bench_stream", completed);
+        rate = static_cast<double>(completed) / s;
     }
     std::string command;
     for (const auto& a : so.command) command += (command.empty() ? "" : " ") + a;
