@@ -393,19 +393,29 @@ private:
             int n = ::poll(fds, 2, 100);
             if (n < 0 && errno != EINTR) break;
             if (n <= 0) continue;
-            if (fds[1].revents) {
-                ssize_t r = ::read(child.stderr_fd, buf, sizeof buf);
-                if (r > 0) {
-                    err.append(buf, static_cast<std::size_t>(r));
-                    stderr_lines(proc, err, false);
-                } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-                    err_open = false;
+            // Reads what stderr holds now (its pipe is non-blocking).
+            auto read_stderr = [&] {
+                while (err_open) {
+                    ssize_t r = ::read(child.stderr_fd, buf, sizeof buf);
+                    if (r > 0) {
+                        err.append(buf, static_cast<std::size_t>(r));
+                        stderr_lines(proc, err, false);
+                        if (static_cast<std::size_t>(r) < sizeof buf) return;
+                    } else {
+                        if (r == 0 || (errno != EAGAIN && errno != EINTR)) err_open = false;
+                        return;
+                    }
                 }
-            }
+            };
+            if (fds[1].revents) read_stderr();
             if (fds[0].revents) {
                 ssize_t r = ::read(child.stdout_fd, buf, sizeof buf);
                 if (r > 0) {
                     out.append(buf, static_cast<std::size_t>(r));
+                    // A handler writes a job's stderr before its answer, so whatever it wrote
+                    // before these answers is in the stderr pipe now: log it while the jobs are
+                    // still in flight, so its lines keep their job's id.
+                    read_stderr();
                     std::size_t start = 0, nl;
                     while ((nl = out.find('\n', start)) != std::string::npos) {
                         std::string line = out.substr(start, nl - start);
