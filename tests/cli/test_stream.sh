@@ -6,7 +6,8 @@
 EXAMPLES="$WFQ_SOURCE_DIR/examples/handlers"
 
 # A handler that answers after it has seen every field, and keeps "pair" jobs until it holds
-# two of them, then answers them in reverse order.
+# two of them, then answers them in reverse order of arrival (logged to argv[2]: which job wfq
+# sent first is up to its executors).
 cat > "$TMP/handler.py" <<'PY'
 import json, sys
 held = []
@@ -30,6 +31,7 @@ for line in sys.stdin:
     elif t == "pair":
         held.append(i)
         if len(held) == 2:
+            with open(sys.argv[2], "a") as f: f.write("arrived %d %d\n" % tuple(held))
             for j in reversed(held): send({"id": j, "ok": True, "result": {"order": held.index(j)}})
             held = []
     elif t == "slow":
@@ -45,7 +47,7 @@ p1=$("$WFQ" enqueue pair '{}')
 p2=$("$WFQ" enqueue pair '{}')
 slow=$("$WFQ" enqueue slow '{}' --max-attempts 1)
 "$WFQ" process --until-empty --concurrency 4 --timeout 2s --retry-preset fast --poll 200ms \
-    --stream -- python3 "$TMP/handler.py" "$TMP/cancels" 2> "$TMP/log" || { tail -20 "$TMP/log"; fail "process --stream"; }
+    --stream -- python3 "$TMP/handler.py" "$TMP/cancels" "$TMP/pairs" 2> "$TMP/log" || { tail -20 "$TMP/log"; fail "process --stream"; }
 
 r=$("$WFQ" jobs show "$ok" --json)
 [ "$(echo "$r" | jq_field "d['state']")" = completed ] || fail "ok job not completed"
@@ -77,7 +79,10 @@ pass "ok:false is retried by the policy; permanent:true fails at once"
 [ "$("$WFQ" jobs show "$snooze" --json | jq_field "d['result']['attempt'], d['result']['snoozes']")" = "1 1" ] \
     || fail "a snooze spends no attempt and counts in snoozes"
 "$WFQ" jobs show "$snooze" --json | jq_field "[e['kind'] for e in d['events']]" | grep -q "'snoozed'" || fail "snoozed event"
-[ "$(job_field "$p1" result)" = "{'order': 0}" ] && [ "$(job_field "$p2" result)" = "{'order': 1}" ] || fail "answers in any order"
+# Each pair job got the answer meant for it, though the second to arrive was answered first.
+read -r _ first second < "$TMP/pairs"
+[ "$(sort -n <<< "$first"$'\n'"$second" | tr '\n' ' ')" = "$p1 $p2 " ] || fail "the pair jobs: $(cat "$TMP/pairs")"
+[ "$(job_field "$first" result)" = "{'order': 0}" ] && [ "$(job_field "$second" result)" = "{'order': 1}" ] || fail "answers in any order"
 pass "snooze answers, and answers in any order"
 
 [ "$(job_field "$slow" error_class)" = timeout ] || fail "unanswered job past --timeout"
