@@ -163,7 +163,7 @@ void add_process_command(CLI::App& app, Context& ctx) {
         ->capture_default_str();
     sub->add_option("--retention", o->retention, "Delete finished jobs older than this, in batches (default: keep)");
     sub->add_option("--max-outage", o->max_outage, "Ride out a database outage this long, then exit 69")->capture_default_str();
-    sub->add_option("--prefetch", o->prefetch, "Jobs claimed beyond the free slots (default: min(concurrency, 16))");
+    sub->add_option("--prefetch", o->prefetch, "Jobs claimed beyond the free slots (default: adaptive, as many as the handlers finish in about 5 ms, at least min(concurrency, 16))");
     sub->add_option("--max-snoozes", o->max_snoozes, "Fail a job snoozed this often (error_class snooze_limit)")
         ->capture_default_str();
     sub->add_option("--metrics-file", o->metrics_file, "Write Prometheus metrics here (atomically) every heartbeat and at exit");

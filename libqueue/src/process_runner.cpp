@@ -189,6 +189,8 @@ std::string host_name() {
     return host;
 }
 
+void name_this_thread(const char* name) { pthread_setname_np(pthread_self(), name); }
+
 std::vector<std::string> current_environment(const std::vector<std::string>& drop) {
     std::vector<std::string> out;
     for (char** e = environ; e && *e; ++e) {

@@ -200,8 +200,13 @@ struct Worker::Impl {
     std::unique_ptr<Store> completer_conn, keeper_conn;
 
     std::mutex mutex;
-    std::condition_variable cv;        // slots freed, jobs finished, closing (claimer, keeper, shutdown)
-    std::condition_variable ready_cv;  // jobs ready for an executor (each wakes one)
+    // Wake-ups cost more than a no-op job on this kind of machine, so each condition variable
+    // has one kind of waiter and is notified only when that waiter is there to be woken.
+    std::condition_variable cv;        // closing, all jobs drained, renew now (keeper, shutdown, watchers)
+    std::condition_variable slot_cv;   // a slot freed or a claim's reservation returned (the claimer)
+    std::condition_variable ready_cv;  // jobs ready for an executor (one wakes, and wakes the next)
+    int idle_executors = 0;            // executors waiting on ready_cv
+    bool claimer_waiting = false;      // the claimer waits on slot_cv
     std::map<std::int64_t, std::shared_ptr<Slot>> in_flight;  // claimed until the outcome is recorded
     std::deque<std::pair<Job, std::shared_ptr<Slot>>> ready;  // claimed, waiting for an executor
     int running = 0;                                          // handlers running now
@@ -221,7 +226,6 @@ struct Worker::Impl {
         if (options.concurrency < 1) throw Error(ErrorCode::usage, "--concurrency must be at least 1");
         if (options.lease_ms < 1000) throw Error(ErrorCode::usage, "--lease must be at least 1s");
         if (options.heartbeat_ms <= 0) options.heartbeat_ms = std::max<std::int64_t>(100, options.lease_ms / 3);
-        if (options.prefetch < 0) options.prefetch = std::min(options.concurrency, 16);
         if (options.max_outage_ms <= 0) throw Error(ErrorCode::usage, "--max-outage must be positive");
         if (options.resolve_config) cache = std::make_unique<ConfigCache>(options.cache, clock);
         tracer = options.tracer;
@@ -266,10 +270,14 @@ struct Worker::Impl {
             auto it = in_flight.find(o.job.id);
             if (it != in_flight.end()) slot = it->second;
         }
-        std::string name = slot ? slot->decision : "completed";
+        const std::string& name = status == OutcomeStatus::lost ? kLost : slot ? slot->decision : kCompleted;
+        // The happy path: the log line only when it is shown (this runs on the completer's thread).
+        if (status == OutcomeStatus::recorded && name == kCompleted && !log::enabled(log::Level::info)) {
+            finish_slot(o.job.id, name, slot.get());
+            return;
+        }
         log::Fields fields = slot ? slot->fields : log::Fields{{"job_id", std::to_string(o.job.id)}};
         if (status == OutcomeStatus::lost) {
-            name = "lost";
             log::warn(unknown ? "job finished but its outcome could not be recorded; it will be rescued"
                               : "job finished but its lease was lost; outcome not recorded",
                       fields);
@@ -298,18 +306,21 @@ struct Worker::Impl {
         }
         finish_slot(o.job.id, name, slot.get());
     }
+    static inline const std::string kLost = "lost", kCompleted = "completed";
 
     // An attempt is over (recorded, or nothing to record): its metrics and stats, and its slot is free.
     void finish_slot(std::int64_t job_id, const std::string& name, const Slot* slot) {
         metrics.job_finished(name, slot ? slot->seconds : 0.0);
         if (slot)
             for (double s : slot->stage_seconds) metrics.stage_finished(s);
+        bool drained;
         {
             std::lock_guard<std::mutex> lock(mutex);
             count(name);
             in_flight.erase(job_id);
+            drained = in_flight.empty();
         }
-        cv.notify_all();
+        if (drained) cv.notify_all();  // shutdown and the keeper wait for the last job
     }
 
     // Under mutex.
@@ -329,11 +340,16 @@ struct Worker::Impl {
             std::pair<Job, std::shared_ptr<Slot>> item;
             {
                 std::unique_lock<std::mutex> lock(mutex);
+                ++idle_executors;
                 ready_cv.wait(lock, [&] { return closing || !ready.empty(); });
+                --idle_executors;
                 if (ready.empty()) return;
                 item = std::move(ready.front());
                 ready.pop_front();
                 ++running;
+                // A claim wakes one executor; each wakes the next while jobs wait, so the
+                // thread that claimed (often the completer) pays for one wake-up, not one per job.
+                if (!ready.empty() && idle_executors > 0) ready_cv.notify_one();
             }
             Slot& slot = *item.second;
             const Job& job = item.first;
@@ -368,11 +384,14 @@ struct Worker::Impl {
                 log::error(std::string("running the job failed; it will be rescued: ") + e.what(), slot.fields);
                 slot.decision = "lost";
             }
+            bool wake_claimer;
             {
                 std::lock_guard<std::mutex> lock(mutex);
                 --running;
+                if (slot.seconds > 0) m_claimer.observe(static_cast<std::int64_t>(slot.seconds * 1e9));
+                wake_claimer = claimer_waiting;
             }
-            cv.notify_all();  // an executor is free: the claimer may claim
+            if (wake_claimer) slot_cv.notify_one();  // an executor is free: the claimer may claim
             if (outcome) {
                 slot.finishing = true;
                 completer->submit(std::move(*outcome));
@@ -595,11 +614,24 @@ struct Worker::Impl {
         completer->start();
         engine::Executor executor(handler, *tracer, store, cache.get(), options, clock, random, worker_id);
         std::vector<std::thread> pool;
-        for (int i = 0; i < options.concurrency; ++i) pool.emplace_back([this, &executor] { executor_loop(executor); });
-        std::thread keeper([this, start_ns] { keeper_loop(start_ns); });
+        for (int i = 0; i < options.concurrency; ++i) pool.emplace_back([this, &executor] {
+            name_this_thread("wfq-exec");
+            executor_loop(executor);
+        });
+        std::thread keeper([this, start_ns] {
+            name_this_thread("wfq-keeper");
+            keeper_loop(start_ns);
+        });
         std::thread config_watch;
-        if (cache) config_watch = std::thread([this] { config_watch_loop(); });
-        std::thread control([this] { control_loop(); });
+        if (cache)
+            config_watch = std::thread([this] {
+                name_this_thread("wfq-config");
+                config_watch_loop();
+            });
+        std::thread control([this] {
+            name_this_thread("wfq-control");
+            control_loop();
+        });
 
         bool interrupted = false;
         try {
@@ -648,6 +680,7 @@ struct Worker::Impl {
     // Hands claimed jobs to the executors and frees the reservation of n slots.
     void accept_claimed(std::vector<Job> jobs, int n, std::int64_t claim_start, std::int64_t claim_steady) {
         const std::int64_t claim_end = unix_now_ns();
+        bool wake_executor = false, wake_claimer = false;
         if (n > 0 || !jobs.empty()) metrics.claim(static_cast<double>(clock.steady_ns() - claim_steady) / 1e9, jobs.size());
         {
             std::lock_guard<std::mutex> lock(mutex);
@@ -665,11 +698,11 @@ struct Worker::Impl {
                 ready.emplace_back(std::move(job), slot);
                 ++stats.claimed;
             }
+            wake_executor = !jobs.empty() && idle_executors > 0;
+            wake_claimer = claimer_waiting;
         }
-        if (!jobs.empty()) {
-            for (std::size_t i = 0; i < jobs.size(); ++i) ready_cv.notify_one();
-        }
-        cv.notify_all();
+        if (wake_executor) ready_cv.notify_one();
+        if (wake_claimer) slot_cv.notify_one();
     }
 
     void fail_if_outage_exceeded() {
@@ -714,9 +747,11 @@ struct Worker::Impl {
                 if (n == 0) {
                     // Every executor busy (or the claims of a flush under way): wait for a slot.
                     std::unique_lock<std::mutex> lock(mutex);
-                    cv.wait_for(lock, std::chrono::milliseconds(100), [&] {
+                    claimer_waiting = true;
+                    slot_cv.wait_for(lock, std::chrono::milliseconds(100), [&] {
                         return m_claimer.limit(running, static_cast<int>(ready.size()) + reserved) > 0 || stop;
                     });
+                    claimer_waiting = false;
                     continue;
                 }
                 bool full = false;
@@ -810,6 +845,7 @@ struct Worker::Impl {
             closing = true;
         }
         cv.notify_all();
+        slot_cv.notify_all();
         ready_cv.notify_all();
         for (auto& t : pool) t.join();
         completer->stop();

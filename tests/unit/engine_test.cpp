@@ -30,10 +30,12 @@ TEST(Claimer, AsksForFreeSlotsPlusPrefetch) {
     std::vector<int> asked;
     Claimer c([&](int n) { asked.push_back(n); return std::vector<Job>(static_cast<std::size_t>(n)); }, 4, 2);
     EXPECT_EQ(c.limit(0, 0), 6);
-    EXPECT_EQ(c.limit(2, 3), 1);
     EXPECT_EQ(c.limit(4, 0), 0) << "no free executor: nothing is claimed to sit idle";
-    EXPECT_EQ(c.limit(3, 2), 1);
+    EXPECT_EQ(c.limit(3, 0), 3) << "nothing waits: claim for the free slot at once, plus prefetch";
     EXPECT_EQ(c.limit(3, 3), 0) << "at most prefetch jobs wait";
+    EXPECT_EQ(c.limit(2, 3), 0) << "jobs still wait: one free slot is not worth a claim";
+    EXPECT_EQ(c.limit(3, 2), 0);
+    EXPECT_EQ(c.limit(1, 2), 3) << "half the capacity free: claim it in one batch";
     bool full = false;
     auto jobs = c.claim(c.limit(1, 0), full);
     EXPECT_EQ(jobs.size(), 5u);
@@ -42,6 +44,21 @@ TEST(Claimer, AsksForFreeSlotsPlusPrefetch) {
     Claimer partial([](int) { return std::vector<Job>(2); }, 4, 2);
     partial.claim(partial.limit(0, 0), full);
     EXPECT_FALSE(full);
+}
+
+TEST(Claimer, AdaptivePrefetchFollowsHowFastHandlersFinish) {
+    Claimer c([](int n) { return std::vector<Job>(static_cast<std::size_t>(n)); }, 4, -1);
+    EXPECT_EQ(c.prefetch(), 4) << "starts at min(concurrency, 16)";
+    for (int i = 0; i < 100; ++i) c.observe(20'000);  // 20 us handlers: 4 executors finish 1,000 in 5 ms
+    EXPECT_EQ(c.prefetch(), Claimer::kMaxPrefetch);
+    EXPECT_EQ(c.limit(0, 0), 4 + Claimer::kMaxPrefetch);
+    for (int i = 0; i < 100; ++i) c.observe(1'000'000'000);  // 1 s handlers: back to the least prefetch
+    EXPECT_EQ(c.prefetch(), 4);
+    for (int i = 0; i < 200; ++i) c.observe(200'000);  // 0.2 ms: 4 x 5 ms / 0.2 ms = 100 jobs
+    EXPECT_NEAR(c.prefetch(), 100, 2);
+    Claimer fixed([](int) { return std::vector<Job>{}; }, 4, 2);
+    for (int i = 0; i < 100; ++i) fixed.observe(1'000);
+    EXPECT_EQ(fixed.prefetch(), 2) << "--prefetch N is kept as given";
 }
 
 struct Recorded {

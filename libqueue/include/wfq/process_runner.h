@@ -58,6 +58,10 @@ void forget_process_group(int pgid);
 // This machine's host name (for worker ids and lock owners).
 std::string host_name();
 
+// Names the calling thread (at most 15 bytes show), so `top -H` and `ps -L` tell the worker's
+// threads apart: wfq-claim, wfq-exec, wfq-complete, wfq-keeper, ...
+void name_this_thread(const char* name);
+
 // The current environment as "KEY=VALUE" strings, minus the names in drop.
 std::vector<std::string> current_environment(const std::vector<std::string>& drop = {});
 

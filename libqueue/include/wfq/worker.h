@@ -84,7 +84,7 @@ struct WorkerOptions {
     std::int64_t schedule_interval_ms = 1000; // how often due schedules are enqueued (0: never)
     // A database outage longer than this ends the worker with Error(db_unavailable) (exit 69).
     std::int64_t max_outage_ms = 300000;
-    int prefetch = -1;       // jobs claimed beyond the free executors (-1: min(concurrency, 16))
+    int prefetch = -1;       // jobs claimed beyond the free executors (-1: adaptive, see engine/claimer.h)
     int max_snoozes = 100;   // a job snoozed this often fails with error_class snooze_limit
     // Finished jobs (with their events and checkpoints) older than this are deleted in batches
     // of 1,000, one transaction each, by one worker at a time (0: keep them).

@@ -1,10 +1,13 @@
 #pragma once
 // Internal: the claimer asks for batches of due jobs: as many as there are free executor
 // slots, plus a small prefetch so that a finishing handler finds its next job waiting. At most
-// `prefetch` jobs ever wait claimed and idle. A batch that comes back full is followed by
-// another claim at once.
+// `prefetch` jobs ever wait claimed and idle. While claimed jobs still wait, the next claim
+// waits until half the capacity (concurrency + prefetch) is free, so claims come in batches
+// rather than one per finished job. A batch that comes back full is followed by another
+// claim at once.
 #include <wfq/job.h>
 
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -13,9 +16,20 @@ namespace wfq::engine {
 class Claimer {
 public:
     using Claim = std::function<std::vector<Job>(int limit)>;
+    // prefetch < 0: adaptive (see observe), starting from min(concurrency, 16).
     Claimer(Claim claim, int concurrency, int prefetch);
     // How many jobs to ask for with running handlers busy and waiting jobs already claimed.
     int limit(int running, int waiting) const;
+    // A handler ran for run_ns. With an adaptive prefetch, the claimer keeps as many jobs
+    // waiting as the executors get through in about kPrefetchWaitNs (never fewer than the
+    // starting prefetch, never more than kMaxPrefetch): fast handlers get big batches (a claim
+    // and a commit per batch, not per few jobs), slow ones a small prefetch, so no job sits
+    // claimed and idle for long while another worker could run it.
+    void observe(std::int64_t run_ns);
+    int prefetch() const { return m_prefetch; }
+
+    static constexpr std::int64_t kPrefetchWaitNs = 5'000'000;
+    static constexpr int kMaxPrefetch = 500;
     // Claims up to n jobs (n from limit(), reserved by the caller); full is set when the batch
     // came back full.
     std::vector<Job> claim(int n, bool& full);
@@ -23,6 +37,9 @@ public:
 private:
     Claim m_claim;
     int m_concurrency, m_prefetch;
+    int m_base_prefetch;  // the starting (and least) prefetch when adaptive
+    bool m_adaptive;
+    double m_avg_run_ns = -1;  // moving average of handler run times
 };
 
 }  // namespace wfq::engine

@@ -2,6 +2,7 @@
 
 #include <wfq/errors.h>
 #include <wfq/log.h>
+#include <wfq/process_runner.h>
 
 #include <chrono>
 
@@ -17,7 +18,12 @@ Completer::Completer(Record record, Done done, OutageMonitor& outage, Options op
 
 Completer::~Completer() { stop(); }
 
-void Completer::start() { m_thread = std::thread([this] { flush_loop(); }); }
+void Completer::start() {
+    m_thread = std::thread([this] {
+        name_this_thread("wfq-complete");
+        flush_loop();
+    });
+}
 
 void Completer::submit(Outcome outcome) {
     std::unique_lock<std::mutex> lock(m_mutex);

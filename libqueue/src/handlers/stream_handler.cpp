@@ -102,7 +102,10 @@ public:
             m_procs.push_back(std::make_unique<Proc>());
             m_procs.back()->index = i;
         }
-        for (auto& p : m_procs) p->thread = std::thread([this, proc = p.get()] { supervise(*proc); });
+        for (auto& p : m_procs) p->thread = std::thread([this, proc = p.get()] {
+            name_this_thread("wfq-stream");
+            supervise(*proc);
+        });
     }
 
     ~StreamHandler() override {

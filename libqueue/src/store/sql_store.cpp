@@ -313,7 +313,7 @@ public:
         if (outcomes.empty()) return {};
         {
             std::vector<OutcomeStatus> status(outcomes.size(), OutcomeStatus::lost);
-            nlohmann::json rows = nlohmann::json::array();
+            std::string rows = "[";
             std::vector<std::size_t> parked;
             for (std::size_t i = 0; i < outcomes.size(); ++i) {
                 const Outcome& o = outcomes[i];
@@ -321,10 +321,12 @@ public:
                     parked.push_back(i);
                     continue;
                 }
-                rows.push_back(outcome_row(o));
+                if (rows.size() > 1) rows += ',';
+                append_outcome_row(rows, o);
             }
+            rows += ']';
             std::unordered_map<std::int64_t, std::optional<std::int64_t>> started;  // id -> started_at
-            if (!rows.empty()) {
+            if (rows.size() > 2) {
                 auto done = m_db->exec(
                     "UPDATE jobs SET state = u.state, attempt = jobs.attempt - u.unspend, snoozes = jobs.snoozes + u.snooze, "
                     "run_at = CASE WHEN u.state = 'pending' THEN wfq_now_ms() + u.delay_ms ELSE jobs.run_at END, "
@@ -341,7 +343,7 @@ public:
                                                {"spans", "text"}}) +
                         " WHERE jobs.id = u.id AND jobs.lease_owner = u.owner AND jobs.attempt = u.attempt AND "
                         "jobs.state = 'running' RETURNING jobs.id, jobs.started_at",
-                    {rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+                    {rows});
                 for (const auto& r : done) started[r.i64(0)] = r.opt_i64(1);
             }
             // The happy path writes no event row: `jobs show` derives enqueued, claimed and
@@ -1226,21 +1228,48 @@ private:
         return out + "]";
     }
 
-    // One row of the outcome statement's JSON parameter.
-    static nlohmann::json outcome_row(const Outcome& o) {
+    // One outcome as a row of the JSON array record_in_transaction sends, written by hand: this
+    // is the completer's hot path (nlohmann's dump cost more than the statement on SQLite).
+    static void append_outcome_row(std::string& out, const Outcome& o) {
         using K = Outcome::Kind;
         const char* state = o.kind == K::completed ? "completed" : o.kind == K::failed ? "failed" : "pending";
         // Snoozes, deferrals and releases give the attempt back.
         int unspend = (o.kind == K::snoozed || o.kind == K::deferred || o.kind == K::released) ? 1 : 0;
-        nlohmann::json r{{"id", o.job.id}, {"owner", o.job.lease_owner}, {"attempt", o.job.attempt}, {"state", state},
-                         {"unspend", unspend}, {"snooze", o.kind == K::snoozed ? 1 : 0}, {"delay_ms", o.delay_ms}};
-        r["result"] = o.result ? nlohmann::json(*o.result) : nlohmann::json();
+        out += "{\"id\":";
+        out += std::to_string(o.job.id);
+        out += ",\"owner\":";
+        append_json_string(out, o.job.lease_owner);
+        out += ",\"attempt\":";
+        out += std::to_string(o.job.attempt);
+        out += ",\"state\":\"";
+        out += state;
+        out += "\",\"unspend\":";
+        out += unspend ? '1' : '0';
+        out += ",\"snooze\":";
+        out += o.kind == K::snoozed ? '1' : '0';
+        out += ",\"delay_ms\":";
+        out += std::to_string(o.delay_ms);
+        out += ",\"result\":";
+        if (o.result) append_json_string(out, *o.result);
+        else out += "null";
+        // Failure texts may hold a handler's stderr, not always UTF-8: nlohmann replaces what is not.
         bool failure = o.kind == K::retry || o.kind == K::failed;
-        r["error_class"] = failure ? nlohmann::json(o.error_class) : nlohmann::json();
-        r["error"] = failure ? nlohmann::json(o.message) : nlohmann::json();
+        auto text = [&](const std::string& v) {
+            out += failure ? nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : "null";
+        };
+        out += ",\"error_class\":";
+        text(o.error_class);
+        out += ",\"error\":";
+        text(o.message);
         // An attempt's spans are one line of the job's spans column.
-        r["spans"] = o.spans.empty() ? nlohmann::json() : nlohmann::json(o.spans + "\n");
-        return r;
+        out += ",\"spans\":";
+        if (o.spans.empty()) {
+            out += "null";
+        } else {
+            append_json_string(out, o.spans);
+            out.insert(out.size() - 1, "\\n");
+        }
+        out += '}';
     }
 
     static nlohmann::json outcome_event(const Outcome& o, std::optional<std::int64_t> started_at) {
