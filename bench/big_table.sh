@@ -16,8 +16,8 @@ psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 have=$(psql_q -At -c "SELECT COUNT(*) FROM pg_namespace WHERE nspname = '$WFQ_SCHEMA'")
 if [ "${BIG_TABLE_KEEP:-0}" != 1 ] || [ "$have" = 0 ]; then
-    psql_q -c "DROP SCHEMA IF EXISTS \"$WFQ_SCHEMA\" CASCADE"
-    "$WFQ" migrate > /dev/null
+    psql_q -c "SET client_min_messages TO warning; DROP SCHEMA IF EXISTS \"$WFQ_SCHEMA\" CASCADE"
+    "$WFQ" migrate > /dev/null 2>&1
     s=$(date +%s)
     defs=$(psql_q -At -c "SELECT string_agg(pg_get_indexdef(indexrelid), '; ') FROM pg_index
                           WHERE indrelid = '\"$WFQ_SCHEMA\".jobs'::regclass AND NOT indisprimary")
@@ -29,19 +29,20 @@ if [ "${BIG_TABLE_KEEP:-0}" != 1 ] || [ "$have" = 0 ]; then
     # id, type, queue, payload, priority, run_at, state, attempt, max_attempts, correlation_id,
     # created_at, updated_at, started_at, finished_at, lease_owner, error_class, last_error
     awk -v n="$FINISHED" -v now="$now" 'BEGIN {
-        span = 30 * 86400000; OFS = "\t"
+        span = 30 * 86400000
         for (i = 1; i <= n; i++) {
             t = now - int((n - i) * (span / n)) - 1000
             if (i % 1000 == 0) { st = "cancelled"; ec = "\\N"; le = "\\N" }
             else if (i % 100 == 0) { st = "failed"; ec = "exit_code"; le = "exit 1" }
             else { st = "completed"; ec = "\\N"; le = "\\N" }
-            print i, "t" (i % 5), "q" (i % 4), "{}", 0, t - 500, st, 1, 3, "c" i, t - 500, t, t - 200, t, "w", ec, le
+            printf "%d\tt%d\tq%d\t{}\t0\t%.0f\t%s\t1\t3\tc%d\t%.0f\t%.0f\t%.0f\t%.0f\tw\t%s\t%s\n",
+                   i, i % 5, i % 4, t - 500, st, i, t - 500, t, t - 200, t, ec, le
         }
     }' | psql_q -c "\\copy \"$WFQ_SCHEMA\".jobs (id, type, queue, payload, priority, run_at, state, attempt, max_attempts,
                     correlation_id, created_at, updated_at, started_at, finished_at, lease_owner, error_class, last_error) FROM STDIN"
     echo "copied $FINISHED finished jobs in $(( $(date +%s) - s )) s"
     s=$(date +%s)
-    psql_q -c "SET search_path TO \"$WFQ_SCHEMA\"; $defs; SELECT setval('jobs_id_seq', $FINISHED)"
+    psql_q -At -c "SET search_path TO \"$WFQ_SCHEMA\"; $defs; SELECT setval('jobs_id_seq', $FINISHED)" > /dev/null
     echo "rebuilt the indexes in $(( $(date +%s) - s )) s"
     # What autovacuum does on its own after a load (insert threshold): visibility map and stats.
     psql_q -c "VACUUM (ANALYZE) \"$WFQ_SCHEMA\".jobs"
@@ -56,8 +57,8 @@ psql_q -At -c "SELECT 'table: ' || COUNT(*) FILTER (WHERE state IN ('completed',
 failed=$(psql_q -At -c "SELECT MAX(id) FROM \"$WFQ_SCHEMA\".jobs WHERE state = 'failed'")
 pending=$(psql_q -At -c "SELECT MIN(id) FROM \"$WFQ_SCHEMA\".jobs WHERE state = 'pending'")
 # Each command three times; the median is reported (the first run also warms the cache).
-for c in "jobs list" "jobs list --state failed" "jobs list --state cancelled" "jobs list --state pending"
-         "jobs list --type t3" "jobs list --queue q2 --state failed" "jobs list --before $((FINISHED / 2))"
+for c in "jobs list" "jobs list --state failed" "jobs list --state cancelled" "jobs list --state pending" \
+         "jobs list --type t3" "jobs list --queue q2 --state failed" "jobs list --before $((FINISHED / 2))" \
          "jobs show $failed" "why $failed" "why $pending" "top --once" "queues list" "metrics" "doctor"; do
     times=()
     for _ in 1 2 3; do
