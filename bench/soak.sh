@@ -46,7 +46,7 @@ while True:
     sys.stdout.flush()
     sent += due
     time.sleep(max(0.0, start + n * tick - time.monotonic()))
-" | "$WFQ" enqueue --ndjson - --batch-size "$(( RATE / 10 ))" > /dev/null 2> /tmp/wfq-soak-enqueue.log &
+" 2> /dev/null | "$WFQ" enqueue --ndjson - --batch-size "$(( RATE / 10 ))" > /dev/null 2> /tmp/wfq-soak-enqueue.log &
 pids+=($!)
 
 sample() {  # size_bytes dead_rows live_rows p99_ms done_last_minute due_pending
@@ -69,8 +69,9 @@ window() {  # label: 12 samples 5 s apart, then their means
 started=$(date +%s)
 sleep 60
 first=$(window "minute 2")
-sleep $(( (MINUTES - 1) * 60 - ($(date +%s) - started) ))
-last=$(window "minute $MINUTES")
+wait_s=$(( (MINUTES - 1) * 60 - ($(date +%s) - started) ))
+[ "$wait_s" -le 0 ] || sleep "$wait_s"
+last=$(window "minute $(( ($(date +%s) - started) / 60 + 1 ))")
 for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
 wait 2> /dev/null || true
 pids=()
