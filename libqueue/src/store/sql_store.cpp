@@ -870,8 +870,6 @@ public:
 
     // ---- operating the queue: pauses, bulk actions, prompt cancel, schedules -------------
     // (DESIGN.md "Operating the queue"; kept together, apart from the engine's statements.)
-    // The rows queue summaries count: active and failed jobs, and the last hour's completions
-    // (index ranges on state and finished_at, not the whole table of finished jobs).
     // Per queue: pending (due), scheduled, running, waiting, failed, completed in the last hour,
     // oldest due age, paused, completed and failed in the last minute. Each branch reads one
     // index range (migration 6): active jobs from jobs_active_queue, failed jobs and the last
