@@ -12,6 +12,7 @@ namespace {
 struct ListOptions {
     std::vector<std::string> states, types, queues;
     bool stuck = false;
+    std::int64_t before = 0;
     int limit = 100;
     bool json = false;
 };
@@ -62,6 +63,8 @@ int run_list(Context& ctx, ListOptions& o) {
     f.stuck = o.stuck;
     if (o.limit < 1) throw Error(ErrorCode::usage, "--limit must be at least 1");
     f.limit = o.limit;
+    if (o.before < 0) throw Error(ErrorCode::usage, "--before must be a job id");
+    if (o.before > 0) f.before_id = o.before;
     Store& store = ctx.store();
     auto jobs = store.list_jobs(f);
     TimeMs now = store.db_now();
@@ -235,6 +238,7 @@ void add_jobs_command(CLI::App& app, Context& ctx) {
     list->add_option("--queue", l->queues, "Only this queue (repeatable)");
     list->add_flag("--stuck", l->stuck, "Running jobs whose lease expired or whose worker is dead");
     list->add_option("--limit", l->limit, "At most this many (the newest)")->capture_default_str();
+    list->add_option("--before", l->before, "Only jobs with a smaller id: the page before one whose first id this is");
     list->add_flag("--json", l->json, "Print a JSON array");
     on_run(list, ctx, l, run_list);
 

@@ -126,7 +126,8 @@ std::string WorkerMetrics::render(const std::string& worker_id, const CacheStats
 
 std::string render_queue_metrics(const QueueMetrics& m) {
     std::string out;
-    header(out, "wfq_jobs", "gauge", "Jobs by state, type and queue.");
+    header(out, "wfq_jobs", "gauge",
+           "Jobs by state, type and queue (state=\"completed\" is an estimate while wfq_jobs_completed_estimated is 1).");
     for (const auto& c : m.jobs)
         out += "wfq_jobs{state=\"" + prometheus_label(c.state) + "\",type=\"" + prometheus_label(c.type) + "\",queue=\"" +
                prometheus_label(c.queue) + "\"} " + std::to_string(c.count) + "\n";
@@ -147,6 +148,9 @@ std::string render_queue_metrics(const QueueMetrics& m) {
     gauge("wfq_dead_workers", "Registered workers that stopped heartbeating.", static_cast<double>(m.dead_workers));
     gauge("wfq_held_locks", "Lease locks currently held.", static_cast<double>(m.held_locks));
     gauge("wfq_failed_jobs", "Jobs in the failed state (the dead letter).", static_cast<double>(failed));
+    gauge("wfq_jobs_completed_estimated",
+          "1 when the completed counts of wfq_jobs are estimates (PostgreSQL, over 100000 jobs), 0 when exact.",
+          m.completed_estimated ? 1.0 : 0.0);
     header(out, "wfq_queue_paused", "gauge", "1 for each paused queue (`wfq queues pause`): workers do not claim from it.");
     for (const auto& q : m.paused_queues) out += "wfq_queue_paused{queue=\"" + prometheus_label(q) + "\"} 1\n";
     return out;

@@ -79,6 +79,7 @@ struct JobFilter {
     std::vector<std::string> types, queues;
     std::optional<std::string> lock_key;
     bool stuck = false;  // running with an expired lease or a dead worker
+    std::optional<std::int64_t> before_id;  // only ids below this (keyset pagination)
     int limit = 100;
 };
 

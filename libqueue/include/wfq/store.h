@@ -75,6 +75,9 @@ struct QueueMetrics {
     std::int64_t running_past_lease = 0, waiting = 0, waiting_past_deadline = 0;
     std::int64_t live_workers = 0, dead_workers = 0, held_locks = 0, expired_locks = 0;
     std::vector<std::string> paused_queues;
+    // True when the completed counts in jobs are estimates (PostgreSQL, big tables); every
+    // other state's count is exact.
+    bool completed_estimated = false;
 };
 
 // Wakes an idle worker when jobs are enqueued (LISTEN/NOTIFY on PostgreSQL,

@@ -10,9 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <mutex>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 namespace wfq::store {
@@ -425,6 +427,10 @@ public:
             sql += " AND lock_key = $" + std::to_string(params.size() + 1);
             params.emplace_back(*f.lock_key);
         }
+        if (f.before_id) {  // keyset pagination: the page before the one that began at this id
+            sql += " AND id < $" + std::to_string(params.size() + 1);
+            params.emplace_back(*f.before_id);
+        }
         if (f.scheduled_only) sql += " AND state = 'pending' AND run_at > wfq_now_ms()";
         if (f.retrying_only) sql += " AND state = 'pending' AND attempt > 0";
         if (f.stuck) {
@@ -562,10 +568,7 @@ public:
         return retry(
             [&] {
                 QueueMetrics m;
-                for (const auto& r : m_db->exec("SELECT state, type, queue, COUNT(*) FROM jobs GROUP BY state, type, queue "
-                                                "ORDER BY state, type, queue",
-                                                {}))
-                    m.jobs.push_back({r.str(0), r.str(1), r.str(2), r.i64(3)});
+                count_jobs_by_state(m);
                 auto row = m_db->exec(
                     "SELECT (SELECT wfq_now_ms() - MIN(run_at) FROM jobs WHERE state = 'pending' AND run_at <= wfq_now_ms()), "
                     "(SELECT COUNT(*) FROM jobs WHERE state = 'running' AND lease_expires_at < wfq_now_ms()), "
@@ -588,6 +591,44 @@ public:
                 return m;
             },
             default_db_retry_policy());
+    }
+
+    // Jobs by state, type and queue. Every state but completed is counted exactly from its index
+    // range (active jobs: jobs_active_queue; failed and cancelled: jobs_finished). Completed jobs
+    // are most of a big table: past kExactCountRows rows (by the planner's count) their number is
+    // the planner's row count less the exact others, split by type and queue as a fixed sample
+    // of the table's pages splits it; m.completed_estimated says so. SQLite counts exactly.
+    void count_jobs_by_state(QueueMetrics& m) {
+        constexpr double kExactCountRows = 100000, kSampleRows = 30000;
+        std::int64_t exact = 0;
+        for (const auto& r : m_db->exec(
+                 "SELECT state, type, queue, COUNT(*) FROM jobs WHERE state IN ('pending', 'running', 'waiting') "
+                 "GROUP BY state, type, queue UNION ALL SELECT state, type, queue, COUNT(*) FROM jobs "
+                 "WHERE state IN ('failed', 'cancelled') GROUP BY state, type, queue",
+                 {})) {
+            m.jobs.push_back({r.str(0), r.str(1), r.str(2), r.i64(3)});
+            exact += r.i64(3);
+        }
+        auto total = m_db->estimated_rows("jobs");
+        std::string sample = total && *total > kExactCountRows
+                                 ? m_db->sample_clause(std::min(100.0, 100.0 * kSampleRows / *total))
+                                 : std::string();
+        if (sample.empty()) {
+            for (const auto& r : m_db->exec("SELECT type, queue, COUNT(*) FROM jobs WHERE state = 'completed' GROUP BY type, queue", {}))
+                m.jobs.push_back({"completed", r.str(0), r.str(1), r.i64(2)});
+        } else {
+            m.completed_estimated = true;
+            auto rows = m_db->exec("SELECT type, queue, COUNT(*) FROM jobs" + sample + " WHERE state = 'completed' GROUP BY type, queue", {});
+            double sampled = 0;
+            for (const auto& r : rows) sampled += static_cast<double>(r.i64(2));
+            double completed = std::max(0.0, *total - static_cast<double>(exact));
+            for (const auto& r : rows)
+                m.jobs.push_back({"completed", r.str(0), r.str(1),
+                                  std::llround(static_cast<double>(r.i64(2)) * completed / sampled)});
+        }
+        std::sort(m.jobs.begin(), m.jobs.end(), [](const QueueMetrics::Count& a, const QueueMetrics::Count& b) {
+            return std::tie(a.state, a.type, a.queue) < std::tie(b.state, b.type, b.queue);
+        });
     }
 
     std::vector<std::pair<std::string, double>> database_facts() override {
@@ -831,10 +872,29 @@ public:
 
     // ---- operating the queue: pauses, bulk actions, prompt cancel, schedules -------------
     // (DESIGN.md "Operating the queue"; kept together, apart from the engine's statements.)
-    // The rows queue summaries count: active and failed jobs, and the last hour's completions
-    // (index ranges on state and finished_at, not the whole table of finished jobs).
-    static constexpr const char* kSummaryRows =
-        "(state IN ('pending', 'running', 'waiting', 'failed') OR (state = 'completed' AND finished_at >= wfq_now_ms() - 3600000))";
+    // Per queue: pending (due), scheduled, running, waiting, failed, completed in the last hour,
+    // oldest due age, paused, completed and failed in the last minute. Each branch reads one
+    // index range (migration 6): active jobs from jobs_active_queue, failed jobs and the last
+    // hour's finishes from jobs_finished, so a table of millions of finished jobs costs nothing
+    // beyond its failed ones and the last hour's.
+    static constexpr const char* kQueueCounts =
+        "SELECT queue, SUM(pending) AS pending, SUM(scheduled) AS scheduled, SUM(running) AS running, "
+        "SUM(waiting) AS waiting, SUM(failed) AS failed, SUM(completed_hour) AS completed_hour, "
+        "wfq_now_ms() - MIN(oldest_due) AS oldest_age, MAX(paused) AS paused, SUM(completed_minute) AS completed_minute, "
+        "SUM(failed_minute) AS failed_minute FROM ("
+        "SELECT queue, SUM(CASE WHEN state = 'pending' AND run_at <= wfq_now_ms() THEN 1 ELSE 0 END) AS pending, "
+        "SUM(CASE WHEN state = 'pending' AND run_at > wfq_now_ms() THEN 1 ELSE 0 END) AS scheduled, "
+        "SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END) AS running, "
+        "SUM(CASE WHEN state = 'waiting' THEN 1 ELSE 0 END) AS waiting, 0 AS failed, 0 AS completed_hour, "
+        "MIN(CASE WHEN state = 'pending' AND run_at <= wfq_now_ms() THEN run_at END) AS oldest_due, 0 AS paused, "
+        "0 AS completed_minute, 0 AS failed_minute "
+        "FROM jobs WHERE state IN ('pending', 'running', 'waiting') GROUP BY queue "
+        "UNION ALL SELECT queue, 0, 0, 0, 0, COUNT(*), 0, NULL, 0, 0, 0 FROM jobs WHERE state = 'failed' GROUP BY queue "
+        "UNION ALL SELECT queue, 0, 0, 0, 0, 0, SUM(CASE WHEN state = 'completed' THEN 1 ELSE 0 END), NULL, 0, "
+        "SUM(CASE WHEN state = 'completed' AND finished_at >= wfq_now_ms() - 60000 THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN state = 'failed' AND finished_at >= wfq_now_ms() - 60000 THEN 1 ELSE 0 END) "
+        "FROM jobs WHERE state IN ('completed', 'failed') AND finished_at >= wfq_now_ms() - 3600000 GROUP BY queue "
+        "UNION ALL SELECT queue, 0, 0, 0, 0, 0, 0, NULL, 1, 0, 0 FROM queue_pauses) q GROUP BY queue";
     bool set_queue_paused(const std::string& queue, bool paused, const std::string& actor) override {
         return transact([&] {
             if (paused)
@@ -857,16 +917,7 @@ public:
 
     std::vector<QueueSummary> queue_summaries() override {
         std::vector<QueueSummary> out;
-        for (const auto& r : run(
-                 "SELECT queue, SUM(CASE WHEN state = 'pending' AND run_at <= wfq_now_ms() THEN 1 ELSE 0 END), "
-                 "SUM(CASE WHEN state = 'pending' AND run_at > wfq_now_ms() THEN 1 ELSE 0 END), "
-                 "SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), SUM(CASE WHEN state = 'waiting' THEN 1 ELSE 0 END), "
-                 "SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), "
-                 "SUM(CASE WHEN state = 'completed' AND finished_at >= wfq_now_ms() - 3600000 THEN 1 ELSE 0 END), "
-                 "wfq_now_ms() - MIN(CASE WHEN state = 'pending' AND run_at <= wfq_now_ms() THEN run_at END), MAX(paused) "
-                 "FROM (SELECT queue, state, run_at, finished_at, 0 AS paused FROM jobs WHERE " + std::string(kSummaryRows) + " UNION ALL "
-                 "SELECT queue, NULL, NULL, NULL, 1 FROM queue_pauses) q GROUP BY queue ORDER BY queue",
-                 {})) {
+        for (const auto& r : run(std::string(kQueueCounts) + " ORDER BY queue", {})) {
             QueueSummary s;
             s.queue = r.str(0);
             s.pending = r.i64(1);
@@ -887,17 +938,8 @@ public:
         // kind, three texts, ten numbers.
         std::string sql =
             "SELECT 'now', NULL, NULL, NULL, wfq_now_ms(), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
-            "UNION ALL SELECT 'queue', queue, NULL, NULL, "
-            "SUM(CASE WHEN state = 'pending' AND run_at <= wfq_now_ms() THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN state = 'pending' AND run_at > wfq_now_ms() THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), SUM(CASE WHEN state = 'waiting' THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN state = 'completed' AND finished_at >= wfq_now_ms() - 3600000 THEN 1 ELSE 0 END), "
-            "wfq_now_ms() - MIN(CASE WHEN state = 'pending' AND run_at <= wfq_now_ms() THEN run_at END), MAX(paused), "
-            "SUM(CASE WHEN state = 'completed' AND finished_at >= wfq_now_ms() - 60000 THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN state = 'failed' AND finished_at >= wfq_now_ms() - 60000 THEN 1 ELSE 0 END) "
-            "FROM (SELECT queue, state, run_at, finished_at, 0 AS paused FROM jobs WHERE " + std::string(kSummaryRows) + " UNION ALL "
-            "SELECT queue, NULL, NULL, NULL, 1 FROM queue_pauses) q GROUP BY queue "
+            "UNION ALL SELECT 'queue', queue, NULL, NULL, pending, scheduled, running, waiting, failed, completed_hour, "
+            "oldest_age, paused, completed_minute, failed_minute FROM (" + std::string(kQueueCounts) + ") qc "
             "UNION ALL SELECT 'worker', id, hostname, NULL, running, started_at, last_heartbeat, NULL, NULL, NULL, NULL, "
             "NULL, NULL, NULL FROM workers "
             "UNION ALL SELECT 'failure', type, queue, error_class, id, finished_at, attempt, NULL, NULL, NULL, NULL, NULL, NULL, "

@@ -7,6 +7,7 @@
 
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <regex>
 #include <thread>
@@ -144,6 +145,38 @@ CREATE TABLE schedules (
   next_run bigint, last_run bigint, last_job_id bigint,
   created_at bigint NOT NULL,
   updated_at bigint NOT NULL);
+)SQL"},
+    {6, "big tables: indexes for reads at millions of finished jobs, autovacuum for the hot tables", R"SQL(
+-- Read commands count and list active jobs, and finished ones by state and time, from small
+-- indexes instead of the whole table (issue 14: 10M finished jobs).
+-- Active jobs by queue: exact per-queue counts and oldest due age from the index alone.
+CREATE INDEX jobs_active_queue ON jobs (queue, state, type, run_at) WHERE state IN ('pending', 'running', 'waiting');
+-- Finished jobs by state and time, carrying queue and type: failed counts, the last minute's
+-- and hour's completions, the latest failures (index-only scans).
+CREATE INDEX jobs_finished ON jobs (state, finished_at) INCLUDE (queue, type);
+DROP INDEX jobs_state_finished;
+-- `jobs list --state S` newest first for every state but completed (completed jobs are most
+-- of the table, so walking the primary key backwards finds them at once).
+CREATE INDEX jobs_state_id ON jobs (state, id) WHERE state <> 'completed';
+-- Autovacuum for the tables every job touches. Each job inserts a row, updates it two or three
+-- times (claim, finish; lease renewals) and, with --retention, is deleted a minute later: the
+-- default scale factor (20%) lets a table of 10M rows gather 2M dead rows before a vacuum and
+-- then vacuums it all at once, throttled. Small, frequent, lightly throttled vacuums keep the
+-- table its steady size, and keep the visibility map current, which the index-only scans above
+-- need. Job state changes touch indexed columns, so they cannot be HOT updates; a fillfactor
+-- below 100 still lets a row's new version land on its own page (no new page, no extra read).
+ALTER TABLE jobs SET (fillfactor = 90, autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000,
+  autovacuum_vacuum_insert_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02,
+  autovacuum_vacuum_cost_delay = 1);
+ALTER TABLE job_events SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000,
+  autovacuum_vacuum_insert_scale_factor = 0.05, autovacuum_vacuum_cost_delay = 1);
+ALTER TABLE checkpoints SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000,
+  autovacuum_vacuum_insert_scale_factor = 0.05, autovacuum_vacuum_cost_delay = 1);
+-- Heartbeats and lock renewals update columns no index holds: with room on the page those are
+-- HOT updates (no index writes, pruned without vacuum). These tables are tiny and rewritten
+-- every second, so vacuum them after a fixed number of dead rows.
+ALTER TABLE workers SET (fillfactor = 50, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 200);
+ALTER TABLE locks SET (fillfactor = 50, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 200);
 )SQL"},
 };
 
@@ -613,6 +646,18 @@ public:
                  "WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid() AND datname = current_database()")},
             {"inactive_replication_slots", one("SELECT COUNT(*) FROM pg_replication_slots WHERE NOT active")},
         };
+    }
+    std::optional<double> estimated_rows(const std::string& table) override {
+        auto rows = exec("SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)", {table});
+        if (rows.empty() || rows[0].is_null(0)) return std::nullopt;
+        double n = std::stod(rows[0].str(0));
+        if (n < 0) return std::nullopt;  // never vacuumed nor analysed
+        return n;
+    }
+    std::string sample_clause(double percent) const override {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, " TABLESAMPLE SYSTEM (%.6f) REPEATABLE (14)", percent);
+        return buf;
     }
     bool is_missing_table(const std::exception& e) const override {
         auto* err = dynamic_cast<const Error*>(&e);
