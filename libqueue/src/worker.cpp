@@ -515,7 +515,9 @@ struct Worker::Impl {
             }
             try {
                 if (!waker) waker = store.open_control_waker();
-                if (waker->wait(200)) {
+                // Short waits, so that a closing worker is not held up: they cost nothing more
+                // (LISTEN waits on its socket; the polling wakers poll every 10-50 ms anyway).
+                if (waker->wait(kWatchSliceMs)) {
                     renew_now = true;
                     cv.notify_all();
                 }
@@ -551,7 +553,7 @@ struct Worker::Impl {
                     watcher = store.open_config_watcher();
                     cache->clear();  // changes made while we were not watching are unknown
                 }
-                for (const auto& scope : watcher->poll(options.config_poll_ms)) {
+                for (const auto& scope : watcher->poll(std::min(options.config_poll_ms, kWatchSliceMs))) {
                     cache->invalidate_scope(scope);
                     log::debug("config cache invalidated", {{"scope", scope}, {"worker_id", worker_id}});
                 }
@@ -563,6 +565,8 @@ struct Worker::Impl {
             }
         }
     }
+
+    static constexpr std::int64_t kWatchSliceMs = 50;  // the watchers see `closing` this often
 
     std::size_t busy() {
         std::lock_guard<std::mutex> lock(mutex);
