@@ -152,12 +152,15 @@ CREATE TABLE schedules (
 -- Active jobs by queue: exact per-queue counts and oldest due age from the index alone.
 CREATE INDEX jobs_active_queue ON jobs (queue, state, type, run_at) WHERE state IN ('pending', 'running', 'waiting');
 -- Finished jobs by state and time, carrying queue and type: failed counts, the last minute's
--- and hour's completions, the latest failures (index-only scans).
-CREATE INDEX jobs_finished ON jobs (state, finished_at) INCLUDE (queue, type);
+-- and hour's completions, the latest failures (index-only scans). Partial, like the next one:
+-- a job's enqueue and claim then write no entry here (every index entry is paid per job).
+CREATE INDEX jobs_finished ON jobs (state, finished_at) INCLUDE (queue, type)
+  WHERE state IN ('completed', 'failed', 'cancelled');
 DROP INDEX jobs_state_finished;
--- `jobs list --state S` newest first for every state but completed (completed jobs are most
--- of the table, so walking the primary key backwards finds them at once).
-CREATE INDEX jobs_state_id ON jobs (state, id) WHERE state <> 'completed';
+-- `jobs list --state S` newest first for failed, cancelled and waiting jobs (completed jobs are
+-- most of the table, so walking the primary key backwards finds them at once; pending and
+-- running jobs have their own partial indexes, jobs_claim and jobs_running_lease).
+CREATE INDEX jobs_state_id ON jobs (state, id) WHERE state IN ('failed', 'cancelled', 'waiting');
 -- Autovacuum for the tables every job touches. Each job inserts a row, updates it two or three
 -- times (claim, finish; lease renewals) and, with --retention, is deleted a minute later: the
 -- default scale factor (20%) lets a table of 10M rows gather 2M dead rows before a vacuum and
