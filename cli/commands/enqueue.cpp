@@ -3,8 +3,13 @@
 #include <wfq/queue.h>
 #include <wfq/trace.h>
 
+#include <condition_variable>
 #include <cstdlib>
+#include <deque>
+#include <exception>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 namespace wfq::cli {
 namespace {
@@ -59,41 +64,111 @@ int run_ndjson(Context& ctx, EnqueueOptions& o) {
     }
     Store& store = ctx.store();
     Progress progress("enqueued", true);
-    std::vector<NewJob> batch;
-    std::int64_t committed = 0, duplicates = 0, line_no = 0;
-    std::string out;
-    auto flush = [&] {
-        if (batch.empty()) return;
-        auto results = store.enqueue_batch(batch);
-        for (const auto& r : results) {
-            out += std::to_string(r.id);
-            out += '\n';
-            if (r.duplicate) ++duplicates;
+    // Lines are parsed here while a writer thread commits the previous batch: parsing and the
+    // database's work overlap (a pipeline of one batch). A bad line stops the reading; the
+    // batches before its own are committed first, as without the pipeline.
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::deque<std::vector<NewJob>> queue;  // parsed batches the writer has not taken
+    bool reading_done = false, writer_busy = false;
+    std::exception_ptr writer_error;
+    std::int64_t committed = 0, duplicates = 0;
+    std::thread writer([&] {
+        std::string out;
+        for (;;) {
+            std::vector<NewJob> batch;
+            {
+                std::unique_lock<std::mutex> lock(mutex);
+                cv.wait(lock, [&] { return !queue.empty() || reading_done; });
+                if (queue.empty()) return;
+                batch = std::move(queue.front());
+                queue.pop_front();
+                writer_busy = true;
+            }
+            cv.notify_all();
+            try {
+                auto results = store.enqueue_batch(batch);
+                std::int64_t dup = 0;
+                for (const auto& r : results) {
+                    out += std::to_string(r.id);
+                    out += '\n';
+                    if (r.duplicate) ++dup;
+                }
+                std::cout << out;
+                out.clear();
+                std::lock_guard<std::mutex> lock(mutex);
+                committed += static_cast<std::int64_t>(batch.size());
+                duplicates += dup;
+                writer_busy = false;
+                progress.update(committed);
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(mutex);
+                writer_error = std::current_exception();
+                writer_busy = false;
+                queue.clear();
+                reading_done = true;
+                cv.notify_all();
+                return;
+            }
+            cv.notify_all();
         }
-        std::cout << out;
-        out.clear();
-        committed += static_cast<std::int64_t>(batch.size());
+    });
+    // Hands a parsed batch to the writer, waiting while one already waits; false when the
+    // writer failed.
+    auto hand_over = [&](std::vector<NewJob>& batch) {
+        std::unique_lock<std::mutex> lock(mutex);
+        cv.wait(lock, [&] { return queue.empty() || writer_error; });
+        if (writer_error) return false;
+        queue.push_back(std::move(batch));
         batch.clear();
-        progress.update(committed);
+        cv.notify_all();
+        return true;
     };
+    // Stops the writer once it has committed what it was given; rethrows its error.
+    auto finish_writer = [&] {
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            reading_done = true;
+        }
+        cv.notify_all();
+        writer.join();
+        if (writer_error) std::rethrow_exception(writer_error);
+    };
+    std::vector<NewJob> batch;
+    std::int64_t line_no = 0;
     std::string line;
     std::vector<std::string> warnings;
-    while (std::getline(*in, line)) {
-        ++line_no;
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        try {
-            NewJob job = parse_job_line(line, defaults);
-            prepare_new_job(job, ctx.random(), &warnings);
-            batch.push_back(std::move(job));
-        } catch (const Error& e) {
-            std::cout.flush();
-            throw Error(ErrorCode::bad_input, "line " + std::to_string(line_no) + ": " + e.what() + "; " +
-                                                  std::to_string(committed) + " jobs were committed before it; its batch (" +
-                                                  std::to_string(batch.size()) + " earlier lines) was not committed");
+    try {
+        while (std::getline(*in, line)) {
+            ++line_no;
+            if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+            try {
+                NewJob job = parse_job_line(line, defaults);
+                prepare_new_job(job, ctx.random(), &warnings);
+                batch.push_back(std::move(job));
+            } catch (const Error& e) {
+                std::size_t earlier = batch.size();
+                finish_writer();
+                std::cout.flush();
+                throw Error(ErrorCode::bad_input, "line " + std::to_string(line_no) + ": " + e.what() + "; " +
+                                                      std::to_string(committed) + " jobs were committed before it; its batch (" +
+                                                      std::to_string(earlier) + " earlier lines) was not committed");
+            }
+            if (static_cast<int>(batch.size()) >= o.batch_size && !hand_over(batch)) break;
         }
-        if (static_cast<int>(batch.size()) >= o.batch_size) flush();
+        if (!batch.empty()) hand_over(batch);
+    } catch (...) {
+        if (writer.joinable()) {
+            {
+                std::lock_guard<std::mutex> lock(mutex);
+                reading_done = true;
+            }
+            cv.notify_all();
+            writer.join();
+        }
+        throw;
     }
-    flush();
+    finish_writer();
     warn_all(warnings);
     std::cerr << "enqueued " << committed << " jobs";
     if (duplicates) std::cerr << " (" << duplicates << " already existed)";

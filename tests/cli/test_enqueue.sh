@@ -60,6 +60,19 @@ after=$("$WFQ" jobs list --limit 100000 --json | jq_field "len(d)")
 [ "$after" = $((before + 25 + 10)) ] || fail "expected $((before + 35)) jobs, found $after: the bad line's batch leaked"
 pass "NDJSON: ids per line; a bad line exits 65 naming it and commits only whole batches before it"
 
+# Batches are committed by a writer thread while the next ones are parsed: with batches of 4,
+# three are handed over (some still in the database) when line 15 turns out bad. All three
+# commit, in order, their ids printed; the bad line's batch does not.
+{ head -n 14 "$TMP/good.ndjson"; echo '{"type": "bulk", "payload": [}'; tail -n 5 "$TMP/good.ndjson"; } > "$TMP/bad2.ndjson"
+expect_exit 65 "$WFQ" enqueue --ndjson "$TMP/bad2.ndjson" --batch-size 4
+contains "$ERR" "line 15"
+contains "$ERR" "12 jobs were committed before it; its batch (2 earlier lines) was not committed"
+[ "$(printf '%s\n' "$OUT" | grep -c .)" = 12 ] || fail "expected the 12 committed ids on stdout, got: $OUT"
+printf '%s\n' "$OUT" | sort -n -c || fail "ids out of order: $OUT"
+final=$("$WFQ" jobs list --limit 100000 --json | jq_field "len(d)")
+[ "$final" = $((after + 12)) ] || fail "expected $((after + 12)) jobs, found $final"
+pass "NDJSON pipeline: batches handed to the writer before a bad line commit in order; its own batch does not"
+
 "$WFQ" enqueue "x'); DROP TABLE jobs; --" '{"q": "'"'"'; --"}' --key "k' OR 1=1" >/dev/null
 "$WFQ" jobs list --type "x'); DROP TABLE jobs; --" --json | jq_field "d[0]['key']" | grep -x "k' OR 1=1" > /dev/null || fail "metacharacters"
 pass "SQL metacharacters in names and keys are data"
