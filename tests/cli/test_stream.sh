@@ -125,7 +125,9 @@ chmod +x "$TMP/snoozer.sh"
 later=$("$WFQ" enqueue later '{}' --max-attempts 1)
 forever=$("$WFQ" enqueue forever '{}')
 far=$("$WFQ" enqueue far '{}')
-"$WFQ" process --until-empty --max-snoozes 2 --poll 100ms --type later --type forever --type far --exec "$TMP/snoozer.sh" 2> "$TMP/slog"
+# --until-empty waits for jobs due within the poll interval, so the poll must be longer than
+# the 150 ms snooze (with 100 ms, whether the worker waited for it was a race it lost in CI).
+"$WFQ" process --until-empty --max-snoozes 2 --poll 1s --type later --type forever --type far --exec "$TMP/snoozer.sh" 2> "$TMP/slog"
 [ "$(job_field "$later" state)" = completed ] || fail "exec snooze then complete"
 [ "$(job_field "$later" attempt)" = 1 ] || fail "exec snooze spends no attempt"
 [ "$(job_field "$later" result)" = "{'snoozes': 1}" ] || fail "WFQ_SNOOZES"
