@@ -193,20 +193,28 @@ std::optional<TimeMs> CronSchedule::latest_at_or_before(TimeMs first, TimeMs now
     }
 }
 
+namespace {
+// The job a schedule enqueues, before its tick is added to the payload.
+NewJob job_of(const Schedule& s) {
+    NewJob job;
+    job.type = s.type;
+    job.queue = s.queue;
+    job.payload = s.payload;
+    job.priority = s.priority;
+    job.max_attempts = s.max_attempts;
+    job.key = s.key;
+    job.org = s.org;
+    job.repo = s.repo;
+    return job;
+}
+}  // namespace
+
 Schedule add_schedule(Store& store, Schedule s) {
     if (s.name.empty() || s.name.size() > 200) throw Error(ErrorCode::usage, "schedule name must be 1 to 200 characters");
     CronSchedule cron(s.cron, s.tz);
     if (s.tz.empty()) s.tz = "UTC";
     // The job it enqueues is checked as enqueue checks it.
-    NewJob probe;
-    probe.type = s.type;
-    probe.queue = s.queue;
-    probe.payload = s.payload;
-    probe.priority = s.priority;
-    probe.max_attempts = s.max_attempts;
-    probe.key = s.key;
-    probe.org = s.org;
-    probe.repo = s.repo;
+    NewJob probe = job_of(s);
     DefaultRandom random;
     prepare_new_job(probe, random);
     s.next_run = cron.next_after(store.db_now());
@@ -239,19 +247,12 @@ std::vector<TickFired> tick_schedules(Store& store) {
         try {
             CronSchedule cron(s.cron, s.tz);
             const TimeMs tick = cron.latest_at_or_before(*s.next_run, now).value_or(*s.next_run);
-            NewJob job;
-            job.type = s.type;
-            job.queue = s.queue;
+            NewJob job = job_of(s);
             auto payload = nlohmann::json::parse(s.payload, nullptr, false);
             if (!payload.is_object()) payload = nlohmann::json::object();
             payload["schedule"] = s.name;
             payload["scheduled_for"] = format_time(tick);
             job.payload = payload.dump();
-            job.priority = s.priority;
-            job.max_attempts = s.max_attempts;
-            job.key = s.key;
-            job.org = s.org;
-            job.repo = s.repo;
             prepare_new_job(job, random);
             if (auto id = store.schedule_fire(s.name, *s.next_run, tick, cron.next_after(now), job))
                 fired.push_back({s.name, tick, *id});
