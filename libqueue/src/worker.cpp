@@ -234,8 +234,6 @@ struct Worker::Impl {
             tracer = own_tracer.get();
         }
         outage = std::make_unique<engine::OutageMonitor>(clock, options.max_outage_ms, worker_id);
-        m_claimer = engine::Claimer([this](int n) { return store.claim_batch(claim_request(n)); }, options.concurrency,
-                                    options.prefetch);
     }
 
     Store& completer_store() { return completer_conn ? *completer_conn : store; }
@@ -810,7 +808,10 @@ struct Worker::Impl {
     }
     bool m_until_empty_done = false;
     bool stopping_claims = false;  // under mutex: the main loop has ended, claim no more
-    engine::Claimer m_claimer{[this](int n) { return store.claim_batch(claim_request(n)); }, 1, 0};
+    // Built from options (declared above it, so set by then; the constructor's body changes
+    // neither concurrency nor prefetch).
+    engine::Claimer m_claimer{[this](int n) { return store.claim_batch(claim_request(n)); }, options.concurrency,
+                              options.prefetch};
     bool claim_in_doubt = false;
 
     // stopping (a signal or the time budget): jobs not started go back at once, running ones
