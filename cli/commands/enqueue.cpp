@@ -70,7 +70,7 @@ int run_ndjson(Context& ctx, EnqueueOptions& o) {
     std::mutex mutex;
     std::condition_variable cv;
     std::deque<std::vector<NewJob>> queue;  // parsed batches the writer has not taken
-    bool reading_done = false, writer_busy = false;
+    bool reading_done = false;
     std::exception_ptr writer_error;
     std::int64_t committed = 0, duplicates = 0;
     std::thread writer([&] {
@@ -83,7 +83,6 @@ int run_ndjson(Context& ctx, EnqueueOptions& o) {
                 if (queue.empty()) return;
                 batch = std::move(queue.front());
                 queue.pop_front();
-                writer_busy = true;
             }
             cv.notify_all();
             try {
@@ -99,12 +98,10 @@ int run_ndjson(Context& ctx, EnqueueOptions& o) {
                 std::lock_guard<std::mutex> lock(mutex);
                 committed += static_cast<std::int64_t>(batch.size());
                 duplicates += dup;
-                writer_busy = false;
                 progress.update(committed);
             } catch (...) {
                 std::lock_guard<std::mutex> lock(mutex);
                 writer_error = std::current_exception();
-                writer_busy = false;
                 queue.clear();
                 reading_done = true;
                 cv.notify_all();
@@ -124,14 +121,18 @@ int run_ndjson(Context& ctx, EnqueueOptions& o) {
         cv.notify_all();
         return true;
     };
-    // Stops the writer once it has committed what it was given; rethrows its error.
-    auto finish_writer = [&] {
+    // Stops the writer once it has committed what it was given.
+    auto stop_writer = [&] {
         {
             std::lock_guard<std::mutex> lock(mutex);
             reading_done = true;
         }
         cv.notify_all();
-        writer.join();
+        if (writer.joinable()) writer.join();
+    };
+    // The same, and rethrows the writer's error.
+    auto finish_writer = [&] {
+        stop_writer();
         if (writer_error) std::rethrow_exception(writer_error);
     };
     std::vector<NewJob> batch;
@@ -158,14 +159,7 @@ int run_ndjson(Context& ctx, EnqueueOptions& o) {
         }
         if (!batch.empty()) hand_over(batch);
     } catch (...) {
-        if (writer.joinable()) {
-            {
-                std::lock_guard<std::mutex> lock(mutex);
-                reading_done = true;
-            }
-            cv.notify_all();
-            writer.join();
-        }
+        stop_writer();
         throw;
     }
     finish_writer();
