@@ -8,6 +8,7 @@
 #include <deque>
 #include <exception>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -50,6 +51,121 @@ void warn_all(const std::vector<std::string>& warnings) {
     for (const auto& w : warnings) std::cerr << "wfq: warning: " << w << "\n";
 }
 
+// Commits parsed NDJSON batches on up to `count` connections at once, in input order: while one
+// batch is in the database the next is written on another connection, but a batch takes its ids
+// only after the batch before it took its own (ids follow the lines), and commits only after
+// every batch before it has. When one fails, the batches after it roll back, so what is
+// committed is always the input up to a batch boundary, and the ids are printed in line order.
+class OrderedWriters {
+public:
+    OrderedWriters(Store& store, int count, Progress& progress) : m_first(store), m_progress(progress) {
+        for (int i = 0; i < count; ++i) m_threads.emplace_back([this, i] { run(i); });
+    }
+    ~OrderedWriters() { stop(); }
+
+    // Hands a parsed batch over, waiting while one already waits; false when a writer failed.
+    bool hand_over(std::vector<NewJob>& batch) {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        m_cv.wait(lock, [&] { return m_queue.empty() || m_error; });
+        if (m_error) return false;
+        m_queue.emplace_back(m_next_seq++, std::move(batch));
+        batch.clear();
+        m_cv.notify_all();
+        return true;
+    }
+    // Waits until every batch handed over is committed or abandoned.
+    void stop() {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_reading_done = true;
+        }
+        m_cv.notify_all();
+        for (auto& t : m_threads)
+            if (t.joinable()) t.join();
+    }
+    // The same, and rethrows the error of the first batch that failed.
+    void finish() {
+        stop();
+        if (m_error) std::rethrow_exception(m_error);
+    }
+    std::int64_t committed() const { return m_committed; }
+    std::int64_t duplicates() const { return m_duplicates; }
+
+private:
+    struct Abandoned {};  // an earlier batch failed: this one must not commit
+
+    void run(int index) {
+        std::unique_ptr<Store> own;  // writers after the first open their connection on first use
+        std::string out;
+        for (;;) {
+            std::int64_t seq = 0;
+            std::vector<NewJob> batch;
+            {
+                std::unique_lock<std::mutex> lock(m_mutex);
+                m_cv.wait(lock, [&] { return !m_queue.empty() || m_reading_done; });
+                if (m_queue.empty()) return;
+                seq = m_queue.front().first;
+                batch = std::move(m_queue.front().second);
+                m_queue.pop_front();
+            }
+            m_cv.notify_all();
+            try {
+                if (index > 0 && !own) own = m_first.open_sibling();
+                Store& store = index > 0 && own ? *own : m_first;
+                auto results = store.enqueue_batch(batch, [&](EnqueuePhase phase) {
+                    std::unique_lock<std::mutex> lock(m_mutex);
+                    if (phase == EnqueuePhase::ids_taken) {  // the next batch may take its ids
+                        m_next_ids = std::max(m_next_ids, seq + 1);
+                        lock.unlock();
+                        m_cv.notify_all();
+                        return;
+                    }
+                    // (>=: a retried transaction takes its ids again)
+                    std::int64_t& turn = phase == EnqueuePhase::ids ? m_next_ids : m_next_commit;
+                    m_cv.wait(lock, [&] { return turn >= seq || m_failed_seq < seq; });
+                    if (m_failed_seq < seq) throw Abandoned{};
+                });
+                std::int64_t dup = 0;
+                for (const auto& r : results) {
+                    out += std::to_string(r.id);
+                    out += '\n';
+                    if (r.duplicate) ++dup;
+                }
+                std::lock_guard<std::mutex> lock(m_mutex);
+                std::cout << out;
+                out.clear();
+                m_committed += static_cast<std::int64_t>(batch.size());
+                m_duplicates += dup;
+                m_progress.update(m_committed);
+                m_next_commit = seq + 1;
+            } catch (const Abandoned&) {
+                return;
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(m_mutex);
+                if (seq < m_failed_seq) {
+                    m_failed_seq = seq;
+                    m_error = std::current_exception();
+                }
+                m_queue.clear();
+                m_reading_done = true;
+            }
+            m_cv.notify_all();
+        }
+    }
+
+    Store& m_first;
+    Progress& m_progress;
+    std::mutex m_mutex;
+    std::condition_variable m_cv;  // few waiters, rarely: the reader and the writers share it
+    std::deque<std::pair<std::int64_t, std::vector<NewJob>>> m_queue;  // parsed, not yet taken
+    std::int64_t m_next_seq = 0, m_next_ids = 0, m_next_commit = 0;  // handed over; whose turn to take ids, to commit
+    std::int64_t m_failed_seq = std::numeric_limits<std::int64_t>::max();
+    std::exception_ptr m_error;
+    bool m_reading_done = false;
+    std::int64_t m_committed = 0, m_duplicates = 0;
+    std::vector<std::thread> m_threads;  // last: the threads start once the rest is built
+};
+
 int run_ndjson(Context& ctx, EnqueueOptions& o) {
     if (o.batch_size < 1 || o.batch_size > 100000) throw Error(ErrorCode::usage, "--batch-size must be between 1 and 100000");
     NewJob defaults = defaults_from(o);
@@ -64,77 +180,9 @@ int run_ndjson(Context& ctx, EnqueueOptions& o) {
     }
     Store& store = ctx.store();
     Progress progress("enqueued", true);
-    // Lines are parsed here while a writer thread commits the previous batch: parsing and the
-    // database's work overlap (a pipeline of one batch). A bad line stops the reading; the
-    // batches before its own are committed first, as without the pipeline.
-    std::mutex mutex;
-    std::condition_variable cv;
-    std::deque<std::vector<NewJob>> queue;  // parsed batches the writer has not taken
-    bool reading_done = false;
-    std::exception_ptr writer_error;
-    std::int64_t committed = 0, duplicates = 0;
-    std::thread writer([&] {
-        std::string out;
-        for (;;) {
-            std::vector<NewJob> batch;
-            {
-                std::unique_lock<std::mutex> lock(mutex);
-                cv.wait(lock, [&] { return !queue.empty() || reading_done; });
-                if (queue.empty()) return;
-                batch = std::move(queue.front());
-                queue.pop_front();
-            }
-            cv.notify_all();
-            try {
-                auto results = store.enqueue_batch(batch);
-                std::int64_t dup = 0;
-                for (const auto& r : results) {
-                    out += std::to_string(r.id);
-                    out += '\n';
-                    if (r.duplicate) ++dup;
-                }
-                std::cout << out;
-                out.clear();
-                std::lock_guard<std::mutex> lock(mutex);
-                committed += static_cast<std::int64_t>(batch.size());
-                duplicates += dup;
-                progress.update(committed);
-            } catch (...) {
-                std::lock_guard<std::mutex> lock(mutex);
-                writer_error = std::current_exception();
-                queue.clear();
-                reading_done = true;
-                cv.notify_all();
-                return;
-            }
-            cv.notify_all();
-        }
-    });
-    // Hands a parsed batch to the writer, waiting while one already waits; false when the
-    // writer failed.
-    auto hand_over = [&](std::vector<NewJob>& batch) {
-        std::unique_lock<std::mutex> lock(mutex);
-        cv.wait(lock, [&] { return queue.empty() || writer_error; });
-        if (writer_error) return false;
-        queue.push_back(std::move(batch));
-        batch.clear();
-        cv.notify_all();
-        return true;
-    };
-    // Stops the writer once it has committed what it was given.
-    auto stop_writer = [&] {
-        {
-            std::lock_guard<std::mutex> lock(mutex);
-            reading_done = true;
-        }
-        cv.notify_all();
-        if (writer.joinable()) writer.join();
-    };
-    // The same, and rethrows the writer's error.
-    auto finish_writer = [&] {
-        stop_writer();
-        if (writer_error) std::rethrow_exception(writer_error);
-    };
+    // PostgreSQL applies a COPY on one core; a second connection writes the next batch on the
+    // other meanwhile. SQLite has one writer.
+    OrderedWriters writers(store, store.backend() == "postgresql" ? 2 : 1, progress);
     std::vector<NewJob> batch;
     std::int64_t line_no = 0;
     std::string line;
@@ -149,23 +197,23 @@ int run_ndjson(Context& ctx, EnqueueOptions& o) {
                 batch.push_back(std::move(job));
             } catch (const Error& e) {
                 std::size_t earlier = batch.size();
-                finish_writer();
+                writers.finish();
                 std::cout.flush();
                 throw Error(ErrorCode::bad_input, "line " + std::to_string(line_no) + ": " + e.what() + "; " +
-                                                      std::to_string(committed) + " jobs were committed before it; its batch (" +
+                                                      std::to_string(writers.committed()) + " jobs were committed before it; its batch (" +
                                                       std::to_string(earlier) + " earlier lines) was not committed");
             }
-            if (static_cast<int>(batch.size()) >= o.batch_size && !hand_over(batch)) break;
+            if (static_cast<int>(batch.size()) >= o.batch_size && !writers.hand_over(batch)) break;
         }
-        if (!batch.empty()) hand_over(batch);
+        if (!batch.empty()) writers.hand_over(batch);
     } catch (...) {
-        stop_writer();
+        writers.stop();
         throw;
     }
-    finish_writer();
+    writers.finish();
     warn_all(warnings);
-    std::cerr << "enqueued " << committed << " jobs";
-    if (duplicates) std::cerr << " (" << duplicates << " already existed)";
+    std::cerr << "enqueued " << writers.committed() << " jobs";
+    if (writers.duplicates()) std::cerr << " (" << writers.duplicates() << " already existed)";
     std::cerr << "\n";
     return 0;
 }

@@ -73,6 +73,32 @@ final=$("$WFQ" jobs list --limit 100000 --json | jq_field "len(d)")
 [ "$final" = $((after + 12)) ] || fail "expected $((after + 12)) jobs, found $final"
 pass "NDJSON pipeline: batches handed to the writer before a bad line commit in order; its own batch does not"
 
+if [ "$WFQ_TEST_BACKEND" = postgresql ]; then
+    # On PostgreSQL two connections write batches at once and commit them in input order. The
+    # server refuses a row of batch 7 (a trigger raises): batches 1-6 commit, and the batches
+    # after it, some already written on the other connection, roll back. The ids printed are
+    # exactly the committed ones, in line order.
+    psql -Xq -v ON_ERROR_STOP=1 -c "SET search_path TO \"$WFQ_SCHEMA\";
+      CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS
+        \$\$ BEGIN RAISE EXCEPTION 'refused by the test'; END \$\$;
+      CREATE TRIGGER refuse_boom BEFORE INSERT ON jobs FOR EACH ROW
+        WHEN (NEW.payload ? 'boom') EXECUTE FUNCTION refuse_boom();"
+    python3 - > "$TMP/refused.ndjson" <<'PY'
+import json
+for i in range(1, 1001):
+    print(json.dumps({"type": "ordered", "payload": {"boom": 1} if i == 321 else {"i": i}}))
+PY
+    expect_exit 1 "$WFQ" enqueue --ndjson "$TMP/refused.ndjson" --batch-size 50
+    contains "$ERR" "refused by the test"
+    [ "$(printf '%s\n' "$OUT" | grep -c .)" = 300 ] || fail "expected the 300 committed ids on stdout, got $(printf '%s\n' "$OUT" | grep -c .)"
+    printf '%s\n' "$OUT" | sort -n -c || fail "ids out of order"
+    stored=$(psql -XAtc "SELECT count(*), min(id), max(id) FROM \"$WFQ_SCHEMA\".jobs WHERE type = 'ordered'")
+    [ "$stored" = "300|$(printf '%s\n' "$OUT" | head -n 1)|$(printf '%s\n' "$OUT" | tail -n 1)" ] ||
+        fail "stored (count|min|max) $stored; not the 300 printed"
+    psql -Xq -c "DROP TRIGGER refuse_boom ON \"$WFQ_SCHEMA\".jobs"
+    pass "NDJSON on two connections: a batch the server refuses commits nothing after it; ids in order"
+fi
+
 "$WFQ" enqueue "x'); DROP TABLE jobs; --" '{"q": "'"'"'; --"}' --key "k' OR 1=1" >/dev/null
 "$WFQ" jobs list --type "x'); DROP TABLE jobs; --" --json | jq_field "d[0]['key']" | grep -x "k' OR 1=1" > /dev/null || fail "metacharacters"
 pass "SQL metacharacters in names and keys are data"

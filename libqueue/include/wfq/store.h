@@ -106,6 +106,9 @@ public:
     virtual bool alive() = 0;
 };
 
+enum class EnqueuePhase { ids, ids_taken, commit };
+using EnqueueHook = std::function<void(EnqueuePhase)>;
+
 class Store {
 public:
     virtual ~Store() = default;
@@ -127,8 +130,13 @@ public:
 
     // Producing.
     virtual EnqueueResult enqueue(const NewJob& job) = 0;
-    // All in one transaction: either every job is stored or none.
-    virtual std::vector<EnqueueResult> enqueue_batch(const std::vector<NewJob>& jobs) = 0;
+    // All in one transaction: either every job is stored or none. A caller that writes batches
+    // on several connections at once and wants them in input order passes a hook, which the
+    // transaction calls (again if it is retried) at three points: EnqueuePhase::ids before the
+    // batch takes its ids (wait there for the previous batch's ids), ids_taken after, and commit
+    // just before COMMIT (wait there for the previous batch's commit). An exception from the
+    // hook rolls the batch back and is rethrown.
+    virtual std::vector<EnqueueResult> enqueue_batch(const std::vector<NewJob>& jobs, const EnqueueHook& hook = {}) = 0;
 
     // Consuming.
     virtual std::vector<Job> claim_batch(const ClaimRequest& request) = 0;

@@ -197,7 +197,10 @@ public:
     // ---- producing ----------------------------------------------------------------------
     EnqueueResult enqueue(const NewJob& job) override { return enqueue_batch({job}).at(0); }
 
-    std::vector<EnqueueResult> enqueue_batch(const std::vector<NewJob>& jobs) override {
+    std::vector<EnqueueResult> enqueue_batch(const std::vector<NewJob>& jobs, const EnqueueHook& hook = {}) override {
+        auto phase = [&](EnqueuePhase p) {
+            if (hook) hook(p);
+        };
         return transact("enqueue", [&] {
             std::vector<EnqueueResult> results;
             results.reserve(jobs.size());
@@ -206,17 +209,20 @@ public:
             // Many jobs without idempotency keys travel by COPY where the backend has it; keys
             // need ON CONFLICT, so a batch with keys is inserted.
             if (jobs.size() >= kCopyAtLeast && !keyed && m_db->backend() == "postgresql") {
-                copy_rows(jobs, results);
+                copy_rows(jobs, results, phase);
             } else {
+                phase(EnqueuePhase::ids);  // the ids come with the inserts
                 // Multi-row statements: fewer round trips on PostgreSQL, less per-statement work on SQLite.
                 const std::size_t per_statement = m_db->backend() == "sqlite" ? kSqliteRowsPerStatement : kEnqueueRowsPerStatement;
                 for (std::size_t start = 0; start < jobs.size(); start += per_statement) {
                     std::size_t end = std::min(jobs.size(), start + per_statement);
                     insert_rows(jobs, start, end, results);
                 }
+                phase(EnqueuePhase::ids_taken);
             }
             for (const auto& j : jobs) queues.insert(j.queue);
             for (const auto& q : queues) m_db->notify_enqueued(q);
+            phase(EnqueuePhase::commit);
             return results;
         });
     }
@@ -1412,9 +1418,12 @@ private:
     }
 
     // COPY with ids taken from the sequence first (one round trip), so results keep their order.
-    void copy_rows(const std::vector<NewJob>& jobs, std::vector<EnqueueResult>& results) {
+    template <typename Phase>
+    void copy_rows(const std::vector<NewJob>& jobs, std::vector<EnqueueResult>& results, Phase& phase) {
+        phase(EnqueuePhase::ids);
         auto ids = m_db->exec("SELECT wfq_now_ms(), nextval('jobs_id_seq') FROM generate_series(1, $1)",
                               {std::int64_t(jobs.size())});
+        phase(EnqueuePhase::ids_taken);
         const std::int64_t now = ids.at(0).i64(0);
         const std::string now_text = std::to_string(now);
         std::vector<std::vector<std::optional<std::string>>> rows;
