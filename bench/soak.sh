@@ -8,9 +8,10 @@
 # An enqueuer writes SOAK_RATE NDJSON lines a second, in tenths of a second, into
 # `wfq enqueue --ndjson -` (one transaction per tenth); SOAK_WORKERS `wfq process --stream
 # --retention` workers run wfq's own no-op stream handler. Over the second minute and over the
-# last one, every 5 s, it samples the jobs table's size with its indexes (pg_total_relation_size),
-# dead and live rows (pg_stat_user_tables), and the p99 of started_at - created_at (enqueue to
-# start, database clock) of the jobs enqueued in the minute before. Each figure is the mean of
+# last one, every second, it samples the jobs table's size with its indexes
+# (pg_total_relation_size) and its dead and live rows (pg_stat_user_tables); every 5 s the p99 of started_at - created_at (enqueue to
+# start, database clock) of the jobs enqueued in the minute before.
+# The server should have autovacuum_naptime=10s (README, "Retention"). Each figure is the mean of
 # its window's samples (dead rows rise and fall with each autovacuum; one reading says little);
 # the script prints both windows and whether each figure stayed within 20%, and exits 1 if not.
 set -euo pipefail
@@ -19,6 +20,7 @@ WFQ=${WFQ:-$here/build/release/cli/wfq}
 MINUTES=${SOAK_MINUTES:-10}; RATE=${SOAK_RATE:-2000}; WORKERS=${SOAK_WORKERS:-2}; RETENTION=${SOAK_RETENTION:-1m}
 export WFQ_DB=${WFQ_DB:-postgresql://} WFQ_SCHEMA=${WFQ_SCHEMA:-wfq_soak}
 [ "$MINUTES" -ge 2 ] || { echo "SOAK_MINUTES must be at least 2" >&2; exit 2; }
+logs=${SOAK_LOGS:-$(mktemp -d /tmp/wfq-soak.XXXXXX)}  # worker and enqueuer logs
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 psql_q -c "DROP SCHEMA IF EXISTS \"$WFQ_SCHEMA\" CASCADE" 2> /dev/null
 "$WFQ" migrate > /dev/null 2>&1
@@ -31,7 +33,7 @@ cleanup() {
 trap cleanup EXIT
 for w in $(seq "$WORKERS"); do
     "$WFQ" process --stream --concurrency 64 --retention "$RETENTION" --log-level warn \
-        -- "$WFQ" __stream-echo 2> "/tmp/wfq-soak-worker-$w.log" &
+        -- "$WFQ" __stream-echo 2> "$logs/worker-$w.log" &
     pids+=($!)
 done
 python3 -u -c "
@@ -46,25 +48,34 @@ while True:
     sys.stdout.flush()
     sent += due
     time.sleep(max(0.0, start + n * tick - time.monotonic()))
-" 2> /dev/null | "$WFQ" enqueue --ndjson - --batch-size "$(( RATE / 10 ))" > /dev/null 2> /tmp/wfq-soak-enqueue.log &
+" 2> /dev/null | "$WFQ" enqueue --ndjson - --batch-size "$(( RATE / 10 ))" > /dev/null 2> "$logs/enqueue.log" &
 pids+=($!)
 
-sample() {  # size_bytes dead_rows live_rows p99_ms done_last_minute due_pending
+sample() {  # every second: L size_bytes dead_rows live_rows; every fifth also: H p99_ms done_last_minute due_pending
+    local heavy=$1
     psql_q -At -F ' ' -c "SET search_path TO \"$WFQ_SCHEMA\";
-      SELECT pg_total_relation_size('jobs'), n_dead_tup, n_live_tup,
-             (SELECT COALESCE(percentile_cont(0.99) WITHIN GROUP (ORDER BY started_at - created_at), 0)::bigint
+      SELECT 'L', pg_total_relation_size('jobs'), n_dead_tup, n_live_tup
+      FROM pg_stat_user_tables WHERE relid = 'jobs'::regclass"
+    [ "$heavy" = 1 ] || return 0
+    psql_q -At -F ' ' -c "SET search_path TO \"$WFQ_SCHEMA\";
+      SELECT 'H', (SELECT round(COALESCE(percentile_cont(0.99) WITHIN GROUP (ORDER BY started_at - created_at), 0)::numeric, 1)
                 FROM jobs WHERE created_at >= wfq_now_ms() - 60000 AND started_at IS NOT NULL),
              (SELECT COUNT(*) FROM jobs WHERE state = 'completed' AND finished_at >= wfq_now_ms() - 60000),
-             (SELECT COUNT(*) FROM jobs WHERE state = 'pending' AND run_at <= wfq_now_ms())
-      FROM pg_stat_user_tables WHERE relid = 'jobs'::regclass"
+             (SELECT COUNT(*) FROM jobs WHERE state = 'pending' AND run_at <= wfq_now_ms())"
 }
-window() {  # label: 12 samples 5 s apart, then their means
-    local label=$1 s=() line
-    for _ in $(seq 12); do
-        line=$(sample); s+=("$line"); sleep 5
+# A window: 60 samples of size and rows 1 s apart (dead rows are a sawtooth between autovacuum
+# runs, 10-20 s apart with autovacuum_naptime=10s: sampled every 5 s, the mean depended on where
+# the samples fell in it), and 12 of the latency and counts, 5 s apart; then their means, and
+# the highest dead-row count seen.
+window() {
+    local label=$1 s=() i
+    for i in $(seq 0 59); do
+        s+=("$(sample $(( i % 5 == 0 )))"); sleep 1
     done
-    printf '%s\n' "${s[@]}" | awk -v l="$label" '{ for (i = 1; i <= NF; i++) t[i] += $i; if ($2 > m) m = $2 }
-        END { printf "%s %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", l, t[1]/NR, t[2]/NR, t[3]/NR, t[4]/NR, t[5]/NR, t[6]/NR, m }'
+    printf '%s\n' "${s[@]}" | awk -v l="$label" '
+        $1 == "L" { nl++; size += $2; dead += $3; live += $4; if ($3 > m) m = $3 }
+        $1 == "H" { nh++; p99 += $2; done_ += $3; due += $4 }
+        END { printf "%s %.0f %.0f %.0f %.1f %.0f %.0f %.0f\n", l, size/nl, dead/nl, live/nl, p99/nh, done_/nh, due/nh, m }'
 }
 started=$(date +%s)
 sleep 60
@@ -75,7 +86,8 @@ last=$(window "minute $(( ($(date +%s) - started) / 60 + 1 ))")
 for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
 wait 2> /dev/null || true
 pids=()
-echo "soak: $RATE jobs/s for $MINUTES min, $WORKERS workers, --retention $RETENTION (means of 12 samples, 5 s apart)"
+echo "logs in $logs"
+echo "soak: $RATE jobs/s for $MINUTES min, $WORKERS workers, --retention $RETENTION (means of 60 samples 1 s apart; latency and counts: 12, 5 s apart)"
 printf '%-10s %12s %10s %10s %8s %12s %8s %10s\n' window table_bytes dead_rows live_rows p99_ms done_per_min due_now max_dead
 printf '%-10s %12s %10s %10s %8s %12s %8s %10s\n' $(echo "$first" | sed 's/^minute /minute_/') \
     $(echo "$last" | sed 's/^minute /minute_/')
