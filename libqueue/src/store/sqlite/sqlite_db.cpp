@@ -145,6 +145,10 @@ CREATE INDEX jobs_finished ON jobs (state, finished_at, queue, type);
 DROP INDEX jobs_state_finished;
 CREATE INDEX jobs_state_id ON jobs (state, id) WHERE state <> 'completed';
 )SQL"},
+    {7, "indexes: no index entry per enqueue for counts", R"SQL(
+-- As on PostgreSQL: counts of active jobs read each state's own partial index.
+DROP INDEX jobs_active_queue;
+)SQL"},
 };
 
 [[noreturn]] void throw_sqlite(sqlite3* db, int rc, const std::string& what) {
