@@ -105,6 +105,13 @@ BulkResult run_bulk_action(Store& store, BulkAction action, const BulkRequest& r
         result.declined = true;
         return result;
     }
+    if (action == BulkAction::prune && filter.only_finished_by_age()) {
+        // `jobs prune --older-than D [--state S]` (cron): what --retention runs, oldest first, one
+        // range of the finished jobs' index per batch, instead of paging the whole table by id.
+        result.changed = store.prune(*filter.older_than_ms, filter.states, request.batch_size, callbacks.progress);
+        result.matched = std::max(count, result.changed);
+        return result;
+    }
     // Page through in id order: a job changed by this run no longer matches (or lies behind the
     // cursor), so each job is seen once.
     std::int64_t after = 0;

@@ -60,6 +60,15 @@ struct BulkFilter {
     std::vector<JobState> states;  // never empty once validated (the action's default)
     std::vector<std::string> types, queues, error_classes, orgs, repos;
     std::optional<std::int64_t> older_than_ms, newer_than_ms;  // by updated_at
+
+    // Finished states and --older-than, nothing else (`jobs prune --older-than D`): a finished
+    // job's updated_at is its finished_at, which the finished jobs' index orders.
+    bool only_finished_by_age() const {
+        for (JobState s : states)
+            if (s != JobState::completed && s != JobState::failed && s != JobState::cancelled) return false;
+        return !states.empty() && older_than_ms && ids.empty() && types.empty() && queues.empty() &&
+               error_classes.empty() && orgs.empty() && repos.empty() && !newer_than_ms;
+    }
 };
 
 // A matching job as it was seen, so that the change is compare-and-set on its state.
