@@ -193,7 +193,7 @@ int run_ndjson(Context& ctx, EnqueueOptions& o) {
             if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
             try {
                 NewJob job = parse_job_line(line, defaults);
-                prepare_new_job(job, ctx.random(), &warnings);
+                prepare_new_job(job, ctx.random(), &warnings, true);
                 batch.push_back(std::move(job));
             } catch (const Error& e) {
                 std::size_t earlier = batch.size();

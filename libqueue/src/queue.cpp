@@ -27,14 +27,14 @@ constexpr std::size_t kMaxKey = 1000;
 
 }  // namespace
 
-void prepare_new_job(NewJob& job, Random& random, std::vector<std::string>* warnings) {
+void prepare_new_job(NewJob& job, Random& random, std::vector<std::string>* warnings, bool payload_checked) {
     check_name("job type", job.type, kMaxName, ErrorCode::usage);
     check_name("queue", job.queue, kMaxName, ErrorCode::usage);
     for (auto* field : {&job.key, &job.lock_key, &job.org, &job.repo})
         if (*field) check_name(field == &job.key ? "key" : field == &job.lock_key ? "lock key" : field == &job.org ? "org" : "repo",
                                **field, kMaxKey, ErrorCode::usage);
-    json payload = parse_storable_json(job.payload, "payload");
-    if (!payload.is_object()) throw Error(ErrorCode::bad_input, "payload must be a JSON object");
+    if (!payload_checked && !parse_storable_json(job.payload, "payload").is_object())
+        throw Error(ErrorCode::bad_input, "payload must be a JSON object");
     if (job.priority < -1000000 || job.priority > 1000000)
         throw Error(ErrorCode::usage, "priority must be between -1000000 and 1000000");
     if (job.max_attempts < 1 || job.max_attempts > 1000) throw Error(ErrorCode::usage, "max attempts must be between 1 and 1000");

@@ -22,13 +22,14 @@ bool is_lower_hex(const std::string& s) {
 bool all_zero(const std::string& s) { return s.find_first_not_of('0') == std::string::npos; }
 
 std::string random_hex(Random& random, int bytes) {
-    std::string out;
-    while (static_cast<int>(out.size()) < bytes * 2) {
-        char buf[17];
-        std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(random.next_u64()));
-        out += buf;
+    static const char digits[] = "0123456789abcdef";
+    std::string out(static_cast<std::size_t>(bytes) * 2, '0');
+    std::uint64_t r = 0;
+    for (std::size_t i = 0; i < out.size(); ++i) {  // every id of every enqueued job: no snprintf
+        if (i % 16 == 0) r = random.next_u64();
+        out[i] = digits[r & 15];
+        r >>= 4;
     }
-    out.resize(bytes * 2);
     if (all_zero(out)) out.back() = '1';
     return out;
 }

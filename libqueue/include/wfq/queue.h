@@ -28,8 +28,10 @@ Failure decide_failure(const Job& job, const JobPolicy& policy, const std::strin
 // Checks and completes a job before it is stored: type and names, payload a JSON object,
 // priority and attempts in range, traceparent per W3C (an invalid one is dropped with a
 // warning, so a new trace starts), correlation id generated when absent.
-// Throws Error(bad_input) for bad data, Error(usage) for bad flags.
-void prepare_new_job(NewJob& job, Random& random, std::vector<std::string>* warnings = nullptr);
+// Throws Error(bad_input) for bad data, Error(usage) for bad flags. payload_checked: the payload
+// came from parse_job_line, which checked it with its line (it is not parsed again).
+void prepare_new_job(NewJob& job, Random& random, std::vector<std::string>* warnings = nullptr,
+                     bool payload_checked = false);
 
 class Tracer;
 struct TraceContext;
