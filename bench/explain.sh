@@ -6,8 +6,9 @@
 # usage: PG_LOG=/path/to/postgresql.log bench/explain.sh > bench/explain-10m.txt
 #        (PG_LOG defaults to pg_current_logfile() under the data directory; needs a superuser,
 #        since auto_explain is loaded per session through PGOPTIONS)
-# The worker touches the data: it runs 40 of the pending jobs and prunes finished jobs older
-# than 30 days (the oldest of the data set, once it is a little older than 30 days).
+# The worker touches the data: it runs 40 of the pending jobs and, as it starts, prunes finished
+# jobs older than 30 days (the oldest of the data set, once it is a little older than 30 days:
+# run bench/big_table.sh a minute or more before); `jobs prune` (the cron command) does the same.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 WFQ=${WFQ:-$here/build/release/cli/wfq}
@@ -23,8 +24,10 @@ step() { echo "=== $*" >> /tmp/wfq-explain-steps.$$; "$WFQ" "$@" > /dev/null 2>&
 : > /tmp/wfq-explain-steps.$$
 step enqueue explain_probe '{}'
 step process --max-jobs 40 --concurrency 4 --retention 30d --rescue-interval 1s --exec true
+step jobs prune --older-than 30d
 step jobs list
 step jobs list --state failed
+step jobs list --state failed --queue q2
 step jobs show "$failed"
 step why "$failed"
 step queues list
