@@ -20,6 +20,12 @@
 namespace wfq::store {
 namespace {
 
+// The predicate of the partial index jobs_finished, word for word. Queries on finished jobs
+// carry it as a term of their own: SQLite uses a partial index only when the query's WHERE
+// contains its predicate (it does not reason that state = 'failed' implies it); PostgreSQL
+// sees that the index implies it and ignores it.
+#define FINISHED_STATES_TERM "state IN ('completed', 'failed', 'cancelled')"
+
 const char* kJobColumns =
     "id, type, queue, payload, priority, run_at, state, attempt, max_attempts, key, lock_key, org, repo, "
     "correlation_id, traceparent, tracestate, lease_owner, lease_expires_at, current_stage, last_error, "
@@ -429,6 +435,10 @@ public:
         std::vector<std::string> states;
         for (auto s : f.states) states.emplace_back(to_string(s));
         add_in(sql, params, "state", states);
+        if (!f.states.empty() && std::all_of(f.states.begin(), f.states.end(), [](JobState s) {
+                return s == JobState::completed || s == JobState::failed || s == JobState::cancelled;
+            }))
+            sql += " AND " FINISHED_STATES_TERM;  // so that SQLite may use jobs_finished (see FINISHED_STATES_TERM)
         add_in(sql, params, "type", f.types);
         add_in(sql, params, "queue", f.queues);
         if (f.lock_key) {
@@ -559,7 +569,7 @@ public:
 
     std::int64_t prune_batch(std::int64_t older_than_ms, JobState state, int batch_size) {
         return transact([&] {
-            auto rows = m_db->exec("SELECT id FROM jobs WHERE state = $1 AND finished_at < wfq_now_ms() - $2 "
+            auto rows = m_db->exec("SELECT id FROM jobs WHERE state = $1 AND " FINISHED_STATES_TERM " AND finished_at < wfq_now_ms() - $2 "
                                    "ORDER BY finished_at LIMIT $3",
                                    {std::string(to_string(state)), older_than_ms, std::int64_t(batch_size)});
             if (rows.empty()) return std::int64_t(0);
@@ -574,7 +584,11 @@ public:
     }
 
     std::int64_t count_jobs(JobState state) override {
-        return run("SELECT COUNT(*) FROM jobs WHERE state = $1", {std::string(to_string(state))}).at(0).i64(0);
+        bool finished = state == JobState::completed || state == JobState::failed || state == JobState::cancelled;
+        return run(std::string("SELECT COUNT(*) FROM jobs WHERE state = $1") + (finished ? " AND " FINISHED_STATES_TERM : ""),
+                   {std::string(to_string(state))})
+            .at(0)
+            .i64(0);
     }
 
     QueueMetrics queue_metrics(std::int64_t dead_after_ms) override {
@@ -621,7 +635,7 @@ public:
                  "UNION ALL SELECT state, type, queue, COUNT(*) FROM jobs WHERE state = 'running' GROUP BY state, type, queue "
                  "UNION ALL SELECT state, type, queue, COUNT(*) FROM jobs WHERE state = 'waiting' GROUP BY state, type, queue "
                  "UNION ALL SELECT state, type, queue, COUNT(*) FROM jobs "
-                 "WHERE state IN ('failed', 'cancelled') GROUP BY state, type, queue",
+                 "WHERE state IN ('failed', 'cancelled') AND " FINISHED_STATES_TERM " GROUP BY state, type, queue",
                  {})) {
             m.jobs.push_back({r.str(0), r.str(1), r.str(2), r.i64(3)});
             exact += r.i64(3);
@@ -631,7 +645,7 @@ public:
                                  ? m_db->sample_clause(std::min(100.0, 100.0 * kSampleRows / *total))
                                  : std::string();
         if (sample.empty()) {
-            for (const auto& r : m_db->exec("SELECT type, queue, COUNT(*) FROM jobs WHERE state = 'completed' GROUP BY type, queue", {}))
+            for (const auto& r : m_db->exec("SELECT type, queue, COUNT(*) FROM jobs WHERE state = 'completed' AND " FINISHED_STATES_TERM " GROUP BY type, queue", {}))
                 m.jobs.push_back({"completed", r.str(0), r.str(1), r.i64(2)});
         } else {
             m.completed_estimated = true;
@@ -907,11 +921,11 @@ public:
         "0 AS paused, 0 AS completed_minute, 0 AS failed_minute FROM jobs WHERE state = 'pending' GROUP BY queue "
         "UNION ALL SELECT queue, 0, 0, COUNT(*), 0, 0, 0, NULL, 0, 0, 0 FROM jobs WHERE state = 'running' GROUP BY queue "
         "UNION ALL SELECT queue, 0, 0, 0, COUNT(*), 0, 0, NULL, 0, 0, 0 FROM jobs WHERE state = 'waiting' GROUP BY queue "
-        "UNION ALL SELECT queue, 0, 0, 0, 0, COUNT(*), 0, NULL, 0, 0, 0 FROM jobs WHERE state = 'failed' GROUP BY queue "
+        "UNION ALL SELECT queue, 0, 0, 0, 0, COUNT(*), 0, NULL, 0, 0, 0 FROM jobs WHERE state = 'failed' AND " FINISHED_STATES_TERM " GROUP BY queue "
         "UNION ALL SELECT queue, 0, 0, 0, 0, 0, SUM(CASE WHEN state = 'completed' THEN 1 ELSE 0 END), NULL, 0, "
         "SUM(CASE WHEN state = 'completed' AND finished_at >= wfq_now_ms() - 60000 THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN state = 'failed' AND finished_at >= wfq_now_ms() - 60000 THEN 1 ELSE 0 END) "
-        "FROM jobs WHERE state IN ('completed', 'failed') AND finished_at >= wfq_now_ms() - 3600000 GROUP BY queue "
+        "FROM jobs WHERE state IN ('completed', 'failed') AND " FINISHED_STATES_TERM " AND finished_at >= wfq_now_ms() - 3600000 GROUP BY queue "
         "UNION ALL SELECT queue, 0, 0, 0, 0, 0, 0, NULL, 1, 0, 0 FROM queue_pauses) q GROUP BY queue";
     bool set_queue_paused(const std::string& queue, bool paused, const std::string& actor) override {
         return transact([&] {
@@ -961,7 +975,7 @@ public:
             "UNION ALL SELECT 'worker', id, hostname, NULL, running, started_at, last_heartbeat, NULL, NULL, NULL, NULL, "
             "NULL, NULL, NULL FROM workers "
             "UNION ALL SELECT 'failure', type, queue, error_class, id, finished_at, attempt, NULL, NULL, NULL, NULL, NULL, NULL, "
-            "NULL FROM (SELECT id, type, queue, error_class, finished_at, attempt FROM jobs WHERE state = 'failed' "
+            "NULL FROM (SELECT id, type, queue, error_class, finished_at, attempt FROM jobs WHERE state = 'failed' AND " FINISHED_STATES_TERM " "
             "ORDER BY finished_at DESC LIMIT $1) f "
             "UNION ALL SELECT 'stuck', type, queue, lease_owner, id, lease_expires_at, attempt, NULL, NULL, NULL, NULL, NULL, "
             "NULL, NULL FROM (SELECT id, type, queue, lease_owner, lease_expires_at, attempt FROM jobs WHERE state = 'running' "
@@ -1015,7 +1029,7 @@ public:
             // One range of jobs_finished per state (not a pass over the whole table).
             std::int64_t total = 0;
             for (JobState state : filter.states)
-                total += run("SELECT COUNT(*) FROM jobs WHERE state = $1 AND finished_at < wfq_now_ms() - $2",
+                total += run("SELECT COUNT(*) FROM jobs WHERE state = $1 AND " FINISHED_STATES_TERM " AND finished_at < wfq_now_ms() - $2",
                              {std::string(to_string(state)), *filter.older_than_ms})
                              .at(0)
                              .i64(0);
