@@ -7,6 +7,8 @@
 #include <sqlite3.h>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -209,28 +211,66 @@ std::int64_t query_int64(sqlite3* db, const char* sql) {
     return v;
 }
 
+// Wakes an idle worker when another connection commits. A commit writes the WAL file, which
+// inotify reports at once (the directory is watched: the WAL may not exist yet); data_version
+// then tells a commit from other writes. Without inotify, or if a commit's event is missed, it
+// checks data_version every 2 ms, as it did before (enqueue-to-start p50 was then about 1 ms).
 class SqliteWaker final : public Waker {
 public:
-    explicit SqliteWaker(const std::string& path) : m_db(open_handle(path)) { m_last = data_version(); }
-    ~SqliteWaker() override { sqlite3_close(m_db); }
+    explicit SqliteWaker(const std::string& path) : m_db(open_handle(path)) {
+        m_last = data_version();
+        m_inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        std::string dir = std::filesystem::path(path).parent_path().string();
+        if (m_inotify >= 0 && inotify_add_watch(m_inotify, dir.empty() ? "." : dir.c_str(), IN_MODIFY) < 0) {
+            ::close(m_inotify);
+            m_inotify = -1;
+        }
+    }
+    ~SqliteWaker() override {
+        if (m_inotify >= 0) ::close(m_inotify);
+        sqlite3_close(m_db);
+    }
     bool wait(std::int64_t timeout_ms) override {
         // Another connection's commit changes data_version; checking it costs microseconds.
         auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        drain();  // writes seen while we were not waiting (our own commits among them)
         while (std::chrono::steady_clock::now() < deadline) {
-            std::int64_t v = data_version();
-            if (v != m_last) {
-                m_last = v;
-                return true;
+            if (changed()) return true;
+            if (m_inotify < 0) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                continue;
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            pollfd p{m_inotify, POLLIN, 0};
+            if (::poll(&p, 1, 2) > 0) {
+                drain();
+                // The WAL is written just before the commit is published in the shared index:
+                // look again a few times, 100 us apart, before going back to sleep.
+                for (int i = 0; i < 5; ++i) {
+                    if (changed()) return true;
+                    std::this_thread::sleep_for(std::chrono::microseconds(100));
+                }
+            }
         }
         return false;
     }
 
 private:
     std::int64_t data_version() { return query_int64(m_db, "PRAGMA data_version"); }
+    bool changed() {
+        std::int64_t v = data_version();
+        if (v == m_last) return false;
+        m_last = v;
+        return true;
+    }
+    void drain() {
+        if (m_inotify < 0) return;
+        alignas(inotify_event) char buf[4096];
+        while (::read(m_inotify, buf, sizeof buf) > 0) {
+        }
+    }
     sqlite3* m_db;
     std::int64_t m_last = 0;
+    int m_inotify = -1;
 };
 
 // Reads the change log since the last version seen; a query on an indexed key every poll.
