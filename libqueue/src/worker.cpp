@@ -785,15 +785,28 @@ struct Worker::Impl {
     // Nothing to claim: sleep until an enqueue wakes us, a slot frees, the next scheduled job is
     // due, or the poll interval passes, in short slices so that a stop request is seen promptly.
     void idle(const std::atomic<bool>& stop, std::int64_t start_ns, Waker& waker) {
+        // Held jobs are counted before next_due reads the table: an outcome is recorded before
+        // its job stops counting, so with none held, next_due sees every retry and resumed wait.
+        // (Counted after, a job retried in between was missed, and --until-empty stopped with a
+        // retry due 100 ms later.)
+        const std::size_t held = busy();
         std::int64_t wait_ms = options.poll_ms;
         if (auto due = store.next_due(options.queues, options.types)) {
-            // A job already due but not claimed is blocked (its lock key is busy): poll.
             std::int64_t until_due = *due - store.db_now();
-            if (until_due > 0) wait_ms = std::min(wait_ms, until_due);
-            else metrics.lock_wait();
+            if (until_due > 0) {
+                wait_ms = std::min(wait_ms, until_due);
+            } else if (!m_due_rechecked) {
+                // Due but not claimed: it became due after the claim looked (a resumed wait,
+                // a retry), or its lock key is busy. Claim once more to tell which.
+                m_due_rechecked = true;
+                return;
+            } else {
+                metrics.lock_wait();  // blocked by its lock key: poll
+            }
         }
+        m_due_rechecked = false;
         // --until-empty: nothing held here, nothing claimable, nothing due within the poll.
-        if (options.until_empty && busy() == 0 && wait_ms >= options.poll_ms) {
+        if (options.until_empty && held == 0 && wait_ms >= options.poll_ms) {
             m_until_empty_done = true;
             return;
         }
@@ -810,6 +823,7 @@ struct Worker::Impl {
         }
     }
     bool m_until_empty_done = false;
+    bool m_due_rechecked = false;  // idle() found a due job unclaimed and claimed once more
     bool stopping_claims = false;  // under mutex: the main loop has ended, claim no more
     // Built from options (declared above it, so set by then; the constructor's body changes
     // neither concurrency nor prefetch).
