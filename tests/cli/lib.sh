@@ -66,5 +66,18 @@ wait_for() {
     done
 }
 
+# proc_start PID: when the process began (clock ticks since boot, /proc/PID/stat field 22), to
+# tell it from a later process that reuses its PID: pid_max is 32768 on the test machines, and a
+# busy parallel run wraps it within seconds, so `kill -0 PID` alone may see a stranger.
+proc_start() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+    stat=${stat##*) }  # after the command name, which may hold spaces
+    set -- $stat       # field 1 here is field 3 (state) of the whole line
+    [ "$1" = Z ] || echo "${20}"  # a zombie has ended
+}
+# gone PID START: the process that had PID when START was read has ended.
+gone() { [ -z "$2" ] || [ "$(proc_start "$1")" != "$2" ]; }
+
 jq_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 job_field() { "$WFQ" jobs show "$1" --json | jq_field "d['$2']"; }

@@ -16,7 +16,8 @@ cat > "$TMP/flow.json" <<JSON
   {"name": "slow", "exec": ["$TMP/slow.sh"]}
 ]}
 JSON
-alive() { kill -0 "$(cat "$TMP/pid.$1")" 2>/dev/null; }
+# By pid and start time (lib.sh's proc_start): a pid reused by another process is not "alive".
+alive() { ! gone "$(cat "$TMP/pid.$1")" "$(cat "$TMP/start.$1")"; }
 stopped() { ! alive "$1"; }
 
 "$WFQ" process --lease 30s --concurrency 2 --type slow --exec "$TMP/slow.sh" 2> "$TMP/exec.log" &
@@ -27,7 +28,8 @@ flow_worker=$!
 for kind in exec pipeline; do
     if [ $kind = exec ]; then id=$("$WFQ" enqueue slow '{}'); else id=$("$WFQ" enqueue flow '{}'); fi
     wait_for 30 test -s "$TMP/pid.$id"
-    alive "$id" || fail "$kind handler not running"
+    proc_start "$(cat "$TMP/pid.$id")" > "$TMP/start.$id"
+    [ -s "$TMP/start.$id" ] || fail "$kind handler not running"
     start=$(date +%s%N)
     expect_exit 0 "$WFQ" jobs cancel "$id"
     contains "$OUT" "$id cancelled"

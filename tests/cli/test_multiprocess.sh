@@ -31,10 +31,11 @@ id=$("$WFQ" enqueue victim '{}')
 victim_worker=$!
 wait_for 20 test -s "$TMP/handler.pid"
 handler=$(cat "$TMP/handler.pid")
-kill -0 "$handler" || fail "handler not running"
+handler_start=$(proc_start "$handler")
+[ -n "$handler_start" ] || fail "handler not running"
 kill -KILL "$victim_worker"
 expect_wait 137 "$victim_worker" "the SIGKILLed worker"
-wait_for 10 sh -c "! kill -0 $handler"
+wait_for 10 gone "$handler" "$handler_start"
 pass "a handler dies with its SIGKILLed worker"
 
 # The rescuer inside another worker returns the job to pending once the lease (1s) expires.

@@ -105,17 +105,23 @@ chmod +x "$TMP/stream_child.sh"
 worker=$!
 wait_for 10 test -s "$TMP/stream.grandchild"
 wait_for 10 test -s "$TMP/stream.handler"
+handler=$(cat "$TMP/stream.handler") grandchild=$(cat "$TMP/stream.grandchild")
+handler_start=$(proc_start "$handler") grandchild_start=$(proc_start "$grandchild")
+[ -n "$handler_start" ] && [ -n "$grandchild_start" ] || fail "the stream handler and its child should run"
 kill -9 "$worker"
 expect_wait 137 "$worker" "stream worker"
-wait_for 10 sh -c "! kill -0 $(cat "$TMP/stream.handler") 2>/dev/null"
-wait_for 10 sh -c "! kill -0 $(cat "$TMP/stream.grandchild") 2>/dev/null"
+wait_for 10 gone "$handler" "$handler_start"
+wait_for 10 gone "$grandchild" "$grandchild_start"
 
 hang=$("$WFQ" enqueue hang '{}')
 "$WFQ" process --type hang --exec sh -c 'echo $$ > "$0/exec.handler"; sleep 300 & echo $! > "$0/exec.grandchild"; wait' "$TMP" 2> "$TMP/kill2.log" &
 worker=$!
 wait_for 10 test -s "$TMP/exec.grandchild"
+handler=$(cat "$TMP/exec.handler") grandchild=$(cat "$TMP/exec.grandchild")
+handler_start=$(proc_start "$handler") grandchild_start=$(proc_start "$grandchild")
+[ -n "$handler_start" ] && [ -n "$grandchild_start" ] || fail "the exec handler and its child should run"
 kill -9 "$worker"
 expect_wait 137 "$worker" "exec worker"
-wait_for 10 sh -c "! kill -0 $(cat "$TMP/exec.handler") 2>/dev/null"
-wait_for 10 sh -c "! kill -0 $(cat "$TMP/exec.grandchild") 2>/dev/null"
+wait_for 10 gone "$handler" "$handler_start"
+wait_for 10 gone "$grandchild" "$grandchild_start"
 pass "after the worker is SIGKILLed, no handler and no handler's child survives (stream and exec)"
