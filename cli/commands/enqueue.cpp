@@ -181,8 +181,10 @@ int run_ndjson(Context& ctx, EnqueueOptions& o) {
     Store& store = ctx.store();
     Progress progress("enqueued", true);
     // PostgreSQL applies a COPY on one core; a second connection writes the next batch on the
-    // other meanwhile. SQLite has one writer.
-    OrderedWriters writers(store, store.backend() == "postgresql" ? 2 : 1, progress);
+    // other meanwhile. SQLite has one writer, and so does a transaction pooler: a batch waiting
+    // for its turn holds a server connection, which the batch before it might need.
+    bool two = store.backend() == "postgresql" && resolve_pooler(ctx.pooler).empty();
+    OrderedWriters writers(store, two ? 2 : 1, progress);
     std::vector<NewJob> batch;
     std::int64_t line_no = 0;
     std::string line;
