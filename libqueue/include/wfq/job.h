@@ -10,6 +10,11 @@ namespace wfq {
 
 enum class JobState { pending, running, waiting, completed, failed, cancelled };
 
+// Completed, failed or cancelled: the states the finished jobs' index (jobs_finished) holds.
+inline bool is_finished(JobState s) noexcept {
+    return s == JobState::completed || s == JobState::failed || s == JobState::cancelled;
+}
+
 const char* to_string(JobState state) noexcept;
 // Exact lowercase names only; nullopt otherwise.
 std::optional<JobState> parse_job_state(const std::string& name);

@@ -5,6 +5,7 @@
 #include <wfq/clock.h>
 #include <wfq/job.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -64,9 +65,7 @@ struct BulkFilter {
     // Finished states and --older-than, nothing else (`jobs prune --older-than D`): a finished
     // job's updated_at is its finished_at, which the finished jobs' index orders.
     bool only_finished_by_age() const {
-        for (JobState s : states)
-            if (s != JobState::completed && s != JobState::failed && s != JobState::cancelled) return false;
-        return !states.empty() && older_than_ms && ids.empty() && types.empty() && queues.empty() &&
+        return !states.empty() && std::all_of(states.begin(), states.end(), is_finished) && older_than_ms && ids.empty() && types.empty() && queues.empty() &&
                error_classes.empty() && orgs.empty() && repos.empty() && !newer_than_ms;
     }
 };

@@ -435,9 +435,7 @@ public:
         std::vector<std::string> states;
         for (auto s : f.states) states.emplace_back(to_string(s));
         add_in(sql, params, "state", states);
-        if (!f.states.empty() && std::all_of(f.states.begin(), f.states.end(), [](JobState s) {
-                return s == JobState::completed || s == JobState::failed || s == JobState::cancelled;
-            }))
+        if (!f.states.empty() && std::all_of(f.states.begin(), f.states.end(), is_finished))
             sql += " AND " FINISHED_STATES_TERM;  // so that SQLite may use jobs_finished (see FINISHED_STATES_TERM)
         add_in(sql, params, "type", f.types);
         add_in(sql, params, "queue", f.queues);
@@ -584,8 +582,7 @@ public:
     }
 
     std::int64_t count_jobs(JobState state) override {
-        bool finished = state == JobState::completed || state == JobState::failed || state == JobState::cancelled;
-        return run(std::string("SELECT COUNT(*) FROM jobs WHERE state = $1") + (finished ? " AND " FINISHED_STATES_TERM : ""),
+        return run(std::string("SELECT COUNT(*) FROM jobs WHERE state = $1") + (is_finished(state) ? " AND " FINISHED_STATES_TERM : ""),
                    {std::string(to_string(state))})
             .at(0)
             .i64(0);
@@ -622,7 +619,7 @@ public:
     }
 
     // Jobs by state, type and queue. Every state but completed is counted exactly from its index
-    // range (active jobs: jobs_active_queue; failed and cancelled: jobs_finished). Completed jobs
+    // range (pending, running, waiting: their partial indexes; failed and cancelled: jobs_finished). Completed jobs
     // are most of a big table: past kExactCountRows rows (by the planner's count) their number is
     // the planner's row count less the exact others, split by type and queue as a fixed sample
     // of the table's pages splits it; m.completed_estimated says so. SQLite counts exactly.
