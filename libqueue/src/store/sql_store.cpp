@@ -341,6 +341,11 @@ public:
             rows += ']';
             std::unordered_map<std::int64_t, std::optional<std::int64_t>> started;  // id -> started_at
             if (rows.size() > 2) {
+                // Each job is found by its id. The state test is `= (SELECT 'running')`, not a
+                // literal, so that PostgreSQL cannot answer it from the partial index of running
+                // jobs: it did, with a bitmap scan, and a bitmap scan never marks dead index
+                // entries, so every flush read every job finished since the last vacuum (a flush
+                // of 500 outcomes: 9.9 ms with 20,000 finished jobs, 5.1 ms by id).
                 auto done = m_db->exec(
                     "UPDATE jobs SET state = u.state, attempt = jobs.attempt - u.unspend, snoozes = jobs.snoozes + u.snooze, "
                     "run_at = CASE WHEN u.state = 'pending' THEN wfq_now_ms() + u.delay_ms ELSE jobs.run_at END, "
@@ -356,7 +361,7 @@ public:
                                                {"result", "text"}, {"error_class", "text"}, {"error", "text"},
                                                {"spans", "text"}}) +
                         " WHERE jobs.id = u.id AND jobs.lease_owner = u.owner AND jobs.attempt = u.attempt AND "
-                        "jobs.state = 'running' RETURNING jobs.id, jobs.started_at",
+                        "jobs.state = (SELECT 'running') RETURNING jobs.id, jobs.started_at",
                     {rows});
                 for (const auto& r : done) started[r.i64(0)] = r.opt_i64(1);
             }
