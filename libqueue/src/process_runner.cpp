@@ -9,7 +9,12 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <algorithm>
+#include <atomic>
+#include <new>
 #include <mutex>
 #include <utility>
 #include <sys/syscall.h>
@@ -26,9 +31,11 @@ std::int64_t steady_ms() {
     return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
+// Our ends of the pipes only: they come from pipe2 with no status flag set, so one F_SETFL
+// does (the child's ends stay blocking, as commands expect of their stdio).
 void set_nonblocking(int fd) {
     if (fd < 0) return;
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
 }
 
 struct Pipe {
@@ -46,12 +53,48 @@ struct Pipe {
     }
 };
 
-int g_watchdog_fd = -1;  // write end of the watchdog's pipe; -1: no watchdog
+// The handler groups the watchdog kills when we end: a table in memory shared with the
+// watchdog process, so that starting and reaping a handler costs no system call and no
+// wake-up of the watchdog (it was two pipe writes per job). A slot holds a group id, or 0.
+// The watchdog reads the table only once our end of its pipe closes.
+constexpr std::size_t kWatchSlots = 16384;
+struct WatchTable {
+    std::atomic<std::int32_t> used;  // slots [0, used) may hold groups
+    std::atomic<std::int32_t> slot[kWatchSlots];
+};
+static_assert(std::atomic<std::int32_t>::is_always_lock_free, "the watchdog reads the table from another process");
+WatchTable* g_watch = nullptr;  // set once the watchdog runs
+int g_watchdog_fd = -1;         // our end of the watchdog's pipe, held open until we end
 
-void tell_watchdog(std::int32_t value) {
-    if (g_watchdog_fd < 0) return;
-    ssize_t ignored = ::write(g_watchdog_fd, &value, sizeof value);  // atomic: smaller than PIPE_BUF
-    (void)ignored;
+std::mutex g_watch_mutex;  // among our threads; the watchdog only reads, after we are gone
+
+void watch_group(std::int32_t pgid) {
+    if (!g_watch) return;
+    std::lock_guard<std::mutex> lock(g_watch_mutex);
+    std::int32_t used = g_watch->used.load(std::memory_order_relaxed);
+    for (std::int32_t i = 0; i < used; ++i)
+        if (g_watch->slot[i].load(std::memory_order_relaxed) == 0) {
+            g_watch->slot[i].store(pgid, std::memory_order_release);
+            return;
+        }
+    if (used >= static_cast<std::int32_t>(kWatchSlots)) return;  // full: PR_SET_PDEATHSIG still stops the handler
+    g_watch->slot[used].store(pgid, std::memory_order_release);
+    g_watch->used.store(used + 1, std::memory_order_release);
+}
+
+void unwatch_group(std::int32_t pgid) {
+    if (!g_watch) return;
+    std::lock_guard<std::mutex> lock(g_watch_mutex);
+    std::int32_t used = g_watch->used.load(std::memory_order_relaxed);
+    for (std::int32_t i = 0; i < used; ++i)
+        if (g_watch->slot[i].load(std::memory_order_relaxed) == pgid) {
+            g_watch->slot[i].store(0, std::memory_order_release);
+            break;
+        }
+    // Shrink the range over free slots at its end, so scans stay as short as the most
+    // handlers ever running at once.
+    while (used > 0 && g_watch->slot[used - 1].load(std::memory_order_relaxed) == 0) --used;
+    g_watch->used.store(used, std::memory_order_release);
 }
 
 // Starts argv with envp, its stdin/stdout/stderr dup'ed from in/out/err (-1: inherit ours),
@@ -96,30 +139,37 @@ pid_t start_child(char* const* argv, char* const* envp, int in, int out, int err
         error = "cannot execute '" + std::string(argv[0]) + "': " + std::strerror(exec_errno);
         return 0;
     }
-    if (!same_group) tell_watchdog(pid);
+    if (!same_group) watch_group(pid);
     return pid;
 }
 
 }  // namespace
 
-void forget_process_group(int pgid) { tell_watchdog(-pgid); }
+void forget_process_group(int pgid) { unwatch_group(pgid); }
 
 void start_handler_watchdog() {
     static std::once_flag once;
     std::call_once(once, [] {
+        void* mem = mmap(nullptr, sizeof(WatchTable), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (mem == MAP_FAILED) return;
+        auto* table = new (mem) WatchTable();  // zeroed by the kernel; placement-new for the atomics' lifetime
         int fds[2];
-        if (pipe2(fds, O_CLOEXEC) != 0) return;
+        if (pipe2(fds, O_CLOEXEC) != 0) {
+            munmap(mem, sizeof(WatchTable));
+            return;
+        }
         pid_t pid = fork();
         if (pid < 0) {
             ::close(fds[0]);
             ::close(fds[1]);
+            munmap(mem, sizeof(WatchTable));
             return;
         }
         if (pid == 0) {
             // The watchdog: system calls only (forked from a process that may have threads).
             // It holds no copy of our other descriptors, outlives us, and ignores the signals
             // a terminal or a service manager sends the whole group; EOF on the pipe means we
-            // are gone, by exit or by SIGKILL.
+            // are gone, by exit or by SIGKILL. Then the table holds the groups still running.
             int rfd = fds[0];
             for (int fd = 3; fd < 4096; ++fd)
                 if (fd != rfd) ::close(fd);
@@ -130,28 +180,20 @@ void start_handler_watchdog() {
             sigemptyset(&none);
             sigprocmask(SIG_SETMASK, &none, nullptr);
             prctl(PR_SET_NAME, "wfq-watchdog");
-            static std::int32_t groups[8192];
-            int count = 0;
-            std::int32_t buf[256];
+            char buf[64];
             for (;;) {
                 ssize_t n = read(rfd, buf, sizeof buf);
                 if (n < 0 && errno == EINTR) continue;
                 if (n <= 0) break;
-                for (ssize_t i = 0; i < n / static_cast<ssize_t>(sizeof buf[0]); ++i) {
-                    std::int32_t v = buf[i];
-                    if (v > 0 && count < 8192) groups[count++] = v;
-                    for (int k = 0; v < 0 && k < count; ++k)
-                        if (groups[k] == -v) {
-                            groups[k] = groups[--count];
-                            break;
-                        }
-                }
             }
-            for (int k = 0; k < count; ++k) kill(-groups[k], SIGKILL);
+            std::int32_t used = table->used.load(std::memory_order_acquire);
+            for (std::int32_t i = 0; i < used && i < static_cast<std::int32_t>(kWatchSlots); ++i)
+                if (std::int32_t g = table->slot[i].load(std::memory_order_acquire); g > 0) kill(-g, SIGKILL);
             _exit(0);
         }
         ::close(fds[0]);
         g_watchdog_fd = fds[1];
+        g_watch = table;
     });
 }
 
@@ -191,6 +233,13 @@ std::string host_name() {
 
 void name_this_thread(const char* name) { pthread_setname_np(pthread_self(), name); }
 
+void set_this_thread_nice(int n) {
+    const id_t tid = static_cast<id_t>(syscall(SYS_gettid));
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, tid);
+    if (errno == 0) setpriority(PRIO_PROCESS, tid, std::min(19, now + n));
+}
+
 std::vector<std::string> current_environment(const std::vector<std::string>& drop) {
     std::vector<std::string> out;
     for (char** e = environ; e && *e; ++e) {
@@ -211,10 +260,21 @@ ProcessResult run_process(const ProcessSpec& spec) {
         return result;
     }
     Pipe in, out, err;
+    std::size_t written = 0;
     if (!spec.inherit_stdio) {
         in.make();
         out.make();
         err.make();
+        // The payload goes into the empty pipe before the command starts: all of it when it
+        // fits (64 KiB), and then our end closes at once, so the loop below never waits to
+        // write. The rest, if any, is written as the command reads.
+        set_nonblocking(in.fd[1]);
+        while (written < spec.stdin_data.size()) {
+            ssize_t w = write(in.fd[1], spec.stdin_data.data() + written, spec.stdin_data.size() - written);
+            if (w <= 0) break;
+            written += static_cast<std::size_t>(w);
+        }
+        if (written >= spec.stdin_data.size()) Pipe::close_fd(in.fd[1]);
     }
 
     std::vector<char*> argv, envp;
@@ -240,11 +300,11 @@ ProcessResult run_process(const ProcessSpec& spec) {
     }
     // A pidfd becomes readable when the child exits, so poll() sees the exit at once.
     int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    set_nonblocking(in.fd[1]);
     set_nonblocking(out.fd[0]);
     set_nonblocking(err.fd[0]);
-    std::size_t written = 0;
-    if (spec.stdin_data.empty() && in.fd[1] >= 0) Pipe::close_fd(in.fd[1]);
+    // Whether the child may have exited: always without a pidfd; with one, once it is
+    // readable (checked first thing anyway, for a command that is already gone).
+    bool may_have_exited = true;
 
     std::string stderr_line;
     bool stderr_cut = false;  // the tail lost its beginning to the cap
@@ -295,14 +355,17 @@ ProcessResult run_process(const ProcessSpec& spec) {
                 stop_child(now);
             }
             if (term_sent_at >= 0) stop_child(now);
-            siginfo_t info{};
-            if (!spec.inherit_stdio && waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-                info.si_pid == pid)
-                forget_process_group(pid);  // before the reap, so the group id cannot be reused meanwhile
-            pid_t w = waitpid(pid, &wstatus, WNOHANG);
-            if (w == pid) {
-                exited = true;
-                exited_at = now;
+            if (may_have_exited || pidfd < 0) {
+                siginfo_t info{};
+                if (!spec.inherit_stdio && waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                    info.si_pid == pid)
+                    forget_process_group(pid);  // before the reap, so the group id cannot be reused meanwhile
+                pid_t w = waitpid(pid, &wstatus, WNOHANG);
+                if (w == pid) {
+                    exited = true;
+                    exited_at = now;
+                }
+                may_have_exited = false;
             }
         }
         bool out_open = out.fd[0] >= 0, err_open = err.fd[0] >= 0;
@@ -328,6 +391,7 @@ ProcessResult run_process(const ProcessSpec& spec) {
         int pr = poll(fds, n, exited ? 10 : wait_ms);
         if (pr < 0 && errno != EINTR) break;
         if (pr <= 0) continue;
+        if (pidfd >= 0 && !exited && fds[0].revents) may_have_exited = true;
         if (idx_in >= 0 && (fds[idx_in].revents & (POLLOUT | POLLERR | POLLHUP))) {
             ssize_t w = write(in.fd[1], spec.stdin_data.data() + written, spec.stdin_data.size() - written);
             if (w > 0) written += static_cast<std::size_t>(w);

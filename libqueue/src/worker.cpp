@@ -348,6 +348,9 @@ struct Worker::Impl {
                 // A claim wakes one executor; each wakes the next while jobs wait, so the
                 // thread that claimed (often the completer) pays for one wake-up, not one per job.
                 if (!ready.empty() && idle_executors > 0) ready_cv.notify_one();
+                // Fewer jobs wait now: the claimer may have a claim to make.
+                if (claimer_waiting && m_claimer.limit(running, static_cast<int>(ready.size()) + reserved) > 0)
+                    slot_cv.notify_one();
             }
             Slot& slot = *item.second;
             const Job& job = item.first;
@@ -387,7 +390,9 @@ struct Worker::Impl {
                 std::lock_guard<std::mutex> lock(mutex);
                 --running;
                 if (slot.seconds > 0) m_claimer.observe(static_cast<std::int64_t>(slot.seconds * 1e9));
-                wake_claimer = claimer_waiting;
+                // Woken only when it would claim now: not once per job while prefetched jobs
+                // still wait (a wake-up, and a context switch, per job for nothing).
+                wake_claimer = claimer_waiting && m_claimer.limit(running, static_cast<int>(ready.size()) + reserved) > 0;
             }
             if (wake_claimer) slot_cv.notify_one();  // an executor is free: the claimer may claim
             if (outcome) {
@@ -591,6 +596,7 @@ struct Worker::Impl {
         log::info("worker started", {{"worker_id", worker_id}, {"concurrency", std::to_string(options.concurrency)}});
 
         engine::Completer::Options copts;
+        if (completer_conn) copts.nice = 10;  // PostgreSQL: see Completer::Options::nice
         Store& cstore = completer_store();
         // Each flush of outcomes also claims for the free slots in the same transaction: on
         // SQLite that is the one writer per process (one BEGIN IMMEDIATE for both); on

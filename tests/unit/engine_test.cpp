@@ -12,9 +12,13 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <condition_variable>
 #include <mutex>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <thread>
+#include <unistd.h>
 
 namespace wfq::engine {
 namespace {
@@ -134,6 +138,37 @@ TEST(Completer, CapsTheBatchAndReportsLostLeases) {
     EXPECT_EQ(sizes, (std::vector<std::size_t>{10, 10, 5}));
     ASSERT_EQ(rec.done.size(), 25u);
     for (auto& [id, s] : rec.done) EXPECT_EQ(s, id % 7 == 0 ? OutcomeStatus::lost : OutcomeStatus::recorded) << id;
+}
+
+TEST(Completer, RunsItsThreadAtTheNiceValueAsked) {
+    ManualClock clock;
+    OutageMonitor outage(clock, 60000, "w1");
+    errno = 0;
+    const int ours = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+    ASSERT_EQ(errno, 0);
+    if (ours > 14) GTEST_SKIP() << "this test already runs at nice " << ours;
+    std::mutex m;
+    std::condition_variable cv;
+    int seen = -100;
+    Completer::Options opts;
+    opts.nice = 5;
+    Completer completer(
+        [&](const std::vector<Outcome>& batch) {
+            std::lock_guard<std::mutex> lock(m);
+            seen = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+            cv.notify_all();
+            return std::vector<OutcomeStatus>(batch.size(), OutcomeStatus::recorded);
+        },
+        [](const Outcome&, OutcomeStatus, bool) {}, outage, opts);
+    completer.start();
+    completer.submit(completed(1));
+    {
+        std::unique_lock<std::mutex> lock(m);
+        cv.wait(lock, [&] { return seen != -100; });
+    }
+    completer.stop();
+    EXPECT_EQ(seen, ours + 5);  // the completer's thread only
+    EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))), ours);
 }
 
 TEST(Completer, RidesOutAnOutageAndRecordsEachOutcomeOnce) {

@@ -61,6 +61,8 @@ std::string host_name();
 // Names the calling thread (at most 15 bytes show), so `top -H` and `ps -L` tell the worker's
 // threads apart: wfq-claim, wfq-exec, wfq-complete, wfq-keeper, ...
 void name_this_thread(const char* name);
+// Adds n to the calling thread's nice value (Linux: each thread has its own).
+void set_this_thread_nice(int n);
 
 // The current environment as "KEY=VALUE" strings, minus the names in drop.
 std::vector<std::string> current_environment(const std::vector<std::string>& drop = {});

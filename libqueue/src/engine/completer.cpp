@@ -21,6 +21,7 @@ Completer::~Completer() { stop(); }
 void Completer::start() {
     m_thread = std::thread([this] {
         name_this_thread("wfq-complete");
+        if (m_options.nice > 0) set_this_thread_nice(m_options.nice);
         flush_loop();
     });
 }

@@ -107,6 +107,11 @@ public:
     // (name, SQL type) columns, so a batch travels as one parameter of one statement.
     virtual std::string json_rows(const std::string& param,
                                   const std::vector<std::pair<std::string, std::string>>& columns) const = 0;
+    // A condition: column is one of the "id" fields of the JSON array in parameter param. With
+    // it, an UPDATE ... FROM json_rows finds its rows by primary key whatever the statistics
+    // say: PostgreSQL estimates a set-returning function at 100 rows, and with a cached
+    // generic plan and a table of a few thousand rows it scanned the whole table per flush.
+    virtual std::string json_ids_match(const std::string& column, const std::string& param) const = 0;
     // Another connection to the same database for a worker role of its own (PostgreSQL), or
     // nullptr where one connection per process is best (SQLite: one writer).
     virtual std::unique_ptr<Db> open_sibling() = 0;
