@@ -353,7 +353,7 @@ struct Worker::Impl {
                     slot_cv.notify_one();
             }
             Slot& slot = *item.second;
-            const Job& job = item.first;
+            const std::int64_t job_id = item.first.id;
             std::optional<Outcome> outcome;
             try {
                 if (slot.cancel && slot.shutting_down) {
@@ -366,8 +366,8 @@ struct Worker::Impl {
                     outcome = std::move(o);
                 } else if (!slot.lost) {
                     log::debug("job started", slot.fields);
-                    engine::Attempt a = executor.run(job, slot.ref, slot.claim_start_ns, slot.claim_end_ns, slot.cancel,
-                                                     slot.shutting_down);
+                    engine::Attempt a = executor.run(std::move(item.first), slot.ref, slot.claim_start_ns, slot.claim_end_ns,
+                                                     slot.cancel, slot.shutting_down);
                     slot.decision = a.decision.name;
                     slot.fields.emplace_back("trace_id", a.trace_id);
                     slot.seconds = a.seconds;
@@ -401,7 +401,7 @@ struct Worker::Impl {
             } else {
                 // Nothing to record: the lease is gone.
                 log::warn("job stopped: its lease was lost (rescued, cancelled or taken over)", slot.fields);
-                finish_slot(job.id, "lost", item.second.get());
+                finish_slot(job_id, "lost", item.second.get());
             }
         }
     }
@@ -702,6 +702,7 @@ struct Worker::Impl {
                 slot->claim_start_ns = claim_start;
                 slot->claim_end_ns = claim_end;
                 slot->lease_until_ns = claim_steady + options.lease_ms * 1'000'000;
+                slot->fields.reserve(7);  // and trace_id, exit_code later: no regrowth
                 slot->fields = {{"job_id", std::to_string(job.id)}, {"type", job.type},
                                 {"attempt", std::to_string(job.attempt)}, {"correlation_id", job.correlation_id},
                                 {"worker_id", worker_id}};

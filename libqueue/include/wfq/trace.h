@@ -87,6 +87,9 @@ public:
     SpanRecord child(const std::string& name, const SpanRecord& parent) { return start(name, SpanKind::internal, parent.context()); }
     void end(SpanRecord& span) { span.end_ns = unix_now_ns(); }
     void export_span(const SpanRecord& span);
+    // Whether export_span writes anything (an OTLP file is set): attributes that only the
+    // export shows need not be built otherwise.
+    bool exporting() const { return !m_options.otlp_file.empty(); }
     void flush();
 
 private:

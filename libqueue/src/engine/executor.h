@@ -40,8 +40,9 @@ public:
              Clock& clock, Random& random, std::string worker_id);
     // Runs job (claimed with ref between claim_start_ns and claim_end_ns, Unix time): resolves
     // its config, runs the handler in the attempt's span, and decides the outcome, whose spans
-    // field carries the attempt's spans.
-    Attempt run(const Job& job, const JobRef& ref, std::int64_t claim_start_ns, std::int64_t claim_end_ns,
+    // field carries the attempt's spans. The job is taken by value: the handler gets it with
+    // the attempt's traceparent and config (pass it with std::move to save a copy).
+    Attempt run(Job job, const JobRef& ref, std::int64_t claim_start_ns, std::int64_t claim_end_ns,
                 const std::atomic<bool>& cancel, const std::atomic<bool>& shutting_down);
 
 private:

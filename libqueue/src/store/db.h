@@ -30,6 +30,9 @@ public:
     bool is_null(std::size_t i) const { return !m_values.at(i); }
     const std::string& str(std::size_t i) const;
     std::optional<std::string> opt_str(std::size_t i) const { return m_values.at(i); }
+    // Move a value out, leaving the column empty: for reading a row once without copying.
+    std::string take_str(std::size_t i);
+    std::optional<std::string> take_opt_str(std::size_t i) { return std::move(m_values.at(i)); }
     std::int64_t i64(std::size_t i) const;
     std::optional<std::int64_t> opt_i64(std::size_t i) const;
     std::size_t size() const { return m_values.size(); }

@@ -17,6 +17,12 @@ const std::string& Row::str(std::size_t i) const {
     return *v;
 }
 
+std::string Row::take_str(std::size_t i) {
+    auto& v = m_values.at(i);
+    if (!v) throw Error(ErrorCode::failure, "unexpected NULL in column " + std::to_string(i));
+    return std::move(*v);
+}
+
 std::int64_t Row::i64(std::size_t i) const { return std::strtoll(str(i).c_str(), nullptr, 10); }
 
 std::optional<std::int64_t> Row::opt_i64(std::size_t i) const {

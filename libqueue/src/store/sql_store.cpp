@@ -41,44 +41,47 @@ const char* kActiveStates = "('pending', 'running', 'waiting')";
 // finished jobs, 5.1 ms by id).
 constexpr const char* kStillRunning = "jobs.state = (SELECT 'running')";
 
-Job job_from_row(const Row& r) {
+// Reads a job's columns (kJobColumns), moving the strings out of the spent row.
+Job job_from_row(Row&& r) {
     Job j;
     j.id = r.i64(0);
-    j.type = r.str(1);
-    j.queue = r.str(2);
-    j.payload = r.str(3);
+    j.type = r.take_str(1);
+    j.queue = r.take_str(2);
+    j.payload = r.take_str(3);
     j.priority = static_cast<int>(r.i64(4));
     j.run_at = r.i64(5);
     j.state = parse_job_state(r.str(6)).value_or(JobState::pending);
     j.attempt = static_cast<int>(r.i64(7));
     j.max_attempts = static_cast<int>(r.i64(8));
-    j.key = r.opt_str(9);
-    j.lock_key = r.opt_str(10);
-    j.org = r.opt_str(11);
-    j.repo = r.opt_str(12);
-    j.correlation_id = r.str(13);
-    j.traceparent = r.opt_str(14);
-    j.tracestate = r.opt_str(15);
-    j.lease_owner = r.opt_str(16);
+    j.key = r.take_opt_str(9);
+    j.lock_key = r.take_opt_str(10);
+    j.org = r.take_opt_str(11);
+    j.repo = r.take_opt_str(12);
+    j.correlation_id = r.take_str(13);
+    j.traceparent = r.take_opt_str(14);
+    j.tracestate = r.take_opt_str(15);
+    j.lease_owner = r.take_opt_str(16);
     j.lease_expires_at = r.opt_i64(17);
-    j.current_stage = r.opt_str(18);
-    j.last_error = r.opt_str(19);
-    j.error_class = r.opt_str(20);
-    j.result = r.opt_str(21);
-    j.wait_event = r.opt_str(22);
-    j.wait_key = r.opt_str(23);
+    j.current_stage = r.take_opt_str(18);
+    j.last_error = r.take_opt_str(19);
+    j.error_class = r.take_opt_str(20);
+    j.result = r.take_opt_str(21);
+    j.wait_event = r.take_opt_str(22);
+    j.wait_key = r.take_opt_str(23);
     j.wait_deadline = r.opt_i64(24);
     j.created_at = r.i64(25);
     j.updated_at = r.i64(26);
     j.started_at = r.opt_i64(27);
     j.finished_at = r.opt_i64(28);
-    j.wait_spec = r.opt_str(29);
-    j.signal_data = r.opt_str(30);
+    j.wait_spec = r.take_opt_str(29);
+    j.signal_data = r.take_opt_str(30);
     j.snoozes = static_cast<int>(r.i64(31));
     j.last_worker = j.lease_owner;
     if (j.state != JobState::running) j.lease_owner.reset();  // kept in the row as the last worker
     return j;
 }
+
+Job job_from_row(const Row& r) { return job_from_row(Row(r)); }
 
 // "$k, $k+1, ..." for n values starting at parameter number first.
 std::string placeholders(std::size_t first, std::size_t n) {
@@ -1558,7 +1561,9 @@ private:
                           "WHERE id IN (SELECT id FROM picked) RETURNING " +
                           kJobColumns;
         std::vector<Job> jobs;
-        for (const auto& r : m_db->exec(sql, params)) jobs.push_back(job_from_row(r));
+        Rows rows = m_db->exec(sql, params);
+        jobs.reserve(rows.size());
+        for (auto& r : rows) jobs.push_back(job_from_row(std::move(r)));
         std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
             if (a.priority != b.priority) return a.priority > b.priority;
             if (a.run_at != b.run_at) return a.run_at < b.run_at;
