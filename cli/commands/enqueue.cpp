@@ -58,16 +58,20 @@ void warn_all(const std::vector<std::string>& warnings) {
 // committed is always the input up to a batch boundary, and the ids are printed in line order.
 class OrderedWriters {
 public:
-    OrderedWriters(Store& store, int count, Progress& progress) : m_first(store), m_progress(progress) {
-        for (int i = 0; i < count; ++i) m_threads.emplace_back([this, i] { run(i); });
+    OrderedWriters(Store& store, int count, Progress& progress)
+        : m_first(store), m_progress(progress), m_threads_wanted(std::max(1, count)) {
+        for (int i = 0; i < m_threads_wanted; ++i) m_threads.emplace_back([this, i] { run(i); });
     }
     ~OrderedWriters() { stop(); }
 
     // Hands a parsed batch over, waiting while one already waits; false when a writer failed.
-    bool hand_over(std::vector<NewJob>& batch) {
+    // full: the batch reached the batch size, so more input probably follows: the other
+    // writers connect now, while the first batch is written, not when their first batch waits.
+    bool hand_over(std::vector<NewJob>& batch, bool full) {
         std::unique_lock<std::mutex> lock(m_mutex);
         m_cv.wait(lock, [&] { return m_queue.empty() || m_error; });
         if (m_error) return false;
+        if (full) m_warm = true;
         m_queue.emplace_back(m_next_seq++, std::move(batch));
         batch.clear();
         m_cv.notify_all();
@@ -94,19 +98,41 @@ public:
 private:
     struct Abandoned {};  // an earlier batch failed: this one must not commit
 
+    // Writer i writes the batches whose sequence number is i modulo the writers: input that
+    // fits one batch goes to the first writer, on the connection the command already has.
     void run(int index) {
-        std::unique_ptr<Store> own;  // writers after the first open their connection on first use
+        std::unique_ptr<Store> own;  // the writers after the first open a connection of their own
         std::string out;
+        const auto count = static_cast<std::int64_t>(m_threads_wanted);
+        bool connect_tried = false;
         for (;;) {
             std::int64_t seq = 0;
             std::vector<NewJob> batch;
+            bool connect = false;
             {
                 std::unique_lock<std::mutex> lock(m_mutex);
-                m_cv.wait(lock, [&] { return !m_queue.empty() || m_reading_done; });
-                if (m_queue.empty()) return;
-                seq = m_queue.front().first;
-                batch = std::move(m_queue.front().second);
-                m_queue.pop_front();
+                m_cv.wait(lock, [&] {
+                    return (!m_queue.empty() && m_queue.front().first % count == index) ||
+                           (m_reading_done && m_queue.empty()) || (index > 0 && !connect_tried && m_warm && !m_error);
+                });
+                if (!m_queue.empty() && m_queue.front().first % count == index) {
+                    seq = m_queue.front().first;
+                    batch = std::move(m_queue.front().second);
+                    m_queue.pop_front();
+                } else if (m_queue.empty() && m_reading_done) {
+                    return;
+                } else {
+                    connect = true;
+                }
+            }
+            if (connect) {  // more input follows: connect while the first batch is written
+                connect_tried = true;
+                try {
+                    own = m_first.open_sibling();
+                } catch (...) {
+                    // The writer's first batch connects again and reports the error.
+                }
+                continue;
             }
             m_cv.notify_all();
             try {
@@ -162,7 +188,9 @@ private:
     std::int64_t m_failed_seq = std::numeric_limits<std::int64_t>::max();
     std::exception_ptr m_error;
     bool m_reading_done = false;
+    bool m_warm = false;  // a full batch was handed over: the other writers connect
     std::int64_t m_committed = 0, m_duplicates = 0;
+    int m_threads_wanted;
     std::vector<std::thread> m_threads;  // last: the threads start once the rest is built
 };
 
@@ -205,9 +233,9 @@ int run_ndjson(Context& ctx, EnqueueOptions& o) {
                                                       std::to_string(writers.committed()) + " jobs were committed before it; its batch (" +
                                                       std::to_string(earlier) + " earlier lines) was not committed");
             }
-            if (static_cast<int>(batch.size()) >= o.batch_size && !writers.hand_over(batch)) break;
+            if (static_cast<int>(batch.size()) >= o.batch_size && !writers.hand_over(batch, true)) break;
         }
-        if (!batch.empty()) writers.hand_over(batch);
+        if (!batch.empty()) writers.hand_over(batch, false);
     } catch (...) {
         writers.stop();
         throw;
