@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstring>
@@ -215,37 +216,67 @@ std::int64_t query_int64(sqlite3* db, const char* sql) {
 // inotify reports at once (the directory is watched: the WAL may not exist yet); data_version
 // then tells a commit from other writes. Without inotify, or if a commit's event is missed, it
 // checks data_version every 2 ms, as it did before (enqueue-to-start p50 was then about 1 ms).
-class SqliteWaker final : public Waker {
+// Writes to the database's directory (another connection's commit writes the WAL), seen with
+// inotify: an idle waiter sleeps until one comes instead of polling. Inactive where inotify
+// is unavailable; the waiters then poll.
+class DirWatch {
 public:
-    explicit SqliteWaker(const std::string& path) : m_db(open_handle(path)) {
-        m_last = data_version();
-        m_inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        std::string dir = std::filesystem::path(path).parent_path().string();
-        if (m_inotify >= 0 && inotify_add_watch(m_inotify, dir.empty() ? "." : dir.c_str(), IN_MODIFY) < 0) {
-            ::close(m_inotify);
-            m_inotify = -1;
+    explicit DirWatch(const std::string& db_path) {
+        m_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        std::string dir = std::filesystem::path(db_path).parent_path().string();
+        if (m_fd >= 0 && inotify_add_watch(m_fd, dir.empty() ? "." : dir.c_str(), IN_MODIFY) < 0) {
+            ::close(m_fd);
+            m_fd = -1;
         }
     }
-    ~SqliteWaker() override {
-        if (m_inotify >= 0) ::close(m_inotify);
-        sqlite3_close(m_db);
+    ~DirWatch() {
+        if (m_fd >= 0) ::close(m_fd);
     }
+    DirWatch(const DirWatch&) = delete;
+    DirWatch& operator=(const DirWatch&) = delete;
+    bool active() const { return m_fd >= 0; }
+    // Waits up to ms for a write; true when one came (and drains the events).
+    bool wait(std::int64_t ms) {
+        pollfd p{m_fd, POLLIN, 0};
+        if (m_fd < 0 || ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, ms))) <= 0) return false;
+        drain();
+        return true;
+    }
+    void drain() {
+        if (m_fd < 0) return;
+        alignas(inotify_event) char buf[4096];
+        while (::read(m_fd, buf, sizeof buf) > 0) {
+        }
+    }
+
+private:
+    int m_fd = -1;
+};
+
+class SqliteWaker final : public Waker {
+public:
+    explicit SqliteWaker(const std::string& path) : m_db(open_handle(path)), m_watch(path) { m_last = data_version(); }
+    ~SqliteWaker() override { sqlite3_close(m_db); }
     bool wait(std::int64_t timeout_ms) override {
         // Another connection's commit changes data_version; checking it costs microseconds.
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-        drain();  // writes seen while we were not waiting (our own commits among them)
-        while (std::chrono::steady_clock::now() < deadline) {
+        using clock = std::chrono::steady_clock;
+        const auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms);
+        m_watch.drain();  // writes seen while we were not waiting (our own commits among them)
+        while (clock::now() < deadline) {
             if (changed()) return true;
-            if (m_inotify < 0) {
+            if (!m_watch.active()) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(2));
                 continue;
             }
-            pollfd p{m_inotify, POLLIN, 0};
-            if (::poll(&p, 1, 2) > 0) {
-                drain();
-                // The WAL is written just before the commit is published in the shared index:
-                // look again a few times, 100 us apart, before going back to sleep.
-                for (int i = 0; i < 5; ++i) {
+            // Shortly after a write (or when the wait began), look every 2 ms: the WAL is
+            // written just before the commit is published in the shared index, and a writer
+            // preempted in between publishes later. Long after the last write, sleep until the
+            // next one (100 ms at most, in case an event is missed): an idle worker costs no CPU.
+            const bool recent = clock::now() - m_last_write < std::chrono::milliseconds(20);
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now()).count();
+            if (m_watch.wait(std::min<std::int64_t>(left, recent ? 2 : 100))) {
+                m_last_write = clock::now();
+                for (int i = 0; i < 5; ++i) {  // look again a few times, 100 us apart
                     if (changed()) return true;
                     std::this_thread::sleep_for(std::chrono::microseconds(100));
                 }
@@ -262,30 +293,35 @@ private:
         m_last = v;
         return true;
     }
-    void drain() {
-        if (m_inotify < 0) return;
-        alignas(inotify_event) char buf[4096];
-        while (::read(m_inotify, buf, sizeof buf) > 0) {
-        }
-    }
     sqlite3* m_db;
+    DirWatch m_watch;
     std::int64_t m_last = 0;
-    int m_inotify = -1;
+    std::chrono::steady_clock::time_point m_last_write{};  // of the last write inotify reported
 };
 
 // Reads the change log since the last version seen; a query on an indexed key every poll.
 class SqliteConfigWatcher final : public ConfigWatcher {
 public:
-    explicit SqliteConfigWatcher(const std::string& path) : m_db(open_handle(path)) {
+    explicit SqliteConfigWatcher(const std::string& path) : m_db(open_handle(path)), m_watch(path) {
         m_last = query_max();
     }
     ~SqliteConfigWatcher() override { sqlite3_close(m_db); }
     std::vector<std::string> poll(std::int64_t timeout_ms) override {
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        using clock = std::chrono::steady_clock;
+        const auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms);
+        bool look_again = false;
         for (;;) {
             std::vector<std::string> scopes = changes();
-            if (!scopes.empty() || std::chrono::steady_clock::now() >= deadline) return scopes;
+            if (!scopes.empty() || clock::now() >= deadline) return scopes;
+            // At most one look per 50 ms; between writes to the database, sleep until the next
+            // (inotify; 1 s at most, in case an event is missed), and after one look once more.
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            if (m_watch.active() && !look_again) {
+                const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now()).count();
+                look_again = m_watch.wait(std::min<std::int64_t>(left, 1000));
+            } else {
+                look_again = false;
+            }
         }
     }
 
@@ -306,20 +342,24 @@ private:
         return out;
     }
     sqlite3* m_db;
+    DirWatch m_watch;
     std::int64_t m_last = 0;
 };
 
-// Operator actions (a running job cancelled): data_version is checked every few ms (cheap);
-// only when it moved is the control_changes counter read.
+// Operator actions (a running job cancelled): data_version is checked when the database's
+// directory is written (at most every 10 ms), and only when it moved is the control_changes
+// counter read.
 class SqliteControlWaker final : public Waker {
 public:
-    explicit SqliteControlWaker(const std::string& path) : m_db(open_handle(path)) {
+    explicit SqliteControlWaker(const std::string& path) : m_db(open_handle(path)), m_watch(path) {
         m_version = query_int64(m_db, "PRAGMA data_version");
         m_last = counter();
     }
     ~SqliteControlWaker() override { sqlite3_close(m_db); }
     bool wait(std::int64_t timeout_ms) override {
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        using clock = std::chrono::steady_clock;
+        const auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms);
+        bool look_again = false;
         for (;;) {
             std::int64_t v = query_int64(m_db, "PRAGMA data_version");
             if (v != m_version) {
@@ -330,14 +370,25 @@ public:
                     return true;
                 }
             }
-            if (std::chrono::steady_clock::now() >= deadline) return false;
+            const auto now = clock::now();
+            if (now >= deadline) return false;
+            // At most one look per 10 ms however busy the database is. Between writes, sleep
+            // until the next (inotify; 100 ms at most, in case an event is missed); after one,
+            // look once more 10 ms later, since a commit is published just after its WAL write.
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            if (m_watch.active() && !look_again) {
+                const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now()).count();
+                look_again = m_watch.wait(std::min<std::int64_t>(left, 100));
+            } else {
+                look_again = false;
+            }
         }
     }
 
 private:
     std::int64_t counter() { return query_int64(m_db, "SELECT COALESCE(MAX(version), 0) FROM control_changes"); }
     sqlite3* m_db;
+    DirWatch m_watch;
     std::int64_t m_version = 0, m_last = 0;
 };
 
