@@ -280,6 +280,9 @@ ProcessResult run_process(const ProcessSpec& spec) {
     std::vector<char*> argv, envp;
     for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
+    envp.reserve((spec.base_env ? spec.base_env->size() : 0) + spec.env.size() + 1);
+    if (spec.base_env)
+        for (const auto& e : *spec.base_env) envp.push_back(const_cast<char*>(e.c_str()));
     for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
 

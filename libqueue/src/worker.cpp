@@ -139,7 +139,8 @@ ProcessSpec handler_process(const Job& job, const ExecHandlerOptions& options, c
          "TRACEPARENT", "TRACESTATE", "WFQ_CONFIG_FILE", "WFQ_STAGE"});
     ProcessSpec spec;
     spec.argv = command;
-    spec.env = base;
+    spec.base_env = &base;  // the worker's environment, shared by every handler (not copied per job)
+    spec.env.reserve(11);
     spec.env.push_back("WFQ_JOB_ID=" + std::to_string(job.id));
     spec.env.push_back("WFQ_JOB_TYPE=" + job.type);
     spec.env.push_back("WFQ_QUEUE=" + job.queue);

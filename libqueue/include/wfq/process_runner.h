@@ -12,7 +12,10 @@ namespace wfq {
 
 struct ProcessSpec {
     std::vector<std::string> argv;
-    std::vector<std::string> env;  // "KEY=VALUE", the whole environment
+    std::vector<std::string> env;  // "KEY=VALUE", the whole environment (after base_env, if set)
+    // Shared entries that come before env, not copied per process (it must outlive the run;
+    // no name in it may repeat one in env).
+    const std::vector<std::string>* base_env = nullptr;
     std::string stdin_data;
     std::int64_t timeout_ms = 0;        // 0: none
     std::int64_t kill_grace_ms = 5000;  // SIGTERM, then SIGKILL after this
