@@ -1,6 +1,7 @@
 // SQLite backend: WAL, a busy timeout, BEGIN IMMEDIATE for every write transaction, and
 // wfq_now_ms() bound to the injected clock so tests control time.
 #include "../db.h"
+#include "dir_watch.h"
 
 #include <wfq/clock.h>
 
@@ -214,45 +215,9 @@ std::int64_t query_int64(sqlite3* db, const char* sql) {
 
 // Wakes an idle worker when another connection commits. A commit writes the WAL file, which
 // inotify reports at once (the directory is watched: the WAL may not exist yet); data_version
-// then tells a commit from other writes. Without inotify, or if a commit's event is missed, it
-// checks data_version every 2 ms, as it did before (enqueue-to-start p50 was then about 1 ms).
-// Writes to the database's directory (another connection's commit writes the WAL), seen with
-// inotify: an idle waiter sleeps until one comes instead of polling. Inactive where inotify
-// is unavailable; the waiters then poll.
-class DirWatch {
-public:
-    explicit DirWatch(const std::string& db_path) {
-        m_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        std::string dir = std::filesystem::path(db_path).parent_path().string();
-        if (m_fd >= 0 && inotify_add_watch(m_fd, dir.empty() ? "." : dir.c_str(), IN_MODIFY) < 0) {
-            ::close(m_fd);
-            m_fd = -1;
-        }
-    }
-    ~DirWatch() {
-        if (m_fd >= 0) ::close(m_fd);
-    }
-    DirWatch(const DirWatch&) = delete;
-    DirWatch& operator=(const DirWatch&) = delete;
-    bool active() const { return m_fd >= 0; }
-    // Waits up to ms for a write; true when one came (and drains the events).
-    bool wait(std::int64_t ms) {
-        pollfd p{m_fd, POLLIN, 0};
-        if (m_fd < 0 || ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, ms))) <= 0) return false;
-        drain();
-        return true;
-    }
-    void drain() {
-        if (m_fd < 0) return;
-        alignas(inotify_event) char buf[4096];
-        while (::read(m_fd, buf, sizeof buf) > 0) {
-        }
-    }
-
-private:
-    int m_fd = -1;
-};
-
+// then tells a commit from other writes. Within 20 ms of a write it looks every 2 ms (a commit
+// is published just after its WAL write); otherwise it sleeps until the next write, 100 ms at
+// most in case an event is missed. Without inotify it looks every 2 ms.
 class SqliteWaker final : public Waker {
 public:
     explicit SqliteWaker(const std::string& path) : m_db(open_handle(path)), m_watch(path) { m_last = data_version(); }
@@ -261,14 +226,16 @@ public:
         // Another connection's commit changes data_version; checking it costs microseconds.
         using clock = std::chrono::steady_clock;
         const auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms);
-        m_watch.drain();  // writes seen while we were not waiting (our own commits among them)
+        // Writes made while we were not waiting (our own commits among them): one may be a
+        // commit not yet published, so they count as recent, and the next looks come soon.
+        if (m_watch.drain()) m_last_write = clock::now();
         while (clock::now() < deadline) {
             if (changed()) return true;
             if (!m_watch.active()) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(2));
                 continue;
             }
-            // Shortly after a write (or when the wait began), look every 2 ms: the WAL is
+            // Shortly after a write (or one made before the wait began), look every 2 ms: the WAL is
             // written just before the commit is published in the shared index, and a writer
             // preempted in between publishes later. Long after the last write, sleep until the
             // next one (100 ms at most, in case an event is missed): an idle worker costs no CPU.

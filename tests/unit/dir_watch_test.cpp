@@ -1,0 +1,67 @@
+// The inotify watch that wakes idle SQLite waiters: it must see the writes SQLite makes, which
+// land beside the database file itself, also when the path given is a symbolic link.
+#include "store/sqlite/dir_watch.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace wfq::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        std::string tmpl = (fs::temp_directory_path() / "wfq-dirwatch-XXXXXX").string();
+        path = mkdtemp(tmpl.data());
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+void append(const fs::path& file) {
+    std::ofstream out(file, std::ios::app);
+    out << "frame";
+}
+
+TEST(DirWatch, SeesAWriteBesideTheDatabase) {
+    TempDir dir;
+    append(dir.path / "q.db");
+    DirWatch watch((dir.path / "q.db").string());
+    ASSERT_TRUE(watch.active());
+    EXPECT_FALSE(watch.drain());
+    append(dir.path / "q.db-wal");
+    EXPECT_TRUE(watch.wait(10000));
+    EXPECT_FALSE(watch.drain());  // wait() took the events
+}
+
+TEST(DirWatch, FollowsASymbolicLinkToWhereSqliteWritesTheWal) {
+    TempDir dir;
+    fs::create_directory(dir.path / "real");
+    fs::create_directory(dir.path / "link");
+    append(dir.path / "real" / "q.db");
+    fs::create_symlink(dir.path / "real" / "q.db", dir.path / "link" / "q.db");
+    DirWatch watch((dir.path / "link" / "q.db").string());
+    ASSERT_TRUE(watch.active());
+    append(dir.path / "real" / "q.db-wal");  // SQLite writes the WAL beside the file linked to
+    EXPECT_TRUE(watch.wait(10000));
+}
+
+TEST(DirWatch, ReportsNoWriteWhenNoneCame) {
+    TempDir dir;
+    append(dir.path / "q.db");
+    DirWatch watch((dir.path / "q.db").string());
+    ASSERT_TRUE(watch.active());
+    EXPECT_FALSE(watch.wait(0));
+    EXPECT_FALSE(watch.drain());
+}
+
+}  // namespace
+}  // namespace wfq::store
