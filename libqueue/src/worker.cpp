@@ -350,7 +350,7 @@ struct Worker::Impl {
                 // thread that claimed (often the completer) pays for one wake-up, not one per job.
                 if (!ready.empty() && idle_executors > 0) ready_cv.notify_one();
                 // Fewer jobs wait now: the claimer may have a claim to make.
-                if (claimer_waiting && m_claimer.limit(running, static_cast<int>(ready.size()) + reserved) > 0)
+                if (claimer_waiting && claim_room() > 0)
                     slot_cv.notify_one();
             }
             Slot& slot = *item.second;
@@ -393,7 +393,7 @@ struct Worker::Impl {
                 if (slot.seconds > 0) m_claimer.observe(static_cast<std::int64_t>(slot.seconds * 1e9));
                 // Woken only when it would claim now: not once per job while prefetched jobs
                 // still wait (a wake-up, and a context switch, per job for nothing).
-                wake_claimer = claimer_waiting && m_claimer.limit(running, static_cast<int>(ready.size()) + reserved) > 0;
+                wake_claimer = claimer_waiting && claim_room() > 0;
             }
             if (wake_claimer) slot_cv.notify_one();  // an executor is free: the claimer may claim
             if (outcome) {
@@ -678,11 +678,15 @@ struct Worker::Impl {
         return ClaimRequest{worker_id, options.queues, options.types, limit, options.lease_ms};
     }
 
+    // Under mutex: how many jobs the claimer would ask for now (Claimer::limit of the executors
+    // busy and the jobs claimed but not started, reserved included).
+    int claim_room() const { return m_claimer.limit(running, static_cast<int>(ready.size()) + reserved); }
+
     // Reserves the free slots for a claim about to be made (0: none free, or --max-jobs reached).
     int reserve_claim() {
         std::lock_guard<std::mutex> lock(mutex);
         if (closing || stopping_claims) return 0;
-        int n = m_claimer.limit(running, static_cast<int>(ready.size()) + reserved);
+        int n = claim_room();
         if (options.max_jobs > 0)
             n = static_cast<int>(std::min<std::int64_t>(n, std::max<std::int64_t>(0, options.max_jobs - stats.claimed - reserved)));
         reserved += n;
@@ -762,7 +766,7 @@ struct Worker::Impl {
                     std::unique_lock<std::mutex> lock(mutex);
                     claimer_waiting = true;
                     slot_cv.wait_for(lock, std::chrono::milliseconds(100), [&] {
-                        return m_claimer.limit(running, static_cast<int>(ready.size()) + reserved) > 0 || stop;
+                        return claim_room() > 0 || stop;
                     });
                     claimer_waiting = false;
                     continue;

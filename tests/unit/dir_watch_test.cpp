@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -61,6 +62,22 @@ TEST(DirWatch, ReportsNoWriteWhenNoneCame) {
     ASSERT_TRUE(watch.active());
     EXPECT_FALSE(watch.wait(0));
     EXPECT_FALSE(watch.drain());
+}
+
+TEST(DirWatch, PauseLooksOnceMoreAfterAWrite) {
+    TempDir dir;
+    append(dir.path / "q.db");
+    DirWatch watch((dir.path / "q.db").string());
+    ASSERT_TRUE(watch.active());
+    const auto far = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    bool look_again = false;
+    append(dir.path / "q.db-wal");
+    watch.pause(far, std::chrono::milliseconds(1), std::chrono::seconds(10), look_again);
+    EXPECT_TRUE(look_again);  // a write came: the next pause is the gap alone
+    append(dir.path / "q.db-wal");
+    watch.pause(far, std::chrono::milliseconds(1), std::chrono::seconds(10), look_again);
+    EXPECT_FALSE(look_again);
+    EXPECT_TRUE(watch.drain());  // that pause did not wait for (or take) the second write
 }
 
 }  // namespace

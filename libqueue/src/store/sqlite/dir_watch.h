@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <system_error>
+#include <thread>
 
 namespace wfq::store {
 
@@ -41,6 +43,20 @@ public:
         if (m_fd < 0 || ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, ms))) <= 0) return false;
         drain();
         return true;
+    }
+    // Between two looks of a poller: gap, then until the next write (most at longest, in case
+    // an event is missed, and never past deadline). After a write the next pause is gap alone,
+    // for one more look: a commit is published just after its WAL write. look_again carries
+    // that between the pauses of one wait. Without inotify: gap alone.
+    void pause(std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds gap,
+               std::chrono::milliseconds most, bool& look_again) {
+        std::this_thread::sleep_for(gap);
+        if (!active() || look_again) {
+            look_again = false;
+            return;
+        }
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        look_again = wait(std::min(left, most).count());
     }
     // Discards the events waiting; true when there were any.
     bool drain() {

@@ -8,8 +8,6 @@
 #include <sqlite3.h>
 
 #include <fcntl.h>
-#include <poll.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -280,15 +278,8 @@ public:
         for (;;) {
             std::vector<std::string> scopes = changes();
             if (!scopes.empty() || clock::now() >= deadline) return scopes;
-            // At most one look per 50 ms; between writes to the database, sleep until the next
-            // (inotify; 1 s at most, in case an event is missed), and after one look once more.
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-            if (m_watch.active() && !look_again) {
-                const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now()).count();
-                look_again = m_watch.wait(std::min<std::int64_t>(left, 1000));
-            } else {
-                look_again = false;
-            }
+            // At most one look per 50 ms; between writes, until the next (1 s at most).
+            m_watch.pause(deadline, std::chrono::milliseconds(50), std::chrono::milliseconds(1000), look_again);
         }
     }
 
@@ -337,18 +328,10 @@ public:
                     return true;
                 }
             }
-            const auto now = clock::now();
-            if (now >= deadline) return false;
-            // At most one look per 10 ms however busy the database is. Between writes, sleep
-            // until the next (inotify; 100 ms at most, in case an event is missed); after one,
-            // look once more 10 ms later, since a commit is published just after its WAL write.
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            if (m_watch.active() && !look_again) {
-                const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now()).count();
-                look_again = m_watch.wait(std::min<std::int64_t>(left, 100));
-            } else {
-                look_again = false;
-            }
+            if (clock::now() >= deadline) return false;
+            // At most one look per 10 ms however busy the database is; between writes, until
+            // the next (100 ms at most).
+            m_watch.pause(deadline, std::chrono::milliseconds(10), std::chrono::milliseconds(100), look_again);
         }
     }
 
