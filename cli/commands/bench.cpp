@@ -292,26 +292,32 @@ int bench_spawn(Context& ctx, BenchOptions& o) {
 // overhead per exec'd job (goal: at least 80% of the spawn rate).
 int bench_exec(Context& ctx, BenchOptions& o) {
     start_handler_watchdog();  // as `wfq process` does
-    auto cpu_ms = [] {  // this process's own CPU time (not its children's)
+    // CPU time (ms) of this process (RUSAGE_SELF, not its children), or of its reaped
+    // children (RUSAGE_CHILDREN: the /bin/true processes).
+    auto cpu_ms = [](int who = RUSAGE_SELF) {
         rusage u{};
-        getrusage(RUSAGE_SELF, &u);
+        getrusage(who, &u);
         return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000.0 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000.0;
     };
-    const double spawn_cpu_before = cpu_ms();
+    auto child_ms = [&] { return cpu_ms(RUSAGE_CHILDREN); };
+    const double spawn_cpu_before = cpu_ms(), spawn_child_before = child_ms();
     double spawn_rate = static_cast<double>(o.jobs) / spawn_true(ctx, o);
     double spawn_cpu_per_job = (cpu_ms() - spawn_cpu_before) / static_cast<double>(o.jobs);
+    double spawn_child_per_job = (child_ms() - spawn_child_before) / static_cast<double>(o.jobs);
     ExecHandlerOptions h;
     h.command = {"/bin/true"};
     h.db_url = ctx.db_url();
     auto handler = make_exec_handler(h);
     std::int64_t completed = 0;
-    double cpu_before = cpu_ms();
+    double cpu_before = cpu_ms(), child_before = child_ms();
     double exec_s = run_bench_worker(ctx, o, *handler, "bench_exec", completed);
     double rate = static_cast<double>(completed) / exec_s;
     double cpu_per_job = (cpu_ms() - cpu_before) / static_cast<double>(std::max<std::int64_t>(1, completed));
+    double child_per_job = (child_ms() - child_before) / static_cast<double>(std::max<std::int64_t>(1, completed));
     report(o, "exec", {{"backend", ctx.store().backend()}, {"jobs", completed}, {"concurrency", o.concurrency},
                        {"jobs_per_s", rate}, {"spawns_per_s", spawn_rate}, {"ratio_to_spawn", rate / spawn_rate},
-                       {"worker_cpu_ms_per_job", cpu_per_job}, {"spawn_cpu_ms_per_job", spawn_cpu_per_job}});
+                       {"worker_cpu_ms_per_job", cpu_per_job}, {"spawn_cpu_ms_per_job", spawn_cpu_per_job},
+                       {"handler_cpu_ms_per_job", child_per_job}, {"spawn_child_cpu_ms_per_job", spawn_child_per_job}});
     return 0;
 }
 

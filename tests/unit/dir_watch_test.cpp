@@ -1,5 +1,6 @@
 // The inotify watch that wakes idle SQLite waiters: it must see the writes SQLite makes, which
-// land beside the database file itself, also when the path given is a symbolic link.
+// land beside the database file itself, also when the path given is a symbolic link; and it is
+// armed only while a waiter waits, so that a busy database's writes queue no events.
 #include "store/sqlite/dir_watch.h"
 
 #include <gtest/gtest.h>
@@ -37,6 +38,7 @@ TEST(DirWatch, SeesAWriteBesideTheDatabase) {
     append(dir.path / "q.db");
     DirWatch watch((dir.path / "q.db").string());
     ASSERT_TRUE(watch.active());
+    ASSERT_TRUE(watch.arm());
     EXPECT_FALSE(watch.drain());
     append(dir.path / "q.db-wal");
     EXPECT_TRUE(watch.wait(10000));
@@ -51,6 +53,7 @@ TEST(DirWatch, FollowsASymbolicLinkToWhereSqliteWritesTheWal) {
     fs::create_symlink(dir.path / "real" / "q.db", dir.path / "link" / "q.db");
     DirWatch watch((dir.path / "link" / "q.db").string());
     ASSERT_TRUE(watch.active());
+    ASSERT_TRUE(watch.arm());
     append(dir.path / "real" / "q.db-wal");  // SQLite writes the WAL beside the file linked to
     EXPECT_TRUE(watch.wait(10000));
 }
@@ -60,24 +63,64 @@ TEST(DirWatch, ReportsNoWriteWhenNoneCame) {
     append(dir.path / "q.db");
     DirWatch watch((dir.path / "q.db").string());
     ASSERT_TRUE(watch.active());
+    ASSERT_TRUE(watch.arm());
     EXPECT_FALSE(watch.wait(0));
     EXPECT_FALSE(watch.drain());
 }
 
-TEST(DirWatch, PauseLooksOnceMoreAfterAWrite) {
+TEST(DirWatch, SeesNothingWhileDisarmed) {
+    TempDir dir;
+    append(dir.path / "q.db");
+    DirWatch watch((dir.path / "q.db").string());
+    ASSERT_TRUE(watch.active());
+    EXPECT_FALSE(watch.armed());  // a new watch waits for a waiter
+    append(dir.path / "q.db-wal");
+    EXPECT_FALSE(watch.wait(10000));  // not armed: returns at once
+    ASSERT_TRUE(watch.arm());
+    EXPECT_FALSE(watch.wait(0));  // the write before arming queued nothing
+    append(dir.path / "q.db-wal");
+    watch.disarm();               // drops the event of that write
+    ASSERT_TRUE(watch.arm());
+    EXPECT_FALSE(watch.wait(0));
+    append(dir.path / "q.db-wal");
+    EXPECT_TRUE(watch.wait(10000));
+}
+
+TEST(DirWatch, PauseArmsOnlyOnceTheDatabaseIsQuiet) {
     TempDir dir;
     append(dir.path / "q.db");
     DirWatch watch((dir.path / "q.db").string());
     ASSERT_TRUE(watch.active());
     const auto far = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-    bool look_again = false;
+    const auto gap = std::chrono::milliseconds(1);
+    const auto most = std::chrono::seconds(10);
+    watch.pause(far, gap, most, true);  // the last look saw a change: busy, the gap alone
+    EXPECT_FALSE(watch.armed());
+    watch.pause(far, gap, most, false);  // quiet: armed, and the caller looks once more
+    EXPECT_TRUE(watch.armed());
     append(dir.path / "q.db-wal");
-    watch.pause(far, std::chrono::milliseconds(1), std::chrono::seconds(10), look_again);
-    EXPECT_TRUE(look_again);  // a write came: the next pause is the gap alone
-    append(dir.path / "q.db-wal");
-    watch.pause(far, std::chrono::milliseconds(1), std::chrono::seconds(10), look_again);
-    EXPECT_FALSE(look_again);
-    EXPECT_TRUE(watch.drain());  // that pause did not wait for (or take) the second write
+    watch.pause(far, gap, most, false);  // waits: the write ends it (not the 10 s)
+    EXPECT_FALSE(watch.armed());
+    append(dir.path / "q.db-wal");  // unseen while disarmed
+    watch.pause(far, gap, most, false);  // a write was just seen: the gap, still disarmed
+    EXPECT_FALSE(watch.armed());
+    watch.pause(far, gap, most, false);
+    EXPECT_TRUE(watch.armed());
+    EXPECT_FALSE(watch.wait(0));
+    watch.pause(far, gap, most, true);  // busy again: disarmed
+    EXPECT_FALSE(watch.armed());
+}
+
+TEST(DirWatch, PauseStaysArmedWhenNoWriteCame) {
+    TempDir dir;
+    append(dir.path / "q.db");
+    DirWatch watch((dir.path / "q.db").string());
+    ASSERT_TRUE(watch.active());
+    watch.pause(std::chrono::steady_clock::now() + std::chrono::minutes(1), std::chrono::milliseconds(1),
+                std::chrono::seconds(10), false);
+    ASSERT_TRUE(watch.armed());
+    watch.pause(std::chrono::steady_clock::now(), std::chrono::milliseconds(1), std::chrono::seconds(10), false);
+    EXPECT_TRUE(watch.armed());  // the deadline came first: still armed, the next pause waits at once
 }
 
 }  // namespace

@@ -352,7 +352,9 @@ TEST(Executor, RunsTheHandlerInTheAttemptSpanAndPacksTheSpans) {
     r.exit_code = 1;
     r.error = "boom";
     FixedHandler handler(r);
-    auto store = open_store(StoreOptions{"sqlite::memory:"});
+    StoreOptions so;
+    so.url = "sqlite::memory:";
+    auto store = open_store(so);
     WorkerOptions options;
     options.resolve_config = false;
     Executor executor(handler, tracer, *store, nullptr, options, clock, random, "w1");

@@ -224,25 +224,32 @@ public:
         // Another connection's commit changes data_version; checking it costs microseconds.
         using clock = std::chrono::steady_clock;
         const auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms);
-        // Writes made while we were not waiting (our own commits among them): one may be a
-        // commit not yet published, so they count as recent, and the next looks come soon.
-        if (m_watch.drain()) m_last_write = clock::now();
+        // Armed at the first wait after a busy spell and left armed while idle: the writes of
+        // a busy spell (our own commits among them) cost the writers nothing.
+        if (!m_watch.armed() && m_watch.arm()) m_armed_at = clock::now();
         while (clock::now() < deadline) {
-            if (changed()) return true;
-            if (!m_watch.active()) {
+            if (changed()) {
+                m_watch.disarm();
+                return true;
+            }
+            if (!m_watch.armed()) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(2));
                 continue;
             }
-            // Shortly after a write (or one made before the wait began), look every 2 ms: the WAL is
-            // written just before the commit is published in the shared index, and a writer
-            // preempted in between publishes later. Long after the last write, sleep until the
-            // next one (100 ms at most, in case an event is missed): an idle worker costs no CPU.
-            const bool recent = clock::now() - m_last_write < std::chrono::milliseconds(20);
+            // Within 20 ms of arming or of a write, look every 2 ms: a commit whose WAL was
+            // written before the watch was armed, or one published after its write's event (the
+            // WAL is written just before the commit is published in the shared index, and a
+            // writer preempted in between publishes later). Otherwise sleep until the next write
+            // (100 ms at most, in case an event is missed): an idle worker costs no CPU.
+            const bool recent = clock::now() - std::max(m_armed_at, m_last_write) < std::chrono::milliseconds(20);
             const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now()).count();
             if (m_watch.wait(std::min<std::int64_t>(left, recent ? 2 : 100))) {
                 m_last_write = clock::now();
                 for (int i = 0; i < 5; ++i) {  // look again a few times, 100 us apart
-                    if (changed()) return true;
+                    if (changed()) {
+                        m_watch.disarm();
+                        return true;
+                    }
                     std::this_thread::sleep_for(std::chrono::microseconds(100));
                 }
             }
@@ -262,24 +269,29 @@ private:
     DirWatch m_watch;
     std::int64_t m_last = 0;
     std::chrono::steady_clock::time_point m_last_write{};  // of the last write inotify reported
+    std::chrono::steady_clock::time_point m_armed_at{};
 };
 
 // Reads the change log since the last version seen; a query on an indexed key every poll.
 class SqliteConfigWatcher final : public ConfigWatcher {
 public:
     explicit SqliteConfigWatcher(const std::string& path) : m_db(open_handle(path)), m_watch(path) {
+        m_version = query_int64(m_db, "PRAGMA data_version");
         m_last = query_max();
     }
     ~SqliteConfigWatcher() override { sqlite3_close(m_db); }
     std::vector<std::string> poll(std::int64_t timeout_ms) override {
         using clock = std::chrono::steady_clock;
         const auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms);
-        bool look_again = false;
         for (;;) {
-            std::vector<std::string> scopes = changes();
+            // The change log is read only when another connection committed since the last look.
+            std::int64_t v = query_int64(m_db, "PRAGMA data_version");
+            const bool changed = v != m_version;
+            m_version = v;
+            std::vector<std::string> scopes = changed ? changes() : std::vector<std::string>{};
             if (!scopes.empty() || clock::now() >= deadline) return scopes;
-            // At most one look per 50 ms; between writes, until the next (1 s at most).
-            m_watch.pause(deadline, std::chrono::milliseconds(50), std::chrono::milliseconds(1000), look_again);
+            // At most one look per 50 ms; while quiet, until the next write (1 s at most).
+            m_watch.pause(deadline, std::chrono::milliseconds(50), std::chrono::milliseconds(1000), changed);
         }
     }
 
@@ -301,7 +313,7 @@ private:
     }
     sqlite3* m_db;
     DirWatch m_watch;
-    std::int64_t m_last = 0;
+    std::int64_t m_version = 0, m_last = 0;
 };
 
 // Operator actions (a running job cancelled): data_version is checked when the database's
@@ -317,10 +329,10 @@ public:
     bool wait(std::int64_t timeout_ms) override {
         using clock = std::chrono::steady_clock;
         const auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms);
-        bool look_again = false;
         for (;;) {
             std::int64_t v = query_int64(m_db, "PRAGMA data_version");
-            if (v != m_version) {
+            const bool changed = v != m_version;
+            if (changed) {
                 m_version = v;
                 std::int64_t c = counter();
                 if (c != m_last) {
@@ -329,9 +341,9 @@ public:
                 }
             }
             if (clock::now() >= deadline) return false;
-            // At most one look per 10 ms however busy the database is; between writes, until
-            // the next (100 ms at most).
-            m_watch.pause(deadline, std::chrono::milliseconds(10), std::chrono::milliseconds(100), look_again);
+            // At most one look per 10 ms however busy the database is; while quiet, until the
+            // next write (100 ms at most).
+            m_watch.pause(deadline, std::chrono::milliseconds(10), std::chrono::milliseconds(100), changed);
         }
     }
 
