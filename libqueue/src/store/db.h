@@ -115,6 +115,10 @@ public:
     // say: PostgreSQL estimates a set-returning function at 100 rows, and with a cached
     // generic plan and a table of a few thousand rows it scanned the whole table per flush.
     virtual std::string json_ids_match(const std::string& column, const std::string& param) const = 0;
+    // Whether a batch of rows is cheaper as one prepared statement per row than as one
+    // statement over a JSON array (json_rows): true where a statement costs no round trip and
+    // the JSON would be parsed once per column of every row (SQLite).
+    virtual bool statement_per_row() const { return false; }
     // Another connection to the same database for a worker role of its own (PostgreSQL), or
     // nullptr where one connection per process is best (SQLite: one writer).
     virtual std::unique_ptr<Db> open_sibling() = 0;

@@ -4,6 +4,7 @@
 
 #include <wfq/clock.h>
 #include <wfq/json_check.h>
+#include <wfq/text.h>
 #include <wfq/retry.h>
 #include <wfq/trace.h>
 
@@ -40,6 +41,18 @@ const char* kActiveStates = "('pending', 'running', 'waiting')";
 // flush read every job finished since the last vacuum (500 outcomes: 9.9 ms with 20,000
 // finished jobs, 5.1 ms by id).
 constexpr const char* kStillRunning = "jobs.state = (SELECT 'running')";
+// record_in_transaction, one outcome per statement (Db::statement_per_row): the statement over
+// a JSON array above, for one row given as parameters ($1 id, $2 lease owner, $3 attempt,
+// $4 state, $5 unspend, $6 snooze, $7 delay_ms, $8 result, $9 error_class, $10 error, $11 spans).
+constexpr const char* kRecordOneOutcome =
+    "UPDATE jobs SET state = $4, attempt = attempt - $5, snoozes = snoozes + $6, "
+    "run_at = CASE WHEN $4 = 'pending' THEN wfq_now_ms() + $7 ELSE run_at END, "
+    "result = CASE WHEN $4 = 'completed' THEN $8 ELSE result END, "
+    "error_class = COALESCE($9, error_class), last_error = COALESCE($10, last_error), lease_expires_at = NULL, "
+    "finished_at = CASE WHEN $4 IN ('completed', 'failed') THEN wfq_now_ms() ELSE NULL END, "
+    "spans = CASE WHEN $11 IS NULL THEN spans WHEN spans IS NULL THEN $11 ELSE spans || $11 END, "
+    "updated_at = wfq_now_ms() WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running' "
+    "RETURNING id, started_at";
 
 // Reads a job's columns (kJobColumns), moving the strings out of the spent row.
 Job job_from_row(Row&& r) {
@@ -338,40 +351,51 @@ public:
         if (outcomes.empty()) return {};
         {
             std::vector<OutcomeStatus> status(outcomes.size(), OutcomeStatus::lost);
-            std::string rows = "[";
             std::vector<std::size_t> parked;
-            for (std::size_t i = 0; i < outcomes.size(); ++i) {
-                const Outcome& o = outcomes[i];
-                if (o.kind == Outcome::Kind::parked) {
-                    parked.push_back(i);
-                    continue;
-                }
-                if (rows.size() > 1) rows += ',';
-                append_outcome_row(rows, o);
-            }
-            rows += ']';
             std::unordered_map<std::int64_t, std::optional<std::int64_t>> started;  // id -> started_at
-            if (rows.size() > 2) {
-                // Each job is found by its id (json_ids_match, kStillRunning).
-                auto done = m_db->exec(
-                    "UPDATE jobs SET state = u.state, attempt = jobs.attempt - u.unspend, snoozes = jobs.snoozes + u.snooze, "
-                    "run_at = CASE WHEN u.state = 'pending' THEN wfq_now_ms() + u.delay_ms ELSE jobs.run_at END, "
-                    "result = CASE WHEN u.state = 'completed' THEN u.result ELSE jobs.result END, "
-                    "error_class = CASE WHEN u.error_class IS NULL THEN jobs.error_class ELSE u.error_class END, "
-                    "last_error = CASE WHEN u.error IS NULL THEN jobs.last_error ELSE u.error END, "
-                    "lease_expires_at = NULL, "
-                    "finished_at = CASE WHEN u.state IN ('completed', 'failed') THEN wfq_now_ms() ELSE NULL END, "
-                    "spans = CASE WHEN u.spans IS NULL THEN jobs.spans WHEN jobs.spans IS NULL THEN u.spans "
-                    "ELSE jobs.spans || u.spans END, updated_at = wfq_now_ms() FROM " +
-                        m_db->json_rows("$1", {{"id", "bigint"}, {"owner", "text"}, {"attempt", "integer"}, {"state", "text"},
-                                               {"unspend", "integer"}, {"snooze", "integer"}, {"delay_ms", "bigint"},
-                                               {"result", "text"}, {"error_class", "text"}, {"error", "text"},
-                                               {"spans", "text"}}) +
-                        " WHERE jobs.id = u.id AND " + m_db->json_ids_match("jobs.id", "$1") +
-                        " AND jobs.lease_owner = u.owner AND jobs.attempt = u.attempt AND " + kStillRunning +
-                        " RETURNING jobs.id, jobs.started_at",
-                    {rows});
-                for (const auto& r : done) started[r.i64(0)] = r.opt_i64(1);
+            if (m_db->statement_per_row()) {
+                for (std::size_t i = 0; i < outcomes.size(); ++i) {
+                    const Outcome& o = outcomes[i];
+                    if (o.kind == Outcome::Kind::parked) {
+                        parked.push_back(i);
+                        continue;
+                    }
+                    for (const auto& r : m_db->exec(kRecordOneOutcome, outcome_params(o))) started[r.i64(0)] = r.opt_i64(1);
+                }
+            } else {
+                std::string rows = "[";
+                for (std::size_t i = 0; i < outcomes.size(); ++i) {
+                    const Outcome& o = outcomes[i];
+                    if (o.kind == Outcome::Kind::parked) {
+                        parked.push_back(i);
+                        continue;
+                    }
+                    if (rows.size() > 1) rows += ',';
+                    append_outcome_row(rows, o);
+                }
+                rows += ']';
+                if (rows.size() > 2) {
+                    // Each job is found by its id (json_ids_match, kStillRunning).
+                    auto done = m_db->exec(
+                        "UPDATE jobs SET state = u.state, attempt = jobs.attempt - u.unspend, snoozes = jobs.snoozes + u.snooze, "
+                        "run_at = CASE WHEN u.state = 'pending' THEN wfq_now_ms() + u.delay_ms ELSE jobs.run_at END, "
+                        "result = CASE WHEN u.state = 'completed' THEN u.result ELSE jobs.result END, "
+                        "error_class = CASE WHEN u.error_class IS NULL THEN jobs.error_class ELSE u.error_class END, "
+                        "last_error = CASE WHEN u.error IS NULL THEN jobs.last_error ELSE u.error END, "
+                        "lease_expires_at = NULL, "
+                        "finished_at = CASE WHEN u.state IN ('completed', 'failed') THEN wfq_now_ms() ELSE NULL END, "
+                        "spans = CASE WHEN u.spans IS NULL THEN jobs.spans WHEN jobs.spans IS NULL THEN u.spans "
+                        "ELSE jobs.spans || u.spans END, updated_at = wfq_now_ms() FROM " +
+                            m_db->json_rows("$1", {{"id", "bigint"}, {"owner", "text"}, {"attempt", "integer"}, {"state", "text"},
+                                                   {"unspend", "integer"}, {"snooze", "integer"}, {"delay_ms", "bigint"},
+                                                   {"result", "text"}, {"error_class", "text"}, {"error", "text"},
+                                                   {"spans", "text"}}) +
+                            " WHERE jobs.id = u.id AND " + m_db->json_ids_match("jobs.id", "$1") +
+                            " AND jobs.lease_owner = u.owner AND jobs.attempt = u.attempt AND " + kStillRunning +
+                            " RETURNING jobs.id, jobs.started_at",
+                        {rows});
+                    for (const auto& r : done) started[r.i64(0)] = r.opt_i64(1);
+                }
             }
             // The happy path writes no event row: `jobs show` derives enqueued, claimed and
             // completed from the job row. Every other outcome is an event.
@@ -1322,13 +1346,22 @@ private:
         return out + "]";
     }
 
+    // What an outcome writes in its job's row, shared by the two forms of the flush.
+    static const char* outcome_state(const Outcome& o) {
+        using K = Outcome::Kind;
+        return o.kind == K::completed ? "completed" : o.kind == K::failed ? "failed" : "pending";
+    }
+    // Snoozes, deferrals and releases give the attempt back.
+    static bool outcome_unspends(const Outcome& o) {
+        using K = Outcome::Kind;
+        return o.kind == K::snoozed || o.kind == K::deferred || o.kind == K::released;
+    }
+    // Only failures write error_class and last_error.
+    static bool outcome_failed(const Outcome& o) { return o.kind == Outcome::Kind::retry || o.kind == Outcome::Kind::failed; }
+
     // One outcome as a row of the JSON array record_in_transaction sends, written by hand: this
     // is the completer's hot path (nlohmann's dump cost more than the statement on SQLite).
     static void append_outcome_row(std::string& out, const Outcome& o) {
-        using K = Outcome::Kind;
-        const char* state = o.kind == K::completed ? "completed" : o.kind == K::failed ? "failed" : "pending";
-        // Snoozes, deferrals and releases give the attempt back.
-        int unspend = (o.kind == K::snoozed || o.kind == K::deferred || o.kind == K::released) ? 1 : 0;
         out += "{\"id\":";
         out += std::to_string(o.job.id);
         out += ",\"owner\":";
@@ -1336,18 +1369,18 @@ private:
         out += ",\"attempt\":";
         out += std::to_string(o.job.attempt);
         out += ",\"state\":\"";
-        out += state;
+        out += outcome_state(o);
         out += "\",\"unspend\":";
-        out += unspend ? '1' : '0';
+        out += outcome_unspends(o) ? '1' : '0';
         out += ",\"snooze\":";
-        out += o.kind == K::snoozed ? '1' : '0';
+        out += o.kind == Outcome::Kind::snoozed ? '1' : '0';
         out += ",\"delay_ms\":";
         out += std::to_string(o.delay_ms);
         out += ",\"result\":";
         if (o.result) append_json_string(out, *o.result);
         else out += "null";
         // Failure texts may hold a handler's stderr, not always UTF-8: nlohmann replaces what is not.
-        bool failure = o.kind == K::retry || o.kind == K::failed;
+        const bool failure = outcome_failed(o);
         auto text = [&](const std::string& v) {
             out += failure ? nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : "null";
         };
@@ -1364,6 +1397,22 @@ private:
             out.insert(out.size() - 1, "\\n");
         }
         out += '}';
+    }
+
+    // The same row as the parameters of kRecordOneOutcome.
+    static Params outcome_params(const Outcome& o) {
+        const bool failure = outcome_failed(o);
+        return {o.job.id,
+                o.job.lease_owner,
+                std::int64_t(o.job.attempt),
+                std::string(outcome_state(o)),
+                std::int64_t(outcome_unspends(o) ? 1 : 0),
+                std::int64_t(o.kind == Outcome::Kind::snoozed ? 1 : 0),
+                o.delay_ms,
+                opt(o.result),
+                failure ? Param(to_valid_utf8(o.error_class)) : Param(nullptr),
+                failure ? Param(to_valid_utf8(o.message)) : Param(nullptr),
+                o.spans.empty() ? Param(nullptr) : Param(o.spans + "\n")};
     }
 
     static nlohmann::json outcome_event(const Outcome& o, std::optional<std::int64_t> started_at) {

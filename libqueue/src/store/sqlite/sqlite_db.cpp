@@ -423,6 +423,7 @@ public:
     std::string json_ids_match(const std::string& column, const std::string& param) const override {
         return column + " IN (SELECT json_extract(value, '$.id') FROM json_each(" + param + "))";
     }
+    bool statement_per_row() const override { return true; }
     std::unique_ptr<Db> open_sibling() override { return nullptr; }
     bool copy_jobs(const std::vector<std::vector<std::optional<std::string>>>&) override { return false; }
     void set_in_doubt_wait_ms(std::int64_t) override {}
