@@ -68,7 +68,7 @@ std::map<std::string, int> value_lines(const std::string& text) {
         std::string path = current_path();
         lines.emplace(path, line);
         if (c == '{' || c == '[') {
-            stack.push_back({c == '{', path});
+            stack.push_back({c == '{', path, 0, {}});
             expect_key = c == '{';
             continue;
         }

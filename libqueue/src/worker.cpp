@@ -516,24 +516,25 @@ struct Worker::Impl {
     void control_loop() {
         std::unique_ptr<Waker> waker;
         for (;;) {
-            {
-                std::lock_guard<std::mutex> lock(mutex);
-                if (closing) return;
-            }
             try {
-                if (!waker) waker = store.open_control_waker();
-                // Short waits, so that a closing worker is not held up: they cost nothing more
-                // (LISTEN waits on its socket; the polling wakers poll every 10-50 ms anyway).
-                if (waker->wait(kWatchSliceMs)) {
+                if (!waker && !watch(waker, store.open_control_waker())) return;
+                // Long waits: closing interrupts them (close_watchers).
+                if (waker->wait(kWatchWaitMs)) {
                     renew_now = true;
                     cv.notify_all();
                 }
             } catch (const std::exception& e) {
-                waker.reset();
+                unwatch(waker);
                 log::debug(std::string("control watcher failed: ") + e.what(), {{"worker_id", worker_id}});
                 std::unique_lock<std::mutex> lock(mutex);
                 cv.wait_for(lock, std::chrono::milliseconds(1000), [&] { return closing; });
             }
+            {
+                std::lock_guard<std::mutex> lock(mutex);
+                if (!closing) continue;
+            }
+            unwatch(waker);
+            return;
         }
     }
 
@@ -551,29 +552,60 @@ struct Worker::Impl {
     void config_watch_loop() {
         std::unique_ptr<ConfigWatcher> watcher;
         for (;;) {
-            {
-                std::lock_guard<std::mutex> lock(mutex);
-                if (closing) return;
-            }
             try {
                 if (!watcher) {
-                    watcher = store.open_config_watcher();
+                    if (!watch(watcher, store.open_config_watcher())) return;
                     cache->clear();  // changes made while we were not watching are unknown
                 }
-                for (const auto& scope : watcher->poll(std::min(options.config_poll_ms, kWatchSliceMs))) {
+                for (const auto& scope : watcher->poll(kWatchWaitMs)) {
                     cache->invalidate_scope(scope);
                     log::debug("config cache invalidated", {{"scope", scope}, {"worker_id", worker_id}});
                 }
             } catch (const std::exception& e) {
-                watcher.reset();
+                unwatch(watcher);
                 log::debug(std::string("config watcher failed: ") + e.what(), {{"worker_id", worker_id}});
                 std::unique_lock<std::mutex> lock(mutex);
                 cv.wait_for(lock, std::chrono::milliseconds(options.config_poll_ms), [&] { return closing; });
             }
+            {
+                std::lock_guard<std::mutex> lock(mutex);
+                if (!closing) continue;
+            }
+            unwatch(watcher);
+            return;
         }
     }
 
-    static constexpr std::int64_t kWatchSliceMs = 50;  // the watchers see `closing` this often
+    // The control waker's and the config watcher's waits are long: an idle worker wakes for
+    // them about once a second, not every 50 ms. Closing interrupts them, so they hold up no
+    // shutdown. A watcher is registered (under mutex) before it first waits; false when the
+    // worker is already closing (the watcher is then dropped).
+    static constexpr std::int64_t kWatchWaitMs = 1000;
+    Waker* control_waker = nullptr;            // under mutex
+    ConfigWatcher* config_watcher = nullptr;   // under mutex
+    Waker*& registered(const std::unique_ptr<Waker>&) { return control_waker; }
+    ConfigWatcher*& registered(const std::unique_ptr<ConfigWatcher>&) { return config_watcher; }
+    template <typename W>
+    bool watch(std::unique_ptr<W>& slot, std::unique_ptr<W> opened) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (closing) return false;
+        slot = std::move(opened);
+        registered(slot) = slot.get();
+        return true;
+    }
+    template <typename W>
+    void unwatch(std::unique_ptr<W>& slot) {
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            registered(slot) = nullptr;
+        }
+        slot.reset();
+    }
+    // Under mutex, once closing is set.
+    void close_watchers() {
+        if (control_waker) control_waker->interrupt();
+        if (config_watcher) config_watcher->interrupt();
+    }
 
     std::size_t busy() {
         std::lock_guard<std::mutex> lock(mutex);
@@ -877,6 +909,7 @@ struct Worker::Impl {
         {
             std::lock_guard<std::mutex> lock(mutex);
             closing = true;
+            close_watchers();
         }
         cv.notify_all();
         slot_cv.notify_all();

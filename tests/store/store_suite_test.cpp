@@ -705,6 +705,41 @@ TEST_P(StoreSuite, ControlWakerWakesWhenARunningJobIsCancelled) {
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
 }
 
+// A closing worker interrupts its watchers so that they can wait long while idle: every
+// waiter returns at once however long its timeout, whether the interrupt comes before the wait
+// or during it (another thread), and every later wait returns at once too. Also behind a
+// transaction pooler, where the PostgreSQL waiters poll instead of LISTENing.
+TEST_P(StoreSuite, WaitersReturnAtOnceWhenInterrupted) {
+    std::vector<std::unique_ptr<Store>> stores;
+    stores.push_back(open(false));
+    if (m_backend == "postgresql") {
+        StoreOptions o;
+        o.url = m_url;
+        o.schema = m_schema;
+        o.check_schema = false;
+        o.pooler = "transaction";
+        stores.push_back(open_store(o));
+    }
+    for (auto& store : stores) {
+        std::vector<std::unique_ptr<Waker>> wakers;
+        wakers.push_back(store->open_waker());
+        wakers.push_back(store->open_control_waker());
+        auto watcher = store->open_config_watcher();
+        const auto start = std::chrono::steady_clock::now();
+        std::vector<std::thread> waiting;
+        std::atomic<int> woke{0};
+        for (auto& w : wakers) waiting.emplace_back([&, raw = w.get()] { woke += raw->wait(60000) ? 1 : 0; });
+        waiting.emplace_back([&] { woke += watcher->poll(60000).empty() ? 0 : 1; });
+        for (auto& w : wakers) w->interrupt();
+        watcher->interrupt();
+        for (auto& t : waiting) t.join();
+        EXPECT_EQ(woke.load(), 0) << "an interrupted wait reports nothing";
+        for (auto& w : wakers) EXPECT_FALSE(w->wait(60000));
+        EXPECT_TRUE(watcher->poll(60000).empty());
+        EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30)) << "a wait ran to its timeout";
+    }
+}
+
 TEST_P(StoreSuite, ScheduleFireIsCompareAndSetOnNextRun) {
     Schedule s;
     s.name = "nightly";

@@ -87,6 +87,9 @@ public:
     virtual ~Waker() = default;
     // Blocks up to timeout_ms; true when something may have been enqueued.
     virtual bool wait(std::int64_t timeout_ms) = 0;
+    // From any thread: ends the wait under way, and every later one returns false at once (a
+    // worker closing, so that its waits can be long).
+    virtual void interrupt() {}
 };
 
 // Reports config changes to a running worker (NOTIFY on PostgreSQL, the change log on SQLite).
@@ -96,6 +99,8 @@ public:
     // Blocks up to timeout_ms; returns the scopes changed since the last call ("*": everything,
     // e.g. after a reconnect, when notifications may have been missed).
     virtual std::vector<std::string> poll(std::int64_t timeout_ms) = 0;
+    // From any thread: ends the poll under way, and every later one returns at once.
+    virtual void interrupt() {}
 };
 
 // A session-level advisory lock (PostgreSQL); released on destruction or when the session ends.

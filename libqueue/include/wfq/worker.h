@@ -94,7 +94,7 @@ struct WorkerOptions {
     // thread applies invalidations from `wfq config set/unset` and `wfq cache invalidate`.
     bool resolve_config = true;
     CacheOptions cache;
-    std::int64_t config_poll_ms = 250;
+    std::int64_t config_poll_ms = 250;  // the pause before the config watcher is reopened after a failure
     // Spans: one consumer span per attempt (child of the job's stored context) with children
     // for the claim and config resolution; kept with the job's events and exported by tracer.
     Tracer* tracer = nullptr;  // null: spans are still made and stored, not exported

@@ -2,10 +2,12 @@
 // above the store sees them.
 #include "../db.h"
 #include "../fault.h"
+#include "../stop_signal.h"
 
 #include <pqxx/pqxx>
 
 #include <cctype>
+#include <poll.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -275,12 +277,18 @@ public:
     // Waits up to timeout_ms and returns the payloads that arrived. reconnected is set when the
     // session had to be reopened first (notifications sent meanwhile are lost). Throws, and
     // drops the session, when it is lost.
+    // Interrupted (interrupt()): empty at once.
     std::vector<std::string> await(std::int64_t timeout_ms, bool& reconnected) {
+        reconnected = false;
+        if (m_stop.raised()) return {};
         try {
             reconnected = !m_conn;
             if (!m_conn) open();
             m_listener->payloads.clear();
-            m_conn->await_notification(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
+            if (m_conn->get_notifs() == 0) {  // none waiting: wait for the socket, or interrupt()
+                pollfd p[2] = {{m_conn->sock(), POLLIN, 0}, {m_stop.fd(), POLLIN, 0}};
+                ::poll(p, m_stop.fd() >= 0 ? 2 : 1, static_cast<int>(std::max<std::int64_t>(0, timeout_ms)));
+            }
             while (m_conn->get_notifs() > 0) {
             }
             return m_listener->payloads;
@@ -291,11 +299,15 @@ public:
         }
     }
 
+    void interrupt() { m_stop.raise(); }
+    bool interrupted() const { return m_stop.raised(); }
+
 private:
     void open() {
         m_conn = connect(m_dsn, m_schema);
         m_listener = std::make_unique<Listener>(*m_conn, m_channel);
     }
+    StopSignal m_stop;
     std::string m_dsn, m_schema, m_channel;
     std::unique_ptr<pqxx::connection> m_conn;
     std::unique_ptr<Listener> m_listener;
@@ -317,6 +329,7 @@ public:
             return {"*"};
         }
     }
+    void interrupt() override { m_session.interrupt(); }
 
 private:
     ListeningSession m_session;
@@ -331,9 +344,10 @@ public:
             bool reconnected = false;
             return !m_session.await(timeout_ms, reconnected).empty() || reconnected;
         } catch (const std::exception&) {
-            return true;  // lost the listening session: poll now, reconnect on the next wait
+            return !m_session.interrupted();  // lost the listening session: poll now, reconnect on the next wait
         }
     }
+    void interrupt() override { m_session.interrupt(); }
 
 private:
     ListeningSession m_session;
@@ -379,9 +393,11 @@ public:
             }
             auto now = std::chrono::steady_clock::now();
             if (now >= deadline) return false;
-            std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(50)));
+            if (!m_stop.sleep(std::min(std::chrono::ceil<std::chrono::milliseconds>(deadline - now), std::chrono::milliseconds(50))))
+                return false;
         }
     }
+    void interrupt() override { m_stop.raise(); }
 
 private:
     std::int64_t last_id() {
@@ -398,6 +414,7 @@ private:
     std::string m_dsn, m_schema, m_sql;
     std::unique_ptr<pqxx::connection> m_conn;
     std::int64_t m_last = -1;
+    StopSignal m_stop;
 };
 
 // Behind a transaction pooler: config changes are read from the change log, as on SQLite.
@@ -420,10 +437,11 @@ public:
             } catch (const std::exception&) {
                 return {"*"};  // changes made while unreachable are unknown
             }
-            if (!scopes.empty() || std::chrono::steady_clock::now() >= deadline) return scopes;
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            if (!scopes.empty() || std::chrono::steady_clock::now() >= deadline || !m_stop.sleep(std::chrono::milliseconds(50)))
+                return scopes;
         }
     }
+    void interrupt() override { m_stop.raise(); }
 
 private:
     std::vector<std::pair<std::int64_t, std::string>> query(const std::string& sql, std::int64_t after) {
@@ -442,6 +460,7 @@ private:
     std::string m_dsn, m_schema;
     std::unique_ptr<pqxx::connection> m_conn;
     std::int64_t m_last = 0;
+    StopSignal m_stop;
 };
 
 class PostgresDb final : public Db {

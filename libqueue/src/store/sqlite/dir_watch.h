@@ -1,5 +1,7 @@
 #pragma once
 // Internal: inotify on a SQLite database's directory, for the waiters of sqlite_db.cpp.
+#include "../stop_signal.h"
+
 #include <poll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -46,6 +48,11 @@ public:
     DirWatch& operator=(const DirWatch&) = delete;
     bool active() const { return m_fd >= 0; }
     bool armed() const { return m_armed; }
+    // From any thread: the wait or pause under way ends, and every later one returns at once.
+    void interrupt() { m_stop.raise(); }
+    bool stopped() const { return m_stop.raised(); }
+    // Sleeps up to ms, or until interrupted; false when interrupted.
+    bool sleep(std::chrono::milliseconds ms) { return m_stop.sleep(ms); }
     // Writes from now on are seen. False where inotify is unavailable (or the directory went
     // away): the caller polls instead.
     bool arm() {
@@ -60,12 +67,12 @@ public:
         drain();
     }
     // Armed: waits up to ms for a write; true when one came (and takes the events). Not
-    // armed: false at once.
+    // armed, or interrupted: false at once.
     bool wait(std::int64_t ms) {
-        if (!m_armed) return false;
-        pollfd p{m_fd, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, ms))) <= 0) return false;
-        return drain();
+        if (!m_armed || stopped()) return false;
+        pollfd p[2] = {{m_fd, POLLIN, 0}, {m_stop.fd(), POLLIN, 0}};
+        if (::poll(p, m_stop.fd() >= 0 ? 2 : 1, static_cast<int>(std::max<std::int64_t>(0, ms))) <= 0) return false;
+        return !stopped() && drain();
     }
     // Between two looks of a poller (changed: the last look found the database changed since
     // the one before). While the database is busy (a change, or a write just seen) it sleeps
@@ -79,11 +86,11 @@ public:
         if (changed || m_written || !active()) {
             disarm();
             m_written = false;
-            std::this_thread::sleep_for(gap);
+            sleep(gap);
             return;
         }
         if (!m_armed) {
-            if (!arm()) std::this_thread::sleep_for(gap);
+            if (!arm()) sleep(gap);
             return;
         }
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -112,6 +119,7 @@ private:
     std::string m_dir;
     int m_fd = -1;
     bool m_armed = false;
+    StopSignal m_stop;
     bool m_written = false;  // pause() saw a write: the next pause is the gap
 };
 

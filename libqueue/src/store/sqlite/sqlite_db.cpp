@@ -227,13 +227,13 @@ public:
         // Armed at the first wait after a busy spell and left armed while idle: the writes of
         // a busy spell (our own commits among them) cost the writers nothing.
         if (!m_watch.armed() && m_watch.arm()) m_armed_at = clock::now();
-        while (clock::now() < deadline) {
+        while (clock::now() < deadline && !m_watch.stopped()) {
             if (changed()) {
                 m_watch.disarm();
                 return true;
             }
             if (!m_watch.armed()) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                m_watch.sleep(std::chrono::milliseconds(2));
                 continue;
             }
             // Within 20 ms of arming or of a write, look every 2 ms: a commit whose WAL was
@@ -256,6 +256,7 @@ public:
         }
         return false;
     }
+    void interrupt() override { m_watch.interrupt(); }
 
 private:
     std::int64_t data_version() { return query_int64(m_db, "PRAGMA data_version"); }
@@ -289,11 +290,12 @@ public:
             const bool changed = v != m_version;
             m_version = v;
             std::vector<std::string> scopes = changed ? changes() : std::vector<std::string>{};
-            if (!scopes.empty() || clock::now() >= deadline) return scopes;
+            if (!scopes.empty() || clock::now() >= deadline || m_watch.stopped()) return scopes;
             // At most one look per 50 ms; while quiet, until the next write (1 s at most).
             m_watch.pause(deadline, std::chrono::milliseconds(50), std::chrono::milliseconds(1000), changed);
         }
     }
+    void interrupt() override { m_watch.interrupt(); }
 
 private:
     std::int64_t query_max() { return query_int64(m_db, "SELECT COALESCE(MAX(version), 0) FROM config_changes"); }
@@ -340,12 +342,13 @@ public:
                     return true;
                 }
             }
-            if (clock::now() >= deadline) return false;
+            if (clock::now() >= deadline || m_watch.stopped()) return false;
             // At most one look per 10 ms however busy the database is; while quiet, until the
             // next write (100 ms at most).
             m_watch.pause(deadline, std::chrono::milliseconds(10), std::chrono::milliseconds(100), changed);
         }
     }
+    void interrupt() override { m_watch.interrupt(); }
 
 private:
     std::int64_t counter() { return query_int64(m_db, "SELECT COALESCE(MAX(version), 0) FROM control_changes"); }
