@@ -33,14 +33,23 @@ void append(const fs::path& file) {
     out << "frame";
 }
 
-TEST(DirWatch, SeesAWriteBesideTheDatabase) {
-    TempDir dir;
+// A database file q.db in a directory of its own, and a watch on it.
+std::string new_database(const TempDir& dir) {
     append(dir.path / "q.db");
-    DirWatch watch((dir.path / "q.db").string());
-    ASSERT_TRUE(watch.active());
+    return (dir.path / "q.db").string();
+}
+class DirWatchTest : public ::testing::Test {
+protected:
+    void SetUp() override { ASSERT_TRUE(watch.active()); }
+    void write_wal() { append(dir.path / "q.db-wal"); }
+    TempDir dir;
+    DirWatch watch{new_database(dir)};
+};
+
+TEST_F(DirWatchTest, SeesAWriteBesideTheDatabase) {
     ASSERT_TRUE(watch.arm());
     EXPECT_FALSE(watch.drain());
-    append(dir.path / "q.db-wal");
+    write_wal();
     EXPECT_TRUE(watch.wait(10000));
     EXPECT_FALSE(watch.drain());  // wait() took the events
 }
@@ -58,39 +67,27 @@ TEST(DirWatch, FollowsASymbolicLinkToWhereSqliteWritesTheWal) {
     EXPECT_TRUE(watch.wait(10000));
 }
 
-TEST(DirWatch, ReportsNoWriteWhenNoneCame) {
-    TempDir dir;
-    append(dir.path / "q.db");
-    DirWatch watch((dir.path / "q.db").string());
-    ASSERT_TRUE(watch.active());
+TEST_F(DirWatchTest, ReportsNoWriteWhenNoneCame) {
     ASSERT_TRUE(watch.arm());
     EXPECT_FALSE(watch.wait(0));
     EXPECT_FALSE(watch.drain());
 }
 
-TEST(DirWatch, SeesNothingWhileDisarmed) {
-    TempDir dir;
-    append(dir.path / "q.db");
-    DirWatch watch((dir.path / "q.db").string());
-    ASSERT_TRUE(watch.active());
+TEST_F(DirWatchTest, SeesNothingWhileDisarmed) {
     EXPECT_FALSE(watch.armed());  // a new watch waits for a waiter
-    append(dir.path / "q.db-wal");
+    write_wal();
     EXPECT_FALSE(watch.wait(10000));  // not armed: returns at once
     ASSERT_TRUE(watch.arm());
     EXPECT_FALSE(watch.wait(0));  // the write before arming queued nothing
-    append(dir.path / "q.db-wal");
+    write_wal();
     watch.disarm();               // drops the event of that write
     ASSERT_TRUE(watch.arm());
     EXPECT_FALSE(watch.wait(0));
-    append(dir.path / "q.db-wal");
+    write_wal();
     EXPECT_TRUE(watch.wait(10000));
 }
 
-TEST(DirWatch, PauseArmsOnlyOnceTheDatabaseIsQuiet) {
-    TempDir dir;
-    append(dir.path / "q.db");
-    DirWatch watch((dir.path / "q.db").string());
-    ASSERT_TRUE(watch.active());
+TEST_F(DirWatchTest, PauseArmsOnlyOnceTheDatabaseIsQuiet) {
     const auto far = std::chrono::steady_clock::now() + std::chrono::minutes(1);
     const auto gap = std::chrono::milliseconds(1);
     const auto most = std::chrono::seconds(10);
@@ -98,10 +95,10 @@ TEST(DirWatch, PauseArmsOnlyOnceTheDatabaseIsQuiet) {
     EXPECT_FALSE(watch.armed());
     watch.pause(far, gap, most, false);  // quiet: armed, and the caller looks once more
     EXPECT_TRUE(watch.armed());
-    append(dir.path / "q.db-wal");
+    write_wal();
     watch.pause(far, gap, most, false);  // waits: the write ends it (not the 10 s)
     EXPECT_FALSE(watch.armed());
-    append(dir.path / "q.db-wal");  // unseen while disarmed
+    write_wal();  // unseen while disarmed
     watch.pause(far, gap, most, false);  // a write was just seen: the gap, still disarmed
     EXPECT_FALSE(watch.armed());
     watch.pause(far, gap, most, false);
@@ -111,11 +108,7 @@ TEST(DirWatch, PauseArmsOnlyOnceTheDatabaseIsQuiet) {
     EXPECT_FALSE(watch.armed());
 }
 
-TEST(DirWatch, PauseStaysArmedWhenNoWriteCame) {
-    TempDir dir;
-    append(dir.path / "q.db");
-    DirWatch watch((dir.path / "q.db").string());
-    ASSERT_TRUE(watch.active());
+TEST_F(DirWatchTest, PauseStaysArmedWhenNoWriteCame) {
     watch.pause(std::chrono::steady_clock::now() + std::chrono::minutes(1), std::chrono::milliseconds(1),
                 std::chrono::seconds(10), false);
     ASSERT_TRUE(watch.armed());
