@@ -859,15 +859,22 @@ struct Worker::Impl {
         }
         std::int64_t waited = 0;
         std::size_t busy_before = busy();
+        bool quiet = true;  // the whole poll passed with nothing to do
         while (waited < wait_ms && !stop) {
             std::int64_t slice = std::min<std::int64_t>(100, wait_ms - waited);
             if (options.max_time_ms > 0)
                 slice = std::max<std::int64_t>(1, std::min(slice, options.max_time_ms - elapsed_ms(start_ns)));
             if (waker.wait(slice)) break;
             waited += slice;
-            if (busy() != busy_before) break;  // a job finished: it may have freed a lock key
+            if (busy() != busy_before) {  // a job finished: it may have freed a lock key
+                quiet = false;
+                break;
+            }
             if (options.max_time_ms > 0 && elapsed_ms(start_ns) >= options.max_time_ms) break;
         }
+        // Work may follow (a job due, a lock key freed, the worker stopping): the waker need not
+        // watch meanwhile. After a quiet poll the next wait follows at once, so it keeps watching.
+        if (!quiet || wait_ms < options.poll_ms || stop) waker.rest();
     }
     bool m_until_empty_done = false;
     bool m_due_rechecked = false;  // idle() found a due job unclaimed and claimed once more

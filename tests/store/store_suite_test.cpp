@@ -256,6 +256,38 @@ TEST_P(StoreSuite, FailureRetriesWithDelayThenDeadLetters) {
     EXPECT_EQ(kinds, (std::vector<std::string>{"enqueued", "claimed", "retry_scheduled", "claimed", "failed"}));
 }
 
+// A handler's stderr becomes last_error: not always UTF-8, perhaps with NUL. Both forms of the
+// outcome flush (one statement over a JSON array on PostgreSQL, one per row on SQLite) store the
+// same cleaned text, in the job and in its event, and PostgreSQL's jsonb takes it.
+TEST_P(StoreSuite, FailureTextsAreStoredAsValidUtf8WithoutNul) {
+    const std::string raw = std::string("bad \xff\xfe byte, a NUL \0 and cut \xe2\x82", 31);
+    const std::string clean = "bad \xef\xbf\xbd\xef\xbf\xbd byte, a NUL \xef\xbf\xbd and cut \xef\xbf\xbd\xef\xbf\xbd";
+    auto id = add(job("t"));
+    auto other = add(job("t"));
+    ASSERT_EQ(claim("w1").size(), 2u);
+    Outcome a;
+    a.job = {id, "w1", 1};
+    a.kind = Outcome::Kind::retry;
+    a.error_class = "exit\xff";
+    a.message = raw;
+    a.delay_ms = 60000;
+    Outcome b = a;  // two in one flush: the JSON form's batch
+    b.job.id = other;
+    b.kind = Outcome::Kind::failed;
+    auto status = m_store->record_outcomes({a, b});
+    ASSERT_EQ(status, (std::vector<OutcomeStatus>{OutcomeStatus::recorded, OutcomeStatus::recorded}));
+    for (auto jid : {id, other}) {
+        auto j = m_store->get_job(jid);
+        ASSERT_TRUE(j->last_error);
+        EXPECT_EQ(*j->last_error, clean);
+        EXPECT_EQ(*j->error_class, "exit\xef\xbf\xbd");
+        auto events = m_store->job_events(jid);
+        ASSERT_FALSE(events.empty());
+        ASSERT_TRUE(events.back().message);
+        EXPECT_EQ(*events.back().message, clean) << events.back().kind;
+    }
+}
+
 TEST_P(StoreSuite, ReleaseGivesTheAttemptBack) {
     auto id = add(job("t"));
     ASSERT_EQ(claim("w1").size(), 1u);
@@ -736,7 +768,7 @@ TEST_P(StoreSuite, WaitersReturnAtOnceWhenInterrupted) {
         EXPECT_EQ(woke.load(), 0) << "an interrupted wait reports nothing";
         for (auto& w : wakers) EXPECT_FALSE(w->wait(60000));
         EXPECT_TRUE(watcher->poll(60000).empty());
-        EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30)) << "a wait ran to its timeout";
+        EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5)) << "a wait ran to its timeout";
     }
 }
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 namespace wfq::store {
 namespace {
@@ -114,6 +115,23 @@ TEST_F(DirWatchTest, PauseStaysArmedWhenNoWriteCame) {
     ASSERT_TRUE(watch.armed());
     watch.pause(std::chrono::steady_clock::now(), std::chrono::milliseconds(1), std::chrono::seconds(10), false);
     EXPECT_TRUE(watch.armed());  // the deadline came first: still armed, the next pause waits at once
+}
+
+TEST_F(DirWatchTest, InterruptEndsAWaitAndEveryLaterOne) {
+    ASSERT_TRUE(watch.arm());
+    const auto start = std::chrono::steady_clock::now();
+    bool wrote = true;
+    std::thread waiter([&] { wrote = watch.wait(60000); });  // no write comes: only the interrupt ends it
+    watch.interrupt();
+    waiter.join();
+    EXPECT_FALSE(wrote);
+    EXPECT_TRUE(watch.stopped());
+    write_wal();
+    EXPECT_FALSE(watch.wait(60000));  // a write or not, at once
+    watch.pause(std::chrono::steady_clock::now() + std::chrono::minutes(1), std::chrono::minutes(1),
+                std::chrono::minutes(1), true);  // the gap too
+    EXPECT_FALSE(watch.sleep(std::chrono::minutes(1)));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
 }
 
 }  // namespace

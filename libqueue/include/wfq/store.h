@@ -90,6 +90,9 @@ public:
     // From any thread: ends the wait under way, and every later one returns false at once (a
     // worker closing, so that its waits can be long).
     virtual void interrupt() {}
+    // The caller stops waiting for a while (it has work): a waker that watches for writes may
+    // stop watching until the next wait.
+    virtual void rest() {}
 };
 
 // Reports config changes to a running worker (NOTIFY on PostgreSQL, the change log on SQLite).

@@ -41,8 +41,8 @@ const char* kActiveStates = "('pending', 'running', 'waiting')";
 // flush read every job finished since the last vacuum (500 outcomes: 9.9 ms with 20,000
 // finished jobs, 5.1 ms by id).
 constexpr const char* kStillRunning = "jobs.state = (SELECT 'running')";
-// record_in_transaction, one outcome per statement (Db::statement_per_row): the statement over
-// a JSON array above, for one row given as parameters ($1 id, $2 lease owner, $3 attempt,
+// record_in_transaction, one outcome per statement (Db::statement_per_row): its statement over
+// a JSON array, for one row given as parameters ($1 id, $2 lease owner, $3 attempt,
 // $4 state, $5 unspend, $6 snooze, $7 delay_ms, $8 result, $9 error_class, $10 error, $11 spans).
 constexpr const char* kRecordOneOutcome =
     "UPDATE jobs SET state = $4, attempt = attempt - $5, snoozes = snoozes + $6, "
@@ -1379,10 +1379,13 @@ private:
         out += ",\"result\":";
         if (o.result) append_json_string(out, *o.result);
         else out += "null";
-        // Failure texts may hold a handler's stderr, not always UTF-8: nlohmann replaces what is not.
+        // Failure texts may hold a handler's stderr, not always UTF-8 and possibly with NUL:
+        // cleaned as in outcome_params, so that both forms store the same text (and jsonb,
+        // which refuses \u0000, takes it).
         const bool failure = outcome_failed(o);
         auto text = [&](const std::string& v) {
-            out += failure ? nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : "null";
+            if (failure) append_json_string(out, to_valid_utf8(v));
+            else out += "null";
         };
         out += ",\"error_class\":";
         text(o.error_class);
@@ -1424,13 +1427,13 @@ private:
         switch (o.kind) {
             case K::retry:
                 kind = "retry_scheduled";
-                data["error_class"] = o.error_class;
+                data["error_class"] = to_valid_utf8(o.error_class);
                 data["retry_in_ms"] = o.delay_ms;
                 break;
             case K::failed:
                 kind = "failed";
                 state = "failed";
-                data["error_class"] = o.error_class;
+                data["error_class"] = to_valid_utf8(o.error_class);
                 break;
             case K::snoozed:
                 kind = "snoozed";
@@ -1447,7 +1450,7 @@ private:
                 break;
         }
         return {{"id", o.job.id}, {"kind", kind}, {"state", state}, {"attempt", attempt}, {"worker", o.job.lease_owner},
-                {"message", o.message.empty() ? nlohmann::json() : nlohmann::json(o.message)}, {"data", data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)}};
+                {"message", o.message.empty() ? nlohmann::json() : nlohmann::json(to_valid_utf8(o.message))}, {"data", data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)}};
     }
 
     // Appends events given as a JSON array of {id, kind, state, attempt, worker, message, data}.

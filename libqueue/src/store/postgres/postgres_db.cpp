@@ -285,6 +285,10 @@ public:
             reconnected = !m_conn;
             if (!m_conn) open();
             m_listener->payloads.clear();
+            // libpqxx's await_notification threw on a session without a socket; get_notifs()
+            // just returns 0 there (LISTEN failing with the session is swallowed by
+            // add_receiver), so a dead session must be noticed here to be reopened.
+            if (!m_conn->is_open() || m_conn->sock() < 0) throw pqxx::broken_connection("the listening session is gone");
             if (m_conn->get_notifs() == 0) {  // none waiting: wait for the socket, or interrupt()
                 pollfd p[2] = {{m_conn->sock(), POLLIN, 0}, {m_stop.fd(), POLLIN, 0}};
                 ::poll(p, m_stop.fd() >= 0 ? 2 : 1, static_cast<int>(std::max<std::int64_t>(0, timeout_ms)));

@@ -25,7 +25,9 @@ namespace wfq::store {
 // a worker's three waiters, armed all the time, cost its own completer about a tenth of its
 // time on a busy database. Disarmed, the watch stays in place with a mask that no write
 // matches: adding a watch where the directory has none costs the kernel about 200 us, changing
-// its mask about 1 us.
+// its mask about 1 us. The parked mask is IN_ATTRIB, an event on the directory's files like
+// IN_MODIFY, so that the directory watches its files either way: before Linux 6.9 a change of
+// that state walked every cached entry of the directory (a large /tmp, say) on each change.
 class DirWatch {
 public:
     explicit DirWatch(const std::string& db_path) {
@@ -99,7 +101,7 @@ public:
             m_written = true;
         }
     }
-    // Takes the events waiting; true when a write was among them.
+    // Takes the events waiting; true when a write was among them (or events were lost).
     bool drain() {
         if (m_fd < 0) return false;
         bool write = false;
@@ -108,14 +110,14 @@ public:
         while ((n = ::read(m_fd, buf, sizeof buf)) > 0)
             for (ssize_t at = 0; at + static_cast<ssize_t>(sizeof(inotify_event)) <= n;) {
                 const auto* e = reinterpret_cast<const inotify_event*>(buf + at);
-                write = write || (e->mask & IN_MODIFY);
+                write = write || (e->mask & (IN_MODIFY | IN_Q_OVERFLOW));  // events lost: writes, perhaps
                 at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
             }
         return write;
     }
 
 private:
-    static constexpr std::uint32_t kParked = IN_DELETE_SELF;  // the mask while disarmed: no write matches it
+    static constexpr std::uint32_t kParked = IN_ATTRIB;  // the mask while disarmed: no write matches it
     std::string m_dir;
     int m_fd = -1;
     bool m_armed = false;

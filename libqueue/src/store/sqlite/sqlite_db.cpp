@@ -213,9 +213,10 @@ std::int64_t query_int64(sqlite3* db, const char* sql) {
 
 // Wakes an idle worker when another connection commits. A commit writes the WAL file, which
 // inotify reports at once (the directory is watched: the WAL may not exist yet); data_version
-// then tells a commit from other writes. Within 20 ms of a write it looks every 2 ms (a commit
-// is published just after its WAL write); otherwise it sleeps until the next write, 100 ms at
-// most in case an event is missed. Without inotify it looks every 2 ms.
+// then tells a commit from other writes. Within 20 ms of arming the watch or of a write it looks
+// every 2 ms (a commit is published just after its WAL write); otherwise it sleeps until the
+// next write, 100 ms at most in case an event is missed. Without inotify it looks every 2 ms.
+// The watch is armed only while the worker is idle (see DirWatch).
 class SqliteWaker final : public Waker {
 public:
     explicit SqliteWaker(const std::string& path) : m_db(open_handle(path)), m_watch(path) { m_last = data_version(); }
@@ -224,8 +225,9 @@ public:
         // Another connection's commit changes data_version; checking it costs microseconds.
         using clock = std::chrono::steady_clock;
         const auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms);
-        // Armed at the first wait after a busy spell and left armed while idle: the writes of
-        // a busy spell (our own commits among them) cost the writers nothing.
+        // Armed at the first wait after a busy spell and left armed while idle; disarmed when a
+        // change is seen or the worker rests it (Waker::rest), so that the writes of a busy
+        // spell (our own commits among them) cost the writers nothing.
         if (!m_watch.armed() && m_watch.arm()) m_armed_at = clock::now();
         while (clock::now() < deadline && !m_watch.stopped()) {
             if (changed()) {
@@ -257,6 +259,7 @@ public:
         return false;
     }
     void interrupt() override { m_watch.interrupt(); }
+    void rest() override { m_watch.disarm(); }
 
 private:
     std::int64_t data_version() { return query_int64(m_db, "PRAGMA data_version"); }
@@ -306,11 +309,13 @@ private:
                                &st, nullptr) != SQLITE_OK)
             return {"*"};  // cannot tell: assume everything changed
         sqlite3_bind_int64(st, 1, m_last);
-        while (sqlite3_step(st) == SQLITE_ROW) {
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             m_last = sqlite3_column_int64(st, 0);
             out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 1)));
         }
         sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) return {"*"};  // read in part (busy, say): assume everything changed
         return out;
     }
     sqlite3* m_db;
