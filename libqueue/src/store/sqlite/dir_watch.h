@@ -20,14 +20,16 @@ namespace wfq::store {
 // inotify: an idle waiter sleeps until one comes instead of polling. Inactive where inotify
 // is unavailable; the waiters then poll.
 //
-// The watch is armed only while a waiter waits: every write to a watched directory queues an
+// The watch is armed only while a waiter waits (the main waker's: while the worker is idle,
+// see Waker::rest): every write to a watched directory queues an
 // event for each watch on it, paid by the writer (a commit writes the WAL a page at a time), so
 // a worker's three waiters, armed all the time, cost its own completer about a tenth of its
 // time on a busy database. Disarmed, the watch stays in place with a mask that no write
 // matches: adding a watch where the directory has none costs the kernel about 200 us, changing
 // its mask about 1 us. The parked mask is IN_ATTRIB, an event on the directory's files like
-// IN_MODIFY, so that the directory watches its files either way: before Linux 6.9 a change of
-// that state walked every cached entry of the directory (a large /tmp, say) on each change.
+// IN_MODIFY, so that the directory watches its files either way: older kernels (6.1, as its
+// source reads) walk every cached entry of the directory (a large /tmp, say) when that state
+// changes.
 class DirWatch {
 public:
     explicit DirWatch(const std::string& db_path) {
