@@ -514,28 +514,12 @@ struct Worker::Impl {
     // Wakes the keeper when an operator cancels a running job, so its handler stops within a
     // moment instead of at the next heartbeat.
     void control_loop() {
-        std::unique_ptr<Waker> waker;
-        for (;;) {
-            try {
-                if (!waker && !watch(waker, store.open_control_waker())) return;
-                // Long waits: closing interrupts them (close_watchers).
-                if (waker->wait(kWatchWaitMs)) {
-                    renew_now = true;
-                    cv.notify_all();
-                }
-            } catch (const std::exception& e) {
-                unwatch(waker);
-                log::debug(std::string("control watcher failed: ") + e.what(), {{"worker_id", worker_id}});
-                std::unique_lock<std::mutex> lock(mutex);
-                cv.wait_for(lock, std::chrono::milliseconds(1000), [&] { return closing; });
+        watch_loop(control_waker, "control watcher", 1000, [&] { return store.open_control_waker(); }, [&](Waker& waker) {
+            if (waker.wait(kWatchWaitMs)) {
+                renew_now = true;
+                cv.notify_all();
             }
-            {
-                std::lock_guard<std::mutex> lock(mutex);
-                if (!closing) continue;
-            }
-            unwatch(waker);
-            return;
-        }
+        });
     }
 
     void rescue() {
@@ -550,56 +534,64 @@ struct Worker::Impl {
 
     // Applies config invalidations to the cache until the worker closes.
     void config_watch_loop() {
-        std::unique_ptr<ConfigWatcher> watcher;
-        for (;;) {
-            try {
-                if (!watcher) {
-                    if (!watch(watcher, store.open_config_watcher())) return;
-                    cache->clear();  // changes made while we were not watching are unknown
-                }
-                for (const auto& scope : watcher->poll(kWatchWaitMs)) {
+        watch_loop(
+            config_watcher, "config watcher", options.config_poll_ms,
+            [&] {
+                auto watcher = store.open_config_watcher();
+                cache->clear();  // changes made while we were not watching are unknown
+                return watcher;
+            },
+            [&](ConfigWatcher& watcher) {
+                for (const auto& scope : watcher.poll(kWatchWaitMs)) {
                     cache->invalidate_scope(scope);
                     log::debug("config cache invalidated", {{"scope", scope}, {"worker_id", worker_id}});
                 }
+            });
+    }
+
+    // The control waker's and the config watcher's waits are long: an idle worker wakes for
+    // them about once a second, not every 50 ms. Closing interrupts them, so they hold up no
+    // shutdown.
+    static constexpr std::int64_t kWatchWaitMs = 1000;
+    Waker* control_waker = nullptr;            // under mutex: registered for close_watchers
+    ConfigWatcher* config_watcher = nullptr;   // under mutex
+
+    // Runs a watcher until the worker closes: opens it (again retry_ms after a failure),
+    // registers it in slot before it first waits, and calls step for each wait. A watcher
+    // opened once the worker is closing is dropped unused.
+    template <typename W, typename Open, typename Step>
+    void watch_loop(W*& slot, const char* what, std::int64_t retry_ms, Open open, Step step) {
+        std::unique_ptr<W> watcher;
+        auto unwatch = [&] {
+            {
+                std::lock_guard<std::mutex> lock(mutex);
+                slot = nullptr;
+            }
+            watcher.reset();
+        };
+        for (;;) {
+            try {
+                if (!watcher) {
+                    std::unique_ptr<W> opened = open();
+                    std::lock_guard<std::mutex> lock(mutex);
+                    if (closing) return;
+                    watcher = std::move(opened);
+                    slot = watcher.get();
+                }
+                step(*watcher);
             } catch (const std::exception& e) {
-                unwatch(watcher);
-                log::debug(std::string("config watcher failed: ") + e.what(), {{"worker_id", worker_id}});
+                unwatch();
+                log::debug(std::string(what) + " failed: " + e.what(), {{"worker_id", worker_id}});
                 std::unique_lock<std::mutex> lock(mutex);
-                cv.wait_for(lock, std::chrono::milliseconds(options.config_poll_ms), [&] { return closing; });
+                cv.wait_for(lock, std::chrono::milliseconds(retry_ms), [&] { return closing; });
             }
             {
                 std::lock_guard<std::mutex> lock(mutex);
                 if (!closing) continue;
             }
-            unwatch(watcher);
+            unwatch();
             return;
         }
-    }
-
-    // The control waker's and the config watcher's waits are long: an idle worker wakes for
-    // them about once a second, not every 50 ms. Closing interrupts them, so they hold up no
-    // shutdown. A watcher is registered (under mutex) before it first waits; false when the
-    // worker is already closing (the watcher is then dropped).
-    static constexpr std::int64_t kWatchWaitMs = 1000;
-    Waker* control_waker = nullptr;            // under mutex
-    ConfigWatcher* config_watcher = nullptr;   // under mutex
-    Waker*& registered(const std::unique_ptr<Waker>&) { return control_waker; }
-    ConfigWatcher*& registered(const std::unique_ptr<ConfigWatcher>&) { return config_watcher; }
-    template <typename W>
-    bool watch(std::unique_ptr<W>& slot, std::unique_ptr<W> opened) {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (closing) return false;
-        slot = std::move(opened);
-        registered(slot) = slot.get();
-        return true;
-    }
-    template <typename W>
-    void unwatch(std::unique_ptr<W>& slot) {
-        {
-            std::lock_guard<std::mutex> lock(mutex);
-            registered(slot) = nullptr;
-        }
-        slot.reset();
     }
     // Under mutex, once closing is set.
     void close_watchers() {

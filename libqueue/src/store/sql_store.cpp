@@ -353,49 +353,43 @@ public:
             std::vector<OutcomeStatus> status(outcomes.size(), OutcomeStatus::lost);
             std::vector<std::size_t> parked;
             std::unordered_map<std::int64_t, std::optional<std::int64_t>> started;  // id -> started_at
-            if (m_db->statement_per_row()) {
-                for (std::size_t i = 0; i < outcomes.size(); ++i) {
-                    const Outcome& o = outcomes[i];
-                    if (o.kind == Outcome::Kind::parked) {
-                        parked.push_back(i);
-                        continue;
-                    }
+            // One statement per row where that is cheaper (Db::statement_per_row), else one
+            // statement over all of them as a JSON array.
+            const bool per_row = m_db->statement_per_row();
+            std::string rows = "[";
+            for (std::size_t i = 0; i < outcomes.size(); ++i) {
+                const Outcome& o = outcomes[i];
+                if (o.kind == Outcome::Kind::parked) {
+                    parked.push_back(i);
+                } else if (per_row) {
                     for (const auto& r : m_db->exec(kRecordOneOutcome, outcome_params(o))) started[r.i64(0)] = r.opt_i64(1);
-                }
-            } else {
-                std::string rows = "[";
-                for (std::size_t i = 0; i < outcomes.size(); ++i) {
-                    const Outcome& o = outcomes[i];
-                    if (o.kind == Outcome::Kind::parked) {
-                        parked.push_back(i);
-                        continue;
-                    }
+                } else {
                     if (rows.size() > 1) rows += ',';
                     append_outcome_row(rows, o);
                 }
-                rows += ']';
-                if (rows.size() > 2) {
-                    // Each job is found by its id (json_ids_match, kStillRunning).
-                    auto done = m_db->exec(
-                        "UPDATE jobs SET state = u.state, attempt = jobs.attempt - u.unspend, snoozes = jobs.snoozes + u.snooze, "
-                        "run_at = CASE WHEN u.state = 'pending' THEN wfq_now_ms() + u.delay_ms ELSE jobs.run_at END, "
-                        "result = CASE WHEN u.state = 'completed' THEN u.result ELSE jobs.result END, "
-                        "error_class = CASE WHEN u.error_class IS NULL THEN jobs.error_class ELSE u.error_class END, "
-                        "last_error = CASE WHEN u.error IS NULL THEN jobs.last_error ELSE u.error END, "
-                        "lease_expires_at = NULL, "
-                        "finished_at = CASE WHEN u.state IN ('completed', 'failed') THEN wfq_now_ms() ELSE NULL END, "
-                        "spans = CASE WHEN u.spans IS NULL THEN jobs.spans WHEN jobs.spans IS NULL THEN u.spans "
-                        "ELSE jobs.spans || u.spans END, updated_at = wfq_now_ms() FROM " +
-                            m_db->json_rows("$1", {{"id", "bigint"}, {"owner", "text"}, {"attempt", "integer"}, {"state", "text"},
-                                                   {"unspend", "integer"}, {"snooze", "integer"}, {"delay_ms", "bigint"},
-                                                   {"result", "text"}, {"error_class", "text"}, {"error", "text"},
-                                                   {"spans", "text"}}) +
-                            " WHERE jobs.id = u.id AND " + m_db->json_ids_match("jobs.id", "$1") +
-                            " AND jobs.lease_owner = u.owner AND jobs.attempt = u.attempt AND " + kStillRunning +
-                            " RETURNING jobs.id, jobs.started_at",
-                        {rows});
-                    for (const auto& r : done) started[r.i64(0)] = r.opt_i64(1);
-                }
+            }
+            rows += ']';
+            if (rows.size() > 2) {
+                // Each job is found by its id (json_ids_match, kStillRunning).
+                auto done = m_db->exec(
+                    "UPDATE jobs SET state = u.state, attempt = jobs.attempt - u.unspend, snoozes = jobs.snoozes + u.snooze, "
+                    "run_at = CASE WHEN u.state = 'pending' THEN wfq_now_ms() + u.delay_ms ELSE jobs.run_at END, "
+                    "result = CASE WHEN u.state = 'completed' THEN u.result ELSE jobs.result END, "
+                    "error_class = CASE WHEN u.error_class IS NULL THEN jobs.error_class ELSE u.error_class END, "
+                    "last_error = CASE WHEN u.error IS NULL THEN jobs.last_error ELSE u.error END, "
+                    "lease_expires_at = NULL, "
+                    "finished_at = CASE WHEN u.state IN ('completed', 'failed') THEN wfq_now_ms() ELSE NULL END, "
+                    "spans = CASE WHEN u.spans IS NULL THEN jobs.spans WHEN jobs.spans IS NULL THEN u.spans "
+                    "ELSE jobs.spans || u.spans END, updated_at = wfq_now_ms() FROM " +
+                        m_db->json_rows("$1", {{"id", "bigint"}, {"owner", "text"}, {"attempt", "integer"}, {"state", "text"},
+                                               {"unspend", "integer"}, {"snooze", "integer"}, {"delay_ms", "bigint"},
+                                               {"result", "text"}, {"error_class", "text"}, {"error", "text"},
+                                               {"spans", "text"}}) +
+                        " WHERE jobs.id = u.id AND " + m_db->json_ids_match("jobs.id", "$1") +
+                        " AND jobs.lease_owner = u.owner AND jobs.attempt = u.attempt AND " + kStillRunning +
+                        " RETURNING jobs.id, jobs.started_at",
+                    {rows});
+                for (const auto& r : done) started[r.i64(0)] = r.opt_i64(1);
             }
             // The happy path writes no event row: `jobs show` derives enqueued, claimed and
             // completed from the job row. Every other outcome is an event.

@@ -5,10 +5,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <thread>
 
 namespace wfq::store {
 
@@ -28,18 +28,18 @@ public:
         }  // the counter is already set: nothing to add
     }
     bool raised() const { return m_raised.load(); }
-    // Readable once raised, for a poll() that also waits on something else (-1: no eventfd;
-    // the waits then end at their timeouts).
-    int fd() const { return m_fd; }
+    // Waits up to ms for fd to become readable (fd -1: a sleep), or until raised; true when fd
+    // is readable and the signal not raised. Without an eventfd a raise ends nothing under way:
+    // the wait runs to its timeout.
+    bool wait_readable(int fd, std::chrono::milliseconds ms) {
+        if (raised()) return false;
+        pollfd p[2] = {{fd, POLLIN, 0}, {m_fd, POLLIN, 0}};  // poll() skips a negative fd
+        const int n = ::poll(p, 2, static_cast<int>(std::max<std::int64_t>(0, ms.count())));
+        return n > 0 && !raised() && (p[0].revents & (POLLIN | POLLHUP | POLLERR));
+    }
     // Sleeps up to ms, or until raised; false when raised.
     bool sleep(std::chrono::milliseconds ms) {
-        if (raised()) return false;
-        if (m_fd < 0) {
-            std::this_thread::sleep_for(ms);
-        } else {
-            pollfd p{m_fd, POLLIN, 0};
-            ::poll(&p, 1, static_cast<int>(ms.count()));
-        }
+        wait_readable(-1, ms);
         return !raised();
     }
 

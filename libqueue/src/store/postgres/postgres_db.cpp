@@ -7,7 +7,6 @@
 #include <pqxx/pqxx>
 
 #include <cctype>
-#include <poll.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -289,10 +288,8 @@ public:
             // just returns 0 there (LISTEN failing with the session is swallowed by
             // add_receiver), so a dead session must be noticed here to be reopened.
             if (!m_conn->is_open() || m_conn->sock() < 0) throw pqxx::broken_connection("the listening session is gone");
-            if (m_conn->get_notifs() == 0) {  // none waiting: wait for the socket, or interrupt()
-                pollfd p[2] = {{m_conn->sock(), POLLIN, 0}, {m_stop.fd(), POLLIN, 0}};
-                ::poll(p, m_stop.fd() >= 0 ? 2 : 1, static_cast<int>(std::max<std::int64_t>(0, timeout_ms)));
-            }
+            if (m_conn->get_notifs() == 0)  // none waiting: wait for the socket, or interrupt()
+                m_stop.wait_readable(m_conn->sock(), std::chrono::milliseconds(timeout_ms));
             while (m_conn->get_notifs() > 0) {
             }
             return m_listener->payloads;

@@ -73,10 +73,7 @@ public:
     // Armed: waits up to ms for a write; true when one came (and takes the events). Not
     // armed, or interrupted: false at once.
     bool wait(std::int64_t ms) {
-        if (!m_armed || stopped()) return false;
-        pollfd p[2] = {{m_fd, POLLIN, 0}, {m_stop.fd(), POLLIN, 0}};
-        if (::poll(p, m_stop.fd() >= 0 ? 2 : 1, static_cast<int>(std::max<std::int64_t>(0, ms))) <= 0) return false;
-        return !stopped() && drain();
+        return m_armed && m_stop.wait_readable(m_fd, std::chrono::milliseconds(ms)) && drain();
     }
     // Between two looks of a poller (changed: the last look found the database changed since
     // the one before). While the database is busy (a change, or a write just seen) it sleeps

@@ -211,6 +211,17 @@ std::int64_t query_int64(sqlite3* db, const char* sql) {
     return v;
 }
 
+std::int64_t data_version(sqlite3* db) { return query_int64(db, "PRAGMA data_version"); }
+
+// Whether another connection committed since seen was read (PRAGMA data_version, which costs
+// microseconds); seen moves on.
+bool data_version_moved(sqlite3* db, std::int64_t& seen) {
+    const std::int64_t v = data_version(db);
+    if (v == seen) return false;
+    seen = v;
+    return true;
+}
+
 // Wakes an idle worker when another connection commits. A commit writes the WAL file, which
 // inotify reports at once (the directory is watched: the WAL may not exist yet); data_version
 // then tells a commit from other writes. Within 20 ms of arming the watch or of a write it looks
@@ -219,10 +230,9 @@ std::int64_t query_int64(sqlite3* db, const char* sql) {
 // The watch is armed only while the worker is idle (see DirWatch).
 class SqliteWaker final : public Waker {
 public:
-    explicit SqliteWaker(const std::string& path) : m_db(open_handle(path)), m_watch(path) { m_last = data_version(); }
+    explicit SqliteWaker(const std::string& path) : m_db(open_handle(path)), m_watch(path) { m_last = data_version(m_db); }
     ~SqliteWaker() override { sqlite3_close(m_db); }
     bool wait(std::int64_t timeout_ms) override {
-        // Another connection's commit changes data_version; checking it costs microseconds.
         using clock = std::chrono::steady_clock;
         const auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms);
         // Armed at the first wait after a busy spell and left armed while idle; disarmed when a
@@ -262,13 +272,7 @@ public:
     void rest() override { m_watch.disarm(); }
 
 private:
-    std::int64_t data_version() { return query_int64(m_db, "PRAGMA data_version"); }
-    bool changed() {
-        std::int64_t v = data_version();
-        if (v == m_last) return false;
-        m_last = v;
-        return true;
-    }
+    bool changed() { return data_version_moved(m_db, m_last); }
     sqlite3* m_db;
     DirWatch m_watch;
     std::int64_t m_last = 0;
@@ -280,7 +284,7 @@ private:
 class SqliteConfigWatcher final : public ConfigWatcher {
 public:
     explicit SqliteConfigWatcher(const std::string& path) : m_db(open_handle(path)), m_watch(path) {
-        m_version = query_int64(m_db, "PRAGMA data_version");
+        m_version = data_version(m_db);
         m_last = query_max();
     }
     ~SqliteConfigWatcher() override { sqlite3_close(m_db); }
@@ -289,9 +293,7 @@ public:
         const auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms);
         for (;;) {
             // The change log is read only when another connection committed since the last look.
-            std::int64_t v = query_int64(m_db, "PRAGMA data_version");
-            const bool changed = v != m_version;
-            m_version = v;
+            const bool changed = data_version_moved(m_db, m_version);
             std::vector<std::string> scopes = changed ? changes() : std::vector<std::string>{};
             if (!scopes.empty() || clock::now() >= deadline || m_watch.stopped()) return scopes;
             // At most one look per 50 ms; while quiet, until the next write (1 s at most).
@@ -329,7 +331,7 @@ private:
 class SqliteControlWaker final : public Waker {
 public:
     explicit SqliteControlWaker(const std::string& path) : m_db(open_handle(path)), m_watch(path) {
-        m_version = query_int64(m_db, "PRAGMA data_version");
+        m_version = data_version(m_db);
         m_last = counter();
     }
     ~SqliteControlWaker() override { sqlite3_close(m_db); }
@@ -337,10 +339,8 @@ public:
         using clock = std::chrono::steady_clock;
         const auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms);
         for (;;) {
-            std::int64_t v = query_int64(m_db, "PRAGMA data_version");
-            const bool changed = v != m_version;
+            const bool changed = data_version_moved(m_db, m_version);
             if (changed) {
-                m_version = v;
                 std::int64_t c = counter();
                 if (c != m_last) {
                     m_last = c;
