@@ -78,7 +78,10 @@ expect_exit 0 "$WFQ" jobs retry "$id"
 expect_exit 0 "$WFQ" jobs prune --older-than 0s
 expect_exit 0 "$WFQ" metrics
 expect_exit 0 "$WFQ" migrate --status
-pass "jobs show, cancel, retry, prune, metrics and migrate --status through the pooler"
+"$WFQ" doctor --json > "$TMP/doctor.json" || true
+jq_field "[f['message'] for f in d if f['check'] == 'session_jit']" < "$TMP/doctor.json" | grep -qx "\['session_jit = 0'\]" ||
+    fail "doctor's session_jit through the pooler: $(cat "$TMP/doctor.json")"
+pass "jobs show, cancel, retry, prune, metrics and migrate --status through the pooler; JIT off per transaction (SET LOCAL)"
 
 # ---- lease locks work; --advisory is refused ---------------------------------------------------
 expect_exit 0 "$WFQ" lock acquire bounce-lock --ttl 30s

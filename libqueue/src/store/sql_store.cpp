@@ -1590,7 +1590,11 @@ private:
         Params params{req.worker_id, req.lease_ms};
         add_in(pick, params, "c.queue", req.queues);
         add_in(pick, params, "c.type", req.types);
-        pick += " AND NOT EXISTS (SELECT 1 FROM queue_pauses qp WHERE qp.queue = c.queue)";  // paused queues wait
+        // Paused queues wait. NOT IN over the (small) pause table is one hashed lookup per row,
+        // and the planner keeps its estimate of the rows left; as a NOT EXISTS anti-join it
+        // guessed one row, so LIMIT discounted nothing and, once the table was analyzed, it
+        // sorted the whole backlog for each claim (190 ms at 200,000 pending jobs).
+        pick += " AND c.queue NOT IN (SELECT qp.queue FROM queue_pauses qp)";
         // A job with a lock key is a candidate only when no job with that key runs and it is the
         // oldest due job of its key, so one batch never holds two jobs of one key.
         if (req.unkeyed_only)
