@@ -217,6 +217,48 @@ TEST_P(StoreSuite, ClaimFiltersByQueueAndTypeAndLimit) {
     EXPECT_EQ(got[0].type, "x");
 }
 
+// A worker on several queues claims each queue's jobs from the claim index and takes the first
+// of them all in one order (priority, then due time, then id): the same jobs as one sorted
+// list, with type filters, paused queues, lock keys and a queue named twice.
+TEST_P(StoreSuite, ClaimsAcrossQueuesInOneOrder) {
+    auto in = [&](const std::string& queue, const std::string& type, int priority) {
+        NewJob j = job(type);
+        j.queue = queue;
+        j.priority = priority;
+        return add(j);
+    };
+    auto a1 = in("a", "t", 0);
+    auto b1 = in("b", "t", 5);
+    in("c", "t", 9);  // not served
+    auto a2 = in("a", "t", 5);
+    auto b2 = in("b", "t", 0);
+    auto a3 = in("a", "u", 7);  // another type
+    auto b3 = in("b", "t", 1);
+    auto ids = [](const std::vector<Job>& jobs) {
+        std::vector<std::int64_t> v;
+        for (const auto& j : jobs) v.push_back(j.id);
+        return v;
+    };
+    EXPECT_EQ(ids(m_store->claim_batch({"w1", {"a", "b", "a"}, {"t"}, 3, 30000})), (std::vector<std::int64_t>{b1, a2, b3}));
+    ASSERT_TRUE(m_store->set_queue_paused("b", true, "test"));
+    ClaimRequest unkeyed{"w2", {"b", "a"}, {}, 10, 30000};
+    unkeyed.unkeyed_only = true;
+    EXPECT_EQ(ids(m_store->claim_batch(unkeyed)), (std::vector<std::int64_t>{a3, a1})) << "b is paused";
+    ASSERT_TRUE(m_store->set_queue_paused("b", false, "test"));
+    // Two jobs of one lock key in two queues: one batch holds only the older.
+    NewJob k1 = job("t");
+    k1.queue = "a";
+    k1.lock_key = "repo";
+    auto key1 = add(k1);
+    NewJob k2 = job("t");
+    k2.queue = "b";
+    k2.lock_key = "repo";
+    k2.priority = 9;
+    add(k2);
+    EXPECT_EQ(ids(m_store->claim_batch({"w3", {"a", "b"}, {}, 10, 30000})), (std::vector<std::int64_t>{b2, key1}));
+    EXPECT_TRUE(m_store->claim_batch({"w4", {"a", "b"}, {}, 10, 30000}).empty()) << "the key's second job waits";
+}
+
 TEST_P(StoreSuite, FinishingIsCompareAndSetOnOwnerAndAttempt) {
     auto id = add(job("t"));
     ASSERT_EQ(claim("w1").size(), 1u);

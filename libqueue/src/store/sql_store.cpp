@@ -1585,26 +1585,51 @@ private:
     }
 
     std::vector<Job> claim_once(const ClaimRequest& req) {
-        std::string pick =
-            "SELECT c.id FROM jobs c WHERE c.state = 'pending' AND c.run_at <= wfq_now_ms()";
         Params params{req.worker_id, req.lease_ms};
-        add_in(pick, params, "c.queue", req.queues);
-        add_in(pick, params, "c.type", req.types);
+        // The conditions every queue shares; a queue's own comes first in each pick.
+        std::string cond = "c.state = 'pending' AND c.run_at <= wfq_now_ms()";
+        add_in(cond, params, "c.type", req.types);
         // Paused queues wait. NOT IN over the (small) pause table is one hashed lookup per row,
         // and the planner keeps its estimate of the rows left; as a NOT EXISTS anti-join it
         // guessed one row, so LIMIT discounted nothing and, once the table was analyzed, it
         // sorted the whole backlog for each claim (190 ms at 200,000 pending jobs).
-        pick += " AND c.queue NOT IN (SELECT qp.queue FROM queue_pauses qp)";
+        cond += " AND c.queue NOT IN (SELECT qp.queue FROM queue_pauses qp)";
         // A job with a lock key is a candidate only when no job with that key runs and it is the
         // oldest due job of its key, so one batch never holds two jobs of one key.
         if (req.unkeyed_only)
-            pick += " AND c.lock_key IS NULL";
+            cond += " AND c.lock_key IS NULL";
         else
-            pick += " AND (c.lock_key IS NULL OR (NOT EXISTS (SELECT 1 FROM jobs r WHERE r.lock_key = c.lock_key AND "
+            cond += " AND (c.lock_key IS NULL OR (NOT EXISTS (SELECT 1 FROM jobs r WHERE r.lock_key = c.lock_key AND "
                     "r.state = 'running') AND c.id = (SELECT MIN(p.id) FROM jobs p WHERE p.lock_key = c.lock_key AND "
                     "p.state = 'pending' AND p.run_at <= wfq_now_ms())))";
-        pick += " ORDER BY c.priority DESC, c.run_at, c.id LIMIT $" + std::to_string(params.size() + 1) + m_db->skip_locked();
         params.emplace_back(std::int64_t(req.limit));
+        const std::string limit = " LIMIT $" + std::to_string(params.size());
+        const std::string order = " ORDER BY c.priority DESC, c.run_at, c.id";
+        // One queue (or all): the claim index (queue, priority, run_at, id) gives the order.
+        // Several queues: the index gives each queue's order, not theirs together, so
+        // `queue IN (a, b)` sorted every due job of both (a worker on two queues with 100,000
+        // jobs waiting did 161 jobs/s). Instead each queue gives its first LIMIT jobs in index
+        // order, and the first LIMIT of those are claimed: the same jobs, read in order. The
+        // rows a queue's pick locked but lost to another queue's are free again at commit.
+        std::string pick;
+        if (req.queues.size() <= 1) {
+            pick = "SELECT c.id FROM jobs c WHERE " + cond;
+            add_in(pick, params, "c.queue", req.queues);
+            pick += order + limit + m_db->skip_locked();
+        } else {
+            std::string arms;
+            std::vector<std::string> seen;
+            for (const auto& q : req.queues) {
+                if (std::find(seen.begin(), seen.end(), q) != seen.end()) continue;  // a queue named twice
+                seen.push_back(q);
+                params.emplace_back(q);
+                if (!arms.empty()) arms += " UNION ALL ";
+                arms += "SELECT * FROM (SELECT c.id, c.priority, c.run_at FROM jobs c WHERE c.queue = $" +
+                        std::to_string(params.size()) + " AND " + cond + order + limit + m_db->skip_locked() + ") q" +
+                        std::to_string(params.size());
+            }
+            pick = "SELECT c.id FROM (" + arms + ") c" + order + limit;
+        }
         std::string sql = "WITH picked AS MATERIALIZED (" + pick +
                           ") UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $1, "
                           "lease_expires_at = wfq_now_ms() + $2, started_at = wfq_now_ms(), updated_at = wfq_now_ms() "
