@@ -149,8 +149,9 @@ std::vector<Finding> run_doctor(Store& store, std::int64_t dead_after_ms) {
             f.fix = "SELECT slot_name FROM pg_replication_slots WHERE NOT active; pg_drop_replication_slot(name)";
         } else if (name == "session_jit" && value > 0) {
             f.severity = "warning";
-            f.message = "JIT compilation is on in wfq's session: a claim over a big backlog compiles every time";
-            f.fix = "upgrade wfq (it sets jit = off in its sessions)";
+            // wfq turns it off in each session; this finds a session where that did not hold.
+            f.message = "JIT compilation is on in wfq's session: a claim over a big backlog would compile each time";
+            f.fix = "ALTER ROLE CURRENT_USER SET jit = off";
         } else if (name == "jobs_dead_rows" && value > 100000) {
             f.severity = "warning";
             f.fix = "VACUUM jobs; wfq jobs prune --older-than 7d";

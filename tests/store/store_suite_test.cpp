@@ -259,6 +259,29 @@ TEST_P(StoreSuite, ClaimsAcrossQueuesInOneOrder) {
     EXPECT_TRUE(m_store->claim_batch({"w4", {"a", "b"}, {}, 10, 30000}).empty()) << "the key's second job waits";
 }
 
+// Each queue's pick must itself be ordered and limited: every queue has more jobs than the
+// limit, and its best job is its newest.
+TEST_P(StoreSuite, ClaimsAcrossQueuesTakeEachQueuesBestJobsFirst) {
+    auto in = [&](const std::string& queue, int priority) {
+        NewJob j = job("t");
+        j.queue = queue;
+        j.priority = priority;
+        return add(j);
+    };
+    auto a_low1 = in("a", 0), a_low2 = in("a", 0), b_low = in("b", 0), b_mid = in("b", 3);
+    auto a_hi = in("a", 5), b_hi = in("b", 8);
+    auto claim_ids = [&](int limit) {
+        std::vector<std::int64_t> v;
+        for (const auto& j : m_store->claim_batch({"w", {"a", "b"}, {}, limit, 30000})) v.push_back(j.id);
+        return v;
+    };
+    EXPECT_EQ(claim_ids(1), (std::vector<std::int64_t>{b_hi}));
+    EXPECT_EQ(claim_ids(2), (std::vector<std::int64_t>{a_hi, b_mid}));
+    EXPECT_EQ(claim_ids(2), (std::vector<std::int64_t>{a_low1, a_low2}));
+    EXPECT_EQ(claim_ids(2), (std::vector<std::int64_t>{b_low}));
+    EXPECT_TRUE(claim_ids(2).empty());
+}
+
 TEST_P(StoreSuite, FinishingIsCompareAndSetOnOwnerAndAttempt) {
     auto id = add(job("t"));
     ASSERT_EQ(claim("w1").size(), 1u);
