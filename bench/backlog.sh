@@ -9,18 +9,7 @@
 #                limit: each claim steps over the busy key's jobs again)
 set -euo pipefail
 backend=${1:-sqlite}
-here=$(cd "$(dirname "$0")" && pwd)
-WFQ=${WFQ:-$here/../build/release/cli/wfq}
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fresh() {
-    if [ "$backend" = postgresql ]; then
-        export WFQ_DB=postgresql:// WFQ_SCHEMA="backlog_$1_$$"
-        "$WFQ" migrate 2>/dev/null
-    else
-        export WFQ_DB="sqlite:$TMP/$1.db"
-    fi
-}
+. "$(dirname "$0")/lib.sh"
 analyze() { if [ "$backend" = postgresql ]; then psql -XAtqc "ANALYZE \"$WFQ_SCHEMA\".jobs"; fi; }
 run() {  # name, then process flags
     local name=$1

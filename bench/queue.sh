@@ -3,18 +3,7 @@
 # `pg_virtualenv bench/queue.sh postgresql`. Uses the release build. Prints one line per figure.
 set -euo pipefail
 backend=${1:-sqlite}
-here=$(cd "$(dirname "$0")" && pwd)
-WFQ=${WFQ:-$here/../build/release/cli/wfq}
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fresh() {
-    if [ "$backend" = postgresql ]; then
-        export WFQ_DB=postgresql:// WFQ_SCHEMA="bench_$1_$$"
-        "$WFQ" migrate 2>/dev/null
-    else
-        export WFQ_DB="sqlite:$TMP/$1.db"
-    fi
-}
+. "$(dirname "$0")/lib.sh"
 N=${N:-100000}
 python3 -c "
 import json
