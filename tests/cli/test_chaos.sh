@@ -13,8 +13,12 @@ start_worker() {  # start_worker SLOT
     "$WFQ" process --concurrency 4 --lease 2s --rescue-interval 500ms --poll 100ms --exec "${handler[@]}" \
         2>> "$TMP/worker$1.log" &
     pids[$1]=$!
+    starts[$1]=$(( ${starts[$1]:-0} + 1 ))
 }
-declare -a pids
+# A worker handles SIGTERM once it has started (its log says "worker started"); before that the
+# signal ends it at once, with status 143, as it would any process.
+started() { [ "$(grep -c 'worker started' "$TMP/worker$1.log")" -ge "${starts[$1]}" ]; }
+declare -a pids starts
 for w in 0 1 2 3; do start_worker $w; done
 # Every second for 12 s, a random worker is SIGKILLed (mid-batch, mid-handler) and restarted.
 seed=${WFQ_TEST_SEED:-$$}
@@ -30,6 +34,7 @@ done
 # Drain: the workers keep running until every job is finished, then stop on SIGTERM.
 drained() { [ "$("$WFQ" jobs list --state pending --state running --limit 1 --json | jq_field 'len(d)')" = 0 ]; }
 wait_for 300 drained  # generous: under the asan preset and a loaded machine the drain is slow
+for w in 0 1 2 3; do wait_for 60 started $w; done  # the last restart may still be starting
 for w in 0 1 2 3; do kill -TERM "${pids[$w]}"; done
 for w in 0 1 2 3; do wait "${pids[$w]}" || fail "worker $w exited $? after SIGTERM"; done
 
