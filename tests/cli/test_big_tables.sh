@@ -117,7 +117,10 @@ assert 'big' not in d, d   # finished long ago: not in the last hour, nothing ac
     # on both (each queue's first jobs from the index, not `queue IN (...)` sorted).
     psql -Xq -v ON_ERROR_STOP=1 -c "SET search_path TO \"$WFQ_SCHEMA\";
         INSERT INTO jobs (type, queue, payload, run_at, state, attempt, max_attempts, correlation_id, created_at, updated_at)
-        SELECT 'due', 'backlog' || (i % 2), '{}', i, 'pending', 0, 3, 'c', 1, 1 FROM generate_series(1, 100000) i; ANALYZE jobs;"
+        SELECT 'due', 'backlog' || (i % 2), '{}', i, 'pending', 0, 3, 'c', 1, 1 FROM generate_series(1, 100000) i;
+        INSERT INTO jobs (type, queue, payload, run_at, state, attempt, max_attempts, correlation_id, created_at, updated_at, priority)
+        SELECT 'later', 'later', '{}', wfq_now_ms() + 3600000 + i, 'pending', 0, 3, 'c', 1, 1, i % 3 FROM generate_series(1, 50000) i;
+        ANALYZE jobs;"
     rows_read() { psql -XAtc "SELECT pg_stat_clear_snapshot(); SELECT t.seq_tup_read + (SELECT sum(i.idx_tup_read) FROM pg_stat_user_indexes i
         WHERE i.relid = t.relid) FROM pg_stat_user_tables t WHERE t.relid = '\"$WFQ_SCHEMA\".jobs'::regclass" | tail -1; }
     completed() { psql -XAtc "SELECT count(*) FROM \"$WFQ_SCHEMA\".jobs WHERE queue LIKE 'backlog_' AND state = 'completed'"; }
@@ -141,6 +144,13 @@ assert 'big' not in d, d   # finished long ago: not in the last hour, nothing ac
     for n in "$one" "$two" "$paused"; do
         [ "$n" -lt 50000 ] || fail "claims read the whole backlog: $one rows on one queue, $two on two, $paused beside a paused one"
     done
-    psql -Xq -c "DELETE FROM \"$WFQ_SCHEMA\".jobs WHERE queue LIKE 'backlog_'; DELETE FROM \"$WFQ_SCHEMA\".queue_pauses"
-    pass "300 jobs claimed from an analyzed backlog of 100,000 read $one rows on one queue, $two on two, $paused beside a paused one"
+    # An idle worker over 50,000 jobs not yet due (backing off, or scheduled; three priorities)
+    # asks at each poll when the next one is due: one index step per priority, not a read of
+    # every job (ten polls read 494,292 rows that way).
+    before=$(rows_read)
+    "$WFQ" process --queue later --poll 100ms --max-time 1s --exec true 2> "$TMP/idle.log"
+    idle=$(( $(rows_read) - before ))
+    [ "$idle" -lt 25000 ] || fail "an idle worker read $idle rows in 1 s of 100 ms polls over a backlog not yet due"
+    psql -Xq -c "DELETE FROM \"$WFQ_SCHEMA\".jobs WHERE queue LIKE 'backlog_' OR queue = 'later'; DELETE FROM \"$WFQ_SCHEMA\".queue_pauses"
+    pass "300 jobs claimed from an analyzed backlog of 100,000 read $one rows on one queue, $two on two, $paused beside a paused one; an idle worker polling over 50,000 jobs not yet due read $idle in 1 s"
 fi

@@ -282,6 +282,32 @@ TEST_P(StoreSuite, ClaimsAcrossQueuesTakeEachQueuesBestJobsFirst) {
     EXPECT_TRUE(claim_ids(2).empty());
 }
 
+// next_due reads each priority's first due time: the answer is the earliest over priorities,
+// queues and types, without paused or unserved queues.
+TEST_P(StoreSuite, NextDueIsTheEarliestOverPrioritiesQueuesAndTypes) {
+    auto in = [&](const std::string& queue, const std::string& type, int priority, std::int64_t delay_s) {
+        NewJob j = job(type);
+        j.queue = queue;
+        j.priority = priority;
+        j.delay_ms = delay_s * 1000;
+        return m_store->get_job(add(j))->run_at;
+    };
+    in("a", "t", 5, 60);
+    auto a0 = in("a", "t", 0, 10);
+    auto a3u = in("a", "u", 3, 30);
+    in("a", "u", 3, 40);
+    auto b1 = in("b", "t", 1, 20);
+    in("c", "t", 9, 1);  // not served
+    in("d", "t", 0, 2);  // paused below
+    ASSERT_TRUE(m_store->set_queue_paused("d", true, "test"));
+    EXPECT_EQ(m_store->next_due({"a", "b"}, {}), a0);
+    EXPECT_EQ(m_store->next_due({"a", "a"}, {"u"}), a3u);
+    EXPECT_EQ(m_store->next_due({"d", "b"}, {}), b1);
+    EXPECT_EQ(m_store->next_due({"b"}, {"u"}), std::nullopt);
+    EXPECT_EQ(m_store->next_due({"d"}, {}), std::nullopt);
+    EXPECT_EQ(m_store->next_due({"nothing"}, {}), std::nullopt);
+}
+
 TEST_P(StoreSuite, FinishingIsCompareAndSetOnOwnerAndAttempt) {
     auto id = add(job("t"));
     ASSERT_EQ(claim("w1").size(), 1u);

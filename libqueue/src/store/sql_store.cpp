@@ -279,11 +279,37 @@ public:
     }
 
     std::optional<TimeMs> next_due(const std::vector<std::string>& queues, const std::vector<std::string>& types) override {
-        std::string sql = "SELECT MIN(run_at) FROM jobs WHERE state = 'pending' AND queue NOT IN (SELECT queue FROM queue_pauses)";
-        Params params;
-        add_in(sql, params, "queue", queues);
-        add_in(sql, params, "type", types);
-        return run(sql, params).at(0).opt_i64(0);
+        if (queues.empty()) {
+            std::string sql = "SELECT MIN(run_at) FROM jobs WHERE state = 'pending' AND queue NOT IN (SELECT queue FROM queue_pauses)";
+            Params params;
+            add_in(sql, params, "type", types);
+            return run(sql, params).at(0).opt_i64(0);
+        }
+        // An idle worker asks this at every poll. The claim index orders a queue's pending jobs
+        // by priority, then due time: MIN(run_at) over the queue read every one of them (100,000
+        // jobs backing off cost an idle worker's database 3.5% of a core). Instead, for each
+        // priority present (found from the index, one step each), its first due time.
+        std::optional<TimeMs> first;
+        std::vector<std::string> seen;
+        for (const auto& queue : queues) {
+            if (std::find(seen.begin(), seen.end(), queue) != seen.end()) continue;
+            seen.push_back(queue);
+            Params params{queue};
+            std::string of_type;
+            add_in(of_type, params, "d.type", types);
+            auto row = run("WITH RECURSIVE pr(p) AS (SELECT (SELECT c.priority FROM jobs c WHERE c.state = 'pending' AND "
+                           "c.queue = $1 ORDER BY c.priority DESC LIMIT 1) UNION ALL SELECT (SELECT c.priority FROM jobs c "
+                           "WHERE c.state = 'pending' AND c.queue = $1 AND c.priority < pr.p ORDER BY c.priority DESC LIMIT 1) "
+                           "FROM pr WHERE pr.p IS NOT NULL) "
+                           "SELECT MIN((SELECT d.run_at FROM jobs d WHERE d.state = 'pending' AND d.queue = $1 AND "
+                           "d.priority = pr.p" + of_type + " ORDER BY d.run_at LIMIT 1)) FROM pr WHERE pr.p IS NOT NULL "
+                           "AND NOT EXISTS (SELECT 1 FROM queue_pauses qp WHERE qp.queue = $1)",
+                           params)
+                           .at(0)
+                           .opt_i64(0);
+            if (row && (!first || *row < *first)) first = row;
+        }
+        return first;
     }
 
     std::vector<std::int64_t> renew_leases(const std::vector<JobRef>& jobs, std::int64_t lease_ms) override {
