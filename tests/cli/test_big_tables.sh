@@ -123,7 +123,9 @@ assert 'big' not in d, d   # finished long ago: not in the last hour, nothing ac
         ANALYZE jobs;"
     rows_read() { psql -XAtc "SELECT pg_stat_clear_snapshot(); SELECT t.seq_tup_read + (SELECT sum(i.idx_tup_read) FROM pg_stat_user_indexes i
         WHERE i.relid = t.relid) FROM pg_stat_user_tables t WHERE t.relid = '\"$WFQ_SCHEMA\".jobs'::regclass" | tail -1; }
-    completed() { psql -XAtc "SELECT count(*) FROM \"$WFQ_SCHEMA\".jobs WHERE queue LIKE 'backlog_' AND state = 'completed'"; }
+    completed() {  # completed QUEUE-PATTERN (LIKE; default: both backlog queues)
+        psql -XAtc "SELECT count(*) FROM \"$WFQ_SCHEMA\".jobs WHERE queue LIKE '${1:-backlog_}' AND state = 'completed'"
+    }
     before=$(rows_read)
     "$WFQ" process --queue backlog0 --max-jobs 300 --concurrency 4 --exec true 2> "$TMP/backlog.log"
     one=$(( $(rows_read) - before ))
@@ -134,13 +136,12 @@ assert 'big' not in d, d   # finished long ago: not in the last hour, nothing ac
     [ "$(completed)" = 600 ] || fail "600 backlog jobs should be completed: $(tail -3 "$TMP/backlog.log")"
     # One of the two queues paused: its 50,000 jobs are not read, claim after claim.
     "$WFQ" queues pause backlog1 > /dev/null
-    done1() { psql -XAtc "SELECT count(*) FROM \"$WFQ_SCHEMA\".jobs WHERE queue = 'backlog1' AND state = 'completed'"; }
-    done1_before=$(done1)
+    done1_before=$(completed backlog1)
     before=$(rows_read)
     "$WFQ" process --queue backlog0 --queue backlog1 --max-jobs 300 --concurrency 4 --exec true 2> "$TMP/backlog.log"
     paused=$(( $(rows_read) - before ))
     [ "$(completed)" = 900 ] || fail "900 backlog jobs should be completed: $(tail -3 "$TMP/backlog.log")"
-    [ "$(done1)" = "$done1_before" ] || fail "jobs of the paused queue ran: $done1_before before, $(done1) after"
+    [ "$(completed backlog1)" = "$done1_before" ] || fail "jobs of the paused queue ran: $done1_before before, $(completed backlog1) after"
     for n in "$one" "$two" "$paused"; do
         [ "$n" -lt 50000 ] || fail "claims read the whole backlog: $one rows on one queue, $two on two, $paused beside a paused one"
     done

@@ -92,6 +92,19 @@ protected:
     }
 
     std::int64_t add(NewJob j) { return m_store->enqueue(j).id; }
+    // A job of this type in this queue at this priority, due in delay_ms.
+    std::int64_t add_to(const std::string& queue, const std::string& type, int priority, std::int64_t delay_ms = 0) {
+        NewJob j = job(type);
+        j.queue = queue;
+        j.priority = priority;
+        j.delay_ms = delay_ms;
+        return add(j);
+    }
+    static std::vector<std::int64_t> ids(const std::vector<Job>& jobs) {
+        std::vector<std::int64_t> v;
+        for (const auto& j : jobs) v.push_back(j.id);
+        return v;
+    }
 
     std::vector<Job> claim(const std::string& worker, int limit = 10, std::int64_t lease = 30000) {
         return m_store->claim_batch({worker, {}, {}, limit, lease});
@@ -221,24 +234,13 @@ TEST_P(StoreSuite, ClaimFiltersByQueueAndTypeAndLimit) {
 // of them all in one order (priority, then due time, then id): the same jobs as one sorted
 // list, with type filters, paused queues, lock keys and a queue named twice.
 TEST_P(StoreSuite, ClaimsAcrossQueuesInOneOrder) {
-    auto in = [&](const std::string& queue, const std::string& type, int priority) {
-        NewJob j = job(type);
-        j.queue = queue;
-        j.priority = priority;
-        return add(j);
-    };
-    auto a1 = in("a", "t", 0);
-    auto b1 = in("b", "t", 5);
-    in("c", "t", 9);  // not served
-    auto a2 = in("a", "t", 5);
-    auto b2 = in("b", "t", 0);
-    auto a3 = in("a", "u", 7);  // another type
-    auto b3 = in("b", "t", 1);
-    auto ids = [](const std::vector<Job>& jobs) {
-        std::vector<std::int64_t> v;
-        for (const auto& j : jobs) v.push_back(j.id);
-        return v;
-    };
+    auto a1 = add_to("a", "t", 0);
+    auto b1 = add_to("b", "t", 5);
+    add_to("c", "t", 9);  // not served
+    auto a2 = add_to("a", "t", 5);
+    auto b2 = add_to("b", "t", 0);
+    auto a3 = add_to("a", "u", 7);  // another type
+    auto b3 = add_to("b", "t", 1);
     EXPECT_EQ(ids(m_store->claim_batch({"w1", {"a", "b", "a"}, {"t"}, 3, 30000})), (std::vector<std::int64_t>{b1, a2, b3}));
     ASSERT_TRUE(m_store->set_queue_paused("b", true, "test"));
     ClaimRequest unkeyed{"w2", {"b", "a"}, {}, 10, 30000};
@@ -262,19 +264,9 @@ TEST_P(StoreSuite, ClaimsAcrossQueuesInOneOrder) {
 // Each queue's pick must itself be ordered and limited: every queue has more jobs than the
 // limit, and its best job is its newest.
 TEST_P(StoreSuite, ClaimsAcrossQueuesTakeEachQueuesBestJobsFirst) {
-    auto in = [&](const std::string& queue, int priority) {
-        NewJob j = job("t");
-        j.queue = queue;
-        j.priority = priority;
-        return add(j);
-    };
-    auto a_low1 = in("a", 0), a_low2 = in("a", 0), b_low = in("b", 0), b_mid = in("b", 3);
-    auto a_hi = in("a", 5), b_hi = in("b", 8);
-    auto claim_ids = [&](int limit) {
-        std::vector<std::int64_t> v;
-        for (const auto& j : m_store->claim_batch({"w", {"a", "b"}, {}, limit, 30000})) v.push_back(j.id);
-        return v;
-    };
+    auto a_low1 = add_to("a", "t", 0), a_low2 = add_to("a", "t", 0), b_low = add_to("b", "t", 0), b_mid = add_to("b", "t", 3);
+    auto a_hi = add_to("a", "t", 5), b_hi = add_to("b", "t", 8);
+    auto claim_ids = [&](int limit) { return ids(m_store->claim_batch({"w", {"a", "b"}, {}, limit, 30000})); };
     EXPECT_EQ(claim_ids(1), (std::vector<std::int64_t>{b_hi}));
     EXPECT_EQ(claim_ids(2), (std::vector<std::int64_t>{a_hi, b_mid}));
     EXPECT_EQ(claim_ids(2), (std::vector<std::int64_t>{a_low1, a_low2}));
@@ -286,11 +278,7 @@ TEST_P(StoreSuite, ClaimsAcrossQueuesTakeEachQueuesBestJobsFirst) {
 // queues and types, without paused or unserved queues.
 TEST_P(StoreSuite, NextDueIsTheEarliestOverPrioritiesQueuesAndTypes) {
     auto in = [&](const std::string& queue, const std::string& type, int priority, std::int64_t delay_s) {
-        NewJob j = job(type);
-        j.queue = queue;
-        j.priority = priority;
-        j.delay_ms = delay_s * 1000;
-        return m_store->get_job(add(j))->run_at;
+        return m_store->get_job(add_to(queue, type, priority, delay_s * 1000))->run_at;
     };
     in("a", "t", 5, 60);
     auto a0 = in("a", "t", 0, 10);

@@ -106,6 +106,27 @@ std::string placeholders(std::size_t first, std::size_t n) {
     return s;
 }
 
+// The queues a worker serves, each once, in the order given (`--queue a --queue a`).
+std::vector<std::string> distinct_queues(const std::vector<std::string>& queues) {
+    std::vector<std::string> out;
+    for (const auto& q : queues)
+        if (std::find(out.begin(), out.end(), q) == out.end()) out.push_back(q);
+    return out;
+}
+
+// Paused queues wait. For one named queue (placeholder q) the pause is checked once, before its
+// jobs are read: the condition names no column of the row, so the planner keeps its estimate
+// and a paused queue's backlog is not walked. Across every queue (column), NOT IN over the
+// small pause table: one hashed lookup per row. (As a NOT EXISTS anti-join correlated with
+// the row, it was estimated at one row, so LIMIT discounted nothing and, once the table was
+// analyzed, a claim sorted the whole backlog: 190 ms at 200,000 pending jobs.)
+std::string queue_not_paused(const std::string& q) {
+    return "NOT EXISTS (SELECT 1 FROM queue_pauses qp WHERE qp.queue = " + q + ")";
+}
+std::string no_paused_queue(const std::string& column) {
+    return column + " NOT IN (SELECT qp.queue FROM queue_pauses qp)";
+}
+
 // Appends "AND column IN ($..)" for a non-empty list.
 void add_in(std::string& sql, Params& params, const std::string& column, const std::vector<std::string>& values) {
     if (values.empty()) return;
@@ -280,7 +301,7 @@ public:
 
     std::optional<TimeMs> next_due(const std::vector<std::string>& queues, const std::vector<std::string>& types) override {
         if (queues.empty()) {
-            std::string sql = "SELECT MIN(run_at) FROM jobs WHERE state = 'pending' AND queue NOT IN (SELECT queue FROM queue_pauses)";
+            std::string sql = "SELECT MIN(run_at) FROM jobs WHERE state = 'pending' AND " + no_paused_queue("queue");
             Params params;
             add_in(sql, params, "type", types);
             return run(sql, params).at(0).opt_i64(0);
@@ -290,10 +311,7 @@ public:
         // jobs backing off cost an idle worker's database 3.5% of a core). Instead, for each
         // priority present (found from the index, one step each), its first due time.
         std::optional<TimeMs> first;
-        std::vector<std::string> seen;
-        for (const auto& queue : queues) {
-            if (std::find(seen.begin(), seen.end(), queue) != seen.end()) continue;
-            seen.push_back(queue);
+        for (const auto& queue : distinct_queues(queues)) {
             Params params{queue};
             std::string of_type;
             add_in(of_type, params, "d.type", types);
@@ -302,8 +320,8 @@ public:
                            "WHERE c.state = 'pending' AND c.queue = $1 AND c.priority < pr.p ORDER BY c.priority DESC LIMIT 1) "
                            "FROM pr WHERE pr.p IS NOT NULL) "
                            "SELECT MIN((SELECT d.run_at FROM jobs d WHERE d.state = 'pending' AND d.queue = $1 AND "
-                           "d.priority = pr.p" + of_type + " ORDER BY d.run_at LIMIT 1)) FROM pr WHERE pr.p IS NOT NULL "
-                           "AND NOT EXISTS (SELECT 1 FROM queue_pauses qp WHERE qp.queue = $1)",
+                           "d.priority = pr.p" + of_type + " ORDER BY d.run_at LIMIT 1)) FROM pr WHERE pr.p IS NOT NULL AND " +
+                               queue_not_paused("$1"),
                            params)
                            .at(0)
                            .opt_i64(0);
@@ -1626,25 +1644,18 @@ private:
         params.emplace_back(std::int64_t(req.limit));
         const std::string limit = " LIMIT $" + std::to_string(params.size());
         const std::string order = " ORDER BY c.priority DESC, c.run_at, c.id";
-        // Paused queues wait. For a named queue the pause is checked once, before its jobs are
-        // read (the condition names no column of c): a paused queue's backlog is not walked.
-        // Across every queue, NOT IN over the small pause table: one hashed lookup per row,
-        // and the planner keeps its row estimate. (As a NOT EXISTS anti-join it guessed one
-        // row, so LIMIT discounted nothing and, once the table was analyzed, it sorted the
-        // whole backlog for each claim: 190 ms at 200,000 pending jobs.)
         auto queue_pick = [&](const std::string& queue, const char* columns) {
             params.emplace_back(queue);
             const std::string q = "$" + std::to_string(params.size());
-            return std::string("SELECT ") + columns + " FROM jobs c WHERE c.queue = " + q +
-                   " AND NOT EXISTS (SELECT 1 FROM queue_pauses qp WHERE qp.queue = " + q + ") AND " + cond + order + limit +
-                   m_db->skip_locked();
+            return std::string("SELECT ") + columns + " FROM jobs c WHERE c.queue = " + q + " AND " + queue_not_paused(q) +
+                   " AND " + cond + order + limit + m_db->skip_locked();
         };
         std::string pick;
         if (req.queues.empty()) {
             // Every queue: the claim index (queue, priority, run_at, id) gives no order across
             // queues, so this sorts every due job (the CLI always names its queues).
-            pick = "SELECT c.id FROM jobs c WHERE c.queue NOT IN (SELECT qp.queue FROM queue_pauses qp) AND " + cond + order +
-                   limit + m_db->skip_locked();
+            pick = "SELECT c.id FROM jobs c WHERE " + no_paused_queue("c.queue") + " AND " + cond + order + limit +
+                   m_db->skip_locked();
         } else if (req.queues.size() == 1) {
             pick = queue_pick(req.queues[0], "c.id");  // the claim index gives the order
         } else {
@@ -1657,12 +1668,10 @@ private:
             // claim passes over them (with a backlog that small, it may find nothing and wait
             // for its next wake-up or poll).
             std::string arms;
-            std::vector<std::string> seen;
-            for (const auto& q : req.queues) {
-                if (std::find(seen.begin(), seen.end(), q) != seen.end()) continue;  // a queue named twice
-                seen.push_back(q);
-                if (!arms.empty()) arms += " UNION ALL ";
-                arms += "SELECT * FROM (" + queue_pick(q, "c.id, c.priority, c.run_at") + ") q" + std::to_string(seen.size());
+            int n = 0;
+            for (const auto& q : distinct_queues(req.queues)) {
+                if (n > 0) arms += " UNION ALL ";
+                arms += "SELECT * FROM (" + queue_pick(q, "c.id, c.priority, c.run_at") + ") q" + std::to_string(++n);
             }
             pick = "SELECT c.id FROM (" + arms + ") c" + order + limit;
         }
