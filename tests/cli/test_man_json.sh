@@ -2,8 +2,10 @@
 # arguments (`.B {"id": 42, "ok": true}` renders as `{"id": 42, ok : true}`), so the pages are
 # rendered as a reader sees them, by mandoc and by man -l, and each example in the rendered text
 # is parsed: 1000 columns wide (no line wrapped or hyphenated: what the roff source says), and
-# 80 wide (a terminal: an example in running text must not be wrapped or hyphenated inside a
-# string, so its spaces are written `\ ` and it starts with `\%`).
+# 80 wide (a terminal). Write examples in display blocks (.nf/.fi): running text is filled,
+# justified and hyphenated, and `\ ` would render as a no-break space (U+00A0), which is not
+# JSON whitespace. An example that parses but holds what roff makes of - ' " (U+2010, U+2212,
+# typographic quotes) fails too: a reader who copies it gets other bytes.
 #
 # An example is found wherever the text has `{` followed by a quote or by `key:` (an object,
 # even one whose quotes were eaten: `{ $snooze : 30s }`), or `[` followed by `{`, `[` or a
