@@ -9,9 +9,29 @@ echo "\$WFQ_JOB_ID" >> "$TMP/ran"
 SH
 chmod +x "$TMP/handler"
 
+# Every recipe that runs `wfq process` sets --timeout among wfq's own flags (before --exec or
+# --): without it a hung handler is handed back at every stop and never spends an attempt.
+python3 - "$EX"/cron/* "$EX"/systemd/* > "$TMP/timeouts" <<'PY' || { cat "$TMP/timeouts"; fail "a recipe runs wfq process without --timeout"; }
+import re, shlex, sys
+found, bad = 0, []
+for path in sys.argv[1:]:
+    for n, line in enumerate(open(path), 1):
+        if line.lstrip().startswith("#") or not re.search(r"\bwfq process\b", line):
+            continue
+        words = shlex.split(line.split("wfq process", 1)[1], comments=True)
+        own = words[:next((i for i, w in enumerate(words) if w in ("--exec", "--")), len(words))]
+        found += 1
+        if not any(w == "--timeout" or w.startswith("--timeout=") for w in own):
+            bad.append(f"{path}:{n}: no --timeout before the handler: {line.strip()}")
+print("\n".join(bad))
+print(f"{found} recipe lines run wfq process")
+sys.exit(1 if bad or found < 3 else 0)
+PY
+pass "every recipe's wfq process line sets --timeout ($(tail -1 "$TMP/timeouts"))"
+
 # cron: the command of the crontab line, with our handler and without the log redirect
 cmd=$(grep -E '^\* \* \* \* \*' "$EX/cron/wfq.crontab" | sed -E 's/^(\* ){5} *//; s/ >>.*$//; s#/usr/local/bin/review-handler#'"$TMP/handler"'#')
-contains "$cmd" "--max-time 55s --until-empty"
+contains "$cmd" "--max-time 55s --until-empty --timeout 50s"
 for i in $(seq 1 60); do echo '{"type": "review"}'; done | wfq enqueue --ndjson - > /dev/null 2>&1
 sh -c "$cmd" 2> "$TMP/cron1.log" &
 cron1=$!
