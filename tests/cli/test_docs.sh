@@ -82,6 +82,35 @@ wfq schedule add completion-schedule --cron @daily completion_type 2> /dev/null
 bash_complete wfq queues pause "" | grep -x completion-queue > /dev/null || fail "queue names from the database"
 bash_complete wfq schedule remove "" | grep -x completion-schedule > /dev/null || fail "schedule names from the database"
 bash_complete wfq jobs retry --error-class t | grep -x timeout > /dev/null || fail "error classes"
+# Ids after every command that takes one, types after enqueue, every error class wfq writes, and
+# each candidate once.
+for sh in bash_complete zsh_complete fish_complete; do
+    $sh wfq why "" | grep -x "$id" > /dev/null || fail "$sh: job ids after why"
+    $sh wfq trace show "" | grep -x "$id" > /dev/null || fail "$sh: job ids after trace show"
+    $sh wfq jobs show "" | grep -x "$id" > /dev/null || fail "$sh: job ids after jobs show"
+    $sh wfq enqueue comp | grep -x completion_type > /dev/null || fail "$sh: job types after enqueue"
+done
+bash_complete wfq enqueue completion_type "" | grep -x completion_type > /dev/null && fail "a job type offered as enqueue's payload"
+bash_complete wfq why "$id" "" | grep -x "$id" > /dev/null && fail "a second id offered to why"
+id2=$(wfq enqueue completion_type '{}')
+out=$(bash_complete wfq jobs cancel "$id" "")
+echo "$out" | grep -x "$id2" > /dev/null || fail "jobs cancel ID <Tab>: no other id: $out"
+echo "$out" | grep -x "$id" > /dev/null && fail "jobs cancel ID <Tab> offers ID again: $out"
+for class in exit_code timeout crash config protocol handler_error bad_output bad_input corrupt_state no_workflow \
+    lease_expired wait_timeout snooze_limit release_limit; do
+    bash_complete wfq jobs retry --error-class "" | grep -x "$class" > /dev/null || fail "error class $class not completed"
+done
+bash_complete wfq jobs cancel --error-class h | grep -x handler_error > /dev/null || fail "error class handler_error"
+wfq enqueue completion_type '{}' --queue t2 > /dev/null
+wfq enqueue completion_type '{}' --queue t2 --delay 1h > /dev/null
+wfq queues pause t2 > /dev/null 2>&1
+wfq queues pause t2-other > /dev/null 2>&1 || true
+for sh in bash_complete zsh_complete fish_complete; do
+    out=$($sh wfq queues pause t2)
+    [ "$(echo "$out" | grep -cx t2)" = 1 ] || fail "$sh: queues pause t2<Tab> offers t2 other than once: $out"
+    [ "$($sh wfq jo | grep -cx jobs)" = 1 ] || fail "$sh: jo<Tab> offers jobs other than once"
+done
+pass "ids after why, trace show and jobs show (not twice), types after enqueue, every error class, each candidate once"
 start=$(date +%s%N)
 out=$(WFQ_DB=postgresql://127.0.0.1:1/none bash_complete wfq jobs show "")
 [ -z "$out" ] || fail "completion printed '$out' with no database"
@@ -108,3 +137,38 @@ if [ "$rev" != unknown ] && git -C "$SRC" rev-parse --git-dir > /dev/null 2>&1; 
     git -C "$SRC" cat-file -e "$rev^{commit}" 2> /dev/null || fail "--version names $rev, which is not a commit of $SRC"
 fi
 pass "--version prints the version and the git revision it was built from ($rev)"
+
+# The README's quick tour runs as written, from the repository root, with the files it names
+# (examples/tour/): every line exits 0 (one script with errexit, so `a ; b` fails on a too).
+# $HOME is a temporary directory, so the tour's database is a temporary SQLite file; `wfq top`
+# prints one frame when stdout is not a terminal.
+python3 - "$SRC/README.md" > "$TMP/tour" <<'PY'
+import re, sys
+m = re.search(r"^## A quick tour\n.*?^```sh\n(.*?)\n```", open(sys.argv[1]).read(), re.S | re.M)
+print(m.group(1) if m else "")
+PY
+[ "$(grep -c '^wfq ' "$TMP/tour")" -ge 15 ] || fail "found $(grep -c '^wfq ' "$TMP/tour") wfq lines in the README's quick tour"
+{
+    echo 'set -euo pipefail'
+    echo 'trap '"'"'echo "the quick tour failed at line $((LINENO - 3)): $BASH_COMMAND" >&2'"'"' ERR'
+    echo 'cd "$WFQ_SOURCE_DIR"'
+    cat "$TMP/tour"
+} > "$TMP/tour.sh"
+mkdir -p "$TMP/home"
+HOME=$TMP/home bash "$TMP/tour.sh" < /dev/null > "$TMP/tour.out" 2> "$TMP/tour.err" \
+    || { tail -30 "$TMP/tour.err"; fail "the README's quick tour does not run as written (above)"; }
+tour_db="sqlite:$TMP/home/wfq/q.db"
+[ -f "$TMP/home/wfq/q.db" ] || fail "the tour did not use the database it exports (\$HOME/wfq/q.db)"
+WFQ_DB=$tour_db wfq jobs list --json --state completed > "$TMP/tour.completed"
+WFQ_DB=$tour_db wfq jobs list --json --state failed > "$TMP/tour.failed"
+WFQ_DB=$tour_db wfq jobs list --json --queue mail --state pending > "$TMP/tour.mail"
+python3 - "$TMP/tour.completed" "$TMP/tour.failed" "$TMP/tour.mail" <<'PY' || fail "the tour's jobs did not end as examples/tour/review.sh says"
+import json, sys
+completed, failed, mail = (json.load(open(p)) for p in sys.argv[1:])
+assert any(j["payload"].get("pr") == 8 for j in completed), "PR 8 was not reviewed"
+assert any(j["payload"].get("pr") == 10 and j["attempt"] == 1 for j in failed), "the draft PR 10 did not fail at once (exit 65)"
+assert len(mail) == 2, f"{len(mail)} mail jobs pending, want 2 (no worker serves the mail queue)"
+PY
+contains "$(cat "$TMP/tour.out")" "lock token"   # examples/tour/report.sh ran under the lock
+contains "$(cat "$TMP/tour.out")" "failed jobs:"
+pass "the README's quick tour runs as written ($(grep -c '^wfq \|^id=' "$TMP/tour") lines), with examples/tour/"
