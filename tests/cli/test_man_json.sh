@@ -108,7 +108,8 @@ sys.exit(1 if bad else 0)
 PY
 python3 "$TMP/man_json.py" --self-check || fail "the extractor's self-check"
 python3 "$TMP/man_json.py" "$TMP/rendered" > "$TMP/report" \
-    || { grep -v '^examples ' "$TMP/report"; fail "JSON examples in the man pages that are not valid JSON (above)"; }
+    || { grep -v '^examples ' "$TMP/report"
+         fail "JSON examples in the man pages that are not valid JSON (above; FILE.RENDERER-WIDTH:LINE): write each as a display block (.nf/.fi; in a generated page, an indented line of the --help footer)"; }
 
 # The extractor finds what it must: the stream protocol's lines in wfq-handler(7) (a job, its
 # three answers, cancel, snooze) and the tour's payload in wfq(1), in each rendering.
