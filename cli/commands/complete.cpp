@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <set>
+#include <sstream>
 
 namespace wfq::cli {
 namespace {
@@ -202,6 +203,22 @@ std::string man_page(CLI::App* root, const std::string& page) {
     for (char c : page) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     out += ".TH " + roff_escape(upper) + " 1 " + kDate + " \"wfq " WFQ_VERSION "\" \"wfq manual\"\n";
     out += ".SH NAME\n" + roff_escape(page) + " \\- " + roff_escape(group->get_description()) + "\n";
+    if (!group->get_footer().empty()) {
+        // The group's --help footer is its DESCRIPTION: a blank line between paragraphs, indented
+        // lines a display block (examples, not filled or hyphenated).
+        out += ".SH DESCRIPTION\n";
+        std::istringstream lines(group->get_footer());
+        bool display = false;
+        for (std::string line; std::getline(lines, line);) {
+            bool indented = !line.empty() && line[0] == ' ';
+            if (display && !indented) out += ".fi\n.RE\n";
+            if (!display && indented) out += ".RS 4\n.nf\n";
+            display = indented;
+            out += line.empty() ? ".PP" : roff_escape(indented ? line.substr(line.find_first_not_of(' ')) : line);
+            out += "\n";
+        }
+        if (display) out += ".fi\n.RE\n";
+    }
     out += ".SH COMMANDS\n";
     man_command(out, group, group->get_name());
     out += ".SH SEE ALSO\n.BR wfq (1),\n.BR wfq\\-handler (7)\n";

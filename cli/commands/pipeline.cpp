@@ -15,15 +15,30 @@ struct CheckCmd {
     bool json = false;
 };
 
+// Each file parses and every exec stage's command, resolved against the file's directory as a
+// worker resolves it, exists and is executable (a bare name: on PATH). Every command problem of
+// every file is reported (one "wfq: FILE:LINE: stages.N.exec.0: stage 'NAME': problem" line
+// each), then exit 65.
 int run_check(Context&, CheckCmd& o) {
     json out = json::array();
+    bool bad = false;
     for (const auto& f : o.files) {
         Workflow w = load_workflow(f);  // throws bad_input with FILE:LINE: field: problem
-        json stages = json::array();
-        for (const auto& s : w.stages) stages.push_back(s.name);
-        out.push_back({{"file", f}, {"type", w.type}, {"stages", stages}});
+        auto problems = stage_command_problems(w);
+        for (const auto& p : problems) std::cerr << "wfq: " << p << "\n";
+        if (!problems.empty()) {
+            bad = true;
+            continue;
+        }
+        json stages = json::array(), commands = json::object();
+        for (const auto& s : w.stages) {
+            stages.push_back(s.name);
+            if (!s.exec.empty()) commands[s.name] = s.exec;
+        }
+        out.push_back({{"file", f}, {"type", w.type}, {"stages", stages}, {"dir", w.dir}, {"commands", commands}});
         if (!o.json) std::cout << f << ": ok (type " << w.type << ", " << w.stages.size() << " stages)\n";
     }
+    if (bad) return exit_code_for(ErrorCode::bad_input);
     if (o.json) std::cout << out.dump() << "\n";
     return 0;
 }
@@ -113,8 +128,36 @@ int run_inspect(Context& ctx, InspectCmd& o) {
 void add_pipeline_commands(CLI::App& app, Context& ctx, CLI::App& state_group) {
     auto* wf = app.add_subcommand("workflow", "Workflow files");
     wf->require_subcommand(1);
+    // --help shows it, and man/wfq-workflow.1 as its DESCRIPTION (a blank line: a paragraph).
+    wf->footer(
+        "Stage paths. A stage command word with a slash (./stages/validate.sh, stages/x.py, ../bin/tool)\n"
+        "is relative to the workflow file's directory, not to the worker's current directory, so a\n"
+        "worker started anywhere (cron, systemd, another shell) runs the same files. An absolute path\n"
+        "stays as written; a bare name (python3, jq) is looked up on the worker's PATH.\n"
+        "\n"
+        "An argument after the command word that names an existing file relative to the workflow\n"
+        "file's directory is replaced by that file's path, so this stage runs the analyze.py that is\n"
+        "beside the workflow file:\n"
+        "\n"
+        "    {\"name\": \"analyze\", \"exec\": [\"python3\", \"analyze.py\", \"--strict\"]}\n"
+        "\n"
+        "Other arguments (flags, text, paths not there when the file is loaded) are passed as\n"
+        "written, and a relative one is then relative to the worker's current directory.\n"
+        "\n"
+        "{workflow_dir} in any word of exec is replaced by the workflow file's directory, for what the\n"
+        "rules above do not cover: a directory, a file a stage creates, a path inside a shell command:\n"
+        "\n"
+        "    {\"name\": \"publish\", \"exec\": [\"sh\", \"-c\", \"{workflow_dir}/stages/publish.sh | gzip\"]}\n"
+        "\n"
+        "Paths are resolved when the file is loaded (wfq process --workflow, wfq workflow check); a\n"
+        "symlinked workflow file resolves against the directory that holds the link.\n"
+        "\n"
+        "wfq workflow check also checks each stage's command as a worker would resolve it: it must exist,\n"
+        "be a regular file and be executable (a bare name: an executable on PATH). Each problem is one\n"
+        "line, FILE:LINE: stages.N.exec.0: stage 'NAME': problem, and check exits 65 after reporting\n"
+        "them all. With --json it prints each file's directory and resolved commands.");
     auto c = std::make_shared<CheckCmd>();
-    auto* check = wf->add_subcommand("check", "Validate workflow files (exit 65 naming the line and field)");
+    auto* check = wf->add_subcommand("check", "Validate workflow files and their stage commands (exit 65 naming the line and field)");
     check->add_option("files", c->files, "Workflow files")->required();
     check->add_flag("--json", c->json, "Print JSON");
     on_run(check, ctx, c, run_check);

@@ -12,7 +12,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <map>
@@ -175,6 +182,9 @@ public:
                 const json& e = sj["exec"];
                 if (!e.is_array() || e.empty()) fail(at + "/exec", "must be a non-empty array of strings (no shell)");
                 for (std::size_t k = 0; k < e.size(); ++k) s.exec.push_back(string_at(at + "/exec/" + std::to_string(k), true));
+                s.exec_as_written = s.exec;
+                auto line = m_lines.find(at + "/exec/0");
+                s.exec_line = line == m_lines.end() ? 1 : line->second;
             } else {
                 s.builtin = string_at(at + "/builtin", true);
                 if (s.builtin != "resolve_config") fail(at + "/builtin", "unknown built-in '" + s.builtin + "' (resolve_config)");
@@ -247,7 +257,90 @@ Workflow load_workflow(const std::string& path) {
     if (!in) throw Error(ErrorCode::bad_input, "cannot read workflow file " + path);
     std::stringstream ss;
     ss << in.rdbuf();
-    return parse_workflow(ss.str(), path);
+    Workflow w = parse_workflow(ss.str(), path);
+    // The directory as the path names it (a symlinked file's own directory, not its target's).
+    std::error_code ec;
+    std::filesystem::path file = std::filesystem::absolute(path, ec);
+    if (ec) throw Error(ErrorCode::bad_input, "cannot resolve workflow file " + path + ": " + ec.message());
+    resolve_stage_paths(w, file.lexically_normal().parent_path().string());
+    return w;
+}
+
+namespace {
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+    for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+    return s;
+}
+
+std::string under(const std::string& dir, const std::string& relative) {
+    return (std::filesystem::path(dir) / relative).lexically_normal().string();
+}
+
+// The executable a bare command name runs, looked up on PATH as execvp does ("" when none).
+std::string on_path(const std::string& name) {
+    const char* env = std::getenv("PATH");
+    std::string path = env ? env : "/usr/local/bin:/usr/bin:/bin";
+    std::size_t start = 0;
+    while (true) {
+        std::size_t end = path.find(':', start);
+        std::string dir = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
+        struct stat st {};
+        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+        if (end == std::string::npos) return "";
+        start = end + 1;
+    }
+}
+
+}  // namespace
+
+void resolve_stage_paths(Workflow& w, const std::string& dir) {
+    w.dir = dir;
+    for (auto& stage : w.stages) {
+        for (std::size_t k = 0; k < stage.exec.size(); ++k) {
+            std::string& word = stage.exec[k];
+            const bool placeholder = word.find("{workflow_dir}") != std::string::npos;
+            if (placeholder) word = replace_all(word, "{workflow_dir}", dir);
+            if (placeholder || word.empty() || word[0] == '/') continue;
+            if (k == 0) {
+                if (word.find('/') != std::string::npos) word = under(dir, word);  // a bare name: PATH
+            } else if (word[0] != '-') {
+                std::error_code ec;
+                std::string candidate = under(dir, word);
+                if (std::filesystem::is_regular_file(candidate, ec)) word = candidate;
+            }
+        }
+    }
+}
+
+std::vector<std::string> stage_command_problems(const Workflow& w) {
+    std::vector<std::string> problems;
+    for (std::size_t i = 0; i < w.stages.size(); ++i) {
+        const StageSpec& s = w.stages[i];
+        if (s.exec.empty()) continue;
+        const std::string& cmd = s.exec[0];
+        const std::string& written = s.exec_as_written.empty() ? cmd : s.exec_as_written[0];
+        std::string problem;
+        if (cmd.find('/') == std::string::npos) {
+            if (on_path(cmd).empty()) problem = "command '" + cmd + "' is not an executable on PATH";
+        } else {
+            std::string shown = "'" + written + "'" + (written == cmd ? "" : " (" + cmd + ")");
+            struct stat st {};
+            if (::stat(cmd.c_str(), &st) != 0)
+                problem = "command " + shown + (errno == ENOENT ? " does not exist" : std::string(": ") + std::strerror(errno));
+            else if (S_ISDIR(st.st_mode))
+                problem = "command " + shown + " is a directory";
+            else if (!S_ISREG(st.st_mode))
+                problem = "command " + shown + " is not a regular file";
+            else if (::access(cmd.c_str(), X_OK) != 0)
+                problem = "command " + shown + " is not executable (chmod +x it, or name its interpreter first)";
+        }
+        if (!problem.empty())
+            problems.push_back(w.path + ":" + std::to_string(s.exec_line ? s.exec_line : 1) + ": stages." + std::to_string(i) +
+                               ".exec.0: stage '" + s.name + "': " + problem);
+    }
+    return problems;
 }
 
 std::string expand_template(const std::string& tmpl, const Job& job) {

@@ -15,13 +15,16 @@ namespace wfq {
 
 struct StageSpec {
     std::string name;
-    std::vector<std::string> exec;  // a command, or
+    std::vector<std::string> exec;  // a command (paths resolved by load_workflow), or
     std::string builtin;            // "resolve_config"
     std::int64_t timeout_ms = 0;    // 0: the workflow's timeout
+    std::vector<std::string> exec_as_written;  // exec as the file gives it, for messages
+    int exec_line = 0;                         // the line of exec's first word in the file
 };
 
 struct Workflow {
     std::string type, path;
+    std::string dir;  // the file's directory (absolute) when loaded from a file; stage paths resolve against it
     JobPolicy policy;
     std::int64_t timeout_ms = 0;
     std::string lock_key;               // template, e.g. "pr:{payload.repository.id}"
@@ -31,8 +34,23 @@ struct Workflow {
 };
 
 // Parses and validates a workflow file. Error(bad_input) "PATH:LINE: FIELD: problem".
+// load_workflow also resolves the stage commands against the file's directory (see
+// resolve_stage_paths), so that a worker finds them whatever its current directory is.
 Workflow load_workflow(const std::string& path);
 Workflow parse_workflow(const std::string& text, const std::string& name);
+
+// Resolves the exec stages' words against DIR (absolute), as load_workflow does with the file's
+// directory: {workflow_dir} in any word becomes DIR; a relative command word with a slash
+// (./stages/validate.sh, stages/x.py) becomes DIR/word, a bare name (python3) stays for the PATH
+// lookup; a relative argument that names an existing regular file in DIR (analyze.py in
+// ["python3", "analyze.py"]) becomes DIR/word, other arguments (flags, text, paths not there)
+// stay as written. Sets w.dir.
+void resolve_stage_paths(Workflow& w, const std::string& dir);
+
+// What keeps the exec stages' commands (as resolved) from running: a path that does not exist,
+// is not a regular file or is not executable, a bare name not found as an executable on PATH.
+// One message per problem, "PATH:LINE: stages.N.exec.0: stage 'NAME': problem"; empty when all run.
+std::vector<std::string> stage_command_problems(const Workflow& w);
 
 // Expands {payload.a.b}, {job.id}, {job.type}, {job.org}, {job.repo}, {job.queue} in a template;
 // Error(bad_input) naming a field the job does not have.
