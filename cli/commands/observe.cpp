@@ -65,13 +65,23 @@ struct DoctorCmd {
     std::string dead_after = "60s";
 };
 
+// Findings on stdout (text or --json) whatever happens, so that a monitoring script always gets
+// them: a database that cannot be reached or refuses the settings is a finding too. Exit codes:
+// see doctor_exit_code (69 unreachable, 78 configuration, 1 another error, 0 healthy).
 int run_doctor_cmd(Context& ctx, DoctorCmd& o) {
-    auto findings = run_doctor(ctx.store(), duration_flag("--dead-after", o.dead_after));
-    bool error = false;
+    const std::int64_t dead_after_ms = duration_flag("--dead-after", o.dead_after);
+    std::vector<Finding> findings;
+    try {
+        findings = run_doctor(ctx.store(), dead_after_ms);
+    } catch (const Error& e) {  // opening the store failed
+        const std::string target = redact_dsn(ctx.db_url());
+        if (e.code() == ErrorCode::db_unavailable) findings.push_back(unreachable_finding(target, e.what()));
+        else if (e.code() == ErrorCode::config) findings.push_back(configuration_finding(target, e.what()));
+        else throw;
+    }
     json out = json::array();
     std::vector<std::vector<std::string>> rows;
     for (const auto& f : findings) {
-        error = error || f.severity == "error";
         out.push_back({{"check", f.check}, {"severity", f.severity}, {"message", f.message}, {"fix", f.fix}});
         std::string sev = f.severity;
         if (use_colour() && f.severity != "ok") sev = (f.severity == "error" ? "\x1b[31m" : "\x1b[33m") + sev + "\x1b[0m";
@@ -79,7 +89,7 @@ int run_doctor_cmd(Context& ctx, DoctorCmd& o) {
     }
     if (o.json) std::cout << out.dump() << "\n";
     else print_table({"CHECK", "SEVERITY", "FINDING", "FIX"}, rows);
-    return error ? 1 : 0;
+    return doctor_exit_code(findings);
 }
 
 int run_why(Context& ctx, IdCmd& o) {
@@ -107,6 +117,21 @@ void add_observe_commands(CLI::App& app, Context& ctx) {
 
     auto d = std::make_shared<DoctorCmd>();
     auto* doctor = app.add_subcommand("doctor", "Check the queue's health; exit 1 when a finding is an error");
+    doctor->footer(
+        "Each check prints one finding: check, severity (ok, warning, error), message and fix (`--json`:\n"
+        "an array of objects with those fields). The findings are printed whatever happens, so a\n"
+        "monitoring script always gets them: a database that cannot be reached gives the finding\n"
+        "`unreachable`, one that refuses the settings (authentication failed, no such database or role,\n"
+        "an SQLite path that cannot be written, the schema missing or old) the finding `configuration`,\n"
+        "both of severity error.\n"
+        "\n"
+        "Exit status: 0 when no finding is an error; 1 when one is; 69 with an `unreachable` finding and\n"
+        "78 with a `configuration` one, the codes every wfq command uses for these, so that a script\n"
+        "tells \"the queue is unhealthy\" (1) from \"the check could not run\" (69: the database is down or\n"
+        "out of reach, perhaps for a while; 78: a setting must be fixed). A server that is down is tried\n"
+        "WFQ_DB_RETRIES times (default 5) before `unreachable`; a refused connection is not retried.\n"
+        "\n"
+        "    wfq doctor --json | jq -r '.[] | select(.severity == \"error\") | .check'");
     doctor->add_option("--dead-after", d->dead_after, "A worker silent this long is dead")->capture_default_str();
     doctor->add_flag("--json", d->json, "Print JSON");
     on_run(doctor, ctx, d, run_doctor_cmd);

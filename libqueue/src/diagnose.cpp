@@ -100,15 +100,38 @@ WhyAnswer explain_job(Store& store, std::int64_t id, std::int64_t dead_after_ms)
                          std::to_string(job->attempt) + " attempts so far)."};
 }
 
-std::vector<Finding> run_doctor(Store& store, std::int64_t dead_after_ms) {
-    std::vector<Finding> out;
-    auto t0 = std::chrono::steady_clock::now();
-    try {
-        store.db_now();
-    } catch (const std::exception& e) {
-        out.push_back({"database", "error", std::string("unreachable: ") + e.what(), "check --db / WFQ_DB and the server"});
-        return out;
+// A finding's message: error, naming the database (target) unless it does already.
+static std::string about(const std::string& target, const std::string& what, const std::string& error) {
+    if (error.find(target) != std::string::npos) return error;
+    return "the database " + target + " " + what + ": " + error;
+}
+
+Finding unreachable_finding(const std::string& target, const std::string& error) {
+    return {"unreachable", "error", about(target, "cannot be reached", error),
+            "check that the server is up and reachable from here, and --db / WFQ_DB"};
+}
+
+Finding configuration_finding(const std::string& target, const std::string& error) {
+    return {"configuration", "error", about(target, "cannot be used as configured", error),
+            "fix --db / WFQ_DB (credentials, database name, path), or run `wfq migrate` when the schema is missing"};
+}
+
+int doctor_exit_code(const std::vector<Finding>& findings) {
+    int code = 0;
+    for (const auto& f : findings) {
+        if (f.check == "unreachable") return exit_code_for(ErrorCode::db_unavailable);
+        if (f.check == "configuration") code = exit_code_for(ErrorCode::config);
+        else if (f.severity == "error" && code == 0) code = exit_code_for(ErrorCode::failure);
     }
+    return code;
+}
+
+namespace {
+
+// The checks, appended to out one by one so that what was found before a failure is kept.
+void doctor_checks(Store& store, std::int64_t dead_after_ms, std::vector<Finding>& out) {
+    auto t0 = std::chrono::steady_clock::now();
+    store.db_now();
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     out.push_back({"database", ms > 100 ? "warning" : "ok", "reachable (" + store.describe() + "), round trip " +
                                                               std::to_string(static_cast<int>(ms * 1000) / 1000.0).substr(0, 5) + " ms", ""});
@@ -157,6 +180,19 @@ std::vector<Finding> run_doctor(Store& store, std::int64_t dead_after_ms) {
             f.fix = "VACUUM jobs; wfq jobs prune --older-than 7d";
         }
         out.push_back(f);
+    }
+}
+
+}  // namespace
+
+std::vector<Finding> run_doctor(Store& store, std::int64_t dead_after_ms) {
+    std::vector<Finding> out;
+    try {
+        doctor_checks(store, dead_after_ms, out);
+    } catch (const Error& e) {
+        if (e.code() == ErrorCode::db_unavailable) out.push_back(unreachable_finding(store.describe(), e.what()));
+        else if (e.code() == ErrorCode::config) out.push_back(configuration_finding(store.describe(), e.what()));
+        else throw;
     }
     return out;
 }

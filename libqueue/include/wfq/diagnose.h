@@ -24,7 +24,20 @@ struct Finding {
 };
 
 // Health checks: schema, reachability and latency, stuck jobs, dead workers, expired locks,
-// waiting jobs past their deadline, and the database's own facts.
+// waiting jobs past their deadline, and the database's own facts. A database that cannot be
+// reached (at the first check or during a later one) ends the list with an `unreachable` finding.
 std::vector<Finding> run_doctor(Store& store, std::int64_t dead_after_ms = 60000);
+
+// The finding for a database that cannot be reached: check "unreachable", severity error.
+// target names the database (redacted), error says what failed.
+Finding unreachable_finding(const std::string& target, const std::string& error);
+// The finding for a database that refuses wfq's settings (authentication, missing database,
+// unwritable SQLite path, schema missing or old): check "configuration", severity error.
+Finding configuration_finding(const std::string& target, const std::string& error);
+
+// `wfq doctor`'s exit code for its findings: 69 with an `unreachable` finding, 78 with a
+// `configuration` one (the codes every command uses for them), else 1 when any finding is an
+// error, else 0.
+int doctor_exit_code(const std::vector<Finding>& findings);
 
 }  // namespace wfq

@@ -11,8 +11,10 @@ enum class ErrorCode {
     lock_conflict,   // 3: lock not acquired, or not held by that token
     not_found,       // 4: job, lock, config scope
     bad_input,       // 65: invalid JSON, malformed NDJSON line, corrupt state blob
-    db_unavailable,  // 69: database unreachable or connection lost
-    config,          // 78: bad DSN, schema missing or old
+    db_unavailable,  // 69: database unreachable or connection lost: it may come back, so retried
+    // 78: bad DSN, schema missing or old, authentication refused, database missing, SQLite path
+    // not writable: it will not pass by itself, so never retried
+    config,
     interrupted,     // 130
 };
 

@@ -1,5 +1,6 @@
 #include "db.h"
 
+#include <wfq/log.h>
 #include <wfq/retry.h>
 
 #include <cstdlib>
@@ -45,9 +46,15 @@ std::unique_ptr<Store> open_store(const StoreOptions& options) {
         return store::make_sql_store(store::open_sqlite_db(path, options.clock), false);
     }
     if (starts_with(url, "postgresql://") || starts_with(url, "postgres://") || url.find('=') != std::string::npos) {
-        // A server that is down or restarting gets the same patience as a lost connection.
-        auto db = retry([&] { return store::open_postgres_db(url, options.schema, options.pooler == "transaction"); },
-                        default_db_retry_policy());
+        // A server that is down or restarting gets the same patience as a lost connection; a
+        // refusal (authentication, missing database or role: Error(config)) is not retried.
+        int tries = 0;
+        auto db = retry(
+            [&] {
+                log::debug("connecting to the database", {{"db", redact_dsn(url)}, {"try", std::to_string(++tries)}});
+                return store::open_postgres_db(url, options.schema, options.pooler == "transaction");
+            },
+            default_db_retry_policy());
         return store::make_sql_store(std::move(db), options.check_schema);
     }
     throw Error(ErrorCode::config, "unrecognised database URL '" + redact_dsn(url) +

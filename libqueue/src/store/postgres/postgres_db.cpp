@@ -4,6 +4,8 @@
 #include "../fault.h"
 #include "../stop_signal.h"
 
+#include <wfq/log.h>
+
 #include <pqxx/pqxx>
 
 #include <cctype>
@@ -220,12 +222,64 @@ std::string hex_decode(const char* text, std::size_t len) {
     return out;
 }
 
+// Why the server refused a connection for good, or "" when the failure may pass by itself
+// (server down, unreachable, starting up or shutting down, out of connection slots: those are
+// retried, exit 69). A refusal is a configuration error: exit 78 at once, no retries, so that
+// systemd (RestartPreventExitStatus=78) stops restarting a worker that cannot ever connect.
+// libpqxx 6.4 reports a failed connection as broken_connection carrying libpq's text only (no
+// SQLSTATE), so the server's text decides; errors that carry a SQLSTATE are classified by it
+// (refusal_for_sqlstate). The texts are the server's English ones (lc_messages): a server
+// that speaks another language gets the patient treatment, exit 69 after the retries.
+std::string refusal_reason(const std::string& text) {
+    static const std::regex missing_db(R"(database ".*" does not exist)");
+    static const std::regex missing_role(R"(role ".*" does not exist)");
+    static const std::regex no_login(R"(role ".*" is not permitted to log in)");
+    if (text.find("password authentication failed") != std::string::npos)
+        return "authentication failed: wrong password, or no such role";
+    if (text.find("no password supplied") != std::string::npos)
+        return "the server asks for a password and none was given (put it in the URL, PGPASSWORD or ~/.pgpass)";
+    if (text.find("authentication failed") != std::string::npos) return "authentication failed";  // peer, ident, cert, ...
+    if (std::regex_search(text, missing_db)) return "the database does not exist";
+    if (std::regex_search(text, missing_role)) return "the role does not exist";
+    if (std::regex_search(text, no_login)) return "the role may not log in";
+    if (text.find("no pg_hba.conf entry") != std::string::npos || text.find("pg_hba.conf rejects") != std::string::npos)
+        return "pg_hba.conf lets no such connection in";
+    if (text.find("does not have CONNECT privilege") != std::string::npos)
+        return "the role has no CONNECT privilege on the database";
+    return "";
+}
+
+// The same for an error that carries a SQLSTATE (a server or pooler refusing after connect).
+std::string refusal_for_sqlstate(const std::string& state, const std::string& text) {
+    if (state == "28P01") return "authentication failed: wrong password, or no such role";
+    if (state == "28000") {  // invalid_authorization_specification: no such role, no hba entry, ...
+        std::string why = refusal_reason(text);
+        return why.empty() ? "the server does not let this role connect" : why;
+    }
+    if (state == "3D000") return "the database does not exist";
+    return "";
+}
+
+// The database a DSN names, for messages: redacted, never a password.
+std::string target(const std::string& dsn) {
+    if (dsn == "postgresql://" || dsn == "postgres://") return dsn + " (libpq's PG* environment)";
+    return redact_dsn(dsn);
+}
+
+[[noreturn]] void throw_refusal(const std::string& dsn, const std::string& why, const std::string& text) {
+    throw Error(ErrorCode::config, "PostgreSQL refused the connection to " + target(dsn) + ": " + why + " (" +
+                                       redact_dsn(text) + "). Fix the database URL (--db, WFQ_DB or DATABASE_URL) or the credentials; "
+                                       "a configuration error is not retried");
+}
+
 [[noreturn]] void translate(const std::exception& e) {
     if (dynamic_cast<const pqxx::broken_connection*>(&e))
         throw Error(ErrorCode::db_unavailable, std::string("database connection lost: ") + e.what());
     if (dynamic_cast<const pqxx::unique_violation*>(&e)) throw UniqueViolation(e.what());
     if (auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
         const std::string& state = sql->sqlstate();
+        if (std::string why = refusal_for_sqlstate(state, e.what()); !why.empty())
+            throw Error(ErrorCode::config, "PostgreSQL refused the connection: " + why + " (" + redact_dsn(e.what()) + ")");
         if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03")
             throw Error(ErrorCode::db_unavailable, std::string("database unavailable: ") + e.what());
         if (state == "3F000" || state == "42P01" || state == "42883")
@@ -258,10 +312,13 @@ std::unique_ptr<pqxx::connection> connect(const std::string& dsn, const std::str
         }
         return conn;
     } catch (const pqxx::broken_connection& e) {
-        std::string msg = e.what();
+        // libpq's text may quote the connection string: redact it too.
+        std::string msg = redact_dsn(e.what());
+        while (!msg.empty() && std::isspace(static_cast<unsigned char>(msg.back()))) msg.pop_back();
+        if (std::string why = refusal_reason(msg); !why.empty()) throw_refusal(dsn, why, msg);
         if (msg.find("invalid") != std::string::npos || msg.find("missing \"=\"") != std::string::npos)
             throw Error(ErrorCode::config, "bad PostgreSQL connection string: " + msg);
-        throw Error(ErrorCode::db_unavailable, "cannot connect to PostgreSQL: " + msg);
+        throw Error(ErrorCode::db_unavailable, "cannot connect to PostgreSQL at " + target(dsn) + ": " + msg);
     } catch (const std::exception& e) {
         translate(e);
     }
@@ -587,12 +644,25 @@ public:
         }
     }
 
+    // A refusal on reconnecting (authentication failed, database or role missing) is treated as
+    // an outage, not as a configuration error: the same settings connected before, so the cause
+    // is a change on the server's side that may be undone or finished (a password rotated
+    // before the new one was deployed, a database being restored). The caller retries it like
+    // any outage; a worker gives up after --max-outage (exit 69). A fresh start with settings
+    // that are refused exits 78 at once.
     void reconnect() override {
         m_in_tx = false;
         m_nt.reset();
         m_conn.reset();
         m_prepared.clear();
-        m_conn = connect(m_dsn, m_schema, m_pooled);
+        try {
+            m_conn = connect(m_dsn, m_schema, m_pooled);
+        } catch (const Error& e) {
+            if (e.code() != ErrorCode::config) throw;
+            log::debug("reconnect refused; treated as an outage, since these settings connected before", {{"error", e.what()}});
+            throw Error(ErrorCode::db_unavailable, std::string("reconnecting failed, treated as an outage since these settings "
+                                                               "connected before: ") + e.what());
+        }
     }
 
     std::string json_rows(const std::string& param,

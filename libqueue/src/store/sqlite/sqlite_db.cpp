@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -473,15 +474,46 @@ private:
         sqlite3_result_int64(ctx, self->m_clock->now_ms());
     }
 
+    // Creates the database file (0600) and its directory. A path that cannot be written (no
+    // permission, a read-only file system, a file where a directory should be or a directory
+    // where the file should be) is a configuration error, exit 78 at once: it will not pass by
+    // itself. Other failures (disk full, out of file descriptors, I/O errors) stay 69.
     void create_private_file() {
         namespace fs = std::filesystem;
         if (m_path == ":memory:" || m_path.empty()) return;
         fs::path p(m_path);
+        const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
         std::error_code ec;
-        if (p.has_parent_path()) fs::create_directories(p.parent_path(), ec);
+        if (p.has_parent_path() && !fs::is_directory(dir, ec)) {
+            if (fs::exists(fs::symlink_status(dir, ec)))  // a file (or a dangling link) is in the way
+                path_error(ENOTDIR, "cannot use " + dir.string() + " as the directory of the SQLite database " + m_path);
+            ec.clear();
+            fs::create_directories(dir, ec);
+            if (ec) path_error(ec.value(), "cannot create the directory " + dir.string() + " for the SQLite database " + m_path);
+        }
         int fd = ::open(m_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0) throw Error(ErrorCode::db_unavailable, "cannot create SQLite database " + m_path + ": " + std::strerror(errno));
+        if (fd < 0) {
+            const int err = errno;
+            path_error(err, "cannot open the SQLite database " + m_path + " for writing");
+        }
         ::close(fd);
+        // WAL mode creates PATH-wal and PATH-shm beside the file, so unless they are there
+        // already, the directory must be writable too (a writable file in a read-only directory
+        // would fail at the first write).
+        const bool wal_files = ::access((m_path + "-wal").c_str(), W_OK) == 0 && ::access((m_path + "-shm").c_str(), W_OK) == 0;
+        if (!wal_files && ::access(dir.c_str(), W_OK | X_OK) != 0) {
+            const int err = errno;
+            path_error(err, "the directory " + dir.string() + " of the SQLite database " + m_path +
+                                " is not writable (SQLite writes its -wal and -shm files there)");
+        }
+    }
+
+    [[noreturn]] static void path_error(int err, const std::string& what) {
+        const bool config = err == EACCES || err == EPERM || err == EROFS || err == ENOTDIR || err == EISDIR ||
+                            err == EEXIST || err == ELOOP || err == ENAMETOOLONG || err == ENOENT;
+        std::string msg = what + ": " + std::strerror(err);
+        if (config) msg += ". Fix the path (--db, WFQ_DB or DATABASE_URL) or its permissions; a configuration error is not retried";
+        throw Error(config ? ErrorCode::config : ErrorCode::db_unavailable, msg);
     }
 
     sqlite3_stmt* prepare(const std::string& sql) {
