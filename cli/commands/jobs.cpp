@@ -10,11 +10,13 @@ namespace wfq::cli {
 namespace {
 
 struct ListOptions {
-    std::vector<std::string> states, types, queues;
+    std::vector<std::string> states, types, queues, error_classes, orgs, repos;
+    std::string older_than, newer_than, running_longer_than;
     bool stuck = false;
     std::int64_t before = 0;
     int limit = 100;
     bool json = false;
+    bool strict = false;
 };
 
 struct ShowOptions {
@@ -27,7 +29,16 @@ struct BulkOptions {
     BulkRequest request;
     bool yes = false;
     bool json = false;
+    bool strict = false;
 };
+
+// The NOTE of a running job: where, and for how long (or that it waits for a free handler).
+std::string running_note(const Job& j, TimeMs now) {
+    std::string where = j.lease_owner ? " on " + *j.lease_owner : "";
+    if (j.prefetched) return "prefetched" + where + ", waiting for a free handler";
+    if (auto ms = running_ms(j, now)) return "running " + format_duration_ms(*ms) + where;
+    return where.empty() ? "" : where.substr(1);
+}
 
 std::vector<JobState> parse_states(const std::vector<std::string>& names, JobFilter* filter) {
     std::vector<JobState> out;
@@ -53,6 +64,8 @@ std::string short_error(const std::optional<std::string>& e) {
     return s.size() > 60 ? s.substr(0, 57) + "..." : s;
 }
 
+// Pages of the newest matching jobs, oldest first within the output: --limit N prints the newest
+// N (and says on stderr when more match), --limit 0 prints every match, a page at a time.
 int run_list(Context& ctx, ListOptions& o) {
     JobFilter f;
     f.states = parse_states(o.states, &f);
@@ -61,13 +74,64 @@ int run_list(Context& ctx, ListOptions& o) {
     f.types = o.types;
     f.queues = o.queues;
     f.stuck = o.stuck;
-    if (o.limit < 1) throw Error(ErrorCode::usage, "--limit must be at least 1");
-    f.limit = o.limit;
+    check_error_classes("--error-class", o.error_classes);
+    f.error_classes = o.error_classes;
+    f.orgs = o.orgs;
+    f.repos = o.repos;
+    if (!o.older_than.empty()) f.older_than_ms = duration_filter("--older-than", o.older_than);
+    if (!o.newer_than.empty()) f.newer_than_ms = duration_filter("--newer-than", o.newer_than);
+    if (!o.running_longer_than.empty()) f.running_longer_than_ms = duration_filter("--running-longer-than", o.running_longer_than);
+    if (o.limit < 0) throw Error(ErrorCode::usage, "--limit must be 0 (all) or more");
     if (o.before < 0) throw Error(ErrorCode::usage, "--before must be a job id");
     if (o.before > 0) f.before_id = o.before;
     Store& store = ctx.store();
-    auto jobs = store.list_jobs(f);
+    check_queues(store, o.queues, o.strict);
     TimeMs now = store.db_now();
+    std::vector<Job> jobs;
+    bool more = false;
+    if (o.limit > 0) {
+        f.limit = o.limit + 1;  // one more tells whether the output is cut
+        jobs = store.list_jobs(f);
+        if (static_cast<int>(jobs.size()) > o.limit) {
+            more = true;
+            jobs.erase(jobs.begin());  // the oldest of them: the newest --limit are printed
+        }
+    }
+    if (more)
+        std::cerr << "wfq: showing the newest " << o.limit << " matching jobs; more match (--limit 0 for all, or --before "
+                  << (jobs.empty() ? 0 : jobs.front().id) << " for the next page)\n";
+    if (o.limit == 0) {
+        // Every match, oldest first, a page at a time: JSON is written as each page arrives (a
+        // dead letter of a million jobs never sits in memory); the table needs every row for
+        // its column widths.
+        f.limit = 1000;
+        f.after_id = 0;
+        if (o.before > 0) throw Error(ErrorCode::usage, "--before pages through --limit N; --limit 0 prints every match");
+        if (o.json) std::cout << "[";
+        bool first = true;
+        for (;;) {
+            auto page = store.list_jobs(f);
+            if (page.empty()) break;
+            f.after_id = page.back().id;
+            const bool last = static_cast<int>(page.size()) < f.limit;
+            if (o.json) {
+                std::string out;
+                for (const auto& j : page) {
+                    out += first ? "" : ",";
+                    first = false;
+                    out += job_to_json(j, now);
+                }
+                std::cout << out << std::flush;
+            } else {
+                for (auto& j : page) jobs.push_back(std::move(j));
+            }
+            if (last) break;
+        }
+        if (o.json) {
+            std::cout << "]\n";
+            return 0;
+        }
+    }
     if (o.json) {
         std::string out = "[";
         for (std::size_t i = 0; i < jobs.size(); ++i) out += (i ? "," : "") + job_to_json(jobs[i], now);
@@ -76,11 +140,12 @@ int run_list(Context& ctx, ListOptions& o) {
     }
     std::vector<std::vector<std::string>> rows;
     for (const auto& j : jobs) {
-        std::string state = display_state(j.state, j.run_at, j.attempt, now);
+        std::string state = j.state == JobState::running && j.prefetched ? std::string("prefetched")
+                                                                          : display_state(j.state, j.run_at, j.attempt, now);
         std::string note;
         if (j.state == JobState::waiting && j.wait_event) note = "waits for " + *j.wait_event + (j.wait_key ? " key " + *j.wait_key : "");
         else if (j.state == JobState::pending && j.run_at > now) note = "runs in " + format_duration_ms(j.run_at - now);
-        else if (j.state == JobState::running && j.lease_owner) note = "on " + *j.lease_owner;
+        else if (j.state == JobState::running) note = running_note(j, now);
         if (j.last_error && j.state != JobState::completed) note += (note.empty() ? "" : "; ") + short_error(j.last_error);
         rows.push_back({std::to_string(j.id), j.type, j.queue, colour_state(state),
                         std::to_string(j.attempt) + "/" + std::to_string(j.max_attempts), std::to_string(j.priority),
@@ -173,6 +238,7 @@ int run_bulk(Context& ctx, BulkOptions& o, BulkAction action) {
         return run_each(ctx, o, action);
     }
     make_bulk_filter(action, o.request);  // bad filters are usage errors before the database is opened
+    check_queues(ctx.store(), o.request.queues, o.strict);
     BulkCallbacks callbacks;
     if (!o.yes) callbacks.confirm = [action](std::int64_t n) { return confirm_on_terminal(action, n); };
     Progress progress(action == BulkAction::prune ? "pruned" : action == BulkAction::retry ? "retried" : "cancelled",
@@ -219,6 +285,9 @@ void add_bulk_filters(CLI::App* sub, BulkOptions& o, const char* states_help) {
     sub->add_option("--org", o.request.orgs, "Only jobs of this org (repeatable)");
     sub->add_option("--repo", o.request.repos, "Only jobs of this repo (repeatable)");
     sub->add_option("--newer-than", o.request.newer_than, "Only jobs updated within this duration");
+    sub->add_option("--running-longer-than", o.request.running_longer_than,
+                    "Only running jobs whose handler has run longer than this duration (never prefetched ones)");
+    sub->add_flag("--strict", o.strict, "An unknown --queue is an error (exit 4), not a warning");
     sub->add_flag("--dry-run", o.request.dry_run, "Print how many jobs match and the first ids; change nothing");
     sub->add_option("--batch-size", o.request.batch_size, "Jobs per compare-and-set transaction")->capture_default_str();
     sub->add_flag("--yes", o.yes, "Do not ask before touching more than 1,000 jobs on a terminal");
@@ -237,7 +306,16 @@ void add_jobs_command(CLI::App& app, Context& ctx) {
     list->add_option("--type", l->types, "Only this type (repeatable)");
     list->add_option("--queue", l->queues, "Only this queue (repeatable)");
     list->add_flag("--stuck", l->stuck, "Running jobs whose lease expired or whose worker is dead");
-    list->add_option("--limit", l->limit, "At most this many (the newest)")->capture_default_str();
+    list->add_option("--error-class", l->error_classes, "Only jobs whose last error has this class, e.g. timeout (repeatable)");
+    list->add_option("--org", l->orgs, "Only jobs of this org (repeatable)");
+    list->add_option("--repo", l->repos, "Only jobs of this repo (repeatable)");
+    list->add_option("--older-than", l->older_than, "Only jobs last updated longer ago than this duration");
+    list->add_option("--newer-than", l->newer_than, "Only jobs updated within this duration");
+    list->add_option("--running-longer-than", l->running_longer_than,
+                     "Only running jobs whose handler has run longer than this duration (never prefetched ones)");
+    list->add_option("--limit", l->limit, "At most this many (the newest; stderr says when more match); 0: all")
+        ->capture_default_str();
+    list->add_flag("--strict", l->strict, "An unknown --queue is an error (exit 4), not a warning");
     list->add_option("--before", l->before, "Only jobs with a smaller id: the page before one whose first id this is");
     list->add_flag("--json", l->json, "Print a JSON array");
     on_run(list, ctx, l, run_list);

@@ -63,6 +63,8 @@ int run_metrics(Context& ctx, MetricsCmd& o) {
 struct DoctorCmd {
     bool json = false;
     std::string dead_after = "60s";
+    std::string slow_after = "30m";
+    std::int64_t slow_after_ms = 0;
 };
 
 // Findings on stdout (text or --json) whatever happens, so that a monitoring script always gets
@@ -70,9 +72,10 @@ struct DoctorCmd {
 // see doctor_exit_code (69 unreachable, 78 configuration, 1 another error, 0 healthy).
 int run_doctor_cmd(Context& ctx, DoctorCmd& o) {
     const std::int64_t dead_after_ms = duration_flag("--dead-after", o.dead_after);
+    o.slow_after_ms = duration_flag("--slow-after", o.slow_after);
     std::vector<Finding> findings;
     try {
-        findings = run_doctor(ctx.store(), dead_after_ms);
+        findings = run_doctor(ctx.store(), dead_after_ms, o.slow_after_ms);
     } catch (const Error& e) {  // opening the store failed
         const std::string target = redact_dsn(ctx.db_url());
         if (e.code() == ErrorCode::db_unavailable) findings.push_back(unreachable_finding(target, e.what()));
@@ -125,6 +128,11 @@ void add_observe_commands(CLI::App& app, Context& ctx) {
         "an SQLite path that cannot be written, the schema missing or old) the finding `configuration`,\n"
         "both of severity error.\n"
         "\n"
+        "A handler that hangs on a live worker keeps renewing its lease, so only its running time shows\n"
+        "it: the finding `slow_job` (severity error) lists the running jobs whose handler has run longer\n"
+        "than --slow-after (default 30m; 0 turns the check off). Jobs claimed ahead and still waiting in\n"
+        "their worker for a free handler (prefetched) are never counted.\n"
+        "\n"
         "Exit status: 0 when no finding is an error; 1 when one is; 69 with an `unreachable` finding and\n"
         "78 with a `configuration` one, the codes every wfq command uses for these, so that a script\n"
         "tells \"the queue is unhealthy\" (1) from \"the check could not run\" (69: the database is down or\n"
@@ -133,6 +141,8 @@ void add_observe_commands(CLI::App& app, Context& ctx) {
         "\n"
         "    wfq doctor --json | jq -r '.[] | select(.severity == \"error\") | .check'");
     doctor->add_option("--dead-after", d->dead_after, "A worker silent this long is dead")->capture_default_str();
+    doctor->add_option("--slow-after", d->slow_after, "Report running jobs whose handler has run longer than this (slow_job; 0: off)")
+        ->capture_default_str();
     doctor->add_flag("--json", d->json, "Print JSON");
     on_run(doctor, ctx, d, run_doctor_cmd);
 

@@ -3,6 +3,7 @@
 #include <wfq/gzip.h>
 #include <wfq/pipeline.h>
 #include <wfq/state.h>
+#include <wfq/text.h>
 
 #include <cctype>
 #include <filesystem>
@@ -45,17 +46,66 @@ int run_check(Context&, CheckCmd& o) {
 
 struct SignalCmd {
     std::string event, key, data = "null";
+    std::string keep = "7d";
+    bool json = false;
+    CLI::App* app = nullptr;
+};
+
+struct SignalListCmd {
     bool json = false;
 };
 
+int run_signal_list(Context& ctx, SignalListCmd& o) {
+    auto signals = ctx.store().stored_signals();
+    if (o.json) {
+        json out = json::array();
+        for (const auto& s : signals)
+            out.push_back({{"id", s.id}, {"event", s.event}, {"key", s.key}, {"data", json::parse(s.data, nullptr, false)},
+                           {"created_at", format_time(s.created_at)}, {"expires_at", opt_time_json(s.expires_at)}});
+        std::cout << out.dump() << "\n";
+        return 0;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& s : signals)
+        rows.push_back({std::to_string(s.id), s.event, s.key, format_time(s.created_at).substr(0, 19),
+                        s.expires_at ? format_time(*s.expires_at).substr(0, 19) : "never", s.data.size() > 40 ? s.data.substr(0, 39) + "…" : s.data});
+    print_table({"ID", "EVENT", "KEY", "STORED", "EXPIRES", "DATA"}, rows);
+    return 0;
+}
+
+struct SignalClearCmd {
+    std::string event;
+    std::optional<std::string> key;
+    bool json = false;
+};
+
+int run_signal_clear(Context& ctx, SignalClearCmd& o) {
+    check_name("EVENT", o.event, 200);
+    std::int64_t n = ctx.store().clear_signals(o.event, o.key);
+    if (o.json) {
+        std::cout << json{{"event", o.event}, {"key", o.key ? json(*o.key) : json(nullptr)}, {"cleared", n}}.dump() << "\n";
+        return 0;
+    }
+    std::cerr << "cleared " << n << (n == 1 ? " stored signal" : " stored signals") << " of " << o.event
+              << (o.key ? " key " + *o.key : std::string()) << "\n";
+    return n == 0 ? exit_code_for(ErrorCode::not_found) : 0;
+}
+
 int run_signal(Context& ctx, SignalCmd& o) {
+    if (o.event.empty()) throw Error(ErrorCode::usage, "signal needs EVENT --key KEY (or: signal list, signal clear EVENT)");
+    if (o.key.empty() && o.app->count("--key") == 0) throw Error(ErrorCode::usage, "signal EVENT needs --key KEY");
+    const std::int64_t keep = duration_flag("--keep", o.keep);
+    if (keep < 0) throw Error(ErrorCode::usage, "--keep must not be negative");
     std::string data = prepare_signal(o.event, o.key, o.data == "-" ? read_input("-") : o.data);
-    auto ids = ctx.store().signal(o.event, o.key, data);
+    auto ids = ctx.store().signal(o.event, o.key, data, keep);
     if (o.json) {
         std::cout << json{{"event", o.event}, {"key", o.key}, {"resumed", ids}, {"stored", ids.empty()}}.dump() << "\n";
         return 0;
     }
-    if (ids.empty()) std::cerr << "no job waits for " << o.event << " key " << o.key << "; the signal is stored for the next wait\n";
+    if (ids.empty())
+        std::cerr << "no job waits for " << o.event << " key " << o.key << "; the signal is stored for the next wait"
+                  << (keep > 0 ? " (for " + format_duration_ms(keep) + ": --keep; `wfq signal list` shows it)" : std::string())
+                  << "\n";
     for (auto id : ids) std::cout << id << "\n";
     return 0;
 }
@@ -163,12 +213,31 @@ void add_pipeline_commands(CLI::App& app, Context& ctx, CLI::App& state_group) {
     on_run(check, ctx, c, run_check);
 
     auto s = std::make_shared<SignalCmd>();
-    auto* signal = app.add_subcommand("signal", "Resume jobs waiting for EVENT with KEY (or keep it for the next wait)");
-    signal->add_option("event", s->event, "Event name")->required();
-    signal->add_option("--key", s->key, "Key the waiting job named")->required();
+    auto* signal = app.add_subcommand("signal", "Resume jobs waiting for EVENT with KEY (or keep it for the next wait); "
+                                                "signal list, signal clear EVENT");
+    s->app = signal;
+    signal->require_subcommand(0, 1);
+    signal->add_option("event", s->event, "Event name (list and clear are the subcommands)");
+    signal->add_option("--key", s->key, "Key the waiting job named");
     signal->add_option("--data", s->data, "JSON placed at /signals/EVENT in the context (- for stdin)");
+    signal->add_option("--keep", s->keep, "Keep a signal no job waits for this long for the next wait (0: until cleared)")
+        ->capture_default_str();
     signal->add_flag("--json", s->json, "Print JSON");
-    on_run(signal, ctx, s, run_signal);
+    auto sl = std::make_shared<SignalListCmd>();
+    auto* slist = signal->add_subcommand("list", "Stored signals that no wait has consumed yet, oldest first");
+    slist->add_flag("--json", sl->json, "Print a JSON array");
+    on_run(slist, ctx, sl, run_signal_list);
+    auto sc = std::make_shared<SignalClearCmd>();
+    auto* sclear = signal->add_subcommand("clear", "Delete the stored signals of EVENT (and KEY)");
+    sclear->add_option("event", sc->event, "Event name")->required();
+    sclear->add_option("--key", sc->key, "Only this key");
+    sclear->add_flag("--json", sc->json, "Print JSON");
+    on_run(sclear, ctx, sc, run_signal_clear);
+    // `signal EVENT --key K` itself, unless `signal list` or `signal clear` ran (their callbacks
+    // come first and set the action).
+    signal->callback([&ctx, s] {
+        if (s->app->get_subcommands().empty()) ctx.action = [&ctx, s] { return run_signal(ctx, *s); };
+    });
 
     auto i = std::make_shared<InspectCmd>();
     auto* inspect = state_group.add_subcommand("inspect", "A job's context at a checkpoint, its summary, or its checkpoint list");

@@ -30,7 +30,7 @@ struct ProcessOptions {
     int concurrency = 1;
     std::string timeout, lease = "30s", poll = "1s", grace = "10s", max_time;
     std::int64_t max_jobs = 0;
-    bool until_empty = false;
+    bool until_empty = false, until_drained = false;
     std::string retry_preset;
     std::optional<int> max_attempts;
     std::vector<int> permanent_exit_codes;
@@ -39,6 +39,7 @@ struct ProcessOptions {
     std::string retention;
     int prefetch = -1;
     int max_snoozes = 100;
+    int max_releases = 10;
     std::string metrics_file;
     bool json = false;
 };
@@ -64,7 +65,8 @@ int run_process(Context& ctx, ProcessOptions& o) {
     if (!o.max_time.empty()) w.max_time_ms = duration_flag("--max-time", o.max_time);
     if (o.max_jobs < 0) throw Error(ErrorCode::usage, "--max-jobs must not be negative");
     w.max_jobs = o.max_jobs;
-    w.until_empty = o.until_empty;
+    w.until_empty = o.until_empty || o.until_drained;
+    w.until_drained = o.until_drained;
     w.rescue_interval_ms = duration_flag("--rescue-interval", o.rescue_interval);
     w.max_outage_ms = duration_flag("--max-outage", o.max_outage);
     if (!o.retention.empty()) w.retention_ms = duration_flag("--retention", o.retention);
@@ -73,6 +75,8 @@ int run_process(Context& ctx, ProcessOptions& o) {
     w.prefetch = o.prefetch;
     if (o.max_snoozes < 0) throw Error(ErrorCode::usage, "--max-snoozes must not be negative");
     w.max_snoozes = o.max_snoozes;
+    if (o.max_releases < 0) throw Error(ErrorCode::usage, "--max-releases must not be negative");
+    w.max_releases = o.max_releases;
     if (!o.retry_preset.empty()) {
         auto p = backoff_preset(o.retry_preset);
         if (!p) throw Error(ErrorCode::usage, "unknown --retry-preset '" + o.retry_preset + "'");
@@ -124,12 +128,22 @@ int run_process(Context& ctx, ProcessOptions& o) {
         json j{{"worker_id", worker.id()}, {"claimed", s.claimed},   {"completed", s.completed}, {"retried", s.retried},
                {"failed", s.failed},       {"released", s.released}, {"lost", s.lost},           {"rescued", s.rescued},
                {"snoozed", s.snoozed},     {"parked", s.parked},     {"deferred", s.deferred},
-               {"interrupted", s.interrupted}};
+               {"retrying_later", s.retrying_later}, {"interrupted", s.interrupted}};
         std::cout << j.dump() << "\n";
     }
-    log::info("worker stopped", {{"worker_id", worker.id()}, {"claimed", std::to_string(s.claimed)},
-                                 {"completed", std::to_string(s.completed)}, {"retried", std::to_string(s.retried)},
-                                 {"failed", std::to_string(s.failed)}, {"released", std::to_string(s.released)}});
+    log::Fields fields{{"worker_id", worker.id()}, {"claimed", std::to_string(s.claimed)},
+                       {"completed", std::to_string(s.completed)}, {"retried", std::to_string(s.retried)},
+                       {"failed", std::to_string(s.failed)}, {"released", std::to_string(s.released)}};
+    if (s.retrying_later > 0) {
+        // --until-empty stopped, yet jobs it ran will run again: say so, rather than exit as if done.
+        fields.emplace_back("retrying_later", std::to_string(s.retrying_later));
+        fields.emplace_back("next_retry_in", format_duration_ms(s.next_retry_in_ms));
+        log::warn("worker stopped; " + std::to_string(s.retrying_later) + (s.retrying_later == 1 ? " job" : " jobs") + " it ran wait in backoff to retry (the next in " +
+                      format_duration_ms(s.next_retry_in_ms) + "); --until-drained waits for them",
+                  fields);
+    } else {
+        log::info("worker stopped", fields);
+    }
     if (s.interrupted && g_signal == SIGINT) return 130;
     return 0;
 }
@@ -153,6 +167,8 @@ void add_process_command(CLI::App& app, Context& ctx) {
     sub->add_option("--max-jobs", o->max_jobs, "Stop after claiming this many jobs");
     sub->add_option("--max-time", o->max_time, "Stop claiming after this long (duration)");
     sub->add_flag("--until-empty", o->until_empty, "Stop when no job is due and none is running");
+    sub->add_flag("--until-drained", o->until_drained,
+                  "As --until-empty, and also wait for the scheduled retries of jobs this run started");
     sub->add_option("--poll", o->poll, "Poll interval when idle (duration)")->capture_default_str();
     sub->add_option("--grace", o->grace, "On SIGTERM/SIGINT, time for running handlers to finish")->capture_default_str();
     sub->add_option("--retry-preset", o->retry_preset, "Backoff preset for failed jobs (default STANDARD)");
@@ -165,6 +181,9 @@ void add_process_command(CLI::App& app, Context& ctx) {
     sub->add_option("--max-outage", o->max_outage, "Ride out a database outage this long, then exit 69")->capture_default_str();
     sub->add_option("--prefetch", o->prefetch, "Jobs claimed beyond the free slots (default: adaptive, as many as the handlers finish in about 5 ms, at least min(concurrency, 16))");
     sub->add_option("--max-snoozes", o->max_snoozes, "Fail a job snoozed this often (error_class snooze_limit)")
+        ->capture_default_str();
+    sub->add_option("--max-releases", o->max_releases,
+                    "Fail a job handed back unfinished this often (worker stopped, --max-time; error_class release_limit)")
         ->capture_default_str();
     sub->add_option("--metrics-file", o->metrics_file, "Write Prometheus metrics here (atomically) every heartbeat and at exit");
     sub->add_flag("--json", o->json, "Print a JSON summary at exit");

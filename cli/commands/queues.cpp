@@ -14,6 +14,7 @@ struct ListOptions {
 struct QueueOptions {
     std::string queue;
     bool json = false;
+    bool strict = false;
 };
 
 int run_list(Context& ctx, ListOptions& o) {
@@ -39,6 +40,7 @@ int run_list(Context& ctx, ListOptions& o) {
 
 int set_paused(Context& ctx, QueueOptions& o, bool paused) {
     check_name("queue", o.queue, 200);
+    check_queues(ctx.store(), {o.queue}, o.strict);
     bool changed = ctx.store().set_queue_paused(o.queue, paused, operator_name());
     if (o.json) {
         std::cout << json{{"queue", o.queue}, {"paused", paused}, {"changed", changed}}.dump() << "\n";
@@ -54,6 +56,14 @@ int run_resume(Context& ctx, QueueOptions& o) { return set_paused(ctx, o, false)
 
 }  // namespace
 
+void check_queues(Store& store, const std::vector<std::string>& queues, bool strict) {
+    for (const auto& q : unknown_queues(store, queues)) {
+        std::string what = "queue '" + q + "' is unknown: no job, pause or live worker names it";
+        if (strict) throw Error(ErrorCode::not_found, what + " (--strict)");
+        std::cerr << "wfq: warning: " << what << "\n";
+    }
+}
+
 void add_queues_command(CLI::App& app, Context& ctx) {
     auto* group = app.add_subcommand("queues", "List queues; pause and resume them");
     group->require_subcommand(1);
@@ -68,12 +78,14 @@ void add_queues_command(CLI::App& app, Context& ctx) {
     auto* pause = group->add_subcommand("pause", "Stop every worker claiming from a queue (running jobs finish; enqueue still works)");
     pause->add_option("queue", p->queue, "Queue name")->required();
     pause->add_flag("--json", p->json, "Print JSON");
+    pause->add_flag("--strict", p->strict, "An unknown queue is an error (exit 4), not a warning");
     on_run(pause, ctx, p, run_pause);
 
     auto r = std::make_shared<QueueOptions>();
     auto* resume = group->add_subcommand("resume", "Let workers claim from a paused queue again (idle workers wake at once)");
     resume->add_option("queue", r->queue, "Queue name")->required();
     resume->add_flag("--json", r->json, "Print JSON");
+    resume->add_flag("--strict", r->strict, "An unknown queue is an error (exit 4), not a warning");
     on_run(resume, ctx, r, run_resume);
 }
 

@@ -8,9 +8,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <set>
 
 namespace wfq {
-namespace {
 
 std::int64_t duration_filter(const char* flag, const std::string& text) {
     try {
@@ -22,9 +22,13 @@ std::int64_t duration_filter(const char* flag, const std::string& text) {
     }
 }
 
-std::vector<JobState> allowed_states(BulkAction action) {
+namespace {
+
+// running: the request has --running-longer-than, with which retry also takes running jobs.
+std::vector<JobState> allowed_states(BulkAction action, bool running = false) {
     switch (action) {
         case BulkAction::retry:
+            if (running) return {JobState::running};
             return {JobState::pending, JobState::waiting, JobState::completed, JobState::failed, JobState::cancelled};
         case BulkAction::cancel:
             return {JobState::pending, JobState::running, JobState::waiting};
@@ -34,12 +38,43 @@ std::vector<JobState> allowed_states(BulkAction action) {
     return {};
 }
 
-std::vector<JobState> default_states(BulkAction action) {
+std::vector<JobState> default_states(BulkAction action, bool running) {
+    if (running) return {JobState::running};
     if (action == BulkAction::retry) return {JobState::failed};
     return allowed_states(action);
 }
 
 }  // namespace
+
+const std::vector<std::string>& known_error_classes() {
+    static const std::vector<std::string> classes = {
+        "exit_code",    "timeout",       "crash",        "protocol",      "handler_error", "bad_output",    "bad_input",
+        "lease_expired", "wait_timeout", "snooze_limit", "release_limit", "corrupt_state", "no_workflow",   "config"};
+    return classes;
+}
+
+void check_error_classes(const char* flag, const std::vector<std::string>& classes) {
+    const auto& known = known_error_classes();
+    for (const auto& c : classes) {
+        if (std::find(known.begin(), known.end(), c) != known.end()) continue;
+        std::string list;
+        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+        throw Error(ErrorCode::usage, std::string(flag) + ": unknown error class '" + c + "' (one of: " + list + ")");
+    }
+}
+
+std::vector<std::string> unknown_queues(Store& store, const std::vector<std::string>& names) {
+    if (names.empty()) return {};
+    std::set<std::string> known;
+    for (const auto& q : store.queue_summaries()) known.insert(q.queue);
+    for (const auto& p : store.queue_pauses()) known.insert(p.queue);
+    for (const auto& w : store.list_workers())
+        for (const auto& q : w.queues) known.insert(q);
+    std::vector<std::string> out;
+    for (const auto& n : names)
+        if (!known.count(n)) out.push_back(n);
+    return out;
+}
 
 const char* to_string(BulkAction action) noexcept {
     switch (action) {
@@ -52,12 +87,14 @@ const char* to_string(BulkAction action) noexcept {
 
 bool has_filters(const BulkRequest& r) {
     return !r.states.empty() || !r.types.empty() || !r.queues.empty() || !r.error_classes.empty() || !r.orgs.empty() ||
-           !r.repos.empty() || !r.older_than.empty() || !r.newer_than.empty() || r.dry_run;
+           !r.repos.empty() || !r.older_than.empty() || !r.newer_than.empty() || !r.running_longer_than.empty() || r.dry_run;
 }
 
 BulkFilter make_bulk_filter(BulkAction action, const BulkRequest& r) {
     BulkFilter f;
-    const auto allowed = allowed_states(action);
+    const bool running = !r.running_longer_than.empty();
+    if (running && action == BulkAction::prune) throw Error(ErrorCode::usage, "--running-longer-than: prune never touches running jobs");
+    const auto allowed = allowed_states(action, running);
     for (const auto& name : r.states) {
         auto s = parse_job_state(name);
         if (!s)
@@ -67,11 +104,12 @@ BulkFilter make_bulk_filter(BulkAction action, const BulkRequest& r) {
             std::string names;
             for (auto a : allowed) names += (names.empty() ? "" : ", ") + std::string(to_string(a));
             throw Error(ErrorCode::usage, std::string("--state: ") + to_string(action) + " never touches " + name +
-                                              " jobs (it takes " + names + ")");
+                                              " jobs" + (running ? " with --running-longer-than" : "") + " (it takes " +
+                                              names + ")");
         }
         if (std::find(f.states.begin(), f.states.end(), *s) == f.states.end()) f.states.push_back(*s);
     }
-    if (f.states.empty()) f.states = default_states(action);
+    if (f.states.empty()) f.states = default_states(action, running);
     auto names = [](const char* flag, const std::vector<std::string>& values) {
         for (const auto& v : values)
             if (v.empty() || v.size() > 200) throw Error(ErrorCode::usage, std::string(flag) + ": must be 1 to 200 characters");
@@ -81,10 +119,12 @@ BulkFilter make_bulk_filter(BulkAction action, const BulkRequest& r) {
     f.types = names("--type", r.types);
     f.queues = names("--queue", r.queues);
     f.error_classes = names("--error-class", r.error_classes);
+    check_error_classes("--error-class", f.error_classes);
     f.orgs = names("--org", r.orgs);
     f.repos = names("--repo", r.repos);
     if (!r.older_than.empty()) f.older_than_ms = duration_filter("--older-than", r.older_than);
     if (!r.newer_than.empty()) f.newer_than_ms = duration_filter("--newer-than", r.newer_than);
+    if (running) f.running_longer_than_ms = duration_filter("--running-longer-than", r.running_longer_than);
     if (r.batch_size < 1 || r.batch_size > 10000) throw Error(ErrorCode::usage, "--batch-size must be 1 to 10000");
     return f;
 }

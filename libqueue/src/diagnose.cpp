@@ -3,6 +3,8 @@
 #include <wfq/duration.h>
 #include <wfq/errors.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <chrono>
 
@@ -30,10 +32,27 @@ WhyAnswer explain_job(Store& store, std::int64_t id, std::int64_t dead_after_ms)
         case JobState::completed:
             return {"completed", j + " finished: it completed at " + format_time(job->finished_at.value_or(job->updated_at)) +
                                      " on attempt " + std::to_string(job->attempt) + "."};
-        case JobState::failed:
+        case JobState::failed: {
+            // Why it failed for good: its last failed attempt's event says whether the error was
+            // permanent (a permanent exit code, a handler's "permanent", a limit) or the attempts
+            // ran out, and what ended the process.
+            std::string how = " after " + std::to_string(job->attempt) + " of " + std::to_string(job->max_attempts) + " attempts";
+            std::string ended;
+            for (const auto& e : store.job_events(id)) {
+                if (e.kind != "failed" || !e.data) continue;
+                auto d = nlohmann::json::parse(*e.data, nullptr, false);
+                if (!d.is_object()) continue;
+                ended = d.contains("ended_by") && d["ended_by"].is_string() ? d["ended_by"].get<std::string>() : "";
+                bool permanent = d.value("permanent", false);
+                how = permanent ? " permanently on attempt " + std::to_string(e.attempt) + " of " + std::to_string(job->max_attempts) +
+                                      " (a permanent error: no retry)"
+                                : " after " + std::to_string(e.attempt) + " of " + std::to_string(job->max_attempts) +
+                                      " attempts (the attempts ran out)";
+            }
             return {"failed", j + " finished: it failed for good at " + format_time(job->finished_at.value_or(job->updated_at)) +
-                                  " after " + std::to_string(job->attempt) + " of " + std::to_string(job->max_attempts) +
-                                  " attempts." + error_part() + " Run `wfq jobs retry " + std::to_string(id) + "` to try again."};
+                                  how + "." + (ended.empty() ? "" : " The last attempt ended by " + ended + ".") + error_part() +
+                                  " Run `wfq jobs retry " + std::to_string(id) + "` to try again."};
+        }
         case JobState::cancelled:
             return {"cancelled", j + " finished: it was cancelled at " + format_time(job->finished_at.value_or(job->updated_at)) +
                                      "; `wfq jobs retry " + std::to_string(id) + "` requeues it."};
@@ -48,8 +67,16 @@ WhyAnswer explain_job(Store& store, std::int64_t id, std::int64_t dead_after_ms)
                 return {"lease_expired", j + " is marked running on worker " + job->lease_owner.value_or("?") +
                                              ", but its lease expired " + format_duration_ms(now - *job->lease_expires_at) +
                                              " ago: the worker is gone or stuck. A rescuer will return it to pending; `wfq rescue` does it now."};
+            if (job->prefetched)
+                return {"prefetched", j + " is claimed by worker " + job->lease_owner.value_or("?") + " (attempt " +
+                                          std::to_string(job->attempt) + ") but no handler runs it yet: it waits there for a free "
+                                          "handler (prefetched" + (job->started_at ? ", since " + format_duration_ms(now - *job->started_at) + " ago" : "") +
+                                          "). It starts when one of that worker's running jobs finishes."};
             return {"running", j + " is running: attempt " + std::to_string(job->attempt) + " on worker " +
-                                   job->lease_owner.value_or("?") + ", lease until " + format_time(job->lease_expires_at.value_or(now)) + "."};
+                                   job->lease_owner.value_or("?") +
+                                   (job->started_at ? " for " + format_duration_ms(std::max<std::int64_t>(0, now - *job->started_at)) : "") +
+                                   (job->current_stage ? " (stage " + *job->current_stage + ")" : "") + ", lease until " +
+                                   format_time(job->lease_expires_at.value_or(now)) + "."};
         case JobState::pending:
             break;
     }
@@ -129,7 +156,7 @@ int doctor_exit_code(const std::vector<Finding>& findings) {
 namespace {
 
 // The checks, appended to out one by one so that what was found before a failure is kept.
-void doctor_checks(Store& store, std::int64_t dead_after_ms, std::vector<Finding>& out) {
+void doctor_checks(Store& store, std::int64_t dead_after_ms, std::int64_t slow_after_ms, std::vector<Finding>& out) {
     auto t0 = std::chrono::steady_clock::now();
     store.db_now();
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -145,6 +172,26 @@ void doctor_checks(Store& store, std::int64_t dead_after_ms, std::vector<Finding
     out.push_back({"stuck_jobs", m.running_past_lease ? "error" : "ok",
                    std::to_string(m.running_past_lease) + " running jobs with an expired lease",
                    m.running_past_lease ? "wfq jobs list --stuck; wfq rescue" : ""});
+    if (slow_after_ms > 0) {
+        // A handler that hangs on a live worker keeps its lease: only its running time shows it.
+        JobFilter slow;
+        slow.states = {JobState::running};
+        slow.running_longer_than_ms = slow_after_ms;
+        slow.limit = 6;
+        auto jobs = store.list_jobs(slow);
+        std::string ids;
+        for (std::size_t i = 0; i < jobs.size() && i < 5; ++i) ids += (ids.empty() ? "" : ", ") + std::to_string(jobs[i].id);
+        if (jobs.size() > 5) ids += ", …";
+        out.push_back({"slow_job", jobs.empty() ? "ok" : "error",
+                       jobs.empty() ? "no job has run longer than " + format_duration_ms(slow_after_ms)
+                                    : std::string(jobs.size() > 5 ? "more than 5" : std::to_string(jobs.size())) +
+                                          (jobs.size() == 1 ? " running job has" : " running jobs have") + " run longer than " +
+                                          format_duration_ms(slow_after_ms) +
+                                          " (--slow-after): " + ids,
+                       jobs.empty() ? "" : "wfq jobs list --running-longer-than " + format_duration_ms(slow_after_ms) +
+                                               "; wfq why ID; wfq jobs cancel --running-longer-than " +
+                                               format_duration_ms(slow_after_ms)});
+    }
     out.push_back({"workers", m.dead_workers ? "warning" : "ok",
                    std::to_string(m.live_workers) + " live workers, " + std::to_string(m.dead_workers) + " dead (silent for " +
                        format_duration_ms(dead_after_ms) + ")",
@@ -185,10 +232,10 @@ void doctor_checks(Store& store, std::int64_t dead_after_ms, std::vector<Finding
 
 }  // namespace
 
-std::vector<Finding> run_doctor(Store& store, std::int64_t dead_after_ms) {
+std::vector<Finding> run_doctor(Store& store, std::int64_t dead_after_ms, std::int64_t slow_after_ms) {
     std::vector<Finding> out;
     try {
-        doctor_checks(store, dead_after_ms, out);
+        doctor_checks(store, dead_after_ms, slow_after_ms, out);
     } catch (const Error& e) {
         if (e.code() == ErrorCode::db_unavailable) out.push_back(unreachable_finding(store.describe(), e.what()));
         else if (e.code() == ErrorCode::config) out.push_back(configuration_finding(store.describe(), e.what()));

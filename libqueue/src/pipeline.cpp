@@ -432,13 +432,18 @@ public:
         int since_snapshot = 0;
         for (const auto& c : checkpoints) since_snapshot = c.kind == "snapshot" ? 0 : since_snapshot + 1;
 
-        if (job.signal_data) {
-            json sd = json::parse(*job.signal_data);
-            ctx["signals"][sd.at("event").get<std::string>()] = sd.at("data");
-        } else if (job.wait_spec) {
-            // An unfulfilled wait (its deadline passed and the job was retried): wait again.
+        if (job.wait_spec) {
+            // An unfulfilled wait (its deadline passed, or an operator retried the job): wait
+            // again; a signal stored meanwhile resumes it at once.
             json spec = json::parse(*job.wait_spec);
             return wait(spec, r);
+        }
+        if (job.signal_data) {
+            // The signal that ended the last wait. The job keeps it until the next checkpoint
+            // holds the context it produced, so every attempt before then (a retry, a rescue,
+            // an operator's `jobs retry`) sees exactly the context the first one saw.
+            json sd = json::parse(*job.signal_data);
+            ctx["signals"][sd.at("event").get<std::string>()] = sd.at("data");
         }
 
         // Held for the rest of this attempt, released on every way out of it.
@@ -510,6 +515,8 @@ public:
                                 : p.term_signal ? HandlerResult::Outcome::crash
                                                 : HandlerResult::Outcome::failure;
                     r.exit_code = p.spawn_failed ? 127 : p.exit_code;
+                    if (p.term_signal) r.ended_by = "stage " + stage.name + ": " + describe_signal(p.term_signal);
+                    else if (p.timed_out) r.ended_by = "stage " + stage.name + ": timeout";
                     r.error = where + (p.spawn_failed ? p.spawn_error
                                        : p.timed_out  ? "timed out" + (p.stderr_tail.empty() ? "" : ": " + p.stderr_tail)
                                        : p.stderr_tail.empty() ? "exit code " + std::to_string(p.exit_code)

@@ -444,4 +444,9 @@ ProcessResult run_process(const ProcessSpec& spec) {
     return result;
 }
 
+std::string describe_signal(int sig) {
+    const char* abbrev = sigabbrev_np(sig);
+    return "signal " + std::to_string(sig) + (abbrev ? std::string(" (SIG") + abbrev + ")" : std::string());
+}
+
 }  // namespace wfq

@@ -100,6 +100,11 @@ NewJob parse_job_line(const std::string& line, const NewJob& defaults) {
     return job;
 }
 
+std::optional<std::int64_t> running_ms(const Job& job, TimeMs now) {
+    if (job.state != JobState::running || job.prefetched || !job.started_at) return std::nullopt;
+    return std::max<std::int64_t>(0, now - *job.started_at);
+}
+
 std::string job_to_json(const Job& job, TimeMs now, int indent) {
     auto opt_time = [](const std::optional<TimeMs>& t) { return t ? json(format_time(*t)) : json(nullptr); };
     auto opt_str = [](const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); };
@@ -108,13 +113,19 @@ std::string job_to_json(const Job& job, TimeMs now, int indent) {
     j["type"] = job.type;
     j["queue"] = job.queue;
     j["state"] = to_string(job.state);
-    j["display_state"] = display_state(job.state, job.run_at, job.attempt, now);
+    // A running job still waiting in its worker for a free handler shows as prefetched.
+    j["display_state"] = job.state == JobState::running && job.prefetched ? std::string("prefetched")
+                                                                            : display_state(job.state, job.run_at, job.attempt, now);
     j["payload"] = json::parse(job.payload, nullptr, false);
     j["priority"] = job.priority;
     j["run_at"] = format_time(job.run_at);
     j["attempt"] = job.attempt;
     j["max_attempts"] = job.max_attempts;
     j["snoozes"] = job.snoozes;
+    j["releases"] = job.releases;
+    j["prefetched"] = job.state == JobState::running && job.prefetched;
+    // How long its handler has run (from the claim): running jobs only, not prefetched ones.
+    j["running_ms"] = running_ms(job, now) ? json(*running_ms(job, now)) : json(nullptr);
     j["key"] = opt_str(job.key);
     j["lock_key"] = opt_str(job.lock_key);
     j["org"] = opt_str(job.org);

@@ -84,15 +84,18 @@ public:
         if (p.spawn_failed) {
             r.outcome = HandlerResult::Outcome::failure;
             r.exit_code = 127;
+            r.ended_by = "could not start (exit code 127)";
             r.error = p.spawn_error;
         } else if (p.cancelled) {
             r.outcome = HandlerResult::Outcome::cancelled;
         } else if (p.timed_out) {
             r.outcome = HandlerResult::Outcome::timeout;
+            r.ended_by = "timeout after " + format_duration_ms(m_options.timeout_ms);
             r.error = "timed out after " + format_duration_ms(m_options.timeout_ms) + (r.error.empty() ? "" : ": " + r.error);
         } else if (p.term_signal) {
             r.outcome = HandlerResult::Outcome::crash;
-            r.error = "killed by signal " + std::to_string(p.term_signal) + (r.error.empty() ? "" : ": " + r.error);
+            r.ended_by = describe_signal(p.term_signal);
+            r.error = "killed by " + r.ended_by + (r.error.empty() ? "" : ": " + r.error);
         } else if (p.exit_code != 0) {
             r.outcome = HandlerResult::Outcome::failure;
             if (r.error.empty()) r.error = "exit code " + std::to_string(p.exit_code);
@@ -209,6 +212,10 @@ struct Worker::Impl {
     int idle_executors = 0;            // executors waiting on ready_cv
     bool claimer_waiting = false;      // the claimer waits on slot_cv
     std::map<std::int64_t, std::shared_ptr<Slot>> in_flight;  // claimed until the outcome is recorded
+    // Under mutex: jobs this worker ran that wait in backoff for a retry (id -> steady ms when
+    // due), until it (or anyone) claims them again; for --until-empty's last line and
+    // --until-drained.
+    std::map<std::int64_t, std::int64_t> retrying;
     std::deque<std::pair<Job, std::shared_ptr<Slot>>> ready;  // claimed, waiting for an executor
     int running = 0;                                          // handlers running now
     int reserved = 0;                                         // slots of claims under way
@@ -290,6 +297,8 @@ struct Worker::Impl {
             else if (name == "retried") {
                 fields.emplace_back("retry_in", format_duration_ms(o.delay_ms));
                 log::warn("job failed; retry scheduled", fields);
+                std::lock_guard<std::mutex> lock(mutex);
+                retrying[o.job.id] = clock.steady_ns() / 1'000'000 + o.delay_ms;
             } else if (name == "failed") {
                 log::error(slot && slot->permanent ? "job failed permanently" : "job failed; attempts exhausted", fields);
             } else if (name == "snoozed") {
@@ -363,9 +372,11 @@ struct Worker::Impl {
                     o.job = slot.ref;
                     o.kind = Outcome::Kind::released;
                     o.message = "worker stopped before the job started";
+                    o.handler_ran = false;  // never started: not a release --max-releases counts
                     slot.decision = "released";
                     outcome = std::move(o);
                 } else if (!slot.lost) {
+                    slot.started = true;
                     log::debug("job started", slot.fields);
                     engine::Attempt a = executor.run(std::move(item.first), slot.ref, slot.claim_start_ns, slot.claim_end_ns,
                                                      slot.cancel, slot.shutting_down);
@@ -375,9 +386,15 @@ struct Worker::Impl {
                     slot.stage_seconds = a.result.stage_seconds;
                     slot.error_class = a.decision.error_class;
                     slot.permanent = a.decision.permanent;
-                    if (!a.result.error.empty() && a.decision.outcome &&
-                        a.decision.outcome->kind != Outcome::Kind::completed)
-                        slot.fields.emplace_back("exit_code", std::to_string(a.result.exit_code));
+                    // What ended a failed attempt: an exit code only when the process exited
+                    // with one (not -1 for a timeout, nor 0 for a stream handler's answer).
+                    if (a.decision.outcome && (a.decision.outcome->kind == Outcome::Kind::retry ||
+                                               a.decision.outcome->kind == Outcome::Kind::failed)) {
+                        if (a.decision.outcome->exit_code)
+                            slot.fields.emplace_back("exit_code", std::to_string(*a.decision.outcome->exit_code));
+                        if (!a.decision.outcome->ended_by.empty())
+                            slot.fields.emplace_back("ended_by", a.decision.outcome->ended_by);
+                    }
                     outcome = std::move(a.decision.outcome);
                 } else {
                     slot.decision = "lost";
@@ -419,9 +436,13 @@ struct Worker::Impl {
         const std::int64_t prune_every = std::clamp<std::int64_t>(options.retention_ms / 10, 1000, 60000);
         std::int64_t next_prune = options.retention_ms > 0 ? 0 : INT64_MAX;  // at start, then every prune_every
         std::int64_t next_schedules = options.schedule_interval_ms > 0 ? 0 : INT64_MAX;
+        // Jobs waiting here for a free handler are marked prefetched after a second (a busy
+        // worker's jobs wait for milliseconds: no write), checked each second while jobs are held.
+        constexpr std::int64_t kPrefetchMarkMs = 1000;
+        std::int64_t next_prefetch = INT64_MAX;
         for (;;) {
             std::int64_t now = elapsed_ms(start_ns);
-            std::int64_t next = std::min({next_beat, next_rescue, next_prune, next_schedules});
+            std::int64_t next = std::min({next_beat, next_rescue, next_prune, next_schedules, next_prefetch});
             std::vector<std::shared_ptr<Slot>> slots;
             {
                 std::unique_lock<std::mutex> lock(mutex);
@@ -431,6 +452,16 @@ struct Worker::Impl {
                 for (auto& [id, slot] : in_flight) slots.push_back(slot);
             }
             now = elapsed_ms(start_ns);
+            if (now >= next_prefetch || next_prefetch == INT64_MAX) {
+                next_prefetch = slots.empty() ? INT64_MAX : now + kPrefetchMarkMs;
+                if (!slots.empty() && !outage->in_outage()) {
+                    try {
+                        keeper.mark_prefetched(slots, kPrefetchMarkMs);
+                    } catch (const std::exception& e) {
+                        log::warn(std::string("could not mark prefetched jobs: ") + e.what(), {{"worker_id", worker_id}});
+                    }
+                }
+            }
             if (renew_now.exchange(false)) next_beat = now;  // a cancelled job's renewal fails: its handler stops
             if (now >= next_schedules) {
                 next_schedules = now + options.schedule_interval_ms;
@@ -692,8 +723,20 @@ struct Worker::Impl {
         } catch (const std::exception& e) {
             log::warn(std::string("could not deregister: ") + e.what());
         }
+        if (options.until_empty && !interrupted) {
+            try {
+                awaiting_own_retries();  // forget those claimed elsewhere meanwhile
+            } catch (const std::exception&) {
+            }
+        }
         std::lock_guard<std::mutex> lock(mutex);
         stats.interrupted = interrupted;
+        stats.retrying_later = static_cast<std::int64_t>(retrying.size());
+        if (!retrying.empty()) {
+            std::int64_t next = INT64_MAX;
+            for (const auto& [id, due] : retrying) next = std::min(next, due);
+            stats.next_retry_in_ms = std::max<std::int64_t>(0, next - clock.steady_ns() / 1'000'000);
+        }
         if (cache) stats.cache = cache->stats();
         return stats;
     }
@@ -731,11 +774,13 @@ struct Worker::Impl {
                 slot->claim_start_ns = claim_start;
                 slot->claim_end_ns = claim_end;
                 slot->lease_until_ns = claim_steady + options.lease_ms * 1'000'000;
+                slot->claimed_steady_ns = claim_steady;
                 slot->fields.reserve(7);  // and trace_id, exit_code later: no regrowth
                 slot->fields = {{"job_id", std::to_string(job.id)}, {"type", job.type},
                                 {"attempt", std::to_string(job.attempt)}, {"correlation_id", job.correlation_id},
                                 {"worker_id", worker_id}};
                 in_flight[job.id] = slot;
+                retrying.erase(job.id);
                 ready.emplace_back(std::move(job), slot);
                 ++stats.claimed;
             }
@@ -845,7 +890,8 @@ struct Worker::Impl {
         }
         m_due_rechecked = false;
         // --until-empty: nothing held here, nothing claimable, nothing due within the poll.
-        if (options.until_empty && held == 0 && wait_ms >= options.poll_ms) {
+        // --until-drained also waits for the retries of jobs this worker ran.
+        if (options.until_empty && held == 0 && wait_ms >= options.poll_ms && !awaiting_own_retries()) {
             m_until_empty_done = true;
             return;
         }
@@ -867,6 +913,23 @@ struct Worker::Impl {
         // Work may follow (a job due, a lock key freed, the worker stopping): the waker need not
         // watch meanwhile. After a quiet poll the next wait follows at once, so it keeps watching.
         if (!quiet || wait_ms < options.poll_ms || stop) waker.rest();
+    }
+    // --until-drained: whether a job this worker ran still waits for its retry (one read per
+    // such job; a job another worker claimed or an operator moved is forgotten).
+    bool awaiting_own_retries() {
+        std::vector<std::int64_t> ids;
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            for (const auto& [id, due] : retrying) ids.push_back(id);
+        }
+        std::vector<std::int64_t> gone;
+        for (auto id : ids) {
+            auto job = store.get_job(id);
+            if (!job || job->state != JobState::pending || job->attempt == 0) gone.push_back(id);
+        }
+        std::lock_guard<std::mutex> lock(mutex);
+        for (auto id : gone) retrying.erase(id);
+        return options.until_drained && !retrying.empty();
     }
     bool m_until_empty_done = false;
     bool m_due_rechecked = false;  // idle() found a due job unclaimed and claimed once more

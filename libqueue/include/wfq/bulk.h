@@ -17,6 +17,9 @@ struct BulkRequest {
     std::vector<std::int64_t> ids;
     std::vector<std::string> states, types, queues, error_classes, orgs, repos;
     std::string older_than, newer_than;  // durations ("" for none)
+    // Running jobs whose handler has run longer than this ("" for none). retry takes running
+    // jobs only with it: they are stopped on their worker and requeued.
+    std::string running_longer_than;
     int batch_size = 500;
     bool dry_run = false;
 };
@@ -25,6 +28,16 @@ struct BulkRequest {
 // pending, waiting, running; prune: completed, failed, cancelled). Throws Error(usage) for an
 // unknown state, a state the action never touches, a malformed duration or a bad batch size.
 BulkFilter make_bulk_filter(BulkAction action, const BulkRequest& request);
+
+// The error classes wfq writes (DESIGN.md, wfq-jobs(1)): exit_code, timeout, crash, ...
+const std::vector<std::string>& known_error_classes();
+// Throws Error(usage) naming flag and listing the known classes when one of classes is unknown.
+void check_error_classes(const char* flag, const std::vector<std::string>& classes);
+// The queues of names that the queue does not know: no job, pause or live worker names them
+// (a typo such as `mial`). Callers warn, or refuse with --strict.
+std::vector<std::string> unknown_queues(Store& store, const std::vector<std::string>& names);
+// "--running-longer-than: ..." parsed and checked (Error(usage) when malformed or negative).
+std::int64_t duration_filter(const char* flag, const std::string& text);
 
 // True when the request names anything besides ids (a filter, or a dry run).
 bool has_filters(const BulkRequest& request);

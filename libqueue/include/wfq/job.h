@@ -44,6 +44,8 @@ struct Job {
     JobState state = JobState::pending;
     int attempt = 0, max_attempts = 0;
     int snoozes = 0;  // times a handler said "not now" (attempts not spent)
+    int releases = 0;  // times handed back unfinished (worker stopped, --max-time); see --max-releases
+    bool prefetched = false;  // running, but claimed ahead and waiting in its worker for a free handler
     std::optional<std::string> key, lock_key, org, repo;
     std::string correlation_id;
     // lease_owner is set while the job runs; last_worker names the worker of its latest attempt.
@@ -84,7 +86,13 @@ struct JobFilter {
     std::vector<std::string> types, queues;
     std::optional<std::string> lock_key;
     bool stuck = false;  // running with an expired lease or a dead worker
+    std::vector<std::string> error_classes, orgs, repos;
+    std::optional<std::int64_t> older_than_ms, newer_than_ms;  // by updated_at
+    // Running (a handler runs it, not prefetched) for longer than this, by started_at.
+    std::optional<std::int64_t> running_longer_than_ms;
     std::optional<std::int64_t> before_id;  // only ids below this (keyset pagination)
+    // Only ids above this, and the oldest first (paging forward through every match).
+    std::optional<std::int64_t> after_id;
     int limit = 100;
 };
 

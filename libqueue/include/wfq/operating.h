@@ -13,6 +13,14 @@
 
 namespace wfq {
 
+// A signal that arrived when no job waited for it, kept for the next wait until it expires.
+struct StoredSignal {
+    std::int64_t id = 0;
+    std::string event, key, data;  // data: JSON
+    TimeMs created_at = 0;
+    std::optional<TimeMs> expires_at;  // nullopt: kept until consumed or cleared
+};
+
 struct QueuePause {
     std::string queue, paused_by;
     TimeMs paused_at = 0;
@@ -61,12 +69,14 @@ struct BulkFilter {
     std::vector<JobState> states;  // never empty once validated (the action's default)
     std::vector<std::string> types, queues, error_classes, orgs, repos;
     std::optional<std::int64_t> older_than_ms, newer_than_ms;  // by updated_at
+    // Running jobs whose handler has run longer than this (by started_at; prefetched jobs never).
+    std::optional<std::int64_t> running_longer_than_ms;
 
     // Finished states and --older-than, nothing else (`jobs prune --older-than D`): a finished
     // job's updated_at is its finished_at, which the finished jobs' index orders.
     bool only_finished_by_age() const {
         return !states.empty() && std::all_of(states.begin(), states.end(), is_finished) && older_than_ms && ids.empty() && types.empty() && queues.empty() &&
-               error_classes.empty() && orgs.empty() && repos.empty() && !newer_than_ms;
+               error_classes.empty() && orgs.empty() && repos.empty() && !newer_than_ms && !running_longer_than_ms;
     }
 };
 

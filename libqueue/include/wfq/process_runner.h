@@ -40,6 +40,9 @@ struct ProcessResult {
 
 ProcessResult run_process(const ProcessSpec& spec);
 
+// "signal 9 (SIGKILL)": how logs and timelines name a signal that ended a process.
+std::string describe_signal(int sig);
+
 // A long-lived child with its stdin, stdout and stderr on pipes (our ends close-on-exec and
 // non-blocking), in a process group of its own, dying with us. pid is 0 and error says why
 // when it could not be started.

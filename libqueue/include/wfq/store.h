@@ -57,6 +57,14 @@ struct Outcome {
     std::string wait_event, wait_key, wait_spec;
     std::int64_t wait_timeout_ms = 0;
     int max_attempts = 0;
+    // released: a handler ran the job (it counts toward --max-releases); false for a prefetched
+    // job given back before it started.
+    bool handler_ran = true;
+    // retry, failed: what ended the attempt, kept in the timeline ("exit code 3", "signal 9",
+    // "timeout", "protocol", ...; empty when not a process outcome).
+    std::optional<int> exit_code;
+    std::string ended_by;
+    bool permanent = false;  // failed: at once (a permanent error), not because attempts ran out
     std::string spans;  // the attempt's finished spans as one JSON array of OTLP spans ("" for none)
 };
 
@@ -156,6 +164,9 @@ public:
                                            const std::vector<std::string>& types) = 0;
     // Extends the leases still held; returns the ids whose lease was lost.
     virtual std::vector<std::int64_t> renew_leases(const std::vector<JobRef>& jobs, std::int64_t lease_ms) = 0;
+    // Marks running jobs as prefetched (claimed, waiting in their worker for a free handler) or
+    // not (a handler runs them now), compare-and-set on each one's lease like a renewal.
+    virtual void set_prefetched(const std::vector<JobRef>& jobs, bool prefetched) = 0;
     // Compare-and-set on (id, lease owner, attempt, running): false when the lease was lost.
     // spans (OTLP JSON) are kept with the job's events in the same transaction.
     virtual bool complete(const JobRef& job, const std::optional<std::string>& result,
@@ -228,8 +239,14 @@ public:
     virtual std::vector<Checkpoint> load_checkpoints(std::int64_t job_id) = 0;
     // (A job is parked for an event by recording an Outcome of kind parked.)
     // Resumes the jobs waiting for (event, key) with data; when none waits, stores the signal for
-    // the next wait. Returns the ids resumed (empty: stored).
-    virtual std::vector<std::int64_t> signal(const std::string& event, const std::string& key, const std::string& data) = 0;
+    // the next wait, for keep_ms (0: until consumed or cleared). Returns the ids resumed (empty:
+    // stored).
+    virtual std::vector<std::int64_t> signal(const std::string& event, const std::string& key, const std::string& data,
+                                             std::int64_t keep_ms = 0) = 0;
+    // Stored signals no wait has consumed yet and that have not expired, oldest first.
+    virtual std::vector<StoredSignal> stored_signals() = 0;
+    // Deletes the stored signals of event (and key, when given); returns how many.
+    virtual std::int64_t clear_signals(const std::string& event, const std::optional<std::string>& key) = 0;
     // Gives a job back without spending the attempt, runnable again after delay_ms.
     virtual bool defer(const JobRef& job, std::int64_t delay_ms, const std::string& reason) = 0;
 

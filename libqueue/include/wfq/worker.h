@@ -34,6 +34,9 @@ struct HandlerResult {
     std::string error;                  // stderr tail or reason
     std::string error_class;            // overrides the class derived from the outcome
     bool permanent = false;             // fail at once, whatever the exit code
+    // What ended the attempt when it is not an exit code ("signal 9 (SIGKILL)", "timeout",
+    // "protocol error", ...); empty: derived from the outcome (see engine/executor.h).
+    std::string ended_by;
     std::vector<SpanRecord> spans;      // the handler's own spans (pipeline stages, checkpoints)
     std::vector<double> stage_seconds;
     std::int64_t delay_ms = 0;  // deferred, snoozed
@@ -79,6 +82,7 @@ struct WorkerOptions {
     std::int64_t max_jobs = 0;      // 0: unlimited
     std::int64_t max_time_ms = 0;   // 0: unlimited
     bool until_empty = false;
+    bool until_drained = false;  // with until_empty: also wait for the retries of jobs it ran
     std::int64_t rescue_interval_ms = 15000;  // 0: never rescue
     std::int64_t dead_after_ms = 60000;       // a worker silent this long is dead
     std::int64_t schedule_interval_ms = 1000; // how often due schedules are enqueued (0: never)
@@ -86,6 +90,9 @@ struct WorkerOptions {
     std::int64_t max_outage_ms = 300000;
     int prefetch = -1;       // jobs claimed beyond the free executors (-1: adaptive, see engine/claimer.h)
     int max_snoozes = 100;   // a job snoozed this often fails with error_class snooze_limit
+    // A job handed back unfinished (worker stopped, --max-time) more often than this fails with
+    // error_class release_limit (a handler that hangs under cron would otherwise loop forever).
+    int max_releases = 10;
     // Finished jobs (with their events and checkpoints) older than this are deleted in batches
     // of 1,000, one transaction each, by one worker at a time (0: keep them).
     std::int64_t retention_ms = 0;
@@ -109,6 +116,9 @@ struct WorkerOptions {
 struct WorkerStats {
     std::int64_t claimed = 0, completed = 0, retried = 0, failed = 0, released = 0, lost = 0, rescued = 0;
     std::int64_t snoozed = 0, parked = 0, deferred = 0;
+    // Jobs this worker started that wait in backoff for a retry when it stops (--until-empty
+    // says so; --until-drained waits for them).
+    std::int64_t retrying_later = 0, next_retry_in_ms = 0;
     bool interrupted = false;
     CacheStats cache;
 };

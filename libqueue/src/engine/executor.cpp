@@ -7,8 +7,21 @@
 
 namespace wfq::engine {
 
+std::string ended_by(const HandlerResult& r) {
+    using O = HandlerResult::Outcome;
+    if (!r.ended_by.empty()) return r.ended_by;
+    if (r.error_class == "protocol") return "protocol error";
+    if (r.error_class == "handler_error") return "the handler reported a failure";
+    if (r.error_class == "bad_output") return "bad output";
+    if (r.outcome == O::timeout) return "timeout";
+    if (r.outcome == O::crash) return "crash";
+    if (r.exit_code == -1) return "config";
+    if (r.outcome == O::failure && r.exit_code > 0 && r.error_class.empty()) return "exit code " + std::to_string(r.exit_code);
+    return r.error_class.empty() ? "failure" : r.error_class;
+}
+
 Decision decide_outcome(const Job& job, const JobRef& ref, const HandlerResult& r, const JobPolicy& policy,
-                        int max_snoozes, bool shutting_down, Random& random) {
+                        int max_snoozes, bool shutting_down, Random& random, int max_releases) {
     using O = HandlerResult::Outcome;
     Decision d;
     Outcome o;
@@ -55,7 +68,17 @@ Decision decide_outcome(const Job& job, const JobRef& ref, const HandlerResult& 
             d.outcome = std::move(o);
             return d;
         case O::cancelled:
-            if (shutting_down) {
+            if (shutting_down && job.releases >= max_releases) {
+                // A handler that never finishes before the worker stops (a hang under cron's
+                // --max-time) would otherwise be handed back forever without spending an attempt.
+                o.kind = Outcome::Kind::failed;
+                o.error_class = d.error_class = "release_limit";
+                o.message = "handed back unfinished " + std::to_string(job.releases + 1) + " times (--max-releases " +
+                            std::to_string(max_releases) + "): the handler never finished before its worker stopped";
+                o.permanent = d.permanent = true;
+                d.name = "failed";
+                d.outcome = std::move(o);
+            } else if (shutting_down) {
                 o.kind = Outcome::Kind::released;
                 o.message = "worker stopped before the job finished";
                 d.name = "released";
@@ -79,6 +102,9 @@ Decision decide_outcome(const Job& job, const JobRef& ref, const HandlerResult& 
     o.error_class = f.error_class;
     o.message = f.message;
     o.delay_ms = f.retry_in_ms.value_or(0);
+    o.permanent = d.permanent;
+    o.ended_by = ended_by(r);
+    if (r.outcome == O::failure && r.exit_code > 0 && r.error_class.empty()) o.exit_code = r.exit_code;
     d.name = f.retry_in_ms ? "retried" : "failed";
     d.outcome = std::move(o);
     return d;
@@ -142,7 +168,7 @@ Attempt Executor::run(Job job, const JobRef& ref, std::int64_t claim_start_ns, s
     }
     auto typed = m_options.type_policies.find(job.type);
     const JobPolicy& policy = typed != m_options.type_policies.end() ? typed->second : m_options.policy;
-    a.decision = decide_outcome(job, ref, r, policy, m_options.max_snoozes, shutting_down, m_random);
+    a.decision = decide_outcome(job, ref, r, policy, m_options.max_snoozes, shutting_down, m_random, m_options.max_releases);
 
     for (auto& s : r.spans) others.push_back(std::move(s));
     r.spans.clear();

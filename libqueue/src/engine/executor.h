@@ -23,9 +23,14 @@ struct Decision {
 
 // Turns a handler's result into the outcome to record: the retry policy and --max-snoozes
 // decide between retry and failure, and a cancelled handler gives its job back only when the
-// worker is stopping (otherwise its lease is gone and there is nothing to record).
+// worker is stopping (otherwise its lease is gone and there is nothing to record), and only
+// --max-releases times: then it fails with error_class release_limit.
 Decision decide_outcome(const Job& job, const JobRef& ref, const HandlerResult& r, const JobPolicy& policy,
-                        int max_snoozes, bool shutting_down, Random& random);
+                        int max_snoozes, bool shutting_down, Random& random, int max_releases = 10);
+
+// What ended a failed attempt, as the log and the timeline say it: "exit code 3", "timeout",
+// "signal 9 (SIGKILL)", "protocol error", "the handler reported a failure", ...
+std::string ended_by(const HandlerResult& r);
 
 struct Attempt {
     Decision decision;

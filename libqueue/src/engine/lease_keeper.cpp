@@ -44,4 +44,31 @@ bool LeaseKeeper::renew(const std::vector<std::shared_ptr<Slot>>& slots) {
     }
 }
 
+void LeaseKeeper::mark_prefetched(const std::vector<std::shared_ptr<Slot>>& slots, std::int64_t after_ms) {
+    const std::int64_t now = m_clock.steady_ns();
+    std::vector<JobRef> mark, unmark;
+    std::vector<Slot*> marked, unmarked;
+    for (const auto& s : slots) {
+        if (s->finishing || s->lost) continue;
+        if (s->started) {
+            if (s->marked_prefetched) {
+                unmark.push_back(s->ref);
+                unmarked.push_back(s.get());
+            }
+        } else if (!s->marked_prefetched && now - s->claimed_steady_ns >= after_ms * 1'000'000) {
+            mark.push_back(s->ref);
+            marked.push_back(s.get());
+        }
+    }
+    try {
+        if (!mark.empty()) m_store.set_prefetched(mark, true);
+        for (auto* s : marked) s->marked_prefetched = true;
+        if (!unmark.empty()) m_store.set_prefetched(unmark, false);
+        for (auto* s : unmarked) s->marked_prefetched = false;
+    } catch (const Error& e) {
+        if (e.code() != ErrorCode::db_unavailable) throw;
+        m_outage.failed("lease keeper", e.what());  // tried again at the next pass
+    }
+}
+
 }  // namespace wfq::engine

@@ -18,6 +18,10 @@ public:
     // One renewal of these slots' leases. Returns false when the database could not be reached
     // (slots whose lease ran out meanwhile are stopped).
     bool renew(const std::vector<std::shared_ptr<Slot>>& slots);
+    // Tells the database which jobs wait in this worker for a free handler (claimed at least
+    // after_ms ago, not started) and which of those a handler now runs, so that `why`, `jobs
+    // list` and `top` show them apart from running ones. Writes only when that changed.
+    void mark_prefetched(const std::vector<std::shared_ptr<Slot>>& slots, std::int64_t after_ms);
 
 private:
     void stop_slot(Slot& slot, const char* why);

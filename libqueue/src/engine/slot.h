@@ -19,6 +19,9 @@ struct Slot {
     // succeeded was sent, plus the lease length.
     std::atomic<std::int64_t> lease_until_ns{0};
     std::int64_t claim_start_ns = 0, claim_end_ns = 0;  // Unix time, for the claim span
+    std::int64_t claimed_steady_ns = 0;
+    std::atomic<bool> started{false};  // an executor runs it (not prefetched any more)
+    bool marked_prefetched = false;    // the lease keeper's: the row says prefetched
     log::Fields fields;                                 // job_id, type, attempt, ... for logs
     std::string decision;                               // the outcome's name, set by the executor
     double seconds = 0;

@@ -347,6 +347,7 @@ private:
                     r.error = "the stream handler broke the protocol (" + protocol + ") and was restarted";
                 } else {
                     r.error = "the stream handler " + status + " before answering";
+                    r.ended_by = "stream handler " + status;
                 }
                 if (!tail.empty()) r.error += "; stderr: " + to_valid_utf8(tail);
                 std::lock_guard<std::mutex> wl(w->mutex);
@@ -634,7 +635,7 @@ private:
         ::waitpid(pid, &status, 0);
         (void)proc;
         if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
-        if (WIFSIGNALED(status)) return "was killed by signal " + std::to_string(WTERMSIG(status));
+        if (WIFSIGNALED(status)) return "was killed by " + describe_signal(WTERMSIG(status));
         return "ended";
     }
 

@@ -31,7 +31,7 @@ const char* kJobColumns =
     "id, type, queue, payload, priority, run_at, state, attempt, max_attempts, key, lock_key, org, repo, "
     "correlation_id, traceparent, tracestate, lease_owner, lease_expires_at, current_stage, last_error, "
     "error_class, result, wait_event, wait_key, wait_deadline, created_at, updated_at, started_at, finished_at, "
-    "wait_spec, signal_data, snoozes";
+    "wait_spec, signal_data, snoozes, releases, prefetched";
 
 const char* kActiveStates = "('pending', 'running', 'waiting')";
 
@@ -43,9 +43,10 @@ const char* kActiveStates = "('pending', 'running', 'waiting')";
 constexpr const char* kStillRunning = "jobs.state = (SELECT 'running')";
 // record_in_transaction, one outcome per statement (Db::statement_per_row): its statement over
 // a JSON array, for one row given as parameters ($1 id, $2 lease owner, $3 attempt,
-// $4 state, $5 unspend, $6 snooze, $7 delay_ms, $8 result, $9 error_class, $10 error, $11 spans).
+// $4 state, $5 unspend, $6 snooze, $7 delay_ms, $8 result, $9 error_class, $10 error, $11 spans,
+// $12 release).
 constexpr const char* kRecordOneOutcome =
-    "UPDATE jobs SET state = $4, attempt = attempt - $5, snoozes = snoozes + $6, "
+    "UPDATE jobs SET state = $4, attempt = attempt - $5, snoozes = snoozes + $6, releases = releases + $12, prefetched = 0, "
     "run_at = CASE WHEN $4 = 'pending' THEN wfq_now_ms() + $7 ELSE run_at END, "
     "result = CASE WHEN $4 = 'completed' THEN $8 ELSE result END, "
     "error_class = COALESCE($9, error_class), last_error = COALESCE($10, last_error), lease_expires_at = NULL, "
@@ -89,6 +90,8 @@ Job job_from_row(Row&& r) {
     j.wait_spec = r.take_opt_str(29);
     j.signal_data = r.take_opt_str(30);
     j.snoozes = static_cast<int>(r.i64(31));
+    j.releases = static_cast<int>(r.i64(32));
+    j.prefetched = r.i64(33) != 0;
     j.last_worker = j.lease_owner;
     if (j.state != JobState::running) j.lease_owner.reset();  // kept in the row as the last worker
     return j;
@@ -348,6 +351,16 @@ public:
         return lost;
     }
 
+    void set_prefetched(const std::vector<JobRef>& jobs, bool prefetched) override {
+        if (jobs.empty()) return;
+        nlohmann::json refs = nlohmann::json::array();
+        for (const auto& j : jobs) refs.push_back({{"id", j.id}, {"owner", j.lease_owner}, {"attempt", j.attempt}});
+        run("UPDATE jobs SET prefetched = $2 FROM " + m_db->json_rows("$1", {{"id", "bigint"}, {"owner", "text"}, {"attempt", "integer"}}) +
+                " WHERE jobs.id = u.id AND " + m_db->json_ids_match("jobs.id", "$1") +
+                " AND jobs.lease_owner = u.owner AND jobs.attempt = u.attempt AND " + kStillRunning + " RETURNING jobs.id",
+            {refs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), std::int64_t(prefetched ? 1 : 0)});
+    }
+
     bool complete(const JobRef& job, const std::optional<std::string>& result,
                   const std::vector<std::string>& spans) override {
         Outcome o;
@@ -417,6 +430,7 @@ public:
                 // Each job is found by its id (json_ids_match, kStillRunning).
                 auto done = m_db->exec(
                     "UPDATE jobs SET state = u.state, attempt = jobs.attempt - u.unspend, snoozes = jobs.snoozes + u.snooze, "
+                    "releases = jobs.releases + u.release, prefetched = 0, "
                     "run_at = CASE WHEN u.state = 'pending' THEN wfq_now_ms() + u.delay_ms ELSE jobs.run_at END, "
                     "result = CASE WHEN u.state = 'completed' THEN u.result ELSE jobs.result END, "
                     "error_class = CASE WHEN u.error_class IS NULL THEN jobs.error_class ELSE u.error_class END, "
@@ -428,7 +442,7 @@ public:
                         m_db->json_rows("$1", {{"id", "bigint"}, {"owner", "text"}, {"attempt", "integer"}, {"state", "text"},
                                                {"unspend", "integer"}, {"snooze", "integer"}, {"delay_ms", "bigint"},
                                                {"result", "text"}, {"error_class", "text"}, {"error", "text"},
-                                               {"spans", "text"}}) +
+                                               {"spans", "text"}, {"release", "integer"}}) +
                         " WHERE jobs.id = u.id AND " + m_db->json_ids_match("jobs.id", "$1") +
                         " AND jobs.lease_owner = u.owner AND jobs.attempt = u.attempt AND " + kStillRunning +
                         " RETURNING jobs.id, jobs.started_at",
@@ -495,6 +509,10 @@ public:
                 add_event(id, "wait_timeout", exhausted ? "failed" : "pending", static_cast<int>(r.i64(1)), std::nullopt, why);
                 (exhausted ? report.failed : report.requeued).push_back(id);
             }
+            // Stored signals past their --keep, and consumed ones a day old.
+            m_db->exec("DELETE FROM signals WHERE (consumed_by IS NULL AND expires_at < wfq_now_ms()) OR "
+                       "(consumed_by IS NOT NULL AND created_at < wfq_now_ms() - 86400000)",
+                       {});
             // Forget workers that have been silent for a day.
             m_db->exec("DELETE FROM workers WHERE last_heartbeat < wfq_now_ms() - 86400000", {});
             return report;
@@ -518,6 +536,8 @@ public:
             sql += " AND lock_key = $" + std::to_string(params.size() + 1);
             params.emplace_back(*f.lock_key);
         }
+        add_scope_filters(sql, params, "", f.error_classes, f.orgs, f.repos, f.older_than_ms, f.newer_than_ms,
+                          f.running_longer_than_ms);
         if (f.before_id) {  // keyset pagination: the page before the one that began at this id
             sql += " AND id < $" + std::to_string(params.size() + 1);
             params.emplace_back(*f.before_id);
@@ -529,12 +549,17 @@ public:
                    "WHERE last_heartbeat < wfq_now_ms() - $" + std::to_string(params.size() + 1) + "))";
             params.emplace_back(std::int64_t(kDefaultDeadAfterMs));
         }
-        sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size() + 1);
+        if (f.after_id) {
+            sql += " AND id > $" + std::to_string(params.size() + 1);
+            params.emplace_back(*f.after_id);
+        }
+        const char* order = f.after_id ? "ASC" : "DESC";
+        sql += std::string(" ORDER BY id ") + order + " LIMIT $" + std::to_string(params.size() + 1);
         params.emplace_back(std::int64_t(f.limit));
-        sql = std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id IN (" + sql + ") ORDER BY id DESC";
+        sql = std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id IN (" + sql + ") ORDER BY id " + order;
         std::vector<Job> jobs;
         for (const auto& r : run(sql, params)) jobs.push_back(job_from_row(r));
-        std::reverse(jobs.begin(), jobs.end());
+        if (!f.after_id) std::reverse(jobs.begin(), jobs.end());
         return jobs;
     }
 
@@ -598,7 +623,7 @@ public:
                 auto rows = m_db->exec(
                     "UPDATE jobs SET state = 'pending', attempt = 0, run_at = wfq_now_ms(), lease_owner = NULL, "
                     "lease_expires_at = NULL, finished_at = NULL, wait_event = NULL, wait_key = NULL, wait_deadline = NULL, "
-                    "wait_spec = NULL, signal_data = NULL, updated_at = wfq_now_ms() WHERE id = $1 AND state <> 'running' "
+                    "updated_at = wfq_now_ms() WHERE id = $1 AND state <> 'running' "
                     "RETURNING id",
                     {id});
                 if (rows.empty()) return exists(id) ? AdminResult::wrong_state : AdminResult::not_found;
@@ -918,7 +943,10 @@ public:
                 {job.id, job.lease_owner, std::int64_t(job.attempt), std::int64_t(c.seq), c.stage, c.kind,
                  std::int64_t(c.gzipped ? 1 : 0), std::int64_t(c.raw_bytes), std::int64_t(c.stored_bytes), Blob{c.blob},
                  c.summary});
-            return !rows.empty();
+            if (rows.empty()) return false;
+            // The context a signal resumed the job with is in this checkpoint now.
+            m_db->exec("UPDATE jobs SET signal_data = NULL WHERE id = $1 AND signal_data IS NOT NULL", {job.id});
+            return true;
         });
     }
 
@@ -941,7 +969,8 @@ public:
         return out;
     }
 
-    std::vector<std::int64_t> signal(const std::string& event, const std::string& key, const std::string& data) override {
+    std::vector<std::int64_t> signal(const std::string& event, const std::string& key, const std::string& data,
+                                     std::int64_t keep_ms) override {
         return transact("signal", [&] {
             m_db->lock_name_for_transaction("signal:" + event + "\x1f" + key);
             std::string payload = "{\"event\":" + json_quote(event) + ",\"data\":" + data + "}";
@@ -957,10 +986,38 @@ public:
                 add_event(r.i64(0), "signalled", "pending", static_cast<int>(r.i64(1)), std::nullopt, "signal '" + event + "' arrived");
             }
             if (ids.empty())
-                m_db->exec("INSERT INTO signals (event, key, data, created_at) VALUES ($1, $2, $3, wfq_now_ms())", {event, key, data});
+                m_db->exec("INSERT INTO signals (event, key, data, created_at, expires_at) VALUES ($1, $2, $3, wfq_now_ms(), "
+                           "CASE WHEN $4 > 0 THEN wfq_now_ms() + $4 END)",
+                           {event, key, data, keep_ms});
             else
                 m_db->notify_enqueued("*");
             return ids;
+        });
+    }
+
+    std::vector<StoredSignal> stored_signals() override {
+        std::vector<StoredSignal> out;
+        for (const auto& r : run("SELECT id, event, key, data, created_at, expires_at FROM signals WHERE consumed_by IS NULL "
+                                 "AND (expires_at IS NULL OR expires_at > wfq_now_ms()) ORDER BY id",
+                                 {})) {
+            StoredSignal s;
+            s.id = r.i64(0);
+            s.event = r.str(1);
+            s.key = r.str(2);
+            s.data = r.str(3);
+            s.created_at = r.i64(4);
+            s.expires_at = r.opt_i64(5);
+            out.push_back(std::move(s));
+        }
+        return out;
+    }
+
+    std::int64_t clear_signals(const std::string& event, const std::optional<std::string>& key) override {
+        return transact([&] {
+            auto rows = key ? m_db->exec("DELETE FROM signals WHERE consumed_by IS NULL AND event = $1 AND key = $2 RETURNING id",
+                                         {event, *key})
+                            : m_db->exec("DELETE FROM signals WHERE consumed_by IS NULL AND event = $1 RETURNING id", {event});
+            return static_cast<std::int64_t>(rows.size());
         });
     }
 
@@ -1235,18 +1292,33 @@ private:
         }
         add_in(sql, params, prefix + "type", f.types);
         add_in(sql, params, prefix + "queue", f.queues);
-        add_in(sql, params, prefix + "error_class", f.error_classes);
-        add_in(sql, params, prefix + "org", f.orgs);
-        add_in(sql, params, prefix + "repo", f.repos);
-        if (f.older_than_ms) {
-            sql += " AND " + prefix + "updated_at < wfq_now_ms() - $" + std::to_string(params.size() + 1);
-            params.emplace_back(*f.older_than_ms);
-        }
-        if (f.newer_than_ms) {
-            sql += " AND " + prefix + "updated_at >= wfq_now_ms() - $" + std::to_string(params.size() + 1);
-            params.emplace_back(*f.newer_than_ms);
-        }
+        add_scope_filters(sql, params, prefix, f.error_classes, f.orgs, f.repos, f.older_than_ms, f.newer_than_ms,
+                          f.running_longer_than_ms);
         return sql;
+    }
+
+    // The filters `jobs list` shares with retry and cancel: error class, org, repo, age by
+    // updated_at, and running time (a handler runs it, by started_at; never a prefetched job).
+    static void add_scope_filters(std::string& sql, Params& params, const std::string& prefix,
+                                  const std::vector<std::string>& error_classes, const std::vector<std::string>& orgs,
+                                  const std::vector<std::string>& repos, std::optional<std::int64_t> older_than_ms,
+                                  std::optional<std::int64_t> newer_than_ms, std::optional<std::int64_t> running_longer_than_ms) {
+        add_in(sql, params, prefix + "error_class", error_classes);
+        add_in(sql, params, prefix + "org", orgs);
+        add_in(sql, params, prefix + "repo", repos);
+        if (older_than_ms) {
+            sql += " AND " + prefix + "updated_at < wfq_now_ms() - $" + std::to_string(params.size() + 1);
+            params.emplace_back(*older_than_ms);
+        }
+        if (newer_than_ms) {
+            sql += " AND " + prefix + "updated_at >= wfq_now_ms() - $" + std::to_string(params.size() + 1);
+            params.emplace_back(*newer_than_ms);
+        }
+        if (running_longer_than_ms) {
+            sql += " AND " + prefix + "state = 'running' AND " + prefix + "prefetched = 0 AND " + prefix +
+                   "started_at < wfq_now_ms() - $" + std::to_string(params.size() + 1);
+            params.emplace_back(*running_longer_than_ms);
+        }
     }
 
     std::vector<std::int64_t> apply_bulk_once(BulkAction action, const BulkFilter& filter,
@@ -1275,11 +1347,17 @@ private:
         }
         std::string set, guard, kind, state, message;
         if (action == BulkAction::retry) {
-            set = "state = 'pending', attempt = 0, run_at = wfq_now_ms(), lease_owner = NULL, lease_expires_at = NULL, "
-                  "finished_at = NULL, wait_event = NULL, wait_key = NULL, wait_deadline = NULL, wait_spec = NULL, "
-                  "signal_data = NULL, updated_at = wfq_now_ms()";
-            // Never a running job; never a job whose idempotency key another active job now holds.
-            guard = " AND jobs.state <> 'running' AND (jobs.key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs o WHERE "
+            // A running job (only with --running-longer-than: a hung handler) keeps its attempt
+            // count, so that its worker's late outcome (compare-and-set on the attempt) changes
+            // nothing, and gets one more attempt if it had none left; its worker stops it.
+            set = "state = 'pending', attempt = CASE WHEN jobs.state = 'running' THEN jobs.attempt ELSE 0 END, "
+                  "max_attempts = CASE WHEN jobs.state = 'running' AND jobs.max_attempts <= jobs.attempt THEN jobs.attempt + 1 "
+                  "ELSE jobs.max_attempts END, run_at = wfq_now_ms(), lease_owner = NULL, lease_expires_at = NULL, prefetched = 0, "
+                  "finished_at = NULL, wait_event = NULL, wait_key = NULL, wait_deadline = NULL, updated_at = wfq_now_ms()";
+            // Never a running job unless the filter asks for hung ones; never a job whose
+            // idempotency key another active job now holds.
+            guard = std::string(filter.running_longer_than_ms ? "" : " AND jobs.state <> 'running'") +
+                    " AND (jobs.key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs o WHERE "
                     "o.key = jobs.key AND o.id <> jobs.id AND o.state IN ('pending', 'running', 'waiting')))";
             kind = "retried";
             state = "pending";
@@ -1305,7 +1383,7 @@ private:
             changed.push_back(r.i64(0));
             stopped_running = stopped_running || was_running.count(r.i64(0));
             events.push_back({{"id", r.i64(0)}, {"kind", kind}, {"state", state},
-                              {"attempt", action == BulkAction::retry ? 0 : r.i64(1)}, {"worker", nullptr},
+                              {"attempt", r.i64(1)}, {"worker", nullptr},
                               {"message", message}, {"data", nlohmann::json{{"by", actor}}.dump()}});
         }
         if (!events.empty()) insert_events(events);
@@ -1394,6 +1472,8 @@ private:
         using K = Outcome::Kind;
         return o.kind == K::snoozed || o.kind == K::deferred || o.kind == K::released;
     }
+    // A job handed back while its handler ran counts toward --max-releases.
+    static bool outcome_counts_release(const Outcome& o) { return o.kind == Outcome::Kind::released && o.handler_ran; }
     // Only failures write error_class and last_error.
     static bool outcome_failed(const Outcome& o) { return o.kind == Outcome::Kind::retry || o.kind == Outcome::Kind::failed; }
 
@@ -1437,6 +1517,8 @@ private:
             append_json_string(out, o.spans);
             out.insert(out.size() - 1, "\\n");
         }
+        out += ",\"release\":";
+        out += outcome_counts_release(o) ? '1' : '0';
         out += '}';
     }
 
@@ -1453,7 +1535,8 @@ private:
                 opt(o.result),
                 failure ? Param(to_valid_utf8(o.error_class)) : Param(nullptr),
                 failure ? Param(to_valid_utf8(o.message)) : Param(nullptr),
-                o.spans.empty() ? Param(nullptr) : Param(o.spans + "\n")};
+                o.spans.empty() ? Param(nullptr) : Param(o.spans + "\n"),
+                std::int64_t(outcome_counts_release(o) ? 1 : 0)};
     }
 
     static nlohmann::json outcome_event(const Outcome& o, std::optional<std::int64_t> started_at) {
@@ -1462,6 +1545,9 @@ private:
         if (started_at) data["started_at"] = *started_at;  // the attempt's claim, shown in the timeline
         std::string kind, state = "pending";
         int attempt = o.job.attempt;
+        if (o.exit_code) data["exit_code"] = *o.exit_code;
+        if (!o.ended_by.empty()) data["ended_by"] = o.ended_by;
+        if (o.kind == K::failed) data["permanent"] = o.permanent;
         switch (o.kind) {
             case K::retry:
                 kind = "retry_scheduled";
@@ -1507,7 +1593,7 @@ private:
         const JobRef& job = o.job;
         m_db->lock_name_for_transaction("signal:" + o.wait_event + "\x1f" + o.wait_key);
         auto stored = m_db->exec("SELECT id, data FROM signals WHERE event = $1 AND key = $2 AND consumed_by IS NULL "
-                                 "ORDER BY id LIMIT 1",
+                                 "AND (expires_at IS NULL OR expires_at > wfq_now_ms()) ORDER BY id LIMIT 1",
                                  {o.wait_event, o.wait_key});
         if (!stored.empty()) {
             std::string payload = "{\"event\":" + json_quote(o.wait_event) + ",\"data\":" + stored[0].str(1) + "}";

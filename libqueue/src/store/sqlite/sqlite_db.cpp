@@ -159,6 +159,14 @@ DROP INDEX jobs_state_id;
 DROP INDEX jobs_finished;
 CREATE INDEX jobs_finished ON jobs (state, finished_at, queue, type) WHERE state IN ('completed', 'failed', 'cancelled');
 )SQL"},
+    {8, "operator traps: bounded releases, prefetched jobs, expiring signals", R"SQL(
+-- How often a job was handed back unfinished (worker stopped, --max-time): --max-releases bounds it.
+ALTER TABLE jobs ADD COLUMN releases INTEGER NOT NULL DEFAULT 0;
+-- 1 while a claimed job waits in a worker for a free handler (prefetched), 0 once one runs it.
+ALTER TABLE jobs ADD COLUMN prefetched INTEGER NOT NULL DEFAULT 0;
+-- A stored signal that no wait consumed is dropped after this time (signal --keep).
+ALTER TABLE signals ADD COLUMN expires_at INTEGER;
+)SQL"},
 };
 
 [[noreturn]] void throw_sqlite(sqlite3* db, int rc, const std::string& what) {
