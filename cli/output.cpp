@@ -11,6 +11,8 @@
 #include <sys/ioctl.h>
 #include <poll.h>
 #include <termios.h>
+#include <algorithm>
+#include <vector>
 #include <csignal>
 #include <cerrno>
 #include <unistd.h>
@@ -159,6 +161,17 @@ LiveScreen::~LiveScreen() {
     delete m_saved;
 }
 
+// line in at most cols terminal columns, cut at a code point and ended with "…" when longer.
+static std::string fit_columns(const std::string& line, std::size_t cols) {
+    if (visible_length(line) <= cols) return line;
+    std::size_t bytes = 0;
+    for (std::size_t seen = 0; bytes < line.size() && seen + 1 < cols; ++seen) {
+        ++bytes;
+        while (bytes < line.size() && (static_cast<unsigned char>(line[bytes]) & 0xc0) == 0x80) ++bytes;
+    }
+    return line.substr(0, bytes) + (cols ? "…" : "");
+}
+
 void LiveScreen::draw(const std::string& frame) {
     winsize ws{};
     int rows = 24, cols = 80;
@@ -166,12 +179,24 @@ void LiveScreen::draw(const std::string& frame) {
         rows = ws.ws_row;
         cols = ws.ws_col;
     }
-    std::string out = "\x1b[H";
+    std::vector<std::string> lines;
     std::istringstream in(frame);
-    int n = 0;
-    for (std::string line; n < rows - 1 && std::getline(in, line); ++n)
-        out += line.substr(0, static_cast<std::size_t>(cols)) + "\x1b[K\n";
-    out += "q: quit\x1b[K\x1b[J";
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    std::size_t room = rows > 1 ? static_cast<std::size_t>(rows - 1) : 0;  // the last row says how to quit
+    if (lines.size() > room && room > 0) {  // a short terminal: say that lines are left off
+        std::size_t left_off = lines.size() - room + 1;
+        lines.resize(room - 1);
+        lines.push_back("… " + std::to_string(left_off) + (left_off == 1 ? " more line" : " more lines") +
+                        " (a taller terminal shows them)");
+    }
+    auto width = static_cast<std::size_t>(std::max(cols, 1));
+    std::string out = "\x1b[H";
+    for (const auto& line : lines) {
+        std::string shown = fit_columns(line, width);
+        // A line that fills the row leaves the cursor on its last cell, which \x1b[K would erase.
+        out += shown + (visible_length(shown) < width ? "\x1b[K\n" : "\r\n");
+    }
+    out += fit_columns("q: quit", width) + "\x1b[K\x1b[J";
     std::cout << out << std::flush;
 }
 

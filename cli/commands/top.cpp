@@ -19,12 +19,13 @@ int run_top(Context& ctx, TopOptions& o) {
     Store& store = ctx.store();
     if (o.once || o.json || !stdout_is_terminal()) {
         TopSnapshot s = store.top_snapshot(o.rows);
-        std::cout << (o.json ? top_to_json(s) + "\n" : render_top_text(s));
+        // On a terminal (--once) the frame fits its width; in a pipe nothing is cut.
+        std::cout << (o.json ? top_to_json(s) + "\n" : render_top_text(s, stdout_is_terminal() ? terminal_width() : 0));
         return 0;
     }
     LiveScreen screen;
     for (;;) {
-        screen.draw(render_top_text(store.top_snapshot(o.rows)));
+        screen.draw(render_top_text(store.top_snapshot(o.rows), terminal_width()));  // read each time: resizes
         int key = screen.wait_key(static_cast<int>(interval));
         if (key == 'q' || key == 'Q') return 0;
         if (key < 0) return 130;  // SIGINT/SIGTERM: the screen's destructor restores the terminal
@@ -36,7 +37,9 @@ int run_top(Context& ctx, TopOptions& o) {
 void add_top_command(CLI::App& app, Context& ctx) {
     auto o = std::make_shared<TopOptions>();
     auto* top = app.add_subcommand("top", "Live view: queues (depth, rates, oldest age), workers, recent failures, stuck jobs");
-    top->add_flag("--once", o->once, "Print one frame and exit (also when stdout is not a terminal)");
+    top->add_flag("--once", o->once,
+                  "Print one frame and exit (also when stdout is not a terminal, uncut). On a terminal a frame fits its width: "
+                  "long names end in …, and columns left out end the header line with … and are named in the table's title");
     top->add_flag("--json", o->json, "Print one frame as a JSON object and exit");
     top->add_option("--interval", o->interval, "Refresh interval (duration)")->capture_default_str();
     top->add_option("--rows", o->rows, "Recent failures and stuck jobs shown")->capture_default_str();
