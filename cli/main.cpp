@@ -7,10 +7,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <iostream>
 #include <set>
+#include <string>
+#include <vector>
 
 #ifndef WFQ_VERSION
 #define WFQ_VERSION "0.0.0"
@@ -132,6 +135,130 @@ std::vector<std::string> split_command(int argc, char** argv, const CLI::App& ap
     return args;
 }
 
+// ---- usage errors ------------------------------------------------------------------------
+
+// Edit distance (insert, delete, replace, swap of neighbours) between two words.
+std::size_t distance(const std::string& a, const std::string& b) {
+    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i)
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    return d[a.size()][b.size()];
+}
+
+// The candidates nearest to word: those it begins (--prio: --priority) if any, else those within
+// a third of its length in edits (at least 1, at most 3); none when nothing is that close.
+std::vector<std::string> nearest(const std::string& word, const std::vector<std::string>& candidates) {
+    std::vector<std::string> prefixed, close;
+    std::size_t best = std::min<std::size_t>(3, std::max<std::size_t>(1, word.size() / 3)) + 1;
+    for (const auto& c : candidates) {
+        if (c == word) continue;
+        if (word.size() >= 2 && c.compare(0, word.size(), word) == 0) prefixed.push_back(c);
+        std::size_t d = distance(word, c);
+        if (d < best) {
+            best = d;
+            close.clear();
+        }
+        if (d == best) close.push_back(c);
+    }
+    std::vector<std::string>& out = prefixed.empty() ? close : prefixed;
+    if (out.size() > 3) out.resize(3);
+    return out;
+}
+
+// "a", "a or b", "a, b or c" (with "and": "a, b and c").
+std::string one_of(const std::vector<std::string>& words, const char* last = " or ") {
+    std::string s;
+    for (std::size_t i = 0; i < words.size(); ++i) s += (i == 0 ? "" : i + 1 == words.size() ? last : ", ") + words[i];
+    return s;
+}
+
+std::vector<CLI::App*> commands_of(CLI::App* app) {
+    return app->get_subcommands([](CLI::App* s) { return !s->get_group().empty() && s->get_name().rfind("__", 0) != 0; });
+}
+
+std::string path_of(const CLI::App* app) {
+    std::string path;
+    for (; app; app = app->get_parent()) path = app->get_name() + (path.empty() ? "" : " " + path);
+    return path;
+}
+
+// Why the command line did not parse, when the cause is a word wfq does not know: an unknown flag
+// (of the command or, since flags fall through, of the commands above it) or an unknown command
+// where one is required, with the nearest known one; *where is the command it was given to.
+// Empty when every word is known.
+std::string unknown_word(CLI::App& root, const std::vector<std::string>& args, const CLI::App** where) {
+    CLI::App* app = &root;
+    *where = app;
+    std::size_t positionals = 0;
+    auto find_flag = [&](const std::string& word) -> const CLI::Option* {
+        for (CLI::App* a = app; a; a = a->get_parent())
+            for (const CLI::Option* o : a->get_options([](const CLI::Option* o) { return o->nonpositional(); })) {
+                for (const auto& l : o->get_lnames())
+                    if (word == "--" + l) return o;
+                for (const auto& sn : o->get_snames())
+                    if (word == "-" + sn) return o;
+            }
+        return nullptr;
+    };
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--") break;  // the rest belongs to a command (lock run)
+        if (a.size() > 1 && a[0] == '-') {
+            std::string name = a.substr(0, a.find('='));
+            if (name == "--help" || name == "-h" || (app == &root && name == "--version")) continue;
+            if (const CLI::Option* o = find_flag(name)) {
+                if (o->get_items_expected_max() > 0 && a.find('=') == std::string::npos && name.size() > 2 && name[1] == '-') ++i;
+                continue;
+            }
+            std::vector<std::string> known{"--help"};
+            for (CLI::App* p = app; p; p = p->get_parent())
+                for (const CLI::Option* o : p->get_options([](const CLI::Option* o) { return o->nonpositional(); }))
+                    for (const auto& l : o->get_lnames()) known.push_back("--" + l);
+            std::vector<std::string> near = nearest(name, known);
+            return "unknown flag " + name + (near.empty() ? "" : "; did you mean " + one_of(near) + "?");
+        }
+        CLI::App* sub = nullptr;
+        if (positionals == 0)
+            for (CLI::App* c : commands_of(app))
+                if (c->get_name() == a) sub = c;
+        if (sub) {
+            *where = app = sub;
+            continue;
+        }
+        if (positionals++ == 0 && app->get_require_subcommand_min() > 0) {
+            std::vector<std::string> names;
+            for (CLI::App* c : commands_of(app)) names.push_back(c->get_name());
+            std::vector<std::string> near = nearest(a, names);
+            std::string here = app == &root ? "" : path_of(app).substr(root.get_name().size() + 1) + " ";
+            for (auto& n : near) n = "'" + here + n + "'";
+            return "unknown command '" + here + a + "'" +
+                   (near.empty() ? "; the commands of " + path_of(app) + " are " + one_of(names, " and ")
+                                 : "; did you mean " + one_of(near) + "?");
+        }
+    }
+    if (app->get_require_subcommand_min() > 0 && positionals == 0) {
+        std::vector<std::string> names;
+        for (CLI::App* c : commands_of(app)) names.push_back(c->get_name());
+        return (app == &root ? std::string("a command is needed") : app->get_name() + " needs a command") + ": " + one_of(names);
+    }
+    return "";
+}
+
+// The deepest command the parser reached (for "see wfq X --help").
+const CLI::App* parsed_command(const CLI::App& root) {
+    const CLI::App* app = &root;
+    for (;;) {
+        auto subs = app->get_subcommands();
+        if (subs.empty()) return app;
+        app = subs.front();
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -181,9 +308,19 @@ int main(int argc, char** argv) {
         for (const auto& a : args) cargs.push_back(a.c_str());
         try {
             app.parse(static_cast<int>(cargs.size()), const_cast<char**>(cargs.data()));
+        } catch (const CLI::Success& e) {
+            return app.exit(e);  // --help, --version
         } catch (const CLI::ParseError& e) {
-            int code = app.exit(e);
-            return code == 0 ? 0 : 2;
+            // A usage error, said the way every other wfq message is: an unknown word with the
+            // nearest known one, else the parser's own words; exit 2.
+            const CLI::App* where = nullptr;
+            std::string why = unknown_word(app, args, &where);
+            if (why.empty()) {
+                why = e.what();
+                where = parsed_command(app);
+            }
+            std::cerr << "wfq: " << why << " (see " << path_of(where) << " --help)\n";
+            return 2;
         }
         wfq::log::configure(ctx.log_level, ctx.log_format);
         return ctx.action ? ctx.action() : 0;
