@@ -5,6 +5,7 @@
 
 #include <wfq/backoff.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 #include <sstream>
@@ -61,6 +62,17 @@ std::vector<std::string> database_values(Context& ctx, const std::string& what) 
     return out;
 }
 
+// Every error_class wfq writes on a failed job (what `--error-class` filters on): the handlers'
+// (exit_code, timeout, crash, config: the command could not start; stream: protocol,
+// handler_error, bad_output), pipelines' (bad_input, bad_output, corrupt_state, no_workflow) and
+// the queue's own (lease_expired, wait_timeout, snooze_limit, release_limit).
+const std::vector<std::string>& error_classes() {
+    static const std::vector<std::string> classes = {
+        "bad_input",     "bad_output",    "config",       "corrupt_state", "crash",        "exit_code",    "handler_error",
+        "lease_expired", "no_workflow",   "protocol",     "release_limit", "snooze_limit", "timeout",      "wait_timeout"};
+    return classes;
+}
+
 std::vector<std::string> option_values(Context& ctx, const std::string& option) {
     if (option == "--state")
         return {"pending", "running", "waiting", "completed", "failed", "cancelled", "scheduled", "retrying"};
@@ -70,27 +82,44 @@ std::vector<std::string> option_values(Context& ctx, const std::string& option) 
     if (option == "--log-level") return {"trace", "debug", "info", "warn", "error", "off"};
     if (option == "--type") return database_values(ctx, "types");
     if (option == "--queue") return database_values(ctx, "queues");
-    if (option == "--error-class")
-        return {"exit_code", "timeout", "crash", "lease_expired", "wait_timeout", "snooze_limit", "bad_output", "protocol"};
+    if (option == "--error-class") return error_classes();
     return {};
+}
+
+// What the positional argument number `index` (0-based) of the command at path takes, from the
+// database: job ids, job types, lock keys, queue or schedule names ("" for none: files, say).
+std::string positional_values(const std::string& path, std::size_t index) {
+    if (path == "jobs retry" || path == "jobs cancel") return "ids";  // any number of ids
+    if (index > 0) return "";
+    if (path == "jobs show" || path == "jobs logs" || path == "wfq why" || path == "trace show") return "ids";
+    if (path == "wfq enqueue") return "types";  // TYPE [PAYLOAD]
+    if (path == "lock release" || path == "lock renew") return "locks";
+    if (path == "queues pause" || path == "queues resume") return "queues";
+    if (path == "schedule remove" || path == "schedule pause" || path == "schedule resume") return "schedules";
+    return "";
 }
 
 std::vector<std::string> complete(CLI::App* root, Context& ctx, const std::vector<std::string>& words) {
     CLI::App* app = root;
     std::string cur = words.empty() ? "" : words.back();
     std::string prev;
+    std::vector<std::string> given;  // the positional arguments already typed for app
     for (std::size_t i = 0; i + 1 < words.size(); ++i) {
         const std::string& w = words[i];
         if (w == "--exec" || w == "--") return {};  // the rest is another program's command line
-        if (auto* sub = find_sub(app, w)) {
-            app = sub;
-            prev.clear();
-            continue;
-        }
+        if (given.empty())
+            if (auto* sub = find_sub(app, w)) {
+                app = sub;
+                prev.clear();
+                continue;
+            }
         prev = w;
-        if (const auto* o = find_option(app, w); o && takes_value(o) && i + 2 < words.size()) {
+        const auto* o = w.size() > 1 && w[0] == '-' ? find_option(app, w) : nullptr;
+        if (o && takes_value(o) && i + 2 < words.size()) {
             ++i;  // skip its value
             prev.clear();
+        } else if (!o && (w.empty() || w[0] != '-')) {
+            given.push_back(w);
         }
     }
     std::vector<std::string> candidates;
@@ -107,18 +136,22 @@ std::vector<std::string> complete(CLI::App* root, Context& ctx, const std::vecto
                     for (const auto& l : o->get_lnames()) candidates.push_back("--" + l);
                 }
         } else {
-            for (auto* s : visible_subcommands(app)) candidates.push_back(s->get_name());
+            if (given.empty())
+                for (auto* s : visible_subcommands(app)) candidates.push_back(s->get_name());
             std::string path = app->get_parent() ? app->get_parent()->get_name() + " " + app->get_name() : "";
-            if (path == "jobs show" || path == "jobs retry" || path == "jobs cancel") candidates = database_values(ctx, "ids");
-            if (path == "lock release" || path == "lock renew") candidates = database_values(ctx, "locks");
-            if (path == "queues pause" || path == "queues resume") candidates = database_values(ctx, "queues");
-            if (path == "schedule remove" || path == "schedule pause" || path == "schedule resume")
-                candidates = database_values(ctx, "schedules");
+            if (std::string what = positional_values(path, given.size()); !what.empty()) {
+                candidates = database_values(ctx, what);
+                // Ids of retry and cancel already on the line are not offered again.
+                candidates.erase(std::remove_if(candidates.begin(), candidates.end(),
+                                                [&](const std::string& c) { return std::count(given.begin(), given.end(), c) > 0; }),
+                                 candidates.end());
+            }
         }
     }
     std::vector<std::string> out;
+    std::set<std::string> seen;  // each candidate once: a shell shows a repeated one twice
     for (const auto& c : candidates)
-        if (c.compare(0, cur.size(), cur) == 0) out.push_back(c);
+        if (c.compare(0, cur.size(), cur) == 0 && seen.insert(c).second) out.push_back(c);
     return out;
 }
 

@@ -82,6 +82,39 @@ wfq schedule add completion-schedule --cron @daily completion_type 2> /dev/null
 bash_complete wfq queues pause "" | grep -x completion-queue > /dev/null || fail "queue names from the database"
 bash_complete wfq schedule remove "" | grep -x completion-schedule > /dev/null || fail "schedule names from the database"
 bash_complete wfq jobs retry --error-class t | grep -x timeout > /dev/null || fail "error classes"
+# Ids after every command that takes one, types after enqueue, every error class wfq writes, and
+# each candidate once.
+for sh in bash_complete zsh_complete fish_complete; do
+    $sh wfq why "" | grep -x "$id" > /dev/null || fail "$sh: job ids after why"
+    $sh wfq trace show "" | grep -x "$id" > /dev/null || fail "$sh: job ids after trace show"
+    $sh wfq jobs show "" | grep -x "$id" > /dev/null || fail "$sh: job ids after jobs show"
+    $sh wfq enqueue comp | grep -x completion_type > /dev/null || fail "$sh: job types after enqueue"
+done
+bash_complete wfq enqueue completion_type "" | grep -x completion_type > /dev/null && fail "a job type offered as enqueue's payload"
+bash_complete wfq why "$id" "" | grep -x "$id" > /dev/null && fail "a second id offered to why"
+id2=$(wfq enqueue completion_type '{}')
+out=$(bash_complete wfq jobs cancel "$id" "")
+echo "$out" | grep -x "$id2" > /dev/null || fail "jobs cancel ID <Tab>: no other id: $out"
+echo "$out" | grep -x "$id" > /dev/null && fail "jobs cancel ID <Tab> offers ID again: $out"
+for class in exit_code timeout crash config protocol handler_error bad_output bad_input corrupt_state no_workflow \
+    lease_expired wait_timeout snooze_limit release_limit; do
+    bash_complete wfq jobs retry --error-class "" | grep -x "$class" > /dev/null || fail "error class $class not completed"
+done
+bash_complete wfq jobs cancel --error-class h | grep -x handler_error > /dev/null || fail "error class handler_error"
+wfq enqueue completion_type '{}' --queue t2 > /dev/null
+wfq enqueue completion_type '{}' --queue t2 --delay 1h > /dev/null
+wfq queues pause t2 > /dev/null 2>&1
+wfq queues pause t2-other > /dev/null 2>&1 || true
+for sh in bash_complete zsh_complete fish_complete; do
+    out=$($sh wfq queues pause t2)
+    [ "$(echo "$out" | grep -cx t2)" = 1 ] || fail "$sh: queues pause t2<Tab> offers t2 other than once: $out"
+    out=$($sh wfq queues pause t2 "" || true)  # zsh's script fails when it adds nothing
+    [ -z "$out" ] || fail "$sh: queues pause t2 <Tab> offers a second queue (pause takes one): $out"
+    out=$($sh wfq lock release completion-lock "" || true)
+    echo "$out" | grep -x completion-lock > /dev/null && fail "$sh: lock release KEY <Tab> offers KEY again: $out"
+    [ "$($sh wfq jo | grep -cx jobs)" = 1 ] || fail "$sh: jo<Tab> offers jobs other than once"
+done
+pass "ids after why, trace show and jobs show (not twice), types after enqueue, every error class, each candidate once"
 start=$(date +%s%N)
 out=$(WFQ_DB=postgresql://127.0.0.1:1/none bash_complete wfq jobs show "")
 [ -z "$out" ] || fail "completion printed '$out' with no database"
