@@ -3,17 +3,21 @@
 #include <wfq/metrics.h>
 #include <wfq/trace.h>
 
+#include <charconv>
+#include <cmath>
 #include <cstdio>
-#include <sstream>
 
 namespace wfq {
 namespace {
 
+// The shortest text that reads back as v (18.293, not 18.292999999999999), in Prometheus' spelling
+// of the special values.
 std::string number(double v) {
-    std::ostringstream ss;
-    ss.precision(17);
-    ss << v;
-    return ss.str();
+    if (std::isnan(v)) return "NaN";
+    if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, r.ptr);
 }
 
 void header(std::string& out, const std::string& name, const char* type, const char* help) {

@@ -71,7 +71,34 @@ promtool check metrics < "$TMP/worker.prom" || fail "promtool rejects the worker
 grep -E '^wfq_jobs\{state="failed",type="broken",queue="default"\} 1$' "$TMP/queue.prom" > /dev/null || fail "failed count"
 grep -E '^wfq_worker_jobs_total\{worker=".*",outcome="completed"\} 1$' "$TMP/worker.prom" > /dev/null || fail "worker completed counter"
 grep -E '^wfq_worker_config_cache_misses_total\{worker=".*"\} 1$' "$TMP/worker.prom" > /dev/null || fail "cache counter"
-pass "promtool accepts wfq metrics and the --metrics-file; values match the staged jobs"
+# Numbers are written as the shortest text that reads back the same (18.293, not
+# 18.292999999999999; le="0.005", not 0.0050000000000000001), in values and in labels.
+shortest_numbers() {
+    python3 - "$@" <<'PY'
+import re, sys
+def shortest(v):
+    if v in ("+Inf", "-Inf", "NaN"): return True
+    f = float(v)
+    return v == repr(f) or (f.is_integer() and v == str(int(f)))
+bad = []
+for path in sys.argv[1:]:
+    for line in open(path):
+        if line.startswith("#") or not line.strip(): continue
+        les = re.findall(r'le="([^"]*)"', line)
+        bad += [(path, line.strip()) for v in [line.split()[-1]] + les if not shortest(v)]
+if bad:
+    print("\n".join(f"{p}: {l}" for p, l in bad[:10]), file=sys.stderr)
+    sys.exit(1)
+PY
+}
+shortest_numbers "$TMP/queue.prom" "$TMP/worker.prom" || fail "metrics numbers are not in their shortest form"
+aged=$("$WFQ" enqueue aged '{}' --queue metrics-age --run-at "$(date -u -d '-18 seconds' +%Y-%m-%dT%H:%M:%S.293Z)")
+"$WFQ" metrics > "$TMP/aged.prom"
+"$WFQ" jobs cancel "$aged" > /dev/null
+age=$(awk '$1 == "wfq_oldest_pending_job_age_seconds" { print $2 }' "$TMP/aged.prom")
+python3 -c "import sys; a = float(sys.argv[1]); sys.exit(0 if 18 < a < 60 else 1)" "$age" || fail "oldest pending age: $age"
+shortest_numbers "$TMP/aged.prom" || fail "the oldest pending age is not in its shortest form"
+pass "promtool accepts wfq metrics and the --metrics-file; values match the staged jobs; numbers in their shortest form"
 
 why() { "$WFQ" why "$1" --json | jq_field "d['reason']"; }
 [ "$(why "$id")" = completed ] || fail "why completed"
