@@ -37,6 +37,10 @@ int terminal_width() {
     return 80;
 }
 
+std::string count_of(std::int64_t n, const std::string& noun) {
+    return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 std::string colour_state(const std::string& state) {
     if (!use_colour()) return state;
     const char* code = "";

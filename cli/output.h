@@ -11,6 +11,9 @@ bool stderr_is_terminal();
 bool use_colour();
 int terminal_width();
 
+// A count and its noun for messages: "1 job", "0 jobs", "3 jobs" (the plural adds "s").
+std::string count_of(std::int64_t n, const std::string& noun);
+
 // Colours a state name (pending, running, failed, ...) when colour is on.
 std::string colour_state(const std::string& state);
 

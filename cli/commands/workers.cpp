@@ -57,8 +57,8 @@ int run_rescue(Context& ctx, RescueOptions& o) {
     }
     for (auto id : report->requeued) std::cout << id << " pending\n";
     for (auto id : report->failed) std::cout << id << " failed\n";
-    std::cerr << "rescued " << report->requeued.size() + report->failed.size() << " jobs (" << report->requeued.size()
-              << " back to pending, " << report->failed.size() << " failed: attempts exhausted)\n";
+    std::cerr << "rescued " << count_of(static_cast<std::int64_t>(report->requeued.size() + report->failed.size()), "job") << " ("
+              << report->requeued.size() << " back to pending, " << report->failed.size() << " failed: attempts exhausted)\n";
     return 0;
 }
 

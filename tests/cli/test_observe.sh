@@ -138,7 +138,10 @@ expect_wait 137 "$victim" "the SIGKILLed worker"
 wait_for 10 sh -c "[ \"\$('$WFQ' why $stuck --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"reason\"])')\" = lease_expired ]"
 expect_exit 1 "$WFQ" doctor --json
 echo "$OUT" | jq_field "[(f['severity'], f['fix']) for f in d if f['check'] == 'stuck_jobs']" | grep "error" | grep "wfq rescue" > /dev/null || fail "doctor: $OUT"
-"$WFQ" rescue > /dev/null 2>&1
+expect_exit 0 "$WFQ" rescue
+contains "$ERR" "rescued 1 job (1 back to pending, 0 failed"
+expect_exit 0 "$WFQ" rescue
+contains "$ERR" "rescued 0 jobs"
 expect_exit 0 "$WFQ" doctor
 expect_exit 4 "$WFQ" why 999999
 pass "why gives completed, failed, scheduled, cancelled, no_live_worker, backing_off, running, blocked_by_lock_key, ready and lease_expired from real situations; doctor exits 1 on a stuck job and 0 once rescued"
