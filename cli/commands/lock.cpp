@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <wfq/bulk.h>
 #include <wfq/lock.h>
 #include <wfq/process_runner.h>
 #include <wfq/trace.h>
@@ -13,10 +14,10 @@ namespace {
 std::atomic<bool> g_lock_run_stop{false};
 extern "C" void on_lock_run_signal(int) { g_lock_run_stop = true; }
 
-std::string default_owner() {
-    const char* user = std::getenv("USER");
-    return std::string(user ? user : "wfq") + "@" + host_name() + ":" + std::to_string(getpid());
-}
+// USER@HOST:PID: the name every operator action records (operator_name(): $USER, else $LOGNAME,
+// else the effective user's name, as `jobs cancel` and `queues pause` write it), and the process
+// holding the lock. Under cron, which sets LOGNAME but not USER, a lock and a cancel name the same user.
+std::string default_owner() { return operator_name() + ":" + std::to_string(getpid()); }
 
 json grant_json(const LockGrant& g) {
     return {{"key", g.key},

@@ -32,6 +32,25 @@ for f in key owner acquired_at expires_at; do echo "$OUT" | jq_field "d['$f']" >
 "$WFQ" lock release deploy --token "$t2"
 pass "acquire, contention (3), renew, stale release (3), list, release; tokens grow"
 
+# --- who: a lock's default owner and an operator action name the same user, USER@HOST, the
+# lock adding :PID. Under cron LOGNAME is set and USER is not (it once gave wfq@HOST:PID for the
+# lock and root@HOST for a cancel).
+as_cron() { env -u USER LOGNAME=cron-op "$@"; }
+t3=$(as_cron "$WFQ" lock acquire owned --ttl 30s)
+owner=$("$WFQ" lock list --json | jq_field "[l['owner'] for l in d if l['key'] == 'owned'][0]")
+victim=$("$WFQ" enqueue later '{}' --delay 1h)
+as_cron "$WFQ" jobs cancel "$victim" > /dev/null
+actor=$("$WFQ" jobs show "$victim" --json | jq_field "[e['message'] for e in d['events'] if e['kind'] == 'cancelled'][0]")
+actor=${actor#cancelled by }
+case "$actor" in cron-op@?*) ;; *) fail "cancel's actor under cron: '$actor'" ;; esac
+case "$owner" in "$actor":[0-9]*) ;; *) fail "lock owner under cron '$owner' is not the cancel's actor '$actor' with :PID" ;; esac
+t4=$(USER=alice LOGNAME=cron-op "$WFQ" lock acquire owned-too)
+"$WFQ" lock list --json | jq_field "[l['owner'] for l in d if l['key'] == 'owned-too'][0]" | grep -E "^alice@${actor#cron-op@}:[0-9]+$" > /dev/null \
+    || fail "USER comes before LOGNAME"
+"$WFQ" lock release owned --token "$t3"
+"$WFQ" lock release owned-too --token "$t4"
+pass "a lock's default owner is the operator's USER@HOST (as a cancel records it) with :PID, also under cron"
+
 # --- contention: N processes x M rounds, non-atomic read-sleep-write of a shared counter
 echo 0 > "$TMP/counter"
 N=4; M=5
