@@ -32,6 +32,12 @@ pass "a commit whose reply is lost, or whose connection is cut before COMMIT, on
 
 # ---- a 10 s outage while 2 workers run 3,000 jobs ---------------------------------------------
 cluster=$(pg_lsclusters -h | awk -v p="$PGPORT" '$3 == p { print $1 " " $2 }')
+# The server outlives this test: it must not inherit the test runner's descriptors (ctest's output
+# pipes, a lock a build script holds), or it would hold them until it stops.
+start_cluster() (
+    for fd in /proc/self/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2> /dev/null
+    exec pg_ctlcluster $cluster start
+)
 [ -n "$cluster" ] || fail "cannot find the test cluster on port $PGPORT"
 N=3000
 python3 -c "
@@ -46,7 +52,7 @@ wait_for 60 sh -c "[ \$(wc -l < $TMP/runs 2>/dev/null || echo 0) -ge 300 ]"
 pg_ctlcluster $cluster stop -m fast
 before=$(wc -l < "$TMP/runs")
 sleep 10  # the outage itself
-pg_ctlcluster $cluster start
+start_cluster
 for w in 1 2; do wait "${workers[$w]}" || fail "worker $w exited $? across the outage: $(tail -5 "$TMP/worker$w.log")"; done
 [ "$(sql "SELECT count(*) FROM jobs WHERE type = 'outage' AND state = 'completed'")" = "$N" ] \
     || fail "not every job completed: $(sql "SELECT state, count(*) FROM jobs WHERE type = 'outage' GROUP BY state")"
@@ -65,7 +71,7 @@ short=$!
 wait_for 20 sh -c "[ \"\$(psql -Atqc \"SELECT count(*) FROM $WFQ_SCHEMA.jobs WHERE type = 'slow' AND state = 'running'\")\" = 1 ]"
 pg_ctlcluster $cluster stop -m fast
 set +e; wait "$short"; status=$?; set -e
-pg_ctlcluster $cluster start
+start_cluster
 [ "$status" = 69 ] || fail "an outage past --max-outage: exit $status, not 69: $(tail -3 "$TMP/short.log")"
 contains "$(cat "$TMP/short.log")" "longer than --max-outage"
 pass "an outage longer than --max-outage ends the worker with exit 69"
