@@ -44,6 +44,10 @@ expect_exit 0 "$WFQ" schedule add every-minute --cron "* * * * *" report '{"k": 
 expect_exit 0 "$WFQ" schedule list
 contains "$OUT" "every-minute"
 contains "$OUT" "Europe/Lisbon"
+# From here on the test moves the clock by minutes and hours: nightly (02:30 Lisbon) would fire
+# too whenever the real time is a few hours before it (the downtime step failed between 23:30 and
+# 02:30 UTC). It is paused; only every-minute's ticks are counted.
+expect_exit 0 "$WFQ" schedule pause nightly
 pass "schedule add and list"
 
 for i in 1 2 3; do
