@@ -36,13 +36,13 @@ int run_top(Context& ctx, TopOptions& o) {
 
 void add_top_command(CLI::App& app, Context& ctx) {
     auto o = std::make_shared<TopOptions>();
-    auto* top = app.add_subcommand("top", "Live view: queues (depth, rates, oldest age), workers, recent failures, stuck jobs");
+    auto* top = app.add_subcommand("top", "Live view: queues (depth, rates, oldest age), workers, recent failures, longest running and stuck jobs");
     top->add_flag("--once", o->once,
                   "Print one frame and exit (also when stdout is not a terminal, uncut). On a terminal a frame fits its width: "
                   "long names end in …, and columns left out end the header line with … and are named in the table's title");
     top->add_flag("--json", o->json, "Print one frame as a JSON object and exit");
     top->add_option("--interval", o->interval, "Refresh interval (duration)")->capture_default_str();
-    top->add_option("--rows", o->rows, "Recent failures and stuck jobs shown")->capture_default_str();
+    top->add_option("--rows", o->rows, "Recent failures, longest running and stuck jobs shown")->capture_default_str();
     on_run(top, ctx, o, run_top);
 }
 

@@ -225,6 +225,18 @@ std::string render_top_text(const TopSnapshot& s, int width) {
                           rows, width);
 
     rows.clear();
+    for (const auto& j : s.longest_running)
+        rows.push_back({std::to_string(j.id), j.type, j.queue, j.worker, std::to_string(j.attempt), age(s.now, j.at)});
+    out += "\n" + section("LONGEST RUNNING",
+                          {{"ID", "", 0, false},
+                           {"TYPE", "", 0, true},
+                           {"QUEUE", "", 1, true},
+                           {"WORKER", "", 0, true},
+                           {"ATTEMPT", "ATT", 2, false},
+                           {"RUNNING", "", 0, false}},
+                          rows, width);
+
+    rows.clear();
     for (const auto& j : s.stuck)
         rows.push_back({std::to_string(j.id), j.type, j.queue, j.worker, std::to_string(j.attempt), age(s.now, j.at)});
     out += "\n" + section("STUCK (running past their lease)",
@@ -240,7 +252,8 @@ std::string render_top_text(const TopSnapshot& s, int width) {
 std::string top_to_json(const TopSnapshot& s) {
     using nlohmann::json;
     json out{{"now", format_time(s.now)}};
-    json queues = json::array(), workers = json::array(), failures = json::array(), stuck = json::array();
+    json queues = json::array(), workers = json::array(), failures = json::array(), stuck = json::array(),
+         running = json::array();
     for (const auto& q : s.queues)
         queues.push_back({{"queue", q.summary.queue}, {"pending", q.summary.pending}, {"scheduled", q.summary.scheduled},
                           {"running", q.summary.running}, {"waiting", q.summary.waiting}, {"failed", q.summary.failed},
@@ -261,6 +274,10 @@ std::string top_to_json(const TopSnapshot& s) {
     out["workers"] = workers;
     out["recent_failures"] = failures;
     out["stuck"] = stuck;
+    for (const auto& j : s.longest_running)
+        running.push_back({{"id", j.id}, {"type", j.type}, {"queue", j.queue}, {"worker", j.worker}, {"attempt", j.attempt},
+                           {"started_at", format_time(j.at)}, {"running_ms", std::max<std::int64_t>(0, s.now - j.at)}});
+    out["longest_running"] = running;
     return out.dump();
 }
 

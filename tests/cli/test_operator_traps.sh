@@ -42,6 +42,12 @@ set +e; "$WFQ" doctor --slow-after 200ms --json > "$TMP/doctor.json"; rc=$?; set
 jq_field "[(f['severity'], str($a) in f['message']) for f in d if f['check'] == 'slow_job']" < "$TMP/doctor.json" | grep -q "('error', True)" ||
     fail "doctor: $(cat "$TMP/doctor.json")"
 "$WFQ" doctor --slow-after 1h --json | jq_field "[f['severity'] for f in d if f['check'] == 'slow_job']" | grep -q "'ok'" || fail "doctor --slow-after 1h"
+expect_exit 0 "$WFQ" top --json
+[ "$(echo "$OUT" | jq_field "[(j['id'], j['running_ms'] >= 200) for j in d['longest_running']]")" = "[($a, True)]" ] ||
+    fail "top --json longest_running (the prefetched job is not running): $OUT"
+expect_exit 0 "$WFQ" top --once
+contains "$OUT" "LONGEST RUNNING"
+echo "$OUT" | sed -n '/LONGEST RUNNING/,$p' | grep -q "^$a " || fail "top does not show the hung job: $OUT"
 expect_exit 0 "$WFQ" jobs cancel --running-longer-than 200ms --dry-run --json
 [ "$(echo "$OUT" | jq_field "d['first_ids']")" = "[$a]" ] || fail "cancel filter caught a prefetched job: $OUT"
 # retry a hung job: its handler is stopped and the job requeued (the attempt spent; one more given)
@@ -51,7 +57,7 @@ wait_for 30 test -e "$TMP/started-$b"  # the freed handler takes the prefetched 
 wait_for 30 test -e "$TMP/started-$a"
 kill -TERM "$worker"
 wait "$worker" 2> /dev/null || true
-pass "running time in list, why and JSON; prefetched jobs apart; doctor slow_job; --running-longer-than on list, cancel and retry"
+pass "running time in list, why, top and JSON; prefetched jobs apart; doctor slow_job; --running-longer-than on list, cancel and retry"
 
 # --- --until-empty says when retries of its jobs wait; --until-drained waits for them.
 flaky=$("$WFQ" enqueue flaky '{}')
@@ -98,6 +104,8 @@ expect_exit 0 "$WFQ" jobs list --type many --limit 200 --json
 [ "$("$WFQ" jobs list --error-class release_limit --json | jq_field "[j['id'] for j in d]")" = "[$hung]" ] || fail "--error-class"
 [ "$("$WFQ" jobs list --type many --newer-than 1h --limit 0 --json | jq_field "len(d)")" = 106 ] || fail "--newer-than"
 [ "$("$WFQ" jobs list --type many --older-than 1h --json | jq_field "len(d)")" = 0 ] || fail "--older-than"
+expect_exit 0 "$WFQ" jobs retry --error-class release_limit --dry-run
+contains "$OUT" "1 job matches"
 pass "jobs list says when more match, --limit 0 prints all in order, and filters by error class, org, repo and age"
 
 # --- Silent no-ops: unknown queue names warn (exit 4 with --strict), unknown error classes exit 2.

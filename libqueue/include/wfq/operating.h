@@ -48,16 +48,19 @@ struct TopSnapshot {
         int running = 0;
         TimeMs started_at = 0, last_heartbeat = 0;
     };
-    struct JobRow {  // a recent failure, or a stuck job (running past its lease)
+    struct JobRow {  // a recent failure, a stuck job (running past its lease), or a running one
         std::int64_t id = 0;
         std::string type, queue, error_class, message, worker;
-        TimeMs at = 0;  // failed at, or the lease's expiry
+        TimeMs at = 0;  // failed at, the lease's expiry, or (running) when it was claimed
         int attempt = 0;
     };
     TimeMs now = 0;
     std::vector<QueueRow> queues;
     std::vector<WorkerRow> workers;
     std::vector<JobRow> recent_failures, stuck;
+    // The jobs a handler has run longest (prefetched ones are not running yet): a handler that
+    // hangs on a live worker renews its lease, so only its running time shows it.
+    std::vector<JobRow> longest_running;
 };
 
 enum class BulkAction { retry, cancel, prune };

@@ -1108,7 +1108,10 @@ public:
             "ORDER BY finished_at DESC LIMIT $1) f "
             "UNION ALL SELECT 'stuck', type, queue, lease_owner, id, lease_expires_at, attempt, NULL, NULL, NULL, NULL, NULL, "
             "NULL, NULL FROM (SELECT id, type, queue, lease_owner, lease_expires_at, attempt FROM jobs WHERE state = 'running' "
-            "AND lease_expires_at < wfq_now_ms() ORDER BY lease_expires_at LIMIT $1) s";
+            "AND lease_expires_at < wfq_now_ms() ORDER BY lease_expires_at LIMIT $1) s "
+            "UNION ALL SELECT 'running', type, queue, lease_owner, id, started_at, attempt, NULL, NULL, NULL, NULL, NULL, "
+            "NULL, NULL FROM (SELECT id, type, queue, lease_owner, started_at, attempt FROM jobs WHERE state = 'running' "
+            "AND prefetched = 0 ORDER BY started_at, id LIMIT $1) l";
         TopSnapshot snap;
         for (const auto& r : run(sql, {std::int64_t(rows)})) {
             const std::string& kind = r.str(0);
@@ -1142,7 +1145,7 @@ public:
                     snap.recent_failures.push_back(std::move(j));
                 } else {
                     j.worker = r.opt_str(3).value_or("");
-                    snap.stuck.push_back(std::move(j));
+                    (kind == "running" ? snap.longest_running : snap.stuck).push_back(std::move(j));
                 }
             }
         }
@@ -1150,6 +1153,7 @@ public:
                   [](const auto& a, const auto& b) { return a.summary.queue < b.summary.queue; });
         std::sort(snap.workers.begin(), snap.workers.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
         std::sort(snap.recent_failures.begin(), snap.recent_failures.end(), [](const auto& a, const auto& b) { return a.at > b.at; });
+        std::sort(snap.longest_running.begin(), snap.longest_running.end(), [](const auto& a, const auto& b) { return a.at < b.at; });
         return snap;
     }
 
