@@ -297,8 +297,10 @@ struct Worker::Impl {
             else if (name == "retried") {
                 fields.emplace_back("retry_in", format_duration_ms(o.delay_ms));
                 log::warn("job failed; retry scheduled", fields);
-                std::lock_guard<std::mutex> lock(mutex);
-                retrying[o.job.id] = clock.steady_ns() / 1'000'000 + o.delay_ms;
+                if (options.until_empty) {  // only a run that ends by itself reports them (and forgets them)
+                    std::lock_guard<std::mutex> lock(mutex);
+                    retrying[o.job.id] = clock.steady_ns() / 1'000'000 + o.delay_ms;
+                }
             } else if (name == "failed") {
                 log::error(slot && slot->permanent ? "job failed permanently" : "job failed; attempts exhausted", fields);
             } else if (name == "snoozed") {
