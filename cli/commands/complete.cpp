@@ -3,6 +3,8 @@
 // and man/ holds what `wfq __man` prints (a test compares the two).
 #include "common.h"
 
+#include <wfq/bulk.h>
+
 #include <wfq/backoff.h>
 
 #include <algorithm>
@@ -62,17 +64,6 @@ std::vector<std::string> database_values(Context& ctx, const std::string& what) 
     return out;
 }
 
-// Every error_class wfq writes on a failed job (what `--error-class` filters on): the handlers'
-// (exit_code, timeout, crash, config: the command could not start; stream: protocol,
-// handler_error, bad_output), pipelines' (bad_input, bad_output, corrupt_state, no_workflow) and
-// the queue's own (lease_expired, wait_timeout, snooze_limit, release_limit).
-const std::vector<std::string>& error_classes() {
-    static const std::vector<std::string> classes = {
-        "bad_input",     "bad_output",    "config",       "corrupt_state", "crash",        "exit_code",    "handler_error",
-        "lease_expired", "no_workflow",   "protocol",     "release_limit", "snooze_limit", "timeout",      "wait_timeout"};
-    return classes;
-}
-
 std::vector<std::string> option_values(Context& ctx, const std::string& option) {
     if (option == "--state")
         return {"pending", "running", "waiting", "completed", "failed", "cancelled", "scheduled", "retrying"};
@@ -82,7 +73,7 @@ std::vector<std::string> option_values(Context& ctx, const std::string& option) 
     if (option == "--log-level") return {"trace", "debug", "info", "warn", "error", "off"};
     if (option == "--type") return database_values(ctx, "types");
     if (option == "--queue") return database_values(ctx, "queues");
-    if (option == "--error-class") return error_classes();
+    if (option == "--error-class") return known_error_classes();  // the list --error-class checks against
     return {};
 }
 

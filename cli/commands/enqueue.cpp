@@ -230,7 +230,7 @@ int run_ndjson(Context& ctx, EnqueueOptions& o) {
                 writers.finish();
                 std::cout.flush();
                 throw Error(ErrorCode::bad_input, "line " + std::to_string(line_no) + ": " + e.what() + "; " +
-                                                      std::to_string(writers.committed()) + " jobs were committed before it; its batch (" +
+                                                      count_of(writers.committed(), "job") + (writers.committed() == 1 ? " was" : " were") + " committed before it; its batch (" +
                                                       std::to_string(earlier) + " earlier lines) was not committed");
             }
             if (static_cast<int>(batch.size()) >= o.batch_size && !writers.hand_over(batch, true)) break;
@@ -242,7 +242,7 @@ int run_ndjson(Context& ctx, EnqueueOptions& o) {
     }
     writers.finish();
     warn_all(warnings);
-    std::cerr << "enqueued " << writers.committed() << " jobs";
+    std::cerr << "enqueued " << count_of(writers.committed(), "job");
     if (writers.duplicates()) std::cerr << " (" << writers.duplicates() << " already existed)";
     std::cerr << "\n";
     return 0;

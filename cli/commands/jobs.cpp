@@ -224,7 +224,7 @@ int run_each(Context& ctx, BulkOptions& o, BulkAction action) {
 // On a terminal, asks before touching many jobs; without one it never asks.
 bool confirm_on_terminal(BulkAction action, std::int64_t matched) {
     if (!isatty(STDIN_FILENO) || !stderr_is_terminal()) return true;
-    std::cerr << to_string(action) << " " << matched << " jobs? [y/N] " << std::flush;
+    std::cerr << to_string(action) << " " << count_of(matched, "job") << "? [y/N] " << std::flush;
     std::string answer;
     std::getline(std::cin, answer);
     return answer == "y" || answer == "Y" || answer == "yes";
@@ -257,7 +257,7 @@ int run_bulk(Context& ctx, BulkOptions& o, BulkAction action) {
         return 0;
     }
     if (r.dry_run) {
-        std::cout << r.matched << " jobs match";
+        std::cout << count_of(r.matched, "job") << (r.matched == 1 ? " matches" : " match");
         if (!r.first_ids.empty()) {
             std::cout << "; first ids:";
             for (auto id : r.first_ids) std::cout << " " << id;
@@ -265,10 +265,10 @@ int run_bulk(Context& ctx, BulkOptions& o, BulkAction action) {
         std::cout << "\n";
         return 0;
     }
-    if (action == BulkAction::prune) std::cerr << "deleted " << r.changed << " jobs\n";
+    if (action == BulkAction::prune) std::cerr << "deleted " << count_of(r.changed, "job") << "\n";
     else
-        std::cout << (action == BulkAction::retry ? "retried " : "cancelled ") << r.changed << " of " << r.matched
-                  << " matching jobs\n";
+        std::cout << (action == BulkAction::retry ? "retried " : "cancelled ") << r.changed << " of "
+                  << count_of(r.matched, "matching job") << "\n";
     return 0;
 }
 

@@ -37,7 +37,7 @@ int run_check(Context&, CheckCmd& o) {
             if (!s.exec.empty()) commands[s.name] = s.exec;
         }
         out.push_back({{"file", f}, {"type", w.type}, {"stages", stages}, {"dir", w.dir}, {"commands", commands}});
-        if (!o.json) std::cout << f << ": ok (type " << w.type << ", " << w.stages.size() << " stages)\n";
+        if (!o.json) std::cout << f << ": ok (type " << w.type << ", " << count_of(static_cast<std::int64_t>(w.stages.size()), "stage") << ")\n";
     }
     if (bad) return exit_code_for(ErrorCode::bad_input);
     if (o.json) std::cout << out.dump() << "\n";
