@@ -268,7 +268,7 @@ int run_enqueue(Context& ctx, EnqueueOptions& o) {
     if (r.duplicate) std::cerr << "wfq: job " << r.id << " already exists with key '" << *job.key << "'; not enqueued again\n";
     if (o.json) {
         auto stored = store.get_job(r.id);
-        json j = json::parse(job_to_json(*stored, ctx.clock().now_ms()));
+        json j = job_json(*stored, ctx.clock().now_ms());
         j["duplicate"] = r.duplicate;
         std::cout << j.dump() << "\n";
     } else {

@@ -162,19 +162,14 @@ int run_show(Context& ctx, ShowOptions& o) {
     auto events = store.job_events(o.id);
     TimeMs now = store.db_now();
     if (o.json) {
-        json j = json::parse(job_to_json(*job, now));
+        json j = job_json(*job, now);
         json ev = json::array();
-        for (const auto& e : events) {
-            json x{{"at", format_time(e.at)}, {"kind", e.kind}, {"state", e.state}, {"attempt", e.attempt},
-                   {"worker", opt_json(e.worker)}, {"message", opt_json(e.message)}};
-            x["data"] = e.data ? json::parse(*e.data, nullptr, false) : json(nullptr);
-            ev.push_back(x);
-        }
+        for (const auto& e : events) ev.push_back(job_event_json(e));
         j["events"] = ev;
         std::cout << j.dump(2) << "\n";
         return 0;
     }
-    json j = json::parse(job_to_json(*job, now));
+    json j = job_json(*job, now);
     std::vector<std::vector<std::string>> rows;
     for (auto it = j.begin(); it != j.end(); ++it) {
         std::string v = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();

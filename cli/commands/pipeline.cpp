@@ -59,9 +59,7 @@ int run_signal_list(Context& ctx, SignalListCmd& o) {
     auto signals = ctx.store().stored_signals();
     if (o.json) {
         json out = json::array();
-        for (const auto& s : signals)
-            out.push_back({{"id", s.id}, {"event", s.event}, {"key", s.key}, {"data", json::parse(s.data, nullptr, false)},
-                           {"created_at", format_time(s.created_at)}, {"expires_at", opt_time_json(s.expires_at)}});
+        for (const auto& s : signals) out.push_back(stored_signal_json(s));
         std::cout << out.dump() << "\n";
         return 0;
     }
@@ -141,9 +139,7 @@ int run_inspect(Context& ctx, InspectCmd& o) {
     if (o.history) {
         if (o.json) {
             json out = json::array();
-            for (const auto& c : checkpoints)
-                out.push_back({{"checkpoint", c.seq}, {"stage", c.stage}, {"kind", c.kind}, {"gzip", c.gzipped},
-                               {"raw_bytes", c.raw_bytes}, {"stored_bytes", c.stored_bytes}, {"summary", json::parse(c.summary)}});
+            for (const auto& c : checkpoints) out.push_back(checkpoint_json(c));
             std::cout << out.dump() << "\n";
             return 0;
         }

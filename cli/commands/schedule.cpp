@@ -22,15 +22,6 @@ struct ListOptions {
     bool json = false;
 };
 
-json schedule_json(const Schedule& s) {
-    return {{"name", s.name}, {"cron", s.cron}, {"tz", s.tz}, {"type", s.type}, {"queue", s.queue},
-            {"payload", json::parse(s.payload, nullptr, false)}, {"priority", s.priority},
-            {"max_attempts", s.max_attempts}, {"key", opt_json(s.key)}, {"org", opt_json(s.org)},
-            {"repo", opt_json(s.repo)}, {"paused", s.paused}, {"next_run", opt_time_json(s.next_run)},
-            {"last_run", opt_time_json(s.last_run)},
-            {"last_job_id", s.last_job_id ? json(*s.last_job_id) : json(nullptr)}};
-}
-
 int run_add(Context& ctx, AddOptions& o) {
     Schedule s;
     s.name = o.name;
@@ -92,8 +83,7 @@ int run_tick(Context& ctx, ListOptions& o) {
     auto fired = tick_schedules(ctx.store());
     if (o.json) {
         json out = json::array();
-        for (const auto& f : fired)
-            out.push_back({{"schedule", f.schedule}, {"scheduled_for", format_time(f.scheduled_for)}, {"job_id", f.job_id}});
+        for (const auto& f : fired) out.push_back(tick_fired_json(f));
         std::cout << out.dump() << "\n";
         return 0;
     }

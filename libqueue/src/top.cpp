@@ -1,8 +1,6 @@
 #include <wfq/duration.h>
 #include <wfq/top.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <sstream>
 
@@ -236,32 +234,6 @@ std::string render_top_text(const TopSnapshot& s, int width) {
                            {"EXPIRED", "", 0, false}},
                           rows, width);
     return out;
-}
-std::string top_to_json(const TopSnapshot& s) {
-    using nlohmann::json;
-    json out{{"now", format_time(s.now)}};
-    json queues = json::array(), workers = json::array(), failures = json::array(), stuck = json::array();
-    for (const auto& q : s.queues)
-        queues.push_back({{"queue", q.summary.queue}, {"pending", q.summary.pending}, {"scheduled", q.summary.scheduled},
-                          {"running", q.summary.running}, {"waiting", q.summary.waiting}, {"failed", q.summary.failed},
-                          {"completed_last_hour", q.summary.completed_last_hour},
-                          {"completed_last_minute", q.completed_last_minute}, {"failed_last_minute", q.failed_last_minute},
-                          {"oldest_pending_age_ms", q.summary.oldest_pending_age_ms ? json(*q.summary.oldest_pending_age_ms) : json()},
-                          {"paused", q.summary.paused}});
-    for (const auto& w : s.workers)
-        workers.push_back({{"id", w.id}, {"hostname", w.hostname}, {"running", w.running},
-                           {"started_at", format_time(w.started_at)}, {"last_heartbeat", format_time(w.last_heartbeat)}});
-    for (const auto& j : s.recent_failures)
-        failures.push_back({{"id", j.id}, {"type", j.type}, {"queue", j.queue}, {"error_class", j.error_class},
-                            {"attempt", j.attempt}, {"finished_at", format_time(j.at)}});
-    for (const auto& j : s.stuck)
-        stuck.push_back({{"id", j.id}, {"type", j.type}, {"queue", j.queue}, {"worker", j.worker}, {"attempt", j.attempt},
-                         {"lease_expires_at", format_time(j.at)}});
-    out["queues"] = queues;
-    out["workers"] = workers;
-    out["recent_failures"] = failures;
-    out["stuck"] = stuck;
-    return out.dump();
 }
 
 }  // namespace wfq

@@ -1,5 +1,5 @@
 #pragma once
-// `wfq top`: one frame of the live view as plain text or JSON, from one TopSnapshot.
+// `wfq top`: one frame of the live view as plain text, from one TopSnapshot (JSON: wfq/json_out.h).
 #include <wfq/operating.h>
 
 #include <string>
@@ -11,7 +11,5 @@ namespace wfq {
 // headers, cut names with "…", then leave out their least needed columns (the header line ends
 // in "…" and the section's title names them); 0: nothing is cut.
 std::string render_top_text(const TopSnapshot& snapshot, int width = 0);
-// The same as one JSON object: {"now", "queues", "workers", "recent_failures", "stuck"}.
-std::string top_to_json(const TopSnapshot& snapshot);
 
 }  // namespace wfq
