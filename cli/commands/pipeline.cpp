@@ -39,7 +39,7 @@ int run_check(Context&, CheckCmd& o) {
         out.push_back({{"file", f}, {"type", w.type}, {"stages", stages}, {"dir", w.dir}, {"commands", commands}});
         if (!o.json) std::cout << f << ": ok (type " << w.type << ", " << w.stages.size() << " stages)\n";
     }
-    if (bad) return exit_code_for(ErrorCode::bad_input);
+    if (bad) throw Error(ErrorCode::bad_input);  // each problem is reported above
     if (o.json) std::cout << out.dump() << "\n";
     return 0;
 }
@@ -86,7 +86,8 @@ int run_signal_clear(Context& ctx, SignalClearCmd& o) {
     }
     std::cerr << "cleared " << n << (n == 1 ? " stored signal" : " stored signals") << " of " << o.event
               << (o.key ? " key " + *o.key : std::string()) << "\n";
-    return n == 0 ? exit_code_for(ErrorCode::not_found) : 0;
+    if (n == 0) throw Error(ErrorCode::not_found);  // said above: cleared 0 stored signals
+    return 0;
 }
 
 int run_signal(Context& ctx, SignalCmd& o) {

@@ -138,7 +138,7 @@ int run_process(Context& ctx, ProcessOptions& o) {
     } else {
         log::info("worker stopped", fields);
     }
-    if (s.interrupted && g_signal == SIGINT) return 130;
+    if (s.interrupted && g_signal == SIGINT) throw Error(ErrorCode::interrupted);
     return 0;
 }
 
