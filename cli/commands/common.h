@@ -1,12 +1,13 @@
 #pragma once
 #include "../context.h"
 #include "../output.h"
+#include "../table.h"
 
 #include <wfq/clock.h>
 #include <wfq/duration.h>
 #include <wfq/errors.h>
-
 #include <wfq/json_out.h>
+
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 

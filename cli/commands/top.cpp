@@ -1,7 +1,7 @@
 // `wfq top`: the live view on a terminal; one frame with --once or when stdout is no terminal.
 #include "common.h"
 
-#include <wfq/top.h>
+#include "../top_frame.h"
 
 namespace wfq::cli {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <string>
 
-namespace wfq {
+namespace wfq::cli {
 
 // The frame: a summary line, then queues (depth, rates, oldest due age), workers, recent
 // failures and stuck jobs. With width > 0 every line fits in width columns: tables use short
@@ -12,4 +12,4 @@ namespace wfq {
 // in "…" and the section's title names them); 0: nothing is cut.
 std::string render_top_text(const TopSnapshot& snapshot, int width = 0);
 
-}  // namespace wfq
+}  // namespace wfq::cli
