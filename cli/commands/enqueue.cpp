@@ -1,7 +1,8 @@
 #include "common.h"
+#include "new_job_flags.h"
 
-#include <wfq/queue.h>
 #include <wfq/enqueue_ndjson.h>
+#include <wfq/queue.h>
 #include <wfq/trace.h>
 
 #include <cstdlib>
@@ -13,11 +14,9 @@ namespace {
 struct EnqueueOptions {
     std::string type;
     std::string payload;
-    std::string queue = "default";
-    int priority = 0;
+    NewJobFlags job;
     std::string run_at, delay;
-    int max_attempts = 3;
-    std::optional<std::string> key, lock_key, org, repo, correlation_id, traceparent;
+    std::optional<std::string> lock_key, correlation_id, traceparent;
     std::string ndjson;
     int batch_size = 1000;
     bool json = false;
@@ -26,15 +25,10 @@ struct EnqueueOptions {
 NewJob defaults_from(const EnqueueOptions& o) {
     NewJob job;
     job.type = o.type;
-    job.queue = o.queue;
-    job.priority = o.priority;
-    job.max_attempts = o.max_attempts;
+    apply_new_job_flags(o.job, job);
     if (!o.run_at.empty()) job.run_at = parse_time(o.run_at);
     if (!o.delay.empty()) job.delay_ms = duration_flag("--delay", o.delay);
-    job.key = o.key;
     job.lock_key = o.lock_key;
-    job.org = o.org;
-    job.repo = o.repo;
     if (o.correlation_id) job.correlation_id = *o.correlation_id;
     if (o.traceparent) job.traceparent = o.traceparent;
     else if (const char* tp = std::getenv("TRACEPARENT"); tp && *tp) job.traceparent = std::string(tp);
@@ -112,15 +106,10 @@ void add_enqueue_command(CLI::App& app, Context& ctx) {
     auto* sub = app.add_subcommand("enqueue", "Add a job (or many, from NDJSON) to the queue");
     sub->add_option("type", o->type, "Job type");
     sub->add_option("payload", o->payload, "Payload: a JSON object, or - for stdin (default {})");
-    sub->add_option("--queue", o->queue, "Queue name")->capture_default_str();
-    sub->add_option("--priority", o->priority, "Higher runs first")->capture_default_str();
+    add_new_job_flags(sub, o->job);
     sub->add_option("--run-at", o->run_at, "Run no earlier than this RFC 3339 time");
     sub->add_option("--delay", o->delay, "Run no earlier than this long from now (duration)");
-    sub->add_option("--max-attempts", o->max_attempts, "Attempts before the job fails for good")->capture_default_str();
-    sub->add_option("--key", o->key, "Idempotency key: a duplicate returns the existing job");
     sub->add_option("--lock-key", o->lock_key, "At most one running job per lock key");
-    sub->add_option("--org", o->org, "Organisation (config scope)");
-    sub->add_option("--repo", o->repo, "Repository (config scope)");
     sub->add_option("--correlation-id", o->correlation_id, "Correlation id (generated when absent)");
     sub->add_option("--traceparent", o->traceparent, "W3C traceparent (else the TRACEPARENT variable)");
     sub->add_option("--ndjson", o->ndjson, "Read one job per line from FILE, or - for stdin");

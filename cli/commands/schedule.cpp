@@ -1,5 +1,6 @@
 // `wfq schedule add|list|remove|pause|resume|tick`: periodic jobs (wfq/schedule.h).
 #include "common.h"
+#include "new_job_flags.h"
 
 #include <wfq/schedule.h>
 
@@ -8,9 +9,7 @@ namespace {
 
 struct AddOptions {
     std::string name, cron, tz = "UTC", type, payload;
-    std::string queue = "default";
-    int priority = 0, max_attempts = 3;
-    std::optional<std::string> key, org, repo;
+    NewJobFlags job;
     bool json = false;
 };
 
@@ -28,14 +27,9 @@ int run_add(Context& ctx, AddOptions& o) {
     s.cron = o.cron;
     s.tz = o.tz;
     s.type = o.type;
-    s.queue = o.queue;
+    apply_new_job_flags(o.job, s);
     if (o.payload == "-") s.payload = read_input("-");
     else if (!o.payload.empty()) s.payload = o.payload;
-    s.priority = o.priority;
-    s.max_attempts = o.max_attempts;
-    s.key = o.key;
-    s.org = o.org;
-    s.repo = o.repo;
     CronSchedule check(s.cron, s.tz);  // a bad expression or zone is a usage error before the database opens
     Schedule stored = add_schedule(ctx.store(), s);
     if (o.json) std::cout << schedule_json(stored).dump() << "\n";
@@ -108,12 +102,7 @@ void add_schedule_command(CLI::App& app, Context& ctx) {
                     "@hourly, @daily, @weekly, @monthly, @yearly")
         ->required();
     add->add_option("--tz", a->tz, "IANA time zone the expression is read in, e.g. Europe/Lisbon")->capture_default_str();
-    add->add_option("--queue", a->queue, "Queue of the jobs")->capture_default_str();
-    add->add_option("--priority", a->priority, "Higher runs first")->capture_default_str();
-    add->add_option("--max-attempts", a->max_attempts, "Attempts before a job fails for good")->capture_default_str();
-    add->add_option("--key", a->key, "Idempotency key: no new job while one with this key is active");
-    add->add_option("--org", a->org, "Org scope (config resolution)");
-    add->add_option("--repo", a->repo, "Repo scope (config resolution)");
+    add_new_job_flags(add, a->job);
     add->add_flag("--json", a->json, "Print the schedule as JSON");
     on_run(add, ctx, a, run_add);
 
