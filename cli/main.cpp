@@ -320,15 +320,15 @@ int main(int argc, char** argv) {
                 where = parsed_command(app);
             }
             std::cerr << "wfq: " << why << " (see " << path_of(where) << " --help)\n";
-            return 2;
+            return wfq::exit_code_for(wfq::ErrorCode::usage);
         }
         wfq::log::configure(ctx.log_level, ctx.log_format);
         return ctx.action ? ctx.action() : 0;
     } catch (const wfq::Error& e) {
-        std::cerr << "wfq: " << e.what() << "\n";
+        if (*e.what()) std::cerr << "wfq: " << e.what() << "\n";  // empty: the command has said it
         return wfq::exit_code_for(e.code());
     } catch (const std::exception& e) {
         std::cerr << "wfq: " << e.what() << "\n";
-        return 1;
+        return wfq::exit_code_for(wfq::ErrorCode::failure);
     }
 }

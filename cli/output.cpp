@@ -1,4 +1,5 @@
 #include "output.h"
+#include "table.h"
 
 #include <wfq/errors.h>
 
@@ -52,51 +53,6 @@ std::string colour_state(const std::string& state) {
     else if (state == "scheduled") code = "34";
     if (!*code) return state;
     return std::string("\x1b[") + code + "m" + state + "\x1b[0m";
-}
-
-static std::size_t visible_length(const std::string& s) {
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\x1b') {
-            while (i < s.size() && s[i] != 'm') ++i;
-            continue;
-        }
-        if ((static_cast<unsigned char>(s[i]) & 0xc0) != 0x80) ++n;
-    }
-    return n;
-}
-
-void print_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows) {
-    std::vector<std::size_t> width(headers.size());
-    for (std::size_t c = 0; c < headers.size(); ++c) width[c] = headers[c].size();
-    for (const auto& r : rows)
-        for (std::size_t c = 0; c < r.size() && c < width.size(); ++c) width[c] = std::max(width[c], visible_length(r[c]));
-    std::size_t limit = stdout_is_terminal() ? static_cast<std::size_t>(terminal_width()) : 0;
-    auto line = [&](const std::vector<std::string>& cells) {
-        std::string out;
-        for (std::size_t c = 0; c < cells.size(); ++c) {
-            std::string cell = cells[c];
-            // Flatten newlines so one row stays one line.
-            for (auto& ch : cell)
-                if (ch == '\n' || ch == '\r' || ch == '\t') ch = ' ';
-            // On a terminal the last column (free text, never coloured) is cut to fit the width.
-            if (limit && c + 1 == cells.size() && visible_length(out) + visible_length(cell) > limit) {
-                std::size_t room = limit > visible_length(out) + 1 ? limit - visible_length(out) - 1 : 0;
-                std::size_t bytes = 0, seen = 0;
-                while (bytes < cell.size() && seen < room) {
-                    ++bytes;
-                    while (bytes < cell.size() && (static_cast<unsigned char>(cell[bytes]) & 0xc0) == 0x80) ++bytes;
-                    ++seen;
-                }
-                cell = cell.substr(0, bytes) + "…";
-            }
-            out += cell;
-            if (c + 1 < cells.size()) out += std::string(width[c] - visible_length(cell) + 2, ' ');
-        }
-        std::cout << out << "\n";
-    };
-    line(headers);
-    for (const auto& r : rows) line(r);
 }
 
 Progress::Progress(std::string label, bool enabled) : m_label(std::move(label)), m_enabled(enabled && stderr_is_terminal()) {}
@@ -163,17 +119,6 @@ LiveScreen::~LiveScreen() {
     sigaction(SIGINT, &m_saved->old_int, nullptr);
     sigaction(SIGTERM, &m_saved->old_term, nullptr);
     delete m_saved;
-}
-
-// line in at most cols terminal columns, cut at a code point and ended with "…" when longer.
-static std::string fit_columns(const std::string& line, std::size_t cols) {
-    if (visible_length(line) <= cols) return line;
-    std::size_t bytes = 0;
-    for (std::size_t seen = 0; bytes < line.size() && seen + 1 < cols; ++seen) {
-        ++bytes;
-        while (bytes < line.size() && (static_cast<unsigned char>(line[bytes]) & 0xc0) == 0x80) ++bytes;
-    }
-    return line.substr(0, bytes) + (cols ? "…" : "");
 }
 
 void LiveScreen::draw(const std::string& frame) {

@@ -1,5 +1,6 @@
 #pragma once
-// Human tables and JSON on stdout; colour and progress only on a terminal without NO_COLOR.
+// The terminal: its width, colour and progress only on a terminal without NO_COLOR, the live
+// screen of `wfq top` (tables: table.h).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -16,9 +17,6 @@ std::string count_of(std::int64_t n, const std::string& noun);
 
 // Colours a state name (pending, running, failed, ...) when colour is on.
 std::string colour_state(const std::string& state);
-
-// Prints rows aligned under headers, fitted to the terminal width on a terminal.
-void print_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows);
 
 // A one-line progress counter on stderr, only on a terminal.
 class Progress {

@@ -38,11 +38,7 @@ int run_preview(Context&, PreviewOptions& o) {
     auto steps = backoff_schedule(policy, o.attempts, random.get());
     if (o.json) {
         json out = json::array();
-        for (const auto& s : steps) {
-            json j{{"retry", s.retry}, {"delay_ms", s.delay_ms}, {"min_ms", s.min_ms}, {"max_ms", s.max_ms}};
-            if (s.sample_ms) j["sample_ms"] = *s.sample_ms;
-            out.push_back(j);
-        }
+        for (const auto& s : steps) out.push_back(backoff_step_json(s));
         std::cout << out.dump() << "\n";
         return 0;
     }

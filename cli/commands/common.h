@@ -1,10 +1,12 @@
 #pragma once
 #include "../context.h"
 #include "../output.h"
+#include "../table.h"
 
 #include <wfq/clock.h>
 #include <wfq/duration.h>
 #include <wfq/errors.h>
+#include <wfq/json_out.h>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -33,8 +35,5 @@ inline std::int64_t duration_flag(const std::string& name, const std::string& va
 // An unknown queue name is most likely a typo (`wfq queues pause mial`): a warning on stderr,
 // or Error(not_found) (exit 4) with --strict. (Defined in queues.cpp.)
 void check_queues(Store& store, const std::vector<std::string>& queues, bool strict);
-
-inline json opt_json(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
-inline json opt_time_json(const std::optional<TimeMs>& t) { return t ? json(format_time(*t)) : json(nullptr); }
 
 }  // namespace wfq::cli

@@ -162,19 +162,14 @@ int run_show(Context& ctx, ShowOptions& o) {
     auto events = store.job_events(o.id);
     TimeMs now = store.db_now();
     if (o.json) {
-        json j = json::parse(job_to_json(*job, now));
+        json j = job_json(*job, now);
         json ev = json::array();
-        for (const auto& e : events) {
-            json x{{"at", format_time(e.at)}, {"kind", e.kind}, {"state", e.state}, {"attempt", e.attempt},
-                   {"worker", opt_json(e.worker)}, {"message", opt_json(e.message)}};
-            x["data"] = e.data ? json::parse(*e.data, nullptr, false) : json(nullptr);
-            ev.push_back(x);
-        }
+        for (const auto& e : events) ev.push_back(job_event_json(e));
         j["events"] = ev;
         std::cout << j.dump(2) << "\n";
         return 0;
     }
-    json j = json::parse(job_to_json(*job, now));
+    json j = job_json(*job, now);
     std::vector<std::vector<std::string>> rows;
     for (auto it = j.begin(); it != j.end(); ++it) {
         std::string v = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
@@ -193,32 +188,27 @@ int run_show(Context& ctx, ShowOptions& o) {
 
 // `jobs retry|cancel ID...` without filters: one line (or JSON entry) per job, as before.
 int run_each(Context& ctx, BulkOptions& o, BulkAction action) {
-    Store& store = ctx.store();
     const bool retry = action == BulkAction::retry;
-    const std::string actor = operator_name();
-    int exit = 0;
+    auto results = act_on_jobs(ctx.store(), action, o.request.ids, operator_name());
     json out = json::array();
-    for (auto id : o.request.ids) {
-        AdminResult r = act_on_job(store, action, id, actor);
-        const char* result = r == AdminResult::done ? (retry ? "retried" : "cancelled")
-                             : r == AdminResult::not_found ? "not_found" : "wrong_state";
-        out.push_back({{"id", id}, {"result", result}});
-        if (r == AdminResult::not_found) {
-            std::cerr << "wfq: job " << id << " not found\n";
-            exit = std::max(exit, 4);
-        } else if (r == AdminResult::wrong_state) {
-            auto job = store.get_job(id);
-            std::cerr << "wfq: job " << id << " is " << (job ? to_string(job->state) : "gone") << "; "
+    for (const auto& r : results) {
+        const char* result = r.result == AdminResult::done ? (retry ? "retried" : "cancelled")
+                             : r.result == AdminResult::not_found ? "not_found" : "wrong_state";
+        out.push_back({{"id", r.id}, {"result", result}});
+        if (r.result == AdminResult::not_found) {
+            std::cerr << "wfq: job " << r.id << " not found\n";
+        } else if (r.result == AdminResult::wrong_state) {
+            std::cerr << "wfq: job " << r.id << " is " << (r.state ? to_string(*r.state) : "gone") << "; "
                       << (retry ? "cannot retry a running job (or its key is taken by another active job)"
                                 : "only pending, waiting or running jobs can be cancelled")
                       << "\n";
-            exit = std::max(exit, 1);
         } else if (!o.json) {
-            std::cout << id << " " << result << "\n";
+            std::cout << r.id << " " << result << "\n";
         }
     }
     if (o.json) std::cout << out.dump() << "\n";
-    return exit == 4 && o.request.ids.size() > 1 ? 1 : exit;
+    if (auto error = act_on_jobs_error(results)) throw Error(*error);
+    return 0;
 }
 
 // On a terminal, asks before touching many jobs; without one it never asks.

@@ -19,15 +19,6 @@ extern "C" void on_lock_run_signal(int) { g_lock_run_stop = true; }
 // holding the lock. Under cron, which sets LOGNAME but not USER, a lock and a cancel name the same user.
 std::string default_owner() { return operator_name() + ":" + std::to_string(getpid()); }
 
-json grant_json(const LockGrant& g) {
-    return {{"key", g.key},
-            {"owner", g.owner},
-            {"token", g.token},
-            {"acquired_at", format_time(g.acquired_at)},
-            {"expires_at", format_time(g.expires_at)},
-            {"expired", g.expired}};
-}
-
 std::int64_t parse_token(const std::string& text) {
     try {
         std::size_t used = 0;
@@ -58,7 +49,7 @@ int run_acquire(Context& ctx, AcquireCmd& o) {
     auto grant = acquire_lock(ctx.store(), o.key, a, ctx.clock(), ctx.random());
     if (!grant) throw Error(ErrorCode::lock_conflict, "lock '" + o.key + "' is held by another owner; not acquired" +
                                                           (a.wait_ms ? " within " + format_duration_ms(a.wait_ms) : ""));
-    if (o.json) std::cout << grant_json(*grant).dump() << "\n";
+    if (o.json) std::cout << lock_grant_json(*grant).dump() << "\n";
     else std::cout << grant->token << "\n";
     return 0;
 }
@@ -92,7 +83,7 @@ int run_list(Context& ctx, ListCmd& o) {
     auto locks = store.list_locks();
     if (o.json) {
         json out = json::array();
-        for (const auto& l : locks) out.push_back(grant_json(l));
+        for (const auto& l : locks) out.push_back(lock_grant_json(l));
         std::cout << out.dump() << "\n";
         return 0;
     }

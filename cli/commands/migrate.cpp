@@ -14,7 +14,7 @@ int run_migrate(Context& ctx, MigrateOptions& o) {
         auto applied = store.migrate();
         if (o.json) {
             json out = json::array();
-            for (const auto& m : applied) out.push_back({{"version", m.version}, {"name", m.name}});
+            for (const auto& m : applied) out.push_back(migration_json(m, true));
             std::cout << out.dump() << "\n";
         } else if (applied.empty()) {
             std::cerr << "schema is up to date (" << store.describe() << ")\n";
@@ -26,9 +26,7 @@ int run_migrate(Context& ctx, MigrateOptions& o) {
     auto status = store.migration_status();
     if (o.json) {
         json out = json::array();
-        for (const auto& m : status)
-            out.push_back({{"version", m.version}, {"name", m.name}, {"applied", m.applied_at.has_value()},
-                           {"applied_at", opt_time_json(m.applied_at)}});
+        for (const auto& m : status) out.push_back(migration_json(m));
         std::cout << out.dump() << "\n";
         return 0;
     }

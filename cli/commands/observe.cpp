@@ -85,7 +85,7 @@ int run_doctor_cmd(Context& ctx, DoctorCmd& o) {
     json out = json::array();
     std::vector<std::vector<std::string>> rows;
     for (const auto& f : findings) {
-        out.push_back({{"check", f.check}, {"severity", f.severity}, {"message", f.message}, {"fix", f.fix}});
+        out.push_back(finding_json(f));
         std::string sev = f.severity;
         if (use_colour() && f.severity != "ok") sev = (f.severity == "error" ? "\x1b[31m" : "\x1b[33m") + sev + "\x1b[0m";
         rows.push_back({f.check, sev, f.message, f.fix});

@@ -39,7 +39,7 @@ int run_check(Context&, CheckCmd& o) {
         out.push_back({{"file", f}, {"type", w.type}, {"stages", stages}, {"dir", w.dir}, {"commands", commands}});
         if (!o.json) std::cout << f << ": ok (type " << w.type << ", " << count_of(static_cast<std::int64_t>(w.stages.size()), "stage") << ")\n";
     }
-    if (bad) return exit_code_for(ErrorCode::bad_input);
+    if (bad) throw Error(ErrorCode::bad_input);  // each problem is reported above
     if (o.json) std::cout << out.dump() << "\n";
     return 0;
 }
@@ -59,9 +59,7 @@ int run_signal_list(Context& ctx, SignalListCmd& o) {
     auto signals = ctx.store().stored_signals();
     if (o.json) {
         json out = json::array();
-        for (const auto& s : signals)
-            out.push_back({{"id", s.id}, {"event", s.event}, {"key", s.key}, {"data", json::parse(s.data, nullptr, false)},
-                           {"created_at", format_time(s.created_at)}, {"expires_at", opt_time_json(s.expires_at)}});
+        for (const auto& s : signals) out.push_back(stored_signal_json(s));
         std::cout << out.dump() << "\n";
         return 0;
     }
@@ -88,7 +86,8 @@ int run_signal_clear(Context& ctx, SignalClearCmd& o) {
     }
     std::cerr << "cleared " << n << (n == 1 ? " stored signal" : " stored signals") << " of " << o.event
               << (o.key ? " key " + *o.key : std::string()) << "\n";
-    return n == 0 ? exit_code_for(ErrorCode::not_found) : 0;
+    if (n == 0) throw Error(ErrorCode::not_found);  // said above: cleared 0 stored signals
+    return 0;
 }
 
 int run_signal(Context& ctx, SignalCmd& o) {
@@ -141,9 +140,7 @@ int run_inspect(Context& ctx, InspectCmd& o) {
     if (o.history) {
         if (o.json) {
             json out = json::array();
-            for (const auto& c : checkpoints)
-                out.push_back({{"checkpoint", c.seq}, {"stage", c.stage}, {"kind", c.kind}, {"gzip", c.gzipped},
-                               {"raw_bytes", c.raw_bytes}, {"stored_bytes", c.stored_bytes}, {"summary", json::parse(c.summary)}});
+            for (const auto& c : checkpoints) out.push_back(checkpoint_json(c));
             std::cout << out.dump() << "\n";
             return 0;
         }

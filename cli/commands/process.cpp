@@ -124,13 +124,7 @@ int run_process(Context& ctx, ProcessOptions& o) {
 
     Worker worker(store, *handler, w, ctx.clock(), ctx.random());
     WorkerStats s = worker.run(g_stop);
-    if (o.json) {
-        json j{{"worker_id", worker.id()}, {"claimed", s.claimed},   {"completed", s.completed}, {"retried", s.retried},
-               {"failed", s.failed},       {"released", s.released}, {"lost", s.lost},           {"rescued", s.rescued},
-               {"snoozed", s.snoozed},     {"parked", s.parked},     {"deferred", s.deferred},
-               {"retrying_later", s.retrying_later}, {"interrupted", s.interrupted}};
-        std::cout << j.dump() << "\n";
-    }
+    if (o.json) std::cout << worker_stats_json(worker.id(), s).dump() << "\n";
     log::Fields fields{{"worker_id", worker.id()}, {"claimed", std::to_string(s.claimed)},
                        {"completed", std::to_string(s.completed)}, {"retried", std::to_string(s.retried)},
                        {"failed", std::to_string(s.failed)}, {"released", std::to_string(s.released)}};
@@ -144,7 +138,7 @@ int run_process(Context& ctx, ProcessOptions& o) {
     } else {
         log::info("worker stopped", fields);
     }
-    if (s.interrupted && g_signal == SIGINT) return 130;
+    if (s.interrupted && g_signal == SIGINT) throw Error(ErrorCode::interrupted);
     return 0;
 }
 

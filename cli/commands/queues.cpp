@@ -21,11 +21,7 @@ int run_list(Context& ctx, ListOptions& o) {
     auto queues = ctx.store().queue_summaries();
     if (o.json) {
         json out = json::array();
-        for (const auto& q : queues)
-            out.push_back({{"queue", q.queue}, {"pending", q.pending}, {"scheduled", q.scheduled}, {"running", q.running},
-                           {"waiting", q.waiting}, {"failed", q.failed}, {"completed_last_hour", q.completed_last_hour},
-                           {"oldest_pending_age_ms", q.oldest_pending_age_ms ? json(*q.oldest_pending_age_ms) : json(nullptr)},
-                           {"paused", q.paused}});
+        for (const auto& q : queues) out.push_back(queue_summary_json(q));
         std::cout << out.dump() << "\n";
         return 0;
     }

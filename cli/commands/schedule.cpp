@@ -1,5 +1,6 @@
 // `wfq schedule add|list|remove|pause|resume|tick`: periodic jobs (wfq/schedule.h).
 #include "common.h"
+#include "new_job_flags.h"
 
 #include <wfq/schedule.h>
 
@@ -8,9 +9,7 @@ namespace {
 
 struct AddOptions {
     std::string name, cron, tz = "UTC", type, payload;
-    std::string queue = "default";
-    int priority = 0, max_attempts = 3;
-    std::optional<std::string> key, org, repo;
+    NewJobFlags job;
     bool json = false;
 };
 
@@ -22,29 +21,15 @@ struct ListOptions {
     bool json = false;
 };
 
-json schedule_json(const Schedule& s) {
-    return {{"name", s.name}, {"cron", s.cron}, {"tz", s.tz}, {"type", s.type}, {"queue", s.queue},
-            {"payload", json::parse(s.payload, nullptr, false)}, {"priority", s.priority},
-            {"max_attempts", s.max_attempts}, {"key", opt_json(s.key)}, {"org", opt_json(s.org)},
-            {"repo", opt_json(s.repo)}, {"paused", s.paused}, {"next_run", opt_time_json(s.next_run)},
-            {"last_run", opt_time_json(s.last_run)},
-            {"last_job_id", s.last_job_id ? json(*s.last_job_id) : json(nullptr)}};
-}
-
 int run_add(Context& ctx, AddOptions& o) {
     Schedule s;
     s.name = o.name;
     s.cron = o.cron;
     s.tz = o.tz;
     s.type = o.type;
-    s.queue = o.queue;
+    apply_new_job_flags(o.job, s);
     if (o.payload == "-") s.payload = read_input("-");
     else if (!o.payload.empty()) s.payload = o.payload;
-    s.priority = o.priority;
-    s.max_attempts = o.max_attempts;
-    s.key = o.key;
-    s.org = o.org;
-    s.repo = o.repo;
     CronSchedule check(s.cron, s.tz);  // a bad expression or zone is a usage error before the database opens
     Schedule stored = add_schedule(ctx.store(), s);
     if (o.json) std::cout << schedule_json(stored).dump() << "\n";
@@ -92,8 +77,7 @@ int run_tick(Context& ctx, ListOptions& o) {
     auto fired = tick_schedules(ctx.store());
     if (o.json) {
         json out = json::array();
-        for (const auto& f : fired)
-            out.push_back({{"schedule", f.schedule}, {"scheduled_for", format_time(f.scheduled_for)}, {"job_id", f.job_id}});
+        for (const auto& f : fired) out.push_back(tick_fired_json(f));
         std::cout << out.dump() << "\n";
         return 0;
     }
@@ -118,12 +102,7 @@ void add_schedule_command(CLI::App& app, Context& ctx) {
                     "@hourly, @daily, @weekly, @monthly, @yearly")
         ->required();
     add->add_option("--tz", a->tz, "IANA time zone the expression is read in, e.g. Europe/Lisbon")->capture_default_str();
-    add->add_option("--queue", a->queue, "Queue of the jobs")->capture_default_str();
-    add->add_option("--priority", a->priority, "Higher runs first")->capture_default_str();
-    add->add_option("--max-attempts", a->max_attempts, "Attempts before a job fails for good")->capture_default_str();
-    add->add_option("--key", a->key, "Idempotency key: no new job while one with this key is active");
-    add->add_option("--org", a->org, "Org scope (config resolution)");
-    add->add_option("--repo", a->repo, "Repo scope (config resolution)");
+    add_new_job_flags(add, a->job);
     add->add_flag("--json", a->json, "Print the schedule as JSON");
     on_run(add, ctx, a, run_add);
 

@@ -1,7 +1,7 @@
 // `wfq top`: the live view on a terminal; one frame with --once or when stdout is no terminal.
 #include "common.h"
 
-#include <wfq/top.h>
+#include "../top_frame.h"
 
 namespace wfq::cli {
 namespace {
@@ -28,7 +28,7 @@ int run_top(Context& ctx, TopOptions& o) {
         screen.draw(render_top_text(store.top_snapshot(o.rows), terminal_width()));  // read each time: resizes
         int key = screen.wait_key(static_cast<int>(interval));
         if (key == 'q' || key == 'Q') return 0;
-        if (key < 0) return 130;  // SIGINT/SIGTERM: the screen's destructor restores the terminal
+        if (key < 0) throw Error(ErrorCode::interrupted);  // SIGINT/SIGTERM: the screen's destructor restores the terminal
     }
 }
 

@@ -25,11 +25,7 @@ int run_workers(Context& ctx, WorkersOptions& o) {
     };
     if (o.json) {
         json out = json::array();
-        for (const auto& w : workers)
-            out.push_back({{"id", w.id}, {"hostname", w.hostname}, {"pid", w.pid}, {"queues", w.queues}, {"types", w.types},
-                           {"started_at", format_time(w.started_at)}, {"last_heartbeat", format_time(w.last_heartbeat)},
-                           {"alive", worker_alive(w, now, dead_after)}, {"running", w.running},
-                           {"stats", json::parse(w.stats, nullptr, false)}});
+        for (const auto& w : workers) out.push_back(worker_json(w, now, dead_after));
         std::cout << out.dump() << "\n";
         return 0;
     }

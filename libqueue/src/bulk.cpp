@@ -177,6 +177,31 @@ AdminResult act_on_job(Store& store, BulkAction action, std::int64_t id, const s
     return store.apply_bulk(action, f, {{id, job->state}}, actor).empty() ? AdminResult::wrong_state : AdminResult::done;
 }
 
+std::vector<JobActionResult> act_on_jobs(Store& store, BulkAction action, const std::vector<std::int64_t>& ids,
+                                         const std::string& actor) {
+    std::vector<JobActionResult> out;
+    for (auto id : ids) {
+        JobActionResult r;
+        r.id = id;
+        r.result = act_on_job(store, action, id, actor);
+        if (r.result == AdminResult::wrong_state)
+            if (auto job = store.get_job(id)) r.state = job->state;
+        out.push_back(r);
+    }
+    return out;
+}
+
+std::optional<ErrorCode> act_on_jobs_error(const std::vector<JobActionResult>& results) {
+    bool not_found = false, wrong_state = false;
+    for (const auto& r : results) {
+        not_found = not_found || r.result == AdminResult::not_found;
+        wrong_state = wrong_state || r.result == AdminResult::wrong_state;
+    }
+    if (not_found && !wrong_state && results.size() == 1) return ErrorCode::not_found;
+    if (not_found || wrong_state) return ErrorCode::failure;
+    return std::nullopt;
+}
+
 std::string operator_name() {
     std::string user;
     for (const char* var : {"USER", "LOGNAME"})

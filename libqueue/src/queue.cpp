@@ -105,54 +105,6 @@ std::optional<std::int64_t> running_ms(const Job& job, TimeMs now) {
     return std::max<std::int64_t>(0, now - *job.started_at);
 }
 
-std::string job_to_json(const Job& job, TimeMs now, int indent) {
-    auto opt_time = [](const std::optional<TimeMs>& t) { return t ? json(format_time(*t)) : json(nullptr); };
-    auto opt_str = [](const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); };
-    json j;
-    j["id"] = job.id;
-    j["type"] = job.type;
-    j["queue"] = job.queue;
-    j["state"] = to_string(job.state);
-    // A running job still waiting in its worker for a free handler shows as prefetched.
-    j["display_state"] = job.state == JobState::running && job.prefetched ? std::string("prefetched")
-                                                                            : display_state(job.state, job.run_at, job.attempt, now);
-    j["payload"] = json::parse(job.payload, nullptr, false);
-    j["priority"] = job.priority;
-    j["run_at"] = format_time(job.run_at);
-    j["attempt"] = job.attempt;
-    j["max_attempts"] = job.max_attempts;
-    j["snoozes"] = job.snoozes;
-    j["releases"] = job.releases;
-    j["prefetched"] = job.state == JobState::running && job.prefetched;
-    // How long its handler has run (from the claim): running jobs only, not prefetched ones.
-    j["running_ms"] = running_ms(job, now) ? json(*running_ms(job, now)) : json(nullptr);
-    j["key"] = opt_str(job.key);
-    j["lock_key"] = opt_str(job.lock_key);
-    j["org"] = opt_str(job.org);
-    j["repo"] = opt_str(job.repo);
-    j["correlation_id"] = job.correlation_id;
-    j["traceparent"] = opt_str(job.traceparent);
-    j["lease_owner"] = opt_str(job.lease_owner);
-    j["lease_expires_at"] = opt_time(job.lease_expires_at);
-    j["current_stage"] = opt_str(job.current_stage);
-    j["last_error"] = opt_str(job.last_error);
-    j["error_class"] = opt_str(job.error_class);
-    if (job.result) {
-        json r = json::parse(*job.result, nullptr, false);
-        j["result"] = r.is_discarded() ? json(*job.result) : r;
-    } else {
-        j["result"] = nullptr;
-    }
-    j["wait_event"] = opt_str(job.wait_event);
-    j["wait_key"] = opt_str(job.wait_key);
-    j["wait_deadline"] = opt_time(job.wait_deadline);
-    j["created_at"] = format_time(job.created_at);
-    j["updated_at"] = format_time(job.updated_at);
-    j["started_at"] = opt_time(job.started_at);
-    j["finished_at"] = opt_time(job.finished_at);
-    return j.dump(indent);
-}
-
 EnqueueResult enqueue_with_span(Store& store, Tracer& tracer, NewJob& job, const std::optional<TraceContext>& parent) {
     SpanRecord span = tracer.start("send " + job.queue, SpanKind::producer, parent);
     span.set("messaging.system", std::string("wfq"));

@@ -2,11 +2,13 @@
 // Bulk actions by filter: `wfq jobs retry|cancel|prune` (DESIGN.md "Operating the queue").
 // Jobs are matched in id order and changed in batches, each compare-and-set on the state it was
 // seen in, so a job that changed meanwhile is skipped, never clobbered.
+#include <wfq/errors.h>
 #include <wfq/operating.h>
 #include <wfq/store.h>
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,6 +65,21 @@ BulkResult run_bulk_action(Store& store, BulkAction action, const BulkRequest& r
 // One job by id, as `wfq jobs retry|cancel ID` does without filters: done, not found, or not in
 // a state the action takes (retry: not running; cancel: pending, waiting or running).
 AdminResult act_on_job(Store& store, BulkAction action, std::int64_t id, const std::string& actor);
+
+// What act_on_jobs did to one job.
+struct JobActionResult {
+    std::int64_t id = 0;
+    AdminResult result = AdminResult::done;
+    std::optional<JobState> state;  // wrong_state: the state that kept the job (nullopt: it is gone)
+};
+
+// `wfq jobs retry|cancel ID...` without filters: act_on_job on each id in turn.
+std::vector<JobActionResult> act_on_jobs(Store& store, BulkAction action, const std::vector<std::int64_t>& ids,
+                                         const std::string& actor);
+// The error the command exits with: none when every job was acted on; not_found (exit 4) when
+// its only id named no job; failure (exit 1) when a job was in the wrong state, or when one of
+// several ids named no job (the others may have been acted on).
+std::optional<ErrorCode> act_on_jobs_error(const std::vector<JobActionResult>& results);
 
 // Who is acting, for timelines: "user@host".
 std::string operator_name();

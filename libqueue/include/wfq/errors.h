@@ -15,12 +15,15 @@ enum class ErrorCode {
     // 78: bad DSN, schema missing or old, authentication refused, database missing, SQLite path
     // not writable: it will not pass by itself, so never retried
     config,
-    interrupted,     // 130
+    interrupted,     // 130: stopped by SIGINT (Ctrl-C), as a shell reports a process killed by it
 };
 
 class Error : public std::runtime_error {
 public:
     Error(ErrorCode code, const std::string& message) : std::runtime_error(message), m_code(code) {}
+    // An error with nothing left to say: the command has reported it already (or, as for
+    // interrupted, there is nothing to report); main only turns it into its exit code.
+    explicit Error(ErrorCode code) : std::runtime_error(""), m_code(code) {}
     ErrorCode code() const noexcept { return m_code; }
     // A commit whose outcome could not be learned: retrying it blindly could do it twice.
     bool in_doubt() const noexcept { return m_in_doubt; }

@@ -45,8 +45,6 @@ EnqueueResult enqueue_with_span(Store& store, Tracer& tracer, NewJob& job, const
 // Fields absent from the line come from defaults. Throws Error(bad_input) with the reason.
 NewJob parse_job_line(const std::string& line, const NewJob& defaults);
 
-// A job as the JSON object DESIGN.md names (id, state, fields, RFC 3339 times).
-std::string job_to_json(const Job& job, TimeMs now, int indent = -1);
 // How long a running job's handler has run, from its claim (nullopt: not running, or
 // prefetched: claimed, but waiting in its worker for a free handler).
 std::optional<std::int64_t> running_ms(const Job& job, TimeMs now);
