@@ -57,7 +57,7 @@ int run_ndjson(Context& ctx, EnqueueOptions& o) {
     // PostgreSQL applies a COPY on one core; a second connection writes the next batch on the
     // other meanwhile. SQLite has one writer, and so does a transaction pooler: a batch waiting
     // for its turn holds a server connection, which the batch before it might need.
-    bool two = store.backend() == "postgresql" && resolve_pooler(ctx.pooler).empty();
+    bool two = store.parallel_enqueue_connections() > 1;
     options.connections = two ? 2 : 1;
     NdjsonEnqueueResult r = enqueue_ndjson(store, *in, options, ctx.random(), [&](const std::string& ids, std::int64_t committed) {
         std::cout << ids;

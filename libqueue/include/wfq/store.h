@@ -131,6 +131,9 @@ public:
 
     virtual std::string backend() const = 0;  // "sqlite" or "postgresql"
     virtual std::string describe() const = 0;  // redacted DSN
+    // How many connections may usefully write enqueue batches at once (enqueue_batch with a
+    // hook): 2 on PostgreSQL without a transaction pooler, else 1.
+    virtual int parallel_enqueue_connections() const { return 1; }
     // A second connection to the same database for a worker role of its own (PostgreSQL), or
     // nullptr where the backend is best served by one connection per process (SQLite).
     virtual std::unique_ptr<Store> open_sibling() = 0;
@@ -167,11 +170,6 @@ public:
     // Marks running jobs as prefetched (claimed, waiting in their worker for a free handler) or
     // not (a handler runs them now), compare-and-set on each one's lease like a renewal.
     virtual void set_prefetched(const std::vector<JobRef>& jobs, bool prefetched) = 0;
-    // Compare-and-set on (id, lease owner, attempt, running): false when the lease was lost.
-    // spans (OTLP JSON) are kept with the job's events in the same transaction.
-    virtual bool complete(const JobRef& job, const std::optional<std::string>& result,
-                          const std::vector<std::string>& spans = {}) = 0;
-    virtual bool fail(const JobRef& job, const Failure& failure, const std::vector<std::string>& spans = {}) = 0;
     // Records outcomes of many attempts in one transaction (one statement for all but parked
     // ones), each compare-and-set on (id, lease owner, attempt, running). Returns one status per
     // outcome, in order.
@@ -180,8 +178,10 @@ public:
     // SQLite: one BEGIN IMMEDIATE for both). The claimed jobs go to claimed.
     virtual std::vector<OutcomeStatus> record_outcomes_and_claim(const std::vector<Outcome>& outcomes,
                                                                  const ClaimRequest& claim, std::vector<Job>& claimed) = 0;
-    // Gives a job back without counting the attempt (graceful shutdown).
-    virtual bool release(const JobRef& job, const std::string& reason) = 0;
+    // Records one completed outcome (record_outcomes of one; false when the lease was lost),
+    // spans (OTLP JSON) kept with the attempt. Not virtual: `wfq bench` calls it, going around
+    // the completer; the engine records every outcome through record_outcomes.
+    bool complete(const JobRef& job, const std::optional<std::string>& result, const std::vector<std::string>& spans = {});
     // Expired leases and jobs of workers silent for dead_after_ms go back to pending
     // (or to failed when attempts are exhausted).
     virtual RescueReport rescue(std::int64_t dead_after_ms) = 0;
@@ -247,8 +247,6 @@ public:
     virtual std::vector<StoredSignal> stored_signals() = 0;
     // Deletes the stored signals of event (and key, when given); returns how many.
     virtual std::int64_t clear_signals(const std::string& event, const std::optional<std::string>& key) = 0;
-    // Gives a job back without spending the attempt, runnable again after delay_ms.
-    virtual bool defer(const JobRef& job, std::int64_t delay_ms, const std::string& reason) = 0;
 
     // ---- Operating the queue (DESIGN.md "Operating the queue") ----------------------------
     // Pauses or resumes a queue: claims skip a paused queue's jobs, enqueue still works.

@@ -59,6 +59,17 @@ public:
     virtual ~Db() = default;
     virtual std::string backend() const = 0;
     virtual std::string describe() const = 0;
+    // Capabilities, asked instead of comparing backend names:
+    // whether opening the store applies missing migrations itself (the embedded default, SQLite)
+    // rather than asking for `wfq migrate`;
+    virtual bool migrates_on_open() const = 0;
+    // whether copy_jobs bulk-loads (PostgreSQL's COPY);
+    virtual bool has_copy() const = 0;
+    // how many jobs one multi-row INSERT of an enqueue carries;
+    virtual std::size_t rows_per_statement() const = 0;
+    // how many connections may usefully write enqueue batches at once (see
+    // Store::parallel_enqueue_connections).
+    virtual int parallel_enqueue_connections() const = 0;
     // SQL with $1..$n placeholders.
     virtual Rows exec(const std::string& sql, const Params& params = {}) = 0;
     // Runs a script of several statements without parameters.

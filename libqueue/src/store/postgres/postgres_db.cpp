@@ -2,6 +2,7 @@
 // above the store sees them.
 #include "../db.h"
 #include "../fault.h"
+#include "../migrations.h"
 #include "../stop_signal.h"
 
 #include <wfq/log.h>
@@ -20,189 +21,6 @@
 
 namespace wfq::store {
 namespace {
-
-const std::vector<Migration> kPostgresMigrations = {
-    {1, "core: jobs, events, workers, locks", R"SQL(
-CREATE FUNCTION wfq_now_ms() RETURNS bigint LANGUAGE sql STABLE
-  AS $$ SELECT (extract(epoch from now()) * 1000)::bigint $$;
-CREATE TABLE jobs (
-  id bigserial PRIMARY KEY,
-  type text NOT NULL,
-  queue text NOT NULL DEFAULT 'default',
-  payload jsonb NOT NULL,
-  priority integer NOT NULL DEFAULT 0,
-  run_at bigint NOT NULL,
-  state text NOT NULL,
-  attempt integer NOT NULL DEFAULT 0,
-  max_attempts integer NOT NULL,
-  key text, lock_key text, org text, repo text,
-  correlation_id text NOT NULL,
-  traceparent text, tracestate text,
-  lease_owner text, lease_expires_at bigint,
-  current_stage text, last_error text, error_class text, result text,
-  wait_event text, wait_key text, wait_deadline bigint,
-  created_at bigint NOT NULL, updated_at bigint NOT NULL,
-  started_at bigint, finished_at bigint);
-CREATE INDEX jobs_claim ON jobs (queue, priority DESC, run_at, id) WHERE state = 'pending';
-CREATE UNIQUE INDEX jobs_active_key ON jobs (key) WHERE key IS NOT NULL AND state IN ('pending', 'running', 'waiting');
-CREATE UNIQUE INDEX jobs_running_lock_key ON jobs (lock_key) WHERE lock_key IS NOT NULL AND state = 'running';
-CREATE INDEX jobs_pending_lock_key ON jobs (lock_key, id) WHERE lock_key IS NOT NULL AND state = 'pending';
-CREATE INDEX jobs_running_lease ON jobs (lease_expires_at) WHERE state = 'running';
-CREATE INDEX jobs_state_finished ON jobs (state, finished_at);
-CREATE TABLE job_events (
-  id bigserial PRIMARY KEY,
-  job_id bigint NOT NULL,
-  at bigint NOT NULL,
-  kind text NOT NULL,
-  state text NOT NULL,
-  attempt integer NOT NULL,
-  worker text, message text, data text);
-CREATE INDEX job_events_job ON job_events (job_id, id);
-CREATE TABLE workers (
-  id text PRIMARY KEY,
-  hostname text NOT NULL,
-  pid integer NOT NULL,
-  queues text NOT NULL,
-  types text NOT NULL,
-  started_at bigint NOT NULL,
-  last_heartbeat bigint NOT NULL,
-  running integer NOT NULL DEFAULT 0,
-  stats text NOT NULL DEFAULT '{}');
-CREATE TABLE locks (
-  key text PRIMARY KEY,
-  owner text NOT NULL,
-  token bigint NOT NULL,
-  acquired_at bigint NOT NULL,
-  expires_at bigint NOT NULL);
-CREATE SEQUENCE lock_token_seq NO CYCLE;
--- Times are stored as epoch milliseconds; this view shows them as timestamptz for operators.
-CREATE VIEW jobs_view AS
-  SELECT id, type, queue, state, priority, attempt, max_attempts, key, lock_key, org, repo,
-         correlation_id, lease_owner, error_class, last_error, current_stage,
-         to_timestamp(run_at / 1000.0) AS run_at,
-         to_timestamp(lease_expires_at / 1000.0) AS lease_expires_at,
-         to_timestamp(created_at / 1000.0) AS created_at,
-         to_timestamp(finished_at / 1000.0) AS finished_at
-  FROM jobs;
-)SQL"},
-    {2, "config documents and their change log", R"SQL(
-CREATE TABLE configs (
-  scope text PRIMARY KEY,
-  doc jsonb NOT NULL,
-  updated_at bigint NOT NULL);
-CREATE TABLE config_changes (
-  version bigserial PRIMARY KEY,
-  scope text NOT NULL,
-  at bigint NOT NULL);
-)SQL"},
-    {3, "pipelines: checkpoints, signals, waits", R"SQL(
-CREATE TABLE checkpoints (
-  job_id bigint NOT NULL,
-  seq integer NOT NULL,
-  stage text NOT NULL,
-  kind text NOT NULL,
-  gzipped integer NOT NULL,
-  raw_bytes bigint NOT NULL,
-  stored_bytes bigint NOT NULL,
-  data bytea NOT NULL,
-  summary jsonb NOT NULL,
-  created_at bigint NOT NULL,
-  PRIMARY KEY (job_id, seq));
-CREATE TABLE signals (
-  id bigserial PRIMARY KEY,
-  event text NOT NULL,
-  key text NOT NULL,
-  data jsonb NOT NULL,
-  created_at bigint NOT NULL,
-  consumed_by bigint);
-CREATE INDEX signals_pending ON signals (event, key, id) WHERE consumed_by IS NULL;
-ALTER TABLE jobs ADD COLUMN wait_spec text;
-ALTER TABLE jobs ADD COLUMN signal_data text;
-CREATE INDEX jobs_waiting ON jobs (wait_event, wait_key) WHERE state = 'waiting';
-)SQL"},
-    {4, "engine: snoozes, an attempt's spans packed in the job row", R"SQL(
-ALTER TABLE jobs ADD COLUMN snoozes integer NOT NULL DEFAULT 0;
-ALTER TABLE jobs ADD COLUMN spans text;
-)SQL"},
-    {5, "operating: queue pauses, control changes, schedules", R"SQL(
-CREATE TABLE queue_pauses (
-  queue text PRIMARY KEY,
-  paused_at bigint NOT NULL,
-  paused_by text NOT NULL);
-CREATE TABLE control_changes (
-  version bigserial PRIMARY KEY,
-  kind text NOT NULL,
-  subject text NOT NULL,
-  at bigint NOT NULL);
-CREATE TABLE schedules (
-  name text PRIMARY KEY,
-  cron text NOT NULL,
-  tz text NOT NULL,
-  type text NOT NULL,
-  queue text NOT NULL,
-  payload text NOT NULL,
-  priority integer NOT NULL,
-  max_attempts integer NOT NULL,
-  key text, org text, repo text,
-  paused integer NOT NULL DEFAULT 0,
-  next_run bigint, last_run bigint, last_job_id bigint,
-  created_at bigint NOT NULL,
-  updated_at bigint NOT NULL);
-)SQL"},
-    {6, "big tables: indexes for reads at millions of finished jobs, autovacuum for the hot tables", R"SQL(
--- Read commands count and list active jobs, and finished ones by state and time, from small
--- indexes instead of the whole table (issue 14: 10M finished jobs).
--- Active jobs by queue: exact per-queue counts and oldest due age from the index alone.
-CREATE INDEX jobs_active_queue ON jobs (queue, state, type, run_at) WHERE state IN ('pending', 'running', 'waiting');
--- Finished jobs by state and time, carrying queue and type: failed counts, the last minute's
--- and hour's completions, the latest failures (index-only scans). Partial, like the next one:
--- a job's enqueue and claim then write no entry here (every index entry is paid per job).
-CREATE INDEX jobs_finished ON jobs (state, finished_at) INCLUDE (queue, type)
-  WHERE state IN ('completed', 'failed', 'cancelled');
-DROP INDEX jobs_state_finished;
--- `jobs list --state S` newest first for failed, cancelled and waiting jobs (completed jobs are
--- most of the table, so walking the primary key backwards finds them at once; pending and
--- running jobs have their own partial indexes, jobs_claim and jobs_running_lease).
-CREATE INDEX jobs_state_id ON jobs (state, id) WHERE state IN ('failed', 'cancelled', 'waiting');
--- Autovacuum for the tables every job touches. Each job inserts a row, updates it two or three
--- times (claim, finish; lease renewals) and, with --retention, is deleted a minute later: the
--- default scale factor (20%) lets a table of 10M rows gather 2M dead rows before a vacuum and
--- then vacuums it all at once, throttled. Small, frequent, lightly throttled vacuums keep the
--- table its steady size, and keep the visibility map current, which the index-only scans above
--- need. Job state changes touch indexed columns, so they cannot be HOT updates; a fillfactor
--- below 100 still lets a row's new version land on its own page (no new page, no extra read).
-ALTER TABLE jobs SET (fillfactor = 90, autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000,
-  autovacuum_vacuum_insert_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02,
-  autovacuum_vacuum_cost_delay = 1);
-ALTER TABLE job_events SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000,
-  autovacuum_vacuum_insert_scale_factor = 0.05, autovacuum_vacuum_cost_delay = 1);
-ALTER TABLE checkpoints SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000,
-  autovacuum_vacuum_insert_scale_factor = 0.05, autovacuum_vacuum_cost_delay = 1);
--- Heartbeats and lock renewals update columns no index holds: with room on the page those are
--- HOT updates (no index writes, pruned without vacuum). These tables are tiny and rewritten
--- every second, so vacuum them after a fixed number of dead rows.
-ALTER TABLE workers SET (fillfactor = 50, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 200);
-ALTER TABLE locks SET (fillfactor = 50, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 200);
-)SQL"},
-    {7, "indexes: list filters from the index alone; no index entry per enqueue for counts", R"SQL(
--- `jobs list --state failed --queue Q` (or --type T), newest first: the list first picks ids,
--- and with queue and type in the index it tests them there instead of fetching every failed
--- row from the table (270 ms over 100,000 failed jobs when none matched).
-CREATE INDEX jobs_state_list ON jobs (state, id) INCLUDE (queue, type) WHERE state IN ('failed', 'cancelled', 'waiting');
-DROP INDEX jobs_state_id;
--- Counts of active jobs read each state's own partial index (jobs_claim, jobs_running_lease,
--- jobs_waiting); this index of three text columns cost every enqueue and claim an entry.
-DROP INDEX jobs_active_queue;
-)SQL"},
-    {8, "operator traps: bounded releases, prefetched jobs, expiring signals", R"SQL(
--- How often a job was handed back unfinished (worker stopped, --max-time): --max-releases bounds it.
-ALTER TABLE jobs ADD COLUMN releases integer NOT NULL DEFAULT 0;
--- 1 while a claimed job waits in a worker for a free handler (prefetched), 0 once one runs it.
-ALTER TABLE jobs ADD COLUMN prefetched integer NOT NULL DEFAULT 0;
--- A stored signal that no wait consumed is dropped after this time (signal --keep).
-ALTER TABLE signals ADD COLUMN expires_at bigint;
-)SQL"},
-};
 
 std::string hex_encode(const std::string& bytes) {
     static const char* digits = "0123456789abcdef";
@@ -552,6 +370,14 @@ public:
 
     std::string backend() const override { return "postgresql"; }
     std::string describe() const override { return redact_dsn(m_dsn) + " (schema " + m_schema + ")"; }
+    bool migrates_on_open() const override { return false; }
+    bool has_copy() const override { return true; }
+    // Multi-row statements save round trips.
+    std::size_t rows_per_statement() const override { return 500; }
+    // PostgreSQL applies a COPY on one core; a second connection writes the next batch on
+    // another meanwhile. Not behind a transaction pooler: a batch waiting for its turn holds a
+    // server connection, which the batch before it might need.
+    int parallel_enqueue_connections() const override { return m_pooled ? 1 : 2; }
 
     Rows exec(const std::string& sql, const Params& params) override {
         if (m_pooled && !m_in_tx) return in_own_transaction([&] { return exec(sql, params); });
@@ -721,7 +547,7 @@ public:
         exec("SELECT pg_advisory_xact_lock(hashtext('wfq-migrate'))", {});
         exec_script("CREATE SCHEMA IF NOT EXISTS \"" + m_schema + "\"");
     }
-    const std::vector<Migration>& migrations() const override { return kPostgresMigrations; }
+    const std::vector<Migration>& migrations() const override { return postgres_migrations(); }
     void notify_enqueued(const std::string& queue) override { exec("SELECT pg_notify($1, $2)", {channel(), queue}); }
     void notify_config(const std::string& scope) override { exec("SELECT pg_notify($1, $2)", {config_channel(), scope}); }
     std::unique_ptr<ConfigWatcher> open_config_watcher() override {

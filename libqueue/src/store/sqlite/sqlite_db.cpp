@@ -1,6 +1,7 @@
 // SQLite backend: WAL, a busy timeout, BEGIN IMMEDIATE for every write transaction, and
 // wfq_now_ms() bound to the injected clock so tests control time.
 #include "../db.h"
+#include "../migrations.h"
 #include "dir_watch.h"
 
 #include <wfq/clock.h>
@@ -22,152 +23,6 @@
 
 namespace wfq::store {
 namespace {
-
-const std::vector<Migration> kSqliteMigrations = {
-    {1, "core: jobs, events, workers, locks", R"SQL(
-CREATE TABLE jobs (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  type TEXT NOT NULL,
-  queue TEXT NOT NULL DEFAULT 'default',
-  payload TEXT NOT NULL,
-  priority INTEGER NOT NULL DEFAULT 0,
-  run_at INTEGER NOT NULL,
-  state TEXT NOT NULL,
-  attempt INTEGER NOT NULL DEFAULT 0,
-  max_attempts INTEGER NOT NULL,
-  key TEXT, lock_key TEXT, org TEXT, repo TEXT,
-  correlation_id TEXT NOT NULL,
-  traceparent TEXT, tracestate TEXT,
-  lease_owner TEXT, lease_expires_at INTEGER,
-  current_stage TEXT, last_error TEXT, error_class TEXT, result TEXT,
-  wait_event TEXT, wait_key TEXT, wait_deadline INTEGER,
-  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
-  started_at INTEGER, finished_at INTEGER);
-CREATE INDEX jobs_claim ON jobs (queue, priority DESC, run_at, id) WHERE state = 'pending';
-CREATE UNIQUE INDEX jobs_active_key ON jobs (key) WHERE key IS NOT NULL AND state IN ('pending', 'running', 'waiting');
-CREATE UNIQUE INDEX jobs_running_lock_key ON jobs (lock_key) WHERE lock_key IS NOT NULL AND state = 'running';
-CREATE INDEX jobs_pending_lock_key ON jobs (lock_key, id) WHERE lock_key IS NOT NULL AND state = 'pending';
-CREATE INDEX jobs_running_lease ON jobs (lease_expires_at) WHERE state = 'running';
-CREATE INDEX jobs_state_finished ON jobs (state, finished_at);
-CREATE TABLE job_events (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  job_id INTEGER NOT NULL,
-  at INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  state TEXT NOT NULL,
-  attempt INTEGER NOT NULL,
-  worker TEXT, message TEXT, data TEXT);
-CREATE INDEX job_events_job ON job_events (job_id, id);
-CREATE TABLE workers (
-  id TEXT PRIMARY KEY,
-  hostname TEXT NOT NULL,
-  pid INTEGER NOT NULL,
-  queues TEXT NOT NULL,
-  types TEXT NOT NULL,
-  started_at INTEGER NOT NULL,
-  last_heartbeat INTEGER NOT NULL,
-  running INTEGER NOT NULL DEFAULT 0,
-  stats TEXT NOT NULL DEFAULT '{}');
-CREATE TABLE locks (
-  key TEXT PRIMARY KEY,
-  owner TEXT NOT NULL,
-  token INTEGER NOT NULL,
-  acquired_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL);
-CREATE TABLE sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT INTO sequences (name, value) VALUES ('lock_token', 0);
-)SQL"},
-    {2, "config documents and their change log", R"SQL(
-CREATE TABLE configs (
-  scope TEXT PRIMARY KEY,
-  doc TEXT NOT NULL,
-  updated_at INTEGER NOT NULL);
-CREATE TABLE config_changes (
-  version INTEGER PRIMARY KEY AUTOINCREMENT,
-  scope TEXT NOT NULL,
-  at INTEGER NOT NULL);
-)SQL"},
-    {3, "pipelines: checkpoints, signals, waits", R"SQL(
-CREATE TABLE checkpoints (
-  job_id INTEGER NOT NULL,
-  seq INTEGER NOT NULL,
-  stage TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  gzipped INTEGER NOT NULL,
-  raw_bytes INTEGER NOT NULL,
-  stored_bytes INTEGER NOT NULL,
-  data BLOB NOT NULL,
-  summary TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  PRIMARY KEY (job_id, seq));
-CREATE TABLE signals (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  event TEXT NOT NULL,
-  key TEXT NOT NULL,
-  data TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  consumed_by INTEGER);
-CREATE INDEX signals_pending ON signals (event, key, id) WHERE consumed_by IS NULL;
-ALTER TABLE jobs ADD COLUMN wait_spec TEXT;
-ALTER TABLE jobs ADD COLUMN signal_data TEXT;
-CREATE INDEX jobs_waiting ON jobs (wait_event, wait_key) WHERE state = 'waiting';
-)SQL"},
-    {4, "engine: snoozes, an attempt's spans packed in the job row", R"SQL(
-ALTER TABLE jobs ADD COLUMN snoozes INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE jobs ADD COLUMN spans TEXT;
-)SQL"},
-    {5, "operating: queue pauses, control changes, schedules", R"SQL(
-CREATE TABLE queue_pauses (
-  queue TEXT PRIMARY KEY,
-  paused_at INTEGER NOT NULL,
-  paused_by TEXT NOT NULL);
-CREATE TABLE control_changes (
-  version INTEGER PRIMARY KEY AUTOINCREMENT,
-  kind TEXT NOT NULL,
-  subject TEXT NOT NULL,
-  at INTEGER NOT NULL);
-CREATE TABLE schedules (
-  name TEXT PRIMARY KEY,
-  cron TEXT NOT NULL,
-  tz TEXT NOT NULL,
-  type TEXT NOT NULL,
-  queue TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  priority INTEGER NOT NULL,
-  max_attempts INTEGER NOT NULL,
-  key TEXT, org TEXT, repo TEXT,
-  paused INTEGER NOT NULL DEFAULT 0,
-  next_run INTEGER, last_run INTEGER, last_job_id INTEGER,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL);
-)SQL"},
-    {6, "big tables: indexes for reads at millions of finished jobs", R"SQL(
--- The same indexes as on PostgreSQL (SQLite has no INCLUDE: the columns join the key).
-CREATE INDEX jobs_active_queue ON jobs (queue, state, type, run_at) WHERE state IN ('pending', 'running', 'waiting');
-CREATE INDEX jobs_finished ON jobs (state, finished_at, queue, type);
-DROP INDEX jobs_state_finished;
-CREATE INDEX jobs_state_id ON jobs (state, id) WHERE state <> 'completed';
-)SQL"},
-    {7, "indexes: no index entry per enqueue for counts", R"SQL(
--- As on PostgreSQL: counts of active jobs read each state's own partial index. jobs_finished
--- becomes partial, as on PostgreSQL (the queries on finished jobs carry its predicate word for
--- word, which SQLite needs to use it), so an enqueue and a claim write no entry in it; and
--- jobs_state_id goes: SQLite never chose it (jobs_finished serves finished states, jobs_waiting
--- waiting ones), yet every enqueue, claim and finish wrote it.
-DROP INDEX jobs_active_queue;
-DROP INDEX jobs_state_id;
-DROP INDEX jobs_finished;
-CREATE INDEX jobs_finished ON jobs (state, finished_at, queue, type) WHERE state IN ('completed', 'failed', 'cancelled');
-)SQL"},
-    {8, "operator traps: bounded releases, prefetched jobs, expiring signals", R"SQL(
--- How often a job was handed back unfinished (worker stopped, --max-time): --max-releases bounds it.
-ALTER TABLE jobs ADD COLUMN releases INTEGER NOT NULL DEFAULT 0;
--- 1 while a claimed job waits in a worker for a free handler (prefetched), 0 once one runs it.
-ALTER TABLE jobs ADD COLUMN prefetched INTEGER NOT NULL DEFAULT 0;
--- A stored signal that no wait consumed is dropped after this time (signal --keep).
-ALTER TABLE signals ADD COLUMN expires_at INTEGER;
-)SQL"},
-};
 
 [[noreturn]] void throw_sqlite(sqlite3* db, int rc, const std::string& what) {
     std::string msg = what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -386,6 +241,12 @@ public:
 
     std::string backend() const override { return "sqlite"; }
     std::string describe() const override { return "sqlite:" + m_path; }
+    bool migrates_on_open() const override { return true; }
+    bool has_copy() const override { return false; }
+    // SQLite compiles ?NNN parameters in time quadratic in their number: a statement of 64 rows
+    // (960 parameters) prepares in a blink and still saves most per-statement work.
+    std::size_t rows_per_statement() const override { return 64; }
+    int parallel_enqueue_connections() const override { return 1; }  // one writer
 
     Rows exec(const std::string& sql, const Params& params) override {
         sqlite3_stmt* st = prepare(sql);
@@ -453,7 +314,7 @@ public:
         return "UPDATE sequences SET value = value + 1 WHERE name = 'lock_token' RETURNING value";
     }
     void lock_for_migration() override {}  // BEGIN IMMEDIATE already serialises writers
-    const std::vector<Migration>& migrations() const override { return kSqliteMigrations; }
+    const std::vector<Migration>& migrations() const override { return sqlite_migrations(); }
     void notify_enqueued(const std::string&) override {}
     void notify_config(const std::string&) override {}
     std::unique_ptr<ConfigWatcher> open_config_watcher() override { return std::make_unique<SqliteConfigWatcher>(m_path); }
