@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -184,15 +185,149 @@ void man_command(std::string& out, CLI::App* app, const std::string& path) {
     for (auto* s : visible_subcommands(app)) man_command(out, s, path + " " + s->get_name());
 }
 
+// The reference prose of a page (docs/reference/PAGE.md, a small subset of Markdown) as roff for
+// its DESCRIPTION: "## " headings, paragraphs, "- " bullets, ``` blocks and | tables shown as
+// written, **bold**. `after_text` says whether a paragraph break is needed before the first line.
+std::string man_reference(const std::string& markdown, bool after_text) {
+    std::string out;
+    std::istringstream lines(markdown);
+    std::vector<std::string> table;
+    bool code = false, in_list = false, in_item = false, pending_break = after_text, after_heading = false;
+    auto text = [](std::string line) {
+        line = roff_escape(line);
+        for (std::size_t at; (at = line.find("**")) != std::string::npos;) {
+            std::size_t end = line.find("**", at + 2);
+            if (end == std::string::npos) break;
+            line = line.substr(0, at) + "\\fB" + line.substr(at + 2, end - at - 2) + "\\fR" + line.substr(end + 2);
+        }
+        return line + "\n";
+    };
+    auto width_of = [](const std::string& s) {  // UTF-8 characters, not bytes, so columns line up
+        std::size_t chars = 0;
+        for (unsigned char c : s) chars += (c & 0xC0) != 0x80;
+        return chars;
+    };
+    // A table is shown as written, its columns aligned, when it fits 78 columns; a wider one as a
+    // list, each row's first cell the tag of the others ("header: cell", after the first column).
+    auto flush_table = [&] {
+        if (table.empty()) return;
+        std::vector<std::vector<std::string>> rows;
+        std::vector<std::size_t> width;
+        for (const auto& row : table) {
+            if (row.find_first_not_of("|-: ") == std::string::npos) continue;  // the |---| line
+            std::vector<std::string> cells{""};
+            bool in_code = false;  // a | inside `...` is text, not a column
+            for (std::size_t i = 1; i < row.size(); ++i) {
+                if (row[i] == '`') in_code = !in_code;
+                if (row[i] == '|' && !in_code) cells.emplace_back();
+                else cells.back() += row[i];
+            }
+            if (cells.back().find_first_not_of(' ') == std::string::npos) cells.pop_back();
+            for (std::size_t i = 0; i < cells.size(); ++i) {
+                cells[i].erase(0, cells[i].find_first_not_of(' '));
+                cells[i].erase(cells[i].find_last_not_of(' ') + 1);
+                if (width.size() <= i) width.push_back(0);
+                width[i] = std::max(width[i], width_of(cells[i]));
+            }
+            rows.push_back(cells);
+        }
+        std::size_t total = 0;
+        for (auto w : width) total += w + 2;
+        if (total <= 80) {
+            out += (pending_break ? ".PP\n" : "") + std::string(".RS 4\n.nf\n");
+            for (const auto& cells : rows) {
+                std::string line;
+                for (std::size_t i = 0; i < cells.size(); ++i)
+                    line += cells[i] + (i + 1 < cells.size() ? std::string(width[i] - width_of(cells[i]) + 2, ' ') : "");
+                out += roff_escape(line) + "\n";
+            }
+            out += ".fi\n.RE\n";
+        } else {
+            for (std::size_t r = 1; r < rows.size(); ++r) {
+                std::string body;
+                for (std::size_t i = 1; i < rows[r].size(); ++i) {
+                    if (rows[r][i].empty()) continue;
+                    if (!body.empty()) body += "; ";
+                    body += (rows.front().size() > 2 && i < rows.front().size() ? rows.front()[i] + ": " : "") + rows[r][i];
+                }
+                out += ".TP\n" + text(rows[r][0]) + text(body);
+            }
+        }
+        table.clear();
+        pending_break = true;
+    };
+    for (std::string line; std::getline(lines, line);) {
+        bool heading = !code && (line.rfind("## ", 0) == 0 || line.rfind("### ", 0) == 0);
+        if (!line.empty() && !heading) after_heading = false;  // no paragraph break right after a heading
+        if (line.rfind("```", 0) == 0) {
+            if (!code) out += (pending_break ? ".PP\n" : "") + std::string(".RS 4\n.nf\n");
+            else out += ".fi\n.RE\n", pending_break = true;
+            code = !code;
+            continue;
+        }
+        if (code) {
+            out += line.empty() ? ".sp\n" : roff_escape(line) + "\n";
+            continue;
+        }
+        if (line.rfind("|", 0) == 0) {
+            table.push_back(line);
+            continue;
+        }
+        flush_table();
+        if (line.rfind("# ", 0) == 0) continue;  // the file's title, for readers of the Markdown
+        if (line.empty()) {
+            pending_break = pending_break || (!out.empty() && !after_heading);
+            in_item = false;
+            continue;
+        }
+        if (heading) {
+            out += ".SS " + roff_escape(line.substr(line.find(' ') + 1)) + "\n";
+            in_list = in_item = pending_break = false;
+            after_heading = true;
+            continue;
+        }
+        if (line.rfind("- ", 0) == 0) {
+            out += ".IP \\(bu 2\n" + text(line.substr(2));
+            in_list = in_item = true;
+            pending_break = false;
+            continue;
+        }
+        std::string words = line.substr(std::min(line.find_first_not_of(' '), line.size()));
+        if (in_item) {  // a bullet's next line, indented or not
+            out += text(words);
+            continue;
+        }
+        if (in_list && line[0] == ' ') out += ".IP \"\" 2\n", in_item = true;  // a bullet's next paragraph
+        else if (pending_break) out += ".PP\n", in_list = false;
+        pending_break = false;
+        out += text(words);
+    }
+    flush_table();
+    if (code) out += ".fi\n.RE\n";
+    return out;
+}
+
+std::string read_reference(const std::string& dir, const std::string& page) {
+    if (dir.empty()) return "";
+    std::ifstream in(dir + "/" + page + ".md");
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
 const char* kDate = "2026-11-25";
 
-std::string man_page(CLI::App* root, const std::string& page) {
-    std::string out = ".\\\" Generated by `wfq __man " + page + "`; edit cli/commands/*.cpp, then scripts/gen-docs.sh\n";
+// The page: flags from the command tree, DESCRIPTION from the group's footer and then from
+// reference_dir/PAGE.md when reference_dir is given (scripts/gen-docs.sh gives docs/reference).
+std::string man_page(CLI::App* root, const std::string& page, const std::string& reference_dir) {
+    std::string out = ".\\\" Generated by `wfq __man " + page + "`; edit cli/commands/*.cpp or docs/reference/" + page +
+                      ".md, then scripts/gen-docs.sh\n";
     if (page == "wfq") {
         out += ".TH WFQ 1 " + std::string(kDate) + " \"wfq " WFQ_VERSION "\" \"wfq manual\"\n";
         out += ".SH NAME\nwfq \\- operate a workflow job queue\n.SH SYNOPSIS\n.B wfq\n[\\fIGLOBAL OPTIONS\\fR] \\fICOMMAND\\fR [\\fIARGS\\fR]\n";
         out += ".SH DESCRIPTION\n" + roff_escape(root->get_description()) +
                " It runs on an embedded SQLite file by default and on PostgreSQL for many workers on many hosts.\n";
+        out += man_reference(read_reference(reference_dir, page), true);
         out += ".SH COMMANDS\n";
         for (auto* s : visible_subcommands(root))
             out += ".TP\n.BR wfq\\-" + roff_escape(s->get_name()) + " (1)\n" + roff_escape(s->get_description()) + "\n";
@@ -207,11 +342,14 @@ std::string man_page(CLI::App* root, const std::string& page) {
         out += ".SH FILES\n.TP\n.I $XDG_STATE_HOME/wfq/wfq.db\nThe default SQLite database (~/.local/state/wfq/wfq.db), created mode 0600.\n";
         out += ".SH EXIT STATUS\n";
         const std::pair<const char*, const char*> codes[] = {
-            {"0", "success"}, {"1", "failure not listed below"}, {"2", "usage error (unknown flag, bad argument)"},
+            {"0", "success"}, {"1", "failure not listed below (e.g. jobs cancel of a finished job)"},
+            {"2", "usage error (unknown flag, bad argument, malformed duration)"},
             {"3", "lock not acquired, or not held by that token"}, {"4", "not found (job, lock, config scope)"},
             {"65", "bad input data (invalid JSON, malformed NDJSON line, corrupt state blob)"},
-            {"69", "database unavailable"}, {"78", "configuration error (bad DSN, schema missing or old)"},
-            {"130", "interrupted"}};
+            {"69", "database unavailable"},
+            {"78", "configuration error, at once, no retries (bad DSN, schema missing or old, authentication failed, "
+                   "database or role does not exist, SQLite path not writable)"},
+            {"130", "interrupted (SIGINT)"}};
         for (auto [c, m] : codes) out += ".TP\n.B " + std::string(c) + "\n" + m + "\n";
         out += ".SH EXAMPLES\n.nf\n"
                "wfq enqueue code_review '{\"pr\": 7}' \\-\\-key pr\\-7\n"
@@ -227,10 +365,11 @@ std::string man_page(CLI::App* root, const std::string& page) {
     for (char c : page) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     out += ".TH " + roff_escape(upper) + " 1 " + kDate + " \"wfq " WFQ_VERSION "\" \"wfq manual\"\n";
     out += ".SH NAME\n" + roff_escape(page) + " \\- " + roff_escape(group->get_description()) + "\n";
+    std::string reference = read_reference(reference_dir, page);
+    if (!group->get_footer().empty() || !reference.empty()) out += ".SH DESCRIPTION\n";
     if (!group->get_footer().empty()) {
-        // The group's --help footer is its DESCRIPTION: a blank line between paragraphs, indented
-        // lines a display block (examples, not filled or hyphenated).
-        out += ".SH DESCRIPTION\n";
+        // The group's --help footer opens its DESCRIPTION: a blank line between paragraphs,
+        // indented lines a display block (examples, not filled or hyphenated).
         std::istringstream lines(group->get_footer());
         bool display = false;
         for (std::string line; std::getline(lines, line);) {
@@ -243,6 +382,7 @@ std::string man_page(CLI::App* root, const std::string& page) {
         }
         if (display) out += ".fi\n.RE\n";
     }
+    out += man_reference(reference, !group->get_footer().empty());
     out += ".SH COMMANDS\n";
     man_command(out, group, group->get_name());
     out += ".SH SEE ALSO\n.BR wfq (1),\n.BR wfq\\-handler (7)\n";
@@ -271,13 +411,15 @@ void add_internal_commands(CLI::App& app, Context& ctx) {
     man->add_option("page", *page, "wfq or wfq-GROUP; --list lists them");
     auto list = std::make_shared<bool>(false);
     man->add_flag("--list", *list, "List the pages");
-    man->callback([&app, &ctx, page, list] {
-        ctx.action = [&app, page, list] {
+    auto reference = std::make_shared<std::string>();
+    man->add_option("--reference", *reference, "Directory of the pages' reference prose (docs/reference)");
+    man->callback([&app, &ctx, page, list, reference] {
+        ctx.action = [&app, page, list, reference] {
             if (*list) {
                 for (const auto& n : man_page_names(app)) std::cout << n << "\n";
                 return 0;
             }
-            std::cout << man_page(&app, page->empty() ? "wfq" : *page);
+            std::cout << man_page(&app, page->empty() ? "wfq" : *page, *reference);
             return 0;
         };
     });

@@ -1,8 +1,10 @@
 #include <wfq/process_runner.h>
+#include <wfq/text.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 
 namespace wfq {
@@ -83,6 +85,21 @@ TEST(ProcessRunner, StdoutIsCapped) {
     EXPECT_EQ(r.stdout_data.size(), 1000u);
     EXPECT_TRUE(r.stdout_truncated);
     EXPECT_EQ(r.exit_code, 0);
+}
+
+TEST(ProcessRunner, StderrTailIsValidUtf8CutAtACharacter) {
+    std::atomic<bool> cancel{false};
+    ProcessSpec spec;
+    // 3000 two-byte characters (6000 bytes), then x NUL y and a bad byte: the last 4096 of these
+    // 6005 bytes start inside a character unless the runner realigns the tail.
+    spec.argv = {"sh", "-c", "i=0; while [ $i -lt 3000 ]; do printf '\\303\\251' >&2; i=$((i+1)); done; printf 'x\\000y\\377' >&2; exit 1"};
+    spec.cancel = &cancel;
+    spec.stderr_tail_cap = 4096;
+    ProcessResult r = run_process(spec);
+    EXPECT_TRUE(is_valid_utf8(r.stderr_tail));
+    EXPECT_EQ(r.stderr_tail.find('\0'), std::string::npos);
+    EXPECT_EQ(r.stderr_tail.rfind("\xc3\xa9", 0), 0u) << "the tail starts at a character";
+    EXPECT_NE(r.stderr_tail.find("x\xef\xbf\xbdy\xef\xbf\xbd"), std::string::npos);
 }
 
 }  // namespace

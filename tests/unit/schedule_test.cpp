@@ -1,6 +1,5 @@
 // Cron expressions and time zones (DST gaps and overlaps), the schedule tick's exactly-once
-// rule with three racing tickers on one SQLite file under a ManualClock, and bulk filters.
-#include <wfq/bulk.h>
+// rule with three racing tickers on one SQLite file under a ManualClock.
 #include <wfq/clock.h>
 #include <wfq/errors.h>
 #include <wfq/schedule.h>
@@ -171,21 +170,6 @@ TEST_F(ScheduleTick, ThreeTickersEnqueueExactlyOneJobPerTickAndOnlyTheLatestAfte
     EXPECT_EQ(race(), 0) << "resuming skips the ticks missed while paused";
     clock.advance_ms(60000);
     EXPECT_EQ(race(), 1);
-}
-
-TEST(BulkFilter, ValidatesStatesAndDurations) {
-    BulkRequest r;
-    EXPECT_EQ(make_bulk_filter(BulkAction::retry, r).states, std::vector<JobState>{JobState::failed});
-    EXPECT_EQ(make_bulk_filter(BulkAction::cancel, r).states.size(), 3u);
-    r.states = {"running"};
-    EXPECT_THROW(make_bulk_filter(BulkAction::retry, r), Error) << "retry never touches running jobs";
-    r.states = {"finished"};
-    EXPECT_THROW(make_bulk_filter(BulkAction::cancel, r), Error);
-    r.states = {"failed"};
-    r.older_than = "ten minutes";
-    EXPECT_THROW(make_bulk_filter(BulkAction::retry, r), Error);
-    r.older_than = "10m";
-    EXPECT_EQ(*make_bulk_filter(BulkAction::retry, r).older_than_ms, 600000);
 }
 
 }  // namespace

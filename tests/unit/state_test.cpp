@@ -1,8 +1,7 @@
 // JSON Patch conformance (the public RFC 6902 suite), fixture round trips, a seeded property
-// test, gzip, and checkpoint encode/restore.
+// test, and checkpoint encode/restore (gzip itself: util/gzip_test.cpp).
 #include <wfq/clock.h>
 #include <wfq/errors.h>
-#include <wfq/gzip.h>
 #include <wfq/state.h>
 
 #include <gtest/gtest.h>
@@ -151,25 +150,6 @@ TEST(MergePatch, FollowsRfc7396Examples) {
     EXPECT_EQ(apply_merge_patch(json::parse(R"(["a","b"])"), json::parse(R"({"a":"c"})")), json::parse(R"({"a":"c"})"));
     EXPECT_EQ(apply_merge_patch(json::parse(R"({"e":null})"), json::parse(R"({"a":1})")), json::parse(R"({"e":null,"a":1})"));
     EXPECT_EQ(apply_merge_patch(target, diff_merge_patch(target, want)), want);
-}
-
-TEST(Gzip, RoundTripsAndRejectsCorruption) {
-    std::string data(100000, 'x');
-    data += "tail";
-    std::string z = gzip_compress(data, 9);
-    EXPECT_TRUE(looks_gzipped(z));
-    EXPECT_LT(z.size(), 1000u);
-    EXPECT_EQ(gzip_decompress(z), data);
-    EXPECT_EQ(gzip_decompress(z + z), data + data) << "concatenated members";
-    EXPECT_THROW(gzip_decompress(z.substr(0, z.size() / 2)), Error) << "truncated";
-    std::string flipped = z;
-    flipped[z.size() - 8] ^= 0x55;  // the CRC-32 in the trailer
-    EXPECT_THROW(gzip_decompress(flipped), Error) << "corrupt";
-    std::string bad_header = z;
-    bad_header[2] = 9;  // compression method other than deflate
-    EXPECT_THROW(gzip_decompress(bad_header), Error);
-    EXPECT_THROW(gzip_decompress("plain"), Error);
-    EXPECT_THROW(gzip_compress("x", 0), Error);
 }
 
 TEST(Checkpoints, RestoreEqualsEveryFixtureStepByteForByte) {

@@ -9,6 +9,17 @@
 
 namespace wfq::test_util {
 
+// Runs fn and returns the code of the Error it throws (a test failure when it throws none).
+inline ErrorCode code_of(const std::function<void()>& fn) {
+    try {
+        fn();
+    } catch (const Error& e) {
+        return e.code();
+    }
+    ADD_FAILURE() << "no error thrown";
+    return ErrorCode::failure;
+}
+
 // Runs fn, expects it to throw Error with code want, and returns the message.
 inline std::string error_of(const std::function<void()>& fn, ErrorCode want) {
     try {

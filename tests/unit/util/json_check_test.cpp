@@ -1,15 +1,15 @@
 // JSON the queue refuses to store, the same on every backend (\u0000, a byte order mark, too
-// much nesting), where it enters: payloads, NDJSON lines, handler results, signals.
-#include <wfq/clock.h>
+// much nesting), and handler results kept or not (libqueue/src/util/json_check.cpp). Where it
+// enters: payloads and NDJSON lines in queue_test.cpp, signals in pipeline_test.cpp.
 #include <wfq/errors.h>
 #include <wfq/json_check.h>
-#include <wfq/pipeline.h>
-#include <wfq/queue.h>
 
 #include <gtest/gtest.h>
 
-#include "test_util.h"
+#include "../test_util.h"
+
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace wfq {
 namespace {
@@ -79,40 +79,6 @@ TEST(HandlerResult, KeptWhenStorableElseWhyNot) {
     EXPECT_EQ(result_to_keep(nested(5000), false, why), std::nullopt);
     EXPECT_NE(why.find("nested"), std::string::npos) << why;
 }
-
-TEST(NewJobs, BadPayloadsAndNamesAreRefused) {
-    DefaultRandom random;
-    auto with = [&](auto change) {
-        NewJob job;
-        job.type = "t";
-        change(job);
-        prepare_new_job(job, random);
-    };
-    std::string msg = error_of([&] { with([](NewJob& j) { j.payload = R"({"x": "a\u0000b"})"; }); }, ErrorCode::bad_input);
-    EXPECT_NE(msg.find("payload: the string at /x contains \\u0000"), std::string::npos) << msg;
-    error_of([&] { with([](NewJob& j) { j.type = "\xff"; }); }, ErrorCode::usage);
-    error_of([&] { with([](NewJob& j) { j.key = "k\xc3"; }); }, ErrorCode::usage);
-    error_of([&] { with([](NewJob& j) { j.lock_key = std::string(1001, 'k'); }); }, ErrorCode::usage);
-    error_of([&] { with([](NewJob& j) { j.org = "a\tb"; }); }, ErrorCode::usage);
-    msg = error_of([] { parse_job_line(R"({"type": "t", "payload": {"x": "\u0000"}})", NewJob{}); }, ErrorCode::bad_input);
-    EXPECT_NE(msg.find("/payload/x"), std::string::npos) << msg;
-}
-
-TEST(Signals, EventKeyAndDataAreChecked) {
-    EXPECT_EQ(prepare_signal("approved", "7", R"({"by": "alice"})"), R"({"by":"alice"})");
-    EXPECT_EQ(prepare_signal("approved", "", "null"), "null");
-    error_of([] { prepare_signal("", "7", "null"); }, ErrorCode::usage);
-    error_of([] { prepare_signal("approved", std::string(1001, 'k'), "null"); }, ErrorCode::usage);
-    error_of([] { prepare_signal("approved", "k\n", "null"); }, ErrorCode::usage);
-    std::string msg = error_of([] { prepare_signal("approved", "7", R"({"by": "\u0000"})"); }, ErrorCode::bad_input);
-    EXPECT_NE(msg.find("--data: the string at /by contains \\u0000"), std::string::npos) << msg;
-}
-
-}  // namespace
-}  // namespace wfq
-
-namespace wfq {
-namespace {
 
 TEST(JsonString, AppendsALiteralThatParsesBackToTheSameText) {
     for (std::string s : {std::string(""), std::string("plain"), std::string("q\"uote \\ back"),

@@ -1,15 +1,11 @@
 // Names and keys the queue stores, and the handler stderr tail kept as last_error: well-formed
-// UTF-8 without control characters or NUL, the same on every backend.
+// UTF-8 without control characters or NUL, the same on every backend (libqueue/src/util/text.cpp).
 #include <wfq/errors.h>
-#include <wfq/process_runner.h>
 #include <wfq/text.h>
 
 #include <gtest/gtest.h>
 
-#include "test_util.h"
-
-#include <atomic>
-#include <functional>
+#include "../test_util.h"
 
 namespace wfq {
 namespace {
@@ -28,14 +24,12 @@ TEST(Utf8, AcceptsWellFormedAndRejectsTheRest) {
     EXPECT_FALSE(is_valid_utf8("\x80"));              // a lone continuation byte
 }
 
-
 TEST(Utf8, ToValidReplacesBadBytesAndNul) {
     EXPECT_EQ(to_valid_utf8("ok \xc3\xa9"), "ok \xc3\xa9");
     EXPECT_EQ(to_valid_utf8(std::string("a\0b", 3)), "a\xef\xbf\xbd" "b");
     EXPECT_EQ(to_valid_utf8("a\xff" "b"), "a\xef\xbf\xbd" "b");
     EXPECT_TRUE(is_valid_utf8(to_valid_utf8("\xe2\x82")));
 }
-
 
 TEST(Names, ProblemsAreNamed) {
     EXPECT_EQ(name_problem("deploy", 10), std::nullopt);
@@ -47,23 +41,6 @@ TEST(Names, ProblemsAreNamed) {
     EXPECT_EQ(name_problem("\xc3\xa9t\xc3\xa9", 10), std::nullopt);
     EXPECT_EQ(error_of([] { check_name("queue", "\xff", 200); }, ErrorCode::usage), "queue is not valid UTF-8");
 }
-
-
-TEST(ProcessRunner, StderrTailIsValidUtf8CutAtACharacter) {
-    std::atomic<bool> cancel{false};
-    ProcessSpec spec;
-    // 3000 two-byte characters (6000 bytes), then x NUL y and a bad byte: the last 4096 of these
-    // 6005 bytes start inside a character unless the runner realigns the tail.
-    spec.argv = {"sh", "-c", "i=0; while [ $i -lt 3000 ]; do printf '\\303\\251' >&2; i=$((i+1)); done; printf 'x\\000y\\377' >&2; exit 1"};
-    spec.cancel = &cancel;
-    spec.stderr_tail_cap = 4096;
-    ProcessResult r = run_process(spec);
-    EXPECT_TRUE(is_valid_utf8(r.stderr_tail));
-    EXPECT_EQ(r.stderr_tail.find('\0'), std::string::npos);
-    EXPECT_EQ(r.stderr_tail.rfind("\xc3\xa9", 0), 0u) << "the tail starts at a character";
-    EXPECT_NE(r.stderr_tail.find("x\xef\xbf\xbdy\xef\xbf\xbd"), std::string::npos);
-}
-
 
 }  // namespace
 }  // namespace wfq

@@ -1,0 +1,105 @@
+// New jobs (flags and NDJSON lines) and the retry-or-dead-letter decision (libqueue/src/queue.cpp).
+#include <wfq/backoff.h>
+#include <wfq/clock.h>
+#include <wfq/errors.h>
+#include <wfq/queue.h>
+#include <wfq/trace.h>
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+#include <string>
+#include <vector>
+
+namespace wfq {
+namespace {
+
+using wfq::test_util::code_of;
+using wfq::test_util::error_of;
+
+TEST(NewJob, PrepareValidatesAndFillsIn) {
+    DefaultRandom random(1);
+    NewJob j;
+    j.type = "t";
+    j.payload = R"({"a":1})";
+    std::vector<std::string> warnings;
+    j.traceparent = "garbage";
+    prepare_new_job(j, random, &warnings);
+    EXPECT_EQ(warnings.size(), 1u);
+    EXPECT_TRUE(parse_traceparent(*j.traceparent)) << "a new trace starts";
+    EXPECT_EQ(j.correlation_id.size(), 36u);
+    NewJob bad = j;
+    bad.payload = "[1,2]";
+    EXPECT_EQ(code_of([&] { prepare_new_job(bad, random); }), ErrorCode::bad_input);
+    bad.payload = "{not json";
+    EXPECT_EQ(code_of([&] { prepare_new_job(bad, random); }), ErrorCode::bad_input);
+    NewJob empty = j;
+    empty.type = "";
+    EXPECT_EQ(code_of([&] { prepare_new_job(empty, random); }), ErrorCode::usage);
+    NewJob attempts = j;
+    attempts.max_attempts = 0;
+    EXPECT_EQ(code_of([&] { prepare_new_job(attempts, random); }), ErrorCode::usage);
+    NewJob ctrl = j;
+    ctrl.key = std::string("a\nb");
+    EXPECT_EQ(code_of([&] { prepare_new_job(ctrl, random); }), ErrorCode::usage);
+    NewJob huge = j;
+    huge.lock_key = std::string(5000, 'k');
+    EXPECT_EQ(code_of([&] { prepare_new_job(huge, random); }), ErrorCode::usage);
+}
+
+TEST(NewJob, ParsesNdjsonLines) {
+    NewJob defaults;
+    defaults.queue = "fromflag";
+    auto j = parse_job_line(R"({"type":"t","payload":{"x":1},"priority":3,"delay":"5s","key":"k","org":"o"})", defaults);
+    EXPECT_EQ(j.type, "t");
+    EXPECT_EQ(j.queue, "fromflag");
+    EXPECT_EQ(j.priority, 3);
+    EXPECT_EQ(j.delay_ms, 5000);
+    EXPECT_EQ(*j.key, "k");
+    EXPECT_EQ(*j.org, "o");
+    for (const char* bad : {"[]", "{", R"({"payload":{}})", R"({"type":1})", R"({"type":"t","payload":[]})",
+                            R"({"type":"t","priority":"high"})", R"({"type":"t","delay":"soon"})",
+                            R"({"type":"t","surprise":1})"})
+        EXPECT_EQ(code_of([&] { parse_job_line(bad, defaults); }), ErrorCode::bad_input) << bad;
+}
+
+TEST(NewJobs, BadPayloadsAndNamesAreRefused) {
+    DefaultRandom random;
+    auto with = [&](auto change) {
+        NewJob job;
+        job.type = "t";
+        change(job);
+        prepare_new_job(job, random);
+    };
+    std::string msg = error_of([&] { with([](NewJob& j) { j.payload = R"({"x": "a\u0000b"})"; }); }, ErrorCode::bad_input);
+    EXPECT_NE(msg.find("payload: the string at /x contains \\u0000"), std::string::npos) << msg;
+    error_of([&] { with([](NewJob& j) { j.type = "\xff"; }); }, ErrorCode::usage);
+    error_of([&] { with([](NewJob& j) { j.key = "k\xc3"; }); }, ErrorCode::usage);
+    error_of([&] { with([](NewJob& j) { j.lock_key = std::string(1001, 'k'); }); }, ErrorCode::usage);
+    error_of([&] { with([](NewJob& j) { j.org = "a\tb"; }); }, ErrorCode::usage);
+    msg = error_of([] { parse_job_line(R"({"type": "t", "payload": {"x": "\u0000"}})", NewJob{}); }, ErrorCode::bad_input);
+    EXPECT_NE(msg.find("/payload/x"), std::string::npos) << msg;
+}
+
+TEST(Policy, DecidesRetryOrDeadLetter) {
+    DefaultRandom random(3);
+    JobPolicy policy;
+    policy.backoff = BackoffPolicy{1000, 30000, 0.0, 2};
+    Job job;
+    job.attempt = 1;
+    job.max_attempts = 3;
+    auto f = decide_failure(job, policy, "exit_code", "x", false, random);
+    EXPECT_EQ(f.retry_in_ms, 1000);
+    job.attempt = 2;
+    EXPECT_EQ(decide_failure(job, policy, "exit_code", "x", false, random).retry_in_ms, 2000);
+    job.attempt = 3;
+    EXPECT_FALSE(decide_failure(job, policy, "exit_code", "x", false, random).retry_in_ms) << "exhausted";
+    job.attempt = 1;
+    EXPECT_FALSE(decide_failure(job, policy, "exit_code", "x", true, random).retry_in_ms) << "permanent";
+    policy.max_attempts = 1;
+    EXPECT_FALSE(decide_failure(job, policy, "exit_code", "x", false, random).retry_in_ms) << "policy override";
+}
+
+}  // namespace
+}  // namespace wfq
