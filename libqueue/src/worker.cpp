@@ -120,6 +120,7 @@ struct Worker::Impl {
             shutdown(stopping, pool, completer, watchers);
             keeper_thread.join();
             maintenance.stop();
+            watchers.join();
         };
 
         bool interrupted = false;

@@ -29,7 +29,7 @@ public:
     std::vector<std::string> poll(std::int64_t) override { return {}; }
 };
 
-class FakeStore final : public Store {
+class FakeStore : public Store {
 public:
     explicit FakeStore(Clock& clock) : m_clock(clock) {}
 

@@ -21,8 +21,8 @@
 
 namespace wfq::engine {
 
-// One attempt on its way to the database: its verdict (whose outcome the completer records) and
-// the slot that holds the job until then.
+// One attempt on its way to the database: its verdict (whose outcome the completer moves into
+// the batch it records, and hands back beside it to Done) and the slot that holds the job until then.
 struct Finished {
     std::shared_ptr<Slot> slot;
     Verdict verdict;

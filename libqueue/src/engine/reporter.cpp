@@ -16,12 +16,11 @@ Reporter::Reporter(SlotTable& table, WorkerMetrics& metrics, ConfigCache* cache,
 // The slot's fields, then what the attempt adds: its trace and, for a failed attempt, what ended it
 // (an exit code only when the process exited with one: not -1 for a timeout, nor 0 for a
 // stream handler's answer).
-log::Fields Reporter::fields_of(const Slot& slot, const Verdict& verdict) const {
+log::Fields Reporter::fields_of(const Slot& slot, const Verdict& verdict, const Outcome* o) const {
     log::Fields fields;
     fields.reserve(slot.fields.size() + 5);
     fields = slot.fields;
     if (!verdict.trace_id.empty()) fields.emplace_back("trace_id", verdict.trace_id);
-    const auto& o = verdict.outcome;
     if (o && (o->kind == Outcome::Kind::retry || o->kind == Outcome::Kind::failed)) {
         if (o->exit_code) fields.emplace_back("exit_code", std::to_string(*o->exit_code));
         if (!o->ended_by.empty()) fields.emplace_back("ended_by", o->ended_by);
@@ -37,7 +36,7 @@ void Reporter::recorded(const Finished& finished, const Outcome& o, OutcomeStatu
         finish(o.job.id, decision, v);
         return;
     }
-    log::Fields fields = fields_of(*finished.slot, v);
+    log::Fields fields = fields_of(*finished.slot, v, &o);
     if (status == OutcomeStatus::lost) {
         log::warn(unknown ? "job finished but its outcome could not be recorded; it will be rescued"
                           : "job finished but its lease was lost; outcome not recorded",
@@ -79,7 +78,7 @@ void Reporter::recorded(const Finished& finished, const Outcome& o, OutcomeStatu
 }
 
 void Reporter::lost(const Slot& slot, const Verdict& verdict) {
-    log::warn("job stopped: its lease was lost (rescued, cancelled or taken over)", fields_of(slot, verdict));
+    log::warn("job stopped: its lease was lost (rescued, cancelled or taken over)", fields_of(slot, verdict, nullptr));
     finish(slot.ref.id, Decision::lost, verdict);
 }
 

@@ -31,7 +31,8 @@ public:
 
 private:
     void finish(std::int64_t job_id, Decision decision, const Verdict& verdict);
-    log::Fields fields_of(const Slot& slot, const Verdict& verdict) const;
+    // outcome: what was recorded (the completer took it out of the verdict); null when nothing was.
+    log::Fields fields_of(const Slot& slot, const Verdict& verdict, const Outcome* outcome) const;
 
     SlotTable& m_table;
     WorkerMetrics& m_metrics;

@@ -10,7 +10,10 @@ namespace wfq::engine {
 Watchers::Watchers(Store& store, SlotTable& table, ConfigCache* cache, std::int64_t config_retry_ms, std::string worker_id)
     : m_store(store), m_table(table), m_cache(cache), m_config_retry_ms(config_retry_ms), m_worker_id(std::move(worker_id)) {}
 
-Watchers::~Watchers() { close(); }
+Watchers::~Watchers() {
+    close();
+    join();
+}
 
 void Watchers::start() {
     if (m_cache)
@@ -32,6 +35,9 @@ void Watchers::close() {
         if (m_config_watcher) m_config_watcher->interrupt();
     }
     m_cv.notify_all();
+}
+
+void Watchers::join() {
     if (m_config.joinable()) m_config.join();
     if (m_control.joinable()) m_control.join();
 }

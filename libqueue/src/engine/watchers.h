@@ -23,8 +23,10 @@ public:
     Watchers(Store& store, SlotTable& table, ConfigCache* cache, std::int64_t config_retry_ms, std::string worker_id);
     ~Watchers();
     void start();
-    // Interrupts the waits under way (they are long) and joins the threads.
+    // Interrupts the waits under way (they are long): the threads end at once, or once an open
+    // under way returns.
     void close();
+    void join();
 
     // The waits are long: an idle worker wakes for them about once a second, not every 50 ms.
     static constexpr std::int64_t kWatchWaitMs = 1000;

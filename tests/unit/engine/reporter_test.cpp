@@ -3,6 +3,7 @@
 #include "engine/reporter.h"
 
 #include <wfq/clock.h>
+#include <wfq/log.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -70,6 +71,27 @@ TEST(Reporter, AnAttemptWithNothingToRecordIsLost) {
     rig.reporter.lost(*f.slot, Verdict{});
     EXPECT_EQ(rig.table.held(), 0u);
     EXPECT_EQ(rig.table.stats().lost, 1);
+}
+
+TEST(Reporter, TheLogLineSaysWhatEndedAFailedAttempt) {
+    ReporterRig rig;
+    auto f = rig.claim_and_finish(8, Decision::failed, Outcome::Kind::failed);
+    f.verdict.error_class = "exit_code";
+    f.verdict.trace_id = "0af7651916cd43dd8448eb211c80319c";
+    // The completer records the outcome it took out of the verdict and hands it back beside it.
+    Outcome recorded = std::move(*f.verdict.outcome);
+    recorded.exit_code = 3;
+    recorded.ended_by = "exit code 3";
+    log::configure("info", "text");
+    testing::internal::CaptureStderr();
+    rig.reporter.recorded(f, recorded, OutcomeStatus::recorded, false);
+    std::string line = testing::internal::GetCapturedStderr();
+    EXPECT_NE(line.find("job failed; attempts exhausted"), std::string::npos) << line;
+    EXPECT_NE(line.find("trace_id=0af7651916cd43dd8448eb211c80319c"), std::string::npos) << line;
+    EXPECT_NE(line.find("exit_code=3"), std::string::npos) << line;
+    EXPECT_NE(line.find("ended_by"), std::string::npos) << line;
+    EXPECT_NE(line.find("error_class=exit_code"), std::string::npos) << line;
+    EXPECT_EQ(rig.table.stats().failed, 1);
 }
 
 TEST(Reporter, NamesEveryDecision) {
