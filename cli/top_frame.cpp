@@ -109,29 +109,22 @@ std::string render_top_text(const TopSnapshot& s, int width) {
                            {"FAILED", "", 0, false}},
                           rows, width);
 
-    rows.clear();
-    for (const auto& j : s.longest_running)
-        rows.push_back({std::to_string(j.id), j.type, j.queue, j.worker, std::to_string(j.attempt), age(s.now, j.at)});
-    out += "\n" + section("LONGEST RUNNING",
-                          {{"ID", "", 0, false},
-                           {"TYPE", "", 0, true},
-                           {"QUEUE", "", 1, true},
-                           {"WORKER", "", 0, true},
-                           {"ATTEMPT", "ATT", 2, false},
-                           {"RUNNING", "", 0, false}},
-                          rows, width);
-
-    rows.clear();
-    for (const auto& j : s.stuck)
-        rows.push_back({std::to_string(j.id), j.type, j.queue, j.worker, std::to_string(j.attempt), age(s.now, j.at)});
-    out += "\n" + section("STUCK (running past their lease)",
-                          {{"ID", "", 0, false},
-                           {"TYPE", "", 0, true},
-                           {"QUEUE", "", 1, true},
-                           {"WORKER", "", 0, true},
-                           {"ATTEMPT", "ATT", 2, false},
-                           {"EXPIRED", "", 0, false}},
-                          rows, width);
+    // Running jobs: the longest running (how long) and those past their lease (since when).
+    auto running_jobs = [&](const char* title, const std::vector<TopSnapshot::JobRow>& jobs, const char* age_header) {
+        std::vector<std::vector<std::string>> job_rows;
+        for (const auto& j : jobs)
+            job_rows.push_back({std::to_string(j.id), j.type, j.queue, j.worker, std::to_string(j.attempt), age(s.now, j.at)});
+        return "\n" + section(title,
+                              {{"ID", "", 0, false},
+                               {"TYPE", "", 0, true},
+                               {"QUEUE", "", 1, true},
+                               {"WORKER", "", 0, true},
+                               {"ATTEMPT", "ATT", 2, false},
+                               {age_header, "", 0, false}},
+                              job_rows, width);
+    };
+    out += running_jobs("LONGEST RUNNING", s.longest_running, "RUNNING");
+    out += running_jobs("STUCK (running past their lease)", s.stuck, "EXPIRED");
     return out;
 }
 

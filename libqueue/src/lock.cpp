@@ -52,15 +52,16 @@ std::unique_ptr<AdvisoryLock> acquire_advisory_lock(Store& store, const std::str
                                                     random, {});
 }
 
-LockHolder::LockHolder(Store& store, LockGrant grant, std::int64_t ttl_ms, std::function<void(const std::string&)> on_lost)
+LockHolder::LockHolder(Store& store, LockGrant grant, std::int64_t ttl_ms, std::function<void(const std::string&)> on_lost,
+                       Clock& clock)
     : m_store(&store), m_grant(std::move(grant)), m_period_ms(std::max<std::int64_t>(30, ttl_ms / 3)), m_ttl_ms(ttl_ms),
-      m_on_lost(std::move(on_lost)) {
+      m_on_lost(std::move(on_lost)), m_clock(clock) {
     m_thread = std::thread([this] { run(); });
 }
 
 LockHolder::LockHolder(std::unique_ptr<AdvisoryLock> advisory, std::int64_t check_ms,
-                       std::function<void(const std::string&)> on_lost)
-    : m_advisory(std::move(advisory)), m_period_ms(check_ms), m_ttl_ms(0), m_on_lost(std::move(on_lost)) {
+                       std::function<void(const std::string&)> on_lost, Clock& clock)
+    : m_advisory(std::move(advisory)), m_period_ms(check_ms), m_ttl_ms(0), m_on_lost(std::move(on_lost)), m_clock(clock) {
     m_thread = std::thread([this] { run(); });
 }
 
@@ -76,7 +77,7 @@ void LockHolder::stop() {
 }
 
 void LockHolder::run() {
-    auto last_ok = std::chrono::steady_clock::now();
+    std::int64_t last_ok_ns = m_clock.steady_ns();
     auto lose = [&](const std::string& why) {
         if (!m_lost.exchange(true) && m_on_lost) m_on_lost(why);
     };
@@ -91,13 +92,13 @@ void LockHolder::run() {
         }
         try {
             LockStatus s = m_store->lock_renew(m_grant->key, m_grant->token, m_ttl_ms);
-            if (s == LockStatus::ok) last_ok = std::chrono::steady_clock::now();
+            if (s == LockStatus::ok) last_ok_ns = m_clock.steady_ns();
             else lose(s == LockStatus::unknown_key ? "the lock was released by someone else"
                                                    : "the lock expired or was taken over (token " +
                                                          std::to_string(m_grant->token) + " no longer holds it)");
         } catch (const std::exception& e) {
             // Unsure whether we still hold it: once a whole TTL passes without a renewal, we don't.
-            if (std::chrono::steady_clock::now() - last_ok >= std::chrono::milliseconds(m_ttl_ms))
+            if (m_clock.steady_ns() - last_ok_ns >= m_ttl_ms * 1'000'000)
                 lose(std::string("could not renew for a whole TTL: ") + e.what());
         }
     }
@@ -145,14 +146,14 @@ int run_with_lock(Store& store, Tracer& tracer, const LockedRunOptions& o, Clock
         auto adv = acquire_advisory_lock(store, o.key, o.wait_ms, clock, random);
         finish_wait(adv != nullptr);
         if (!adv) throw Error(ErrorCode::lock_conflict, "advisory lock '" + o.key + "' is held by another session");
-        holder = std::make_unique<LockHolder>(std::move(adv), std::max<std::int64_t>(100, o.ttl_ms / 3), on_lost);
+        holder = std::make_unique<LockHolder>(std::move(adv), std::max<std::int64_t>(100, o.ttl_ms / 3), on_lost, clock);
     } else {
         AcquireOptions a{o.ttl_ms, o.wait_ms, o.owner};
         auto grant = acquire_lock(store, o.key, a, clock, random);
         if (grant) token = std::to_string(grant->token);
         finish_wait(grant.has_value());
         if (!grant) throw Error(ErrorCode::lock_conflict, "lock '" + o.key + "' is held by another owner; not acquired");
-        holder = std::make_unique<LockHolder>(store, *grant, o.ttl_ms, on_lost);
+        holder = std::make_unique<LockHolder>(store, *grant, o.ttl_ms, on_lost, clock);
     }
 
     if (o.on_acquired) o.on_acquired();

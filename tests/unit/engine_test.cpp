@@ -1,9 +1,11 @@
-// Unit tests of the worker engine's parts: claimer, completer and executor, with fakes in
-// place of the store's batch calls and a ManualClock (no sleeps).
-#include "engine/claimer.h"
+// Unit tests of the worker engine's claim policy, completer and executor, against the fake
+// store and a ManualClock (no sleeps).
+#include "engine/claim_policy.h"
 #include "engine/completer.h"
 #include "engine/executor.h"
 #include "engine/outage.h"
+
+#include "../support/fake_store.h"
 
 #include <wfq/clock.h>
 #include <wfq/errors.h>
@@ -23,16 +25,40 @@
 namespace wfq::engine {
 namespace {
 
-Outcome completed(std::int64_t id) {
+Finished completed(std::int64_t id) {
     Outcome o;
     o.job = JobRef{id, "w1", 1};
     o.kind = Outcome::Kind::completed;
-    return o;
+    Finished f;
+    f.slot = std::make_shared<Slot>();
+    f.slot->ref = o.job;
+    f.verdict.decision = Decision::completed;
+    f.verdict.outcome = std::move(o);
+    return f;
 }
 
-TEST(Claimer, AsksForFreeSlotsPlusPrefetch) {
-    std::vector<int> asked;
-    Claimer c([&](int n) { asked.push_back(n); return std::vector<Job>(static_cast<std::size_t>(n)); }, 4, 2);
+// No claim rides on the flushes.
+class NoClaims final : public ClaimSource {
+public:
+    Reservation reserve_for_flush() override { return Reservation{}; }
+    void flushed(const Reservation&, std::vector<Job>) override {}
+};
+
+// The fake store records through on_record.
+struct Recording {
+    ManualClock clock;
+    test::FakeStore store{clock};
+    NoClaims claims;
+    template <typename F>
+    explicit Recording(F record) {
+        store.on_record = [record](const std::vector<Outcome>& batch, const ClaimRequest&, std::vector<Job>&) {
+            return record(batch);
+        };
+    }
+};
+
+TEST(ClaimPolicy, AsksForFreeSlotsPlusPrefetch) {
+    ClaimPolicy c(4, 2);
     EXPECT_EQ(c.limit(0, 0), 6);
     EXPECT_EQ(c.limit(4, 0), 0) << "no free executor: nothing is claimed to sit idle";
     EXPECT_EQ(c.limit(3, 0), 3) << "nothing waits: claim for the free slot at once, plus prefetch";
@@ -40,27 +66,20 @@ TEST(Claimer, AsksForFreeSlotsPlusPrefetch) {
     EXPECT_EQ(c.limit(2, 3), 0) << "jobs still wait: one free slot is not worth a claim";
     EXPECT_EQ(c.limit(3, 2), 0);
     EXPECT_EQ(c.limit(1, 2), 3) << "half the capacity free: claim it in one batch";
-    bool full = false;
-    auto jobs = c.claim(c.limit(1, 0), full);
-    EXPECT_EQ(jobs.size(), 5u);
-    EXPECT_TRUE(full) << "a full batch means: claim again at once";
-    EXPECT_EQ(asked, std::vector<int>{5});
-    Claimer partial([](int) { return std::vector<Job>(2); }, 4, 2);
-    partial.claim(partial.limit(0, 0), full);
-    EXPECT_FALSE(full);
+    EXPECT_EQ(c.limit(1, 0), 5);
 }
 
-TEST(Claimer, AdaptivePrefetchFollowsHowFastHandlersFinish) {
-    Claimer c([](int n) { return std::vector<Job>(static_cast<std::size_t>(n)); }, 4, -1);
+TEST(ClaimPolicy, AdaptivePrefetchFollowsHowFastHandlersFinish) {
+    ClaimPolicy c(4, -1);
     EXPECT_EQ(c.prefetch(), 4) << "starts at min(concurrency, 16)";
     for (int i = 0; i < 100; ++i) c.observe(20'000);  // 20 us handlers: 4 executors finish 1,000 in 5 ms
-    EXPECT_EQ(c.prefetch(), Claimer::kMaxPrefetch);
-    EXPECT_EQ(c.limit(0, 0), 4 + Claimer::kMaxPrefetch);
+    EXPECT_EQ(c.prefetch(), ClaimPolicy::kMaxPrefetch);
+    EXPECT_EQ(c.limit(0, 0), 4 + ClaimPolicy::kMaxPrefetch);
     for (int i = 0; i < 100; ++i) c.observe(1'000'000'000);  // 1 s handlers: back to the least prefetch
     EXPECT_EQ(c.prefetch(), 4);
     for (int i = 0; i < 200; ++i) c.observe(200'000);  // 0.2 ms: 4 x 5 ms / 0.2 ms = 100 jobs
     EXPECT_NEAR(c.prefetch(), 100, 2);
-    Claimer fixed([](int) { return std::vector<Job>{}; }, 4, 2);
+    ClaimPolicy fixed(4, 2);
     for (int i = 0; i < 100; ++i) fixed.observe(1'000);
     EXPECT_EQ(fixed.prefetch(), 2) << "--prefetch N is kept as given";
 }
@@ -79,8 +98,7 @@ TEST(Completer, BatchesWhatArrivesWhileAFlushIsInTheDatabase) {
     bool first_in_db = false, release_first = false;
     std::vector<std::size_t> batch_sizes;
     Recorded rec;
-    Completer completer(
-        [&](const std::vector<Outcome>& batch) {
+    Recording recording([&](const std::vector<Outcome>& batch) {
             std::unique_lock<std::mutex> lock(m);
             batch_sizes.push_back(batch.size());
             if (batch_sizes.size() == 1) {
@@ -89,13 +107,13 @@ TEST(Completer, BatchesWhatArrivesWhileAFlushIsInTheDatabase) {
                 cv.wait(lock, [&] { return release_first; });
             }
             return std::vector<OutcomeStatus>(batch.size(), OutcomeStatus::recorded);
-        },
-        [&](const Outcome& o, OutcomeStatus s, bool unknown) {
+        });
+    Completer completer(recording.store, recording.claims, [&](const Finished&, const Outcome& o, OutcomeStatus s, bool unknown) {
             std::lock_guard<std::mutex> lock(rec.mutex);
             rec.done.emplace_back(o.job.id, s);
             rec.unknown.push_back(unknown);
         },
-        outage, Completer::Options{});
+                        outage, Completer::Options{});
     completer.start();
     completer.submit(completed(1));  // alone: sent at once, no timer
     {
@@ -124,14 +142,14 @@ TEST(Completer, CapsTheBatchAndReportsLostLeases) {
     Recorded rec;
     Completer::Options opts;
     opts.max_batch = 10;
-    Completer completer(
-        [&](const std::vector<Outcome>& batch) {
+    Recording recording([&](const std::vector<Outcome>& batch) {
             sizes.push_back(batch.size());
             std::vector<OutcomeStatus> st;
             for (const auto& o : batch) st.push_back(o.job.id % 7 == 0 ? OutcomeStatus::lost : OutcomeStatus::recorded);
             return st;
-        },
-        [&](const Outcome& o, OutcomeStatus s, bool) { rec.done.emplace_back(o.job.id, s); }, outage, opts);
+        });
+    Completer completer(recording.store, recording.claims, [&](const Finished&, const Outcome& o, OutcomeStatus s, bool) { rec.done.emplace_back(o.job.id, s); },
+                        outage, opts);
     for (int i = 1; i <= 25; ++i) completer.submit(completed(i));
     while (completer.flush_once()) {
     }
@@ -152,14 +170,14 @@ TEST(Completer, RunsItsThreadAtTheNiceValueAsked) {
     int seen = -100;
     Completer::Options opts;
     opts.nice = 5;
-    Completer completer(
-        [&](const std::vector<Outcome>& batch) {
+    Recording recording([&](const std::vector<Outcome>& batch) {
             std::lock_guard<std::mutex> lock(m);
             seen = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
             cv.notify_all();
             return std::vector<OutcomeStatus>(batch.size(), OutcomeStatus::recorded);
-        },
-        [](const Outcome&, OutcomeStatus, bool) {}, outage, opts);
+        });
+    Completer completer(recording.store, recording.claims, [](const Finished&, const Outcome&, OutcomeStatus, bool) {},
+                        outage, opts);
     completer.start();
     completer.submit(completed(1));
     {
@@ -182,16 +200,15 @@ TEST(Completer, RidesOutAnOutageAndRecordsEachOutcomeOnce) {
         pauses.push_back(ms);
         clock.advance_ms(ms);
     };
-    Completer completer(
-        [&](const std::vector<Outcome>& batch) {
+    Recording recording([&](const std::vector<Outcome>& batch) {
             if (++calls <= 3) throw Error(ErrorCode::db_unavailable, "connection refused");
             return std::vector<OutcomeStatus>(batch.size(), OutcomeStatus::recorded);
-        },
-        [&](const Outcome& o, OutcomeStatus s, bool unknown) {
+        });
+    Completer completer(recording.store, recording.claims, [&](const Finished&, const Outcome& o, OutcomeStatus s, bool unknown) {
             rec.done.emplace_back(o.job.id, s);
             rec.unknown.push_back(unknown);
         },
-        outage, opts);
+                        outage, opts);
     completer.submit(completed(1));
     completer.submit(completed(2));
     EXPECT_TRUE(completer.flush_once());
@@ -213,10 +230,10 @@ TEST(Completer, GivesUpAfterMaxOutage) {
         ++sleeps;
         clock.advance_ms(ms);
     };
-    Completer completer([&](const std::vector<Outcome>&) -> std::vector<OutcomeStatus> {
+    Recording recording([&](const std::vector<Outcome>&) -> std::vector<OutcomeStatus> {
         throw Error(ErrorCode::db_unavailable, "connection refused");
-    },
-                        [&](const Outcome& o, OutcomeStatus s, bool unknown) {
+    });
+    Completer completer(recording.store, recording.claims, [&](const Finished&, const Outcome& o, OutcomeStatus s, bool unknown) {
                             rec.done.emplace_back(o.job.id, s);
                             rec.unknown.push_back(unknown);
                         },
@@ -235,12 +252,12 @@ TEST(Completer, NeverRetriesACommitInDoubt) {
     OutageMonitor outage(clock, 60000, "w1");
     int calls = 0;
     Recorded rec;
-    Completer completer([&](const std::vector<Outcome>&) -> std::vector<OutcomeStatus> {
+    Recording recording([&](const std::vector<Outcome>&) -> std::vector<OutcomeStatus> {
         ++calls;
         Error e(ErrorCode::db_unavailable, "commit in doubt");
         throw e.mark_in_doubt();
-    },
-                        [&](const Outcome& o, OutcomeStatus s, bool unknown) {
+    });
+    Completer completer(recording.store, recording.claims, [&](const Finished&, const Outcome& o, OutcomeStatus s, bool unknown) {
                             rec.done.emplace_back(o.job.id, s);
                             rec.unknown.push_back(unknown);
                         },
@@ -311,7 +328,7 @@ TEST(Executor, DecidesOutcomesFromIntents) {
     EXPECT_EQ(d.outcome->kind, Outcome::Kind::released) << "stopping: the job goes back unspent";
     d = decide_outcome(job_with(1, 3), ref, r, policy, 100, false, random);
     EXPECT_FALSE(d.outcome) << "lease lost: nothing to record";
-    EXPECT_EQ(d.name, "lost");
+    EXPECT_EQ(d.decision, Decision::lost);
 
     r = HandlerResult{};
     r.outcome = O::parked;
@@ -352,23 +369,22 @@ TEST(Executor, RunsTheHandlerInTheAttemptSpanAndPacksTheSpans) {
     r.exit_code = 1;
     r.error = "boom";
     FixedHandler handler(r);
-    StoreOptions so;
-    so.url = "sqlite::memory:";
-    auto store = open_store(so);
+    test::FakeStore store(clock);
     WorkerOptions options;
     options.resolve_config = false;
-    Executor executor(handler, tracer, *store, nullptr, options, clock, random, "w1");
+    Executor executor(handler, tracer, store, nullptr, options, clock, random, "w1");
     Job job = job_with(1, 3);
     job.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     std::atomic<bool> cancel{false}, stopping{false};
-    Attempt a = executor.run(job, JobRef{5, "w1", 1}, 1, 2, cancel, stopping);
-    ASSERT_TRUE(a.decision.outcome);
-    EXPECT_EQ(a.decision.outcome->kind, Outcome::Kind::retry);
-    EXPECT_EQ(a.decision.outcome->message, "boom");
+    Verdict a = executor.run(job, JobRef{5, "w1", 1}, 1, 2, cancel, stopping);
+    ASSERT_TRUE(a.outcome);
+    EXPECT_EQ(a.decision, Decision::retried);
+    EXPECT_EQ(a.outcome->kind, Outcome::Kind::retry);
+    EXPECT_EQ(a.outcome->message, "boom");
     EXPECT_EQ(a.trace_id, "0af7651916cd43dd8448eb211c80319c") << "the attempt continues the job's trace";
     EXPECT_NE(handler.seen_traceparent.find("0af7651916cd43dd8448eb211c80319c"), std::string::npos);
     EXPECT_NE(handler.seen_traceparent, *job.traceparent) << "the handler runs in the attempt's own span";
-    auto spans = unpack_attempt_spans(a.decision.outcome->spans, 5);
+    auto spans = unpack_attempt_spans(a.outcome->spans, 5);
     ASSERT_EQ(spans.size(), 2u) << "the consumer span and its claim child";
     auto consumer = SpanRecord::from_otlp_json(spans[0]);
     EXPECT_EQ(consumer.name, "process default");

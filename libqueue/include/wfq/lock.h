@@ -1,6 +1,7 @@
 #pragma once
 // Distributed locks over the store: lease locks with fencing tokens (both backends) and
 // PostgreSQL session advisory locks; a holder that keeps a lock alive and says when it is lost.
+#include <wfq/clock.h>
 #include <wfq/store.h>
 
 #include <atomic>
@@ -14,8 +15,6 @@
 #include <vector>
 
 namespace wfq {
-
-class Clock;
 
 // Throws Error(usage) for an empty key, one over 1000 bytes, or one with control characters.
 void validate_lock_key(const std::string& key);
@@ -37,12 +36,14 @@ std::unique_ptr<AdvisoryLock> acquire_advisory_lock(Store& store, const std::str
 
 // Keeps a held lock alive from its own thread: renews a lease lock every ttl/3 (or checks an
 // advisory session), and calls on_lost once, at once, when a renewal is rejected or when the
-// database has been unreachable for a whole TTL. The destructor stops renewing; it does not
-// release.
+// database has been unreachable for a whole TTL (as clock measures it). The destructor stops
+// renewing; it does not release.
 class LockHolder {
 public:
-    LockHolder(Store& store, LockGrant grant, std::int64_t ttl_ms, std::function<void(const std::string&)> on_lost);
-    LockHolder(std::unique_ptr<AdvisoryLock> advisory, std::int64_t check_ms, std::function<void(const std::string&)> on_lost);
+    LockHolder(Store& store, LockGrant grant, std::int64_t ttl_ms, std::function<void(const std::string&)> on_lost,
+               Clock& clock = SystemClock::instance());
+    LockHolder(std::unique_ptr<AdvisoryLock> advisory, std::int64_t check_ms, std::function<void(const std::string&)> on_lost,
+               Clock& clock = SystemClock::instance());
     ~LockHolder();
     bool lost() const { return m_lost; }
     // Stops renewing and releases the lock if it is still held; returns the release outcome.
@@ -57,6 +58,7 @@ private:
     std::int64_t m_period_ms;
     std::int64_t m_ttl_ms;
     std::function<void(const std::string&)> m_on_lost;
+    Clock& m_clock;
     std::atomic<bool> m_lost{false};
     std::atomic<bool> m_stop{false};
     std::mutex m_mutex;

@@ -2,6 +2,7 @@
 // Workflow files and the pipeline handler: stages run in order over a JSON context that is
 // checkpointed after each stage (delta or snapshot, gzip), resumed after a retry or crash at
 // the first stage without a checkpoint, and parked while a stage waits for an event.
+#include <wfq/clock.h>
 #include <wfq/queue.h>
 #include <wfq/state.h>
 #include <wfq/worker.h>
@@ -61,17 +62,20 @@ std::string expand_template(const std::string& tmpl, const Job& job);
 // data a document the queue can store (Error(bad_input), see json_check.h). Returns the data
 // as stored, compact.
 std::string prepare_signal(const std::string& event, const std::string& key, const std::string& data);
+// What is wrong with a signal key (empty is fine: no key), as prepare_signal and $wait say it.
+std::optional<std::string> signal_key_problem(const std::string& key);
 
-// Runs jobs of the workflows' types. Stage commands follow the handler contract (context on
-// stdin, new context on stdout) with WFQ_STAGE set; a context with a top-level "$wait":
-// {"event", "key", "timeout"} parks the job until `wfq signal`.
 // Sets a worker up for these workflows: each type gets the workflow's retry policy over the
 // worker's own (options.policy), the worker serves the workflows' types when options.types is
 // empty, and a job's config scope comes from the workflow's org/repo templates (falling back to
 // the job's own org and repo). Error(usage) when two files define one type.
 void apply_workflows(WorkerOptions& options, const std::vector<Workflow>& workflows);
 
+// Runs jobs of the workflows' types. Stage commands follow the handler contract (context on
+// stdin, new context on stdout) with WFQ_STAGE set; a context with a top-level "$wait":
+// {"event", "key", "timeout"} parks the job until `wfq signal`.
+// Stage timeouts (and the workflow's) and stage durations are measured on clock.
 std::unique_ptr<Handler> make_pipeline_handler(Store& store, std::vector<Workflow> workflows, ExecHandlerOptions base,
-                                               Tracer* tracer);
+                                               Tracer* tracer, Clock& clock = SystemClock::instance());
 
 }  // namespace wfq

@@ -3,6 +3,7 @@
 // jobs each over NDJSON on stdin/stdout (DESIGN.md, "Stream handlers"). run() writes a job's
 // line to one of the processes and waits for its answer, so the worker's executors and its
 // concurrency limit work as for exec handlers.
+#include <wfq/clock.h>
 #include <wfq/worker.h>
 
 #include <cstdint>
@@ -27,8 +28,9 @@ struct StreamHandlerOptions {
 };
 
 // The handler processes start at once. Destroying the handler stops them cleanly: their stdin
-// is closed, they get grace_ms to exit, then SIGTERM and SIGKILL (whole process groups).
-std::unique_ptr<Handler> make_stream_handler(const StreamHandlerOptions& options);
+// is closed, they get grace_ms to exit, then SIGTERM and SIGKILL (whole process groups). Job
+// deadlines (timeout_ms) and the stop grace are measured on clock.
+std::unique_ptr<Handler> make_stream_handler(const StreamHandlerOptions& options, Clock& clock = SystemClock::instance());
 
 // The NDJSON line wfq sends for job (no newline); deadline_ms is a Unix time in ms, or 0.
 std::string stream_job_line(const Job& job, std::int64_t deadline_ms);

@@ -1,45 +1,64 @@
 #pragma once
-// Internal: the claimer asks for batches of due jobs: as many as there are free executor
-// slots, plus a small prefetch so that a finishing handler finds its next job waiting. At most
-// `prefetch` jobs ever wait claimed and idle. While claimed jobs still wait, the next claim
-// waits until half the capacity (concurrency + prefetch) is free, so claims come in batches
-// rather than one per finished job. A batch that comes back full is followed by another
-// claim at once.
-#include <wfq/job.h>
+// Internal: the claimer, the worker's main loop. It claims batches of due jobs for the free
+// slots (ClaimPolicy says how many), hands them to the executors through the slot table, sleeps
+// when there is nothing to claim until an enqueue, a freed slot or the next due job wakes it,
+// adopts the jobs of a claim whose reply was lost, and rides out database outages. It also
+// serves the completer the claims that ride on its flushes (ClaimSource).
+#include "completer.h"
+#include "outage.h"
+#include "slot_table.h"
 
+#include <wfq/metrics.h>
+#include <wfq/store.h>
+#include <wfq/worker.h>
+
+#include <atomic>
 #include <cstdint>
-#include <functional>
-#include <vector>
+#include <string>
 
 namespace wfq::engine {
 
-class Claimer {
+class Claimer final : public ClaimSource {
 public:
-    using Claim = std::function<std::vector<Job>(int limit)>;
-    // prefetch < 0: adaptive (see observe), starting from min(concurrency, 16).
-    Claimer(Claim claim, int concurrency, int prefetch);
-    // How many jobs to ask for with running handlers busy and waiting jobs already claimed.
-    int limit(int running, int waiting) const;
-    // A handler ran for run_ns. With an adaptive prefetch, the claimer keeps as many jobs
-    // waiting as the executors get through in about kPrefetchWaitNs (never fewer than the
-    // starting prefetch, never more than kMaxPrefetch): fast handlers get big batches (a claim
-    // and a commit per batch, not per few jobs), slow ones a small prefetch, so no job sits
-    // claimed and idle for long while another worker could run it.
-    void observe(std::int64_t run_ns);
-    int prefetch() const { return m_prefetch; }
+    // piggyback_unkeyed_only: the completer records on a connection of its own (PostgreSQL), so
+    // the claims on its flushes take only jobs without a lock key: they can never fail on the
+    // running-lock-key index and take the outcomes down with them (this claimer claims the others).
+    Claimer(Store& store, SlotTable& table, OutageMonitor& outage, WorkerMetrics& metrics, Clock& clock,
+            const WorkerOptions& options, std::string worker_id, bool piggyback_unkeyed_only);
 
-    static constexpr std::int64_t kPrefetchWaitNs = 5'000'000;
-    static constexpr int kMaxPrefetch = 500;
-    // Claims up to n jobs (n from limit(), reserved by the caller); full is set when the batch
-    // came back full.
-    std::vector<Job> claim(int n, bool& full);
+    // Claims until stop (interrupted is then set), --max-jobs, --max-time or --until-empty.
+    // Throws Error(db_unavailable) once an outage outlasts --max-outage, and any other error.
+    void run(const std::atomic<bool>& stop, std::int64_t start_ns, Waker& waker, bool& interrupted);
+
+    // --until-drained: whether a job this worker ran still waits for its retry (one read per
+    // such job; a job another worker claimed or an operator moved is forgotten).
+    bool awaiting_own_retries();
+
+    Reservation reserve_for_flush() override;
+    void flushed(const Reservation& reservation, std::vector<Job> jobs) override;
 
 private:
-    Claim m_claim;
-    int m_concurrency, m_prefetch;
-    int m_base_prefetch;  // the starting (and least) prefetch when adaptive
-    bool m_adaptive;
-    double m_avg_run_ns = -1;  // moving average of handler run times
+    ClaimRequest request(int limit) const;
+    // The jobs of a claim (n slots reserved) go to the executors; the reservation is freed.
+    void hand_out(std::vector<Job> jobs, int n, std::int64_t claim_start_ns, std::int64_t claim_steady_ns);
+    // A claim failed with the session: it may have committed without us hearing. Jobs running
+    // under our id that we do not hold are adopted, not left to the rescuer.
+    void adopt_in_doubt(std::int64_t claim_start_ns, std::int64_t claim_steady_ns);
+    void idle(const std::atomic<bool>& stop, std::int64_t start_ns, Waker& waker);
+    void fail_if_outage_exceeded();
+    std::int64_t elapsed_ms(std::int64_t start_ns) const { return (m_clock.steady_ns() - start_ns) / 1'000'000; }
+
+    Store& m_store;
+    SlotTable& m_table;
+    OutageMonitor& m_outage;
+    WorkerMetrics& m_metrics;
+    Clock& m_clock;
+    const WorkerOptions& m_options;
+    const std::string m_worker_id;
+    const bool m_piggyback_unkeyed_only;
+    bool m_claim_in_doubt = false;
+    bool m_until_empty_done = false;
+    bool m_due_rechecked = false;  // idle() found a due job unclaimed and claimed once more
 };
 
 }  // namespace wfq::engine

@@ -8,8 +8,8 @@
 
 namespace wfq::engine {
 
-Completer::Completer(Record record, Done done, OutageMonitor& outage, Options options)
-    : m_record(std::move(record)), m_done(std::move(done)), m_outage(outage), m_options(std::move(options)) {
+Completer::Completer(Store& store, ClaimSource& claims, Done done, OutageMonitor& outage, Options options)
+    : m_store(store), m_claims(claims), m_done(std::move(done)), m_outage(outage), m_options(std::move(options)) {
     if (!m_options.sleep)
         m_options.sleep = [](std::int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
     if (m_options.max_batch < 1) m_options.max_batch = 1;
@@ -26,10 +26,10 @@ void Completer::start() {
     });
 }
 
-void Completer::submit(Outcome outcome) {
+void Completer::submit(Finished finished) {
     std::unique_lock<std::mutex> lock(m_mutex);
     m_space.wait(lock, [&] { return m_queue.size() < m_options.max_pending || m_stopping; });
-    m_queue.push_back(std::move(outcome));
+    m_queue.push_back(std::move(finished));
     m_cv.notify_one();
 }
 
@@ -51,7 +51,7 @@ std::size_t Completer::pending() const {
 }
 
 bool Completer::flush_once() {
-    std::vector<Outcome> batch;
+    std::vector<Finished> batch;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         if (m_queue.empty()) return false;
@@ -80,14 +80,17 @@ void Completer::flush_loop() {
 
 // Retries a batch through an outage (the statement is compare-and-set, and a commit whose
 // reply was lost is resolved by the store, so a retry never records an outcome twice).
-void Completer::record_batch(std::vector<Outcome>& batch) {
+void Completer::record_batch(std::vector<Finished>& batch) {
+    std::vector<Outcome> outcomes;
+    outcomes.reserve(batch.size());
+    for (auto& f : batch) outcomes.push_back(std::move(*f.verdict.outcome));
     int failures = 0;
     for (;;) {
         try {
-            std::vector<OutcomeStatus> status = m_record(batch);
+            std::vector<OutcomeStatus> status = record(outcomes);
             m_outage.ok();
             for (std::size_t i = 0; i < batch.size(); ++i)
-                m_done(batch[i], i < status.size() ? status[i] : OutcomeStatus::lost, false);
+                m_done(batch[i], outcomes[i], i < status.size() ? status[i] : OutcomeStatus::lost, false);
             return;
         } catch (const Error& e) {
             if (e.code() == ErrorCode::db_unavailable && !e.in_doubt()) {
@@ -103,9 +106,23 @@ void Completer::record_batch(std::vector<Outcome>& batch) {
             log::error(std::string("could not record ") + std::to_string(batch.size()) +
                        " outcome(s); their jobs will be rescued: " + e.what());
         }
-        for (auto& o : batch) m_done(o, OutcomeStatus::lost, true);
+        for (std::size_t i = 0; i < batch.size(); ++i) m_done(batch[i], outcomes[i], OutcomeStatus::lost, true);
         return;
     }
+}
+
+std::vector<OutcomeStatus> Completer::record(const std::vector<Outcome>& outcomes) {
+    ClaimSource::Reservation reservation = m_claims.reserve_for_flush();
+    std::vector<Job> claimed;
+    std::vector<OutcomeStatus> status;
+    try {
+        status = m_store.record_outcomes_and_claim(outcomes, reservation.request, claimed);
+    } catch (...) {
+        m_claims.flushed(reservation, {});
+        throw;
+    }
+    m_claims.flushed(reservation, std::move(claimed));
+    return status;
 }
 
 }  // namespace wfq::engine

@@ -2,8 +2,11 @@
 // Internal: the completer, the only writer of outcomes. Outcomes are batched like a group
 // commit: while one batch is in the database the next one fills, and it is sent as soon as the
 // previous one returns (no timer: an outcome alone waits for no one). Batches are capped and
-// submit() blocks when too many outcomes wait (backpressure).
+// submit() blocks when too many outcomes wait (backpressure). Each flush also carries a claim
+// for the worker's free slots, asked of the claimer through ClaimSource.
 #include "outage.h"
+#include "outcome.h"
+#include "slot.h"
 
 #include <wfq/store.h>
 
@@ -11,19 +14,40 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace wfq::engine {
 
+// One attempt on its way to the database: its verdict (whose outcome the completer moves into
+// the batch it records, and hands back beside it to Done) and the slot that holds the job until then.
+struct Finished {
+    std::shared_ptr<Slot> slot;
+    Verdict verdict;
+};
+
+// What the completer asks of the claimer: a claim to ride on each flush of outcomes, in the same
+// transaction (SQLite: the one writer per process; PostgreSQL: a round trip and a commit saved).
+class ClaimSource {
+public:
+    struct Reservation {
+        ClaimRequest request;  // limit 0: no slot free, claim nothing
+        std::int64_t start_ns = 0, steady_ns = 0;
+    };
+    virtual ~ClaimSource() = default;
+    // Reserves the free slots for the claim of the flush about to be sent.
+    virtual Reservation reserve_for_flush() = 0;
+    // The flush returned (jobs: what its claim got; empty when it failed): frees the reservation.
+    virtual void flushed(const Reservation& reservation, std::vector<Job> jobs) = 0;
+};
+
 class Completer {
 public:
-    // Records a batch (Store::record_outcomes); one status per outcome.
-    using Record = std::function<std::vector<OutcomeStatus>(const std::vector<Outcome>&)>;
     // Called on the completer's thread once an outcome's fate is known. unknown: the database
     // stayed away past --max-outage, or the commit's outcome could not be learned.
-    using Done = std::function<void(const Outcome&, OutcomeStatus status, bool unknown)>;
+    using Done = std::function<void(const Finished&, const Outcome&, OutcomeStatus status, bool unknown)>;
     struct Options {
         std::size_t max_batch = 500;
         std::size_t max_pending = 4000;
@@ -36,12 +60,13 @@ public:
         int nice = 0;
     };
 
-    Completer(Record record, Done done, OutageMonitor& outage, Options options);
+    // Records on store (Store::record_outcomes_and_claim), claiming for claims.
+    Completer(Store& store, ClaimSource& claims, Done done, OutageMonitor& outage, Options options);
     ~Completer();
 
     void start();  // runs flush_loop on a thread of its own
-    // Queues an outcome; blocks while max_pending outcomes already wait.
-    void submit(Outcome outcome);
+    // Queues an attempt whose verdict has an outcome; blocks while max_pending already wait.
+    void submit(Finished finished);
     // Flushes everything queued (giving up when the outage is exceeded) and joins the thread.
     void stop();
     // One flush of up to max_batch queued outcomes on the caller's thread; false when none
@@ -51,15 +76,17 @@ public:
 
 private:
     void flush_loop();
-    void record_batch(std::vector<Outcome>& batch);
+    void record_batch(std::vector<Finished>& batch);
+    std::vector<OutcomeStatus> record(const std::vector<Outcome>& outcomes);
 
-    Record m_record;
+    Store& m_store;
+    ClaimSource& m_claims;
     Done m_done;
     OutageMonitor& m_outage;
     Options m_options;
     mutable std::mutex m_mutex;
     std::condition_variable m_cv, m_space;
-    std::deque<Outcome> m_queue;
+    std::deque<Finished> m_queue;
     bool m_stopping = false;
     std::thread m_thread;
 };

@@ -20,17 +20,17 @@ std::string ended_by(const HandlerResult& r) {
     return r.error_class.empty() ? "failure" : r.error_class;
 }
 
-Decision decide_outcome(const Job& job, const JobRef& ref, const HandlerResult& r, const JobPolicy& policy,
-                        int max_snoozes, bool shutting_down, Random& random, int max_releases) {
+Verdict decide_outcome(const Job& job, const JobRef& ref, const HandlerResult& r, const JobPolicy& policy,
+                       int max_snoozes, bool shutting_down, Random& random, int max_releases) {
     using O = HandlerResult::Outcome;
-    Decision d;
+    Verdict d;
     Outcome o;
     o.job = ref;
     switch (r.outcome) {
         case O::success:
             o.kind = Outcome::Kind::completed;
             o.result = r.output;
-            d.name = "completed";
+            d.decision = Decision::completed;
             d.outcome = std::move(o);
             return d;
         case O::parked:
@@ -41,14 +41,14 @@ Decision decide_outcome(const Job& job, const JobRef& ref, const HandlerResult& 
             o.wait_spec = r.wait->spec;
             o.wait_timeout_ms = r.wait->timeout_ms;
             o.max_attempts = policy.max_attempts.value_or(job.max_attempts);
-            d.name = "parked";
+            d.decision = Decision::parked;
             d.outcome = std::move(o);
             return d;
         case O::deferred:
             o.kind = Outcome::Kind::deferred;
             o.delay_ms = r.delay_ms;
             o.message = r.error;
-            d.name = "deferred";
+            d.decision = Decision::deferred;
             d.outcome = std::move(o);
             return d;
         case O::snoozed:
@@ -56,7 +56,7 @@ Decision decide_outcome(const Job& job, const JobRef& ref, const HandlerResult& 
                 o.kind = Outcome::Kind::failed;
                 o.error_class = d.error_class = "snooze_limit";
                 o.message = "snoozed " + std::to_string(job.snoozes) + " times (--max-snoozes " + std::to_string(max_snoozes) + ")";
-                d.name = "failed";
+                d.decision = Decision::failed;
                 d.permanent = true;
                 d.outcome = std::move(o);
                 return d;
@@ -64,7 +64,7 @@ Decision decide_outcome(const Job& job, const JobRef& ref, const HandlerResult& 
             o.kind = Outcome::Kind::snoozed;
             o.delay_ms = r.delay_ms;
             o.message = "snoozed for " + format_duration_ms(r.delay_ms);
-            d.name = "snoozed";
+            d.decision = Decision::snoozed;
             d.outcome = std::move(o);
             return d;
         case O::cancelled:
@@ -76,15 +76,15 @@ Decision decide_outcome(const Job& job, const JobRef& ref, const HandlerResult& 
                 o.message = "handed back unfinished " + std::to_string(job.releases + 1) + " times (--max-releases " +
                             std::to_string(max_releases) + "): the handler never finished before its worker stopped";
                 o.permanent = d.permanent = true;
-                d.name = "failed";
+                d.decision = Decision::failed;
                 d.outcome = std::move(o);
             } else if (shutting_down) {
                 o.kind = Outcome::Kind::released;
                 o.message = "worker stopped before the job finished";
-                d.name = "released";
+                d.decision = Decision::released;
                 d.outcome = std::move(o);
             } else {
-                d.name = "lost";  // its lease is gone: rescued, cancelled or taken over
+                d.decision = Decision::lost;  // its lease is gone: rescued, cancelled or taken over
             }
             return d;
         default:
@@ -105,7 +105,7 @@ Decision decide_outcome(const Job& job, const JobRef& ref, const HandlerResult& 
     o.permanent = d.permanent;
     o.ended_by = ended_by(r);
     if (r.outcome == O::failure && r.exit_code > 0 && r.error_class.empty()) o.exit_code = r.exit_code;
-    d.name = f.retry_in_ms ? "retried" : "failed";
+    d.decision = f.retry_in_ms ? Decision::retried : Decision::failed;
     d.outcome = std::move(o);
     return d;
 }
@@ -115,7 +115,7 @@ Executor::Executor(Handler& handler, Tracer& tracer, Store& store, ConfigCache* 
     : m_handler(handler), m_tracer(tracer), m_store(store), m_cache(cache), m_options(options), m_clock(clock),
       m_random(random), m_worker_id(std::move(worker_id)) {}
 
-Attempt Executor::run(Job job, const JobRef& ref, std::int64_t claim_start_ns, std::int64_t claim_end_ns,
+Verdict Executor::run(Job job, const JobRef& ref, std::int64_t claim_start_ns, std::int64_t claim_end_ns,
                       const std::atomic<bool>& cancel, const std::atomic<bool>& shutting_down) {
     const std::int64_t started = m_clock.steady_ns();
     std::optional<TraceContext> parent;
@@ -139,9 +139,7 @@ Attempt Executor::run(Job job, const JobRef& ref, std::int64_t claim_start_ns, s
     claim_span.end_ns = claim_end_ns;
     std::vector<SpanRecord> others;  // beside the consumer and claim spans: config resolution, the handler's own
 
-    Attempt a;
-    a.trace_id = span.trace_id;
-    HandlerResult& r = a.result;
+    HandlerResult r;
     Job& attempt = job;  // the executor's own copy, changed in place
     attempt.traceparent = span.context().to_traceparent();  // handlers run in the attempt's span
     try {
@@ -168,27 +166,29 @@ Attempt Executor::run(Job job, const JobRef& ref, std::int64_t claim_start_ns, s
     }
     auto typed = m_options.type_policies.find(job.type);
     const JobPolicy& policy = typed != m_options.type_policies.end() ? typed->second : m_options.policy;
-    a.decision = decide_outcome(job, ref, r, policy, m_options.max_snoozes, shutting_down, m_random, m_options.max_releases);
+    Verdict v = decide_outcome(job, ref, r, policy, m_options.max_snoozes, shutting_down, m_random, m_options.max_releases);
+    v.trace_id = span.trace_id;
+    v.stage_seconds = std::move(r.stage_seconds);
 
     for (auto& s : r.spans) others.push_back(std::move(s));
     r.spans.clear();
-    span.set("wfq.outcome", a.decision.name);
-    const auto& kind = a.decision.name;
-    if (kind == "retried" || kind == "failed" || kind == "lost" || kind == "released") {
+    const std::string& kind = decision_name(v.decision);
+    span.set("wfq.outcome", kind);
+    if (v.decision == Decision::retried || v.decision == Decision::failed || v.decision == Decision::lost ||
+        v.decision == Decision::released) {
         std::string tail = r.error.size() > 500 ? r.error.substr(r.error.size() - 500) : r.error;
         span.fail(tail.empty() ? kind : to_valid_utf8(tail));
     }
     m_tracer.end(span);
     if (span.sampled) {
-        if (a.decision.outcome)
-            a.decision.outcome->spans =
-                pack_attempt_spans(span, claim_span, others, job.queue, job.type, job.attempt, m_worker_id, a.decision.name);
+        if (v.outcome)
+            v.outcome->spans = pack_attempt_spans(span, claim_span, others, job.queue, job.type, job.attempt, m_worker_id, kind);
         m_tracer.export_span(span);
         m_tracer.export_span(claim_span);
         for (const auto& s : others) m_tracer.export_span(s);
     }
-    a.seconds = static_cast<double>(m_clock.steady_ns() - started) / 1e9;
-    return a;
+    v.seconds = static_cast<double>(m_clock.steady_ns() - started) / 1e9;
+    return v;
 }
 
 }  // namespace wfq::engine

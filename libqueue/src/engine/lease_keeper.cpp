@@ -1,13 +1,58 @@
 #include "lease_keeper.h"
 
 #include <wfq/errors.h>
+#include <wfq/log.h>
 
+#include <algorithm>
 #include <set>
 
 namespace wfq::engine {
 
-LeaseKeeper::LeaseKeeper(Store& store, OutageMonitor& outage, Clock& clock, std::int64_t lease_ms, std::string worker_id)
-    : m_store(store), m_outage(outage), m_clock(clock), m_lease_ms(lease_ms), m_worker_id(std::move(worker_id)) {}
+LeaseKeeper::LeaseKeeper(Store& store, SlotTable& table, OutageMonitor& outage, Clock& clock, std::int64_t lease_ms,
+                         std::int64_t heartbeat_ms, std::string worker_id, std::function<std::string()> stats)
+    : m_store(store), m_table(table), m_outage(outage), m_clock(clock), m_lease_ms(lease_ms), m_heartbeat_ms(heartbeat_ms),
+      m_worker_id(std::move(worker_id)), m_stats(std::move(stats)) {}
+
+void LeaseKeeper::run() {
+    std::vector<std::shared_ptr<Slot>> slots;
+    std::int64_t next = m_clock.steady_ns() / 1'000'000;
+    while (m_table.keeper_wait(next - m_clock.steady_ns() / 1'000'000, slots)) next = pass(m_clock.steady_ns() / 1'000'000, slots);
+}
+
+std::int64_t LeaseKeeper::pass(std::int64_t now, const std::vector<std::shared_ptr<Slot>>& slots) {
+    if (now >= m_next_prefetch) {
+        // With no job held, looked at again in a second: a job claimed meanwhile is marked on time.
+        m_next_prefetch = now + kPrefetchMarkMs;
+        if (!slots.empty() && !m_outage.in_outage()) {
+            try {
+                mark_prefetched(slots, kPrefetchMarkMs);
+            } catch (const std::exception& e) {
+                log::warn(std::string("could not mark prefetched jobs: ") + e.what(), {{"worker_id", m_worker_id}});
+            }
+        }
+    }
+    if (m_table.take_renewal_request()) m_next_beat = now;  // a cancelled job's renewal fails: its handler stops
+    if (now >= m_next_beat) {
+        m_next_beat = now + m_heartbeat_ms;
+        bool reachable = false;
+        try {
+            reachable = renew(slots);
+        } catch (const std::exception& e) {
+            log::warn(std::string("lease renewal failed: ") + e.what(), {{"worker_id", m_worker_id}});
+        }
+        if (reachable) {
+            try {
+                m_store.heartbeat(m_worker_id, static_cast<int>(slots.size()), m_stats ? m_stats() : std::string("{}"));
+            } catch (const std::exception& e) {
+                log::warn(std::string("heartbeat failed: ") + e.what(), {{"worker_id", m_worker_id}});
+            }
+        } else {
+            // During an outage the renewal is retried sooner than a heartbeat.
+            m_next_beat = now + std::min<std::int64_t>(m_heartbeat_ms, 500);
+        }
+    }
+    return std::min(m_next_beat, m_next_prefetch);
+}
 
 void LeaseKeeper::stop_slot(Slot& slot, const char* why) {
     // A job whose outcome is being recorded is no longer running when the renewal lands: the

@@ -22,12 +22,7 @@ struct Slot {
     std::int64_t claimed_steady_ns = 0;
     std::atomic<bool> started{false};  // an executor runs it (not prefetched any more)
     bool marked_prefetched = false;    // the lease keeper's: the row says prefetched
-    log::Fields fields;                                 // job_id, type, attempt, ... for logs
-    std::string decision;                               // the outcome's name, set by the executor
-    double seconds = 0;
-    std::vector<double> stage_seconds;
-    std::string error_class, retry_in;
-    bool permanent = false;
+    log::Fields fields;                // job_id, type, attempt, correlation_id, worker_id: set at claim
 };
 
 }  // namespace wfq::engine

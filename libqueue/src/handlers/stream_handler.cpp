@@ -33,7 +33,6 @@
 namespace wfq {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
 constexpr std::size_t kStderrLineCap = 8192;
@@ -94,7 +93,7 @@ struct Proc {
 
 class StreamHandler final : public Handler {
 public:
-    explicit StreamHandler(StreamHandlerOptions options) : m_options(std::move(options)) {
+    StreamHandler(StreamHandlerOptions options, Clock& clock) : m_options(std::move(options)), m_clock(clock) {
         m_env = current_environment({"WFQ_JOB_ID", "WFQ_JOB_TYPE", "WFQ_QUEUE", "WFQ_ATTEMPT", "WFQ_MAX_ATTEMPTS", "WFQ_SNOOZES",
                                      "WFQ_CORRELATION_ID", "WFQ_DB", "TRACEPARENT", "TRACESTATE", "WFQ_CONFIG_FILE", "WFQ_STAGE"});
         m_env.push_back("WFQ_DB=" + m_options.db_url);
@@ -125,15 +124,13 @@ public:
     }
 
     HandlerResult run(const Job& job, const std::atomic<bool>& cancel) override {
-        const auto start = Clock::now();
         const bool has_deadline = m_options.timeout_ms > 0;
-        const auto deadline = start + std::chrono::milliseconds(m_options.timeout_ms);
-        const std::string line =
-            stream_job_line(job, has_deadline ? SystemClock::instance().now_ms() + m_options.timeout_ms : 0) + "\n";
+        const std::int64_t deadline_ns = m_clock.steady_ns() + m_options.timeout_ms * 1'000'000;
+        const std::string line = stream_job_line(job, has_deadline ? m_clock.now_ms() + m_options.timeout_ms : 0) + "\n";
         auto waiter = std::make_shared<Waiter>();
         waiter->fields = {{"job_id", std::to_string(job.id)}, {"type", job.type}, {"attempt", std::to_string(job.attempt)},
                           {"correlation_id", job.correlation_id}, {"stream", "stderr"}};
-        auto expired = [&] { return has_deadline && Clock::now() >= deadline; };
+        auto expired = [&] { return has_deadline && m_clock.steady_ns() >= deadline_ns; };
 
         // A live process: the one with the fewest jobs in flight.
         Proc* proc = nullptr;
@@ -159,7 +156,7 @@ public:
             proc->pending[job.id] = waiter;
         }
 
-        switch (write_line(*proc, generation, line, cancel, has_deadline, deadline)) {
+        switch (write_line(*proc, generation, line, cancel, has_deadline, deadline_ns)) {
             case Write::done:
                 break;
             case Write::gone:  // the process ended; its supervisor fails the job
@@ -189,8 +186,8 @@ public:
                 continue;
             }
             auto slice = std::chrono::milliseconds(100);
-            if (has_deadline) slice = std::min(slice, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()) +
-                                                          std::chrono::milliseconds(1));
+            if (has_deadline)
+                slice = std::min(slice, std::chrono::milliseconds((deadline_ns - m_clock.steady_ns()) / 1'000'000 + 1));
             waiter->cv.wait_for(lock, slice);
         }
     }
@@ -213,9 +210,9 @@ private:
     // Writes a whole line to proc's stdin, unless the job is cancelled or times out before its
     // first byte; a handler that does not read its stdin cannot block us past that.
     Write write_line(Proc& proc, std::uint64_t generation, const std::string& line, const std::atomic<bool>& cancel,
-                     bool has_deadline, Clock::time_point deadline) {
+                     bool has_deadline, std::int64_t deadline_ns) {
         std::size_t done = 0;
-        auto stop = [&] { return cancel.load() || (has_deadline && Clock::now() >= deadline); };
+        auto stop = [&] { return cancel.load() || (has_deadline && m_clock.steady_ns() >= deadline_ns); };
         std::unique_lock<std::timed_mutex> w(proc.write_mutex, std::defer_lock);
         while (!w.try_lock_for(std::chrono::milliseconds(50)))
             if (stop()) return Write::stopped_before;
@@ -388,11 +385,11 @@ private:
         std::string out, err;
         char buf[65536];
         bool out_open = true, err_open = true;
-        std::optional<Clock::time_point> stop_seen;
+        std::optional<std::int64_t> stop_seen_ns;
         while (out_open) {
-            if (!stop_seen && m_stop_flag) stop_seen = Clock::now();
+            if (!stop_seen_ns && m_stop_flag) stop_seen_ns = m_clock.steady_ns();
             // Stopping: its stdin is closed; after --grace it is stopped whether it closed stdout or not.
-            if (stop_seen && Clock::now() - *stop_seen >= std::chrono::milliseconds(m_options.grace_ms)) break;
+            if (stop_seen_ns && m_clock.steady_ns() - *stop_seen_ns >= m_options.grace_ms * 1'000'000) break;
             pollfd fds[2] = {{child.stdout_fd, POLLIN, 0}, {err_open ? child.stderr_fd : -1, POLLIN, 0}};
             int n = ::poll(fds, 2, 100);
             if (n < 0 && errno != EINTR) break;
@@ -640,6 +637,7 @@ private:
     }
 
     StreamHandlerOptions m_options;
+    Clock& m_clock;  // job deadlines and the stop grace
     std::vector<std::string> m_env;
     std::mutex m_mutex;
     std::condition_variable m_cv;  // a process started, or stopping
@@ -670,10 +668,10 @@ std::string stream_job_line(const Job& job, std::int64_t deadline_ms) {
     return s;
 }
 
-std::unique_ptr<Handler> make_stream_handler(const StreamHandlerOptions& options) {
+std::unique_ptr<Handler> make_stream_handler(const StreamHandlerOptions& options, Clock& clock) {
     if (options.command.empty()) throw Error(ErrorCode::usage, "--stream needs a command: --stream -- CMD [ARG...]");
     if (options.procs < 1) throw Error(ErrorCode::usage, "--procs must be at least 1");
-    return std::make_unique<StreamHandler>(options);
+    return std::make_unique<StreamHandler>(options, clock);
 }
 
 }  // namespace wfq
