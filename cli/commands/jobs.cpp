@@ -266,18 +266,26 @@ int run_retry(Context& ctx, BulkOptions& o) { return run_bulk(ctx, o, BulkAction
 int run_cancel(Context& ctx, BulkOptions& o) { return run_bulk(ctx, o, BulkAction::cancel); }
 int run_prune(Context& ctx, BulkOptions& o) { return run_bulk(ctx, o, BulkAction::prune); }
 
+// The filters `jobs list` shares with retry and cancel: defined once, so they read the same.
+void add_scope_flags(CLI::App* sub, std::vector<std::string>& error_classes, std::vector<std::string>& orgs,
+                     std::vector<std::string>& repos, std::string& newer_than, std::string& running_longer_than,
+                     bool& strict) {
+    sub->add_option("--error-class", error_classes, "Only jobs whose last error has this class, e.g. timeout (repeatable)");
+    sub->add_option("--org", orgs, "Only jobs of this org (repeatable)");
+    sub->add_option("--repo", repos, "Only jobs of this repo (repeatable)");
+    sub->add_option("--newer-than", newer_than, "Only jobs updated within this duration");
+    sub->add_option("--running-longer-than", running_longer_than,
+                    "Only running jobs whose handler has run longer than this duration (never prefetched ones)");
+    sub->add_flag("--strict", strict, "An unknown --queue is an error (exit 4), not a warning");
+}
+
 // The filters every bulk action takes.
 void add_bulk_filters(CLI::App* sub, BulkOptions& o, const char* states_help) {
     sub->add_option("--state", o.request.states, states_help);
     sub->add_option("--type", o.request.types, "Only jobs of this type (repeatable)");
     sub->add_option("--queue", o.request.queues, "Only jobs of this queue (repeatable)");
-    sub->add_option("--error-class", o.request.error_classes, "Only jobs whose last error has this class, e.g. timeout (repeatable)");
-    sub->add_option("--org", o.request.orgs, "Only jobs of this org (repeatable)");
-    sub->add_option("--repo", o.request.repos, "Only jobs of this repo (repeatable)");
-    sub->add_option("--newer-than", o.request.newer_than, "Only jobs updated within this duration");
-    sub->add_option("--running-longer-than", o.request.running_longer_than,
-                    "Only running jobs whose handler has run longer than this duration (never prefetched ones)");
-    sub->add_flag("--strict", o.strict, "An unknown --queue is an error (exit 4), not a warning");
+    add_scope_flags(sub, o.request.error_classes, o.request.orgs, o.request.repos, o.request.newer_than,
+                    o.request.running_longer_than, o.strict);
     sub->add_flag("--dry-run", o.request.dry_run, "Print how many jobs match and the first ids; change nothing");
     sub->add_option("--batch-size", o.request.batch_size, "Jobs per compare-and-set transaction")->capture_default_str();
     sub->add_flag("--yes", o.yes, "Do not ask before touching more than 1,000 jobs on a terminal");
@@ -296,16 +304,10 @@ void add_jobs_command(CLI::App& app, Context& ctx) {
     list->add_option("--type", l->types, "Only this type (repeatable)");
     list->add_option("--queue", l->queues, "Only this queue (repeatable)");
     list->add_flag("--stuck", l->stuck, "Running jobs whose lease expired or whose worker is dead");
-    list->add_option("--error-class", l->error_classes, "Only jobs whose last error has this class, e.g. timeout (repeatable)");
-    list->add_option("--org", l->orgs, "Only jobs of this org (repeatable)");
-    list->add_option("--repo", l->repos, "Only jobs of this repo (repeatable)");
+    add_scope_flags(list, l->error_classes, l->orgs, l->repos, l->newer_than, l->running_longer_than, l->strict);
     list->add_option("--older-than", l->older_than, "Only jobs last updated longer ago than this duration");
-    list->add_option("--newer-than", l->newer_than, "Only jobs updated within this duration");
-    list->add_option("--running-longer-than", l->running_longer_than,
-                     "Only running jobs whose handler has run longer than this duration (never prefetched ones)");
     list->add_option("--limit", l->limit, "At most this many (the newest; stderr says when more match); 0: all")
         ->capture_default_str();
-    list->add_flag("--strict", l->strict, "An unknown --queue is an error (exit 4), not a warning");
     list->add_option("--before", l->before, "Only jobs with a smaller id: the page before one whose first id this is");
     list->add_flag("--json", l->json, "Print a JSON array");
     on_run(list, ctx, l, run_list);
