@@ -108,12 +108,12 @@ int run_process(Context& ctx, ProcessOptions& o) {
         so.timeout_ms = h.timeout_ms;
         so.grace_ms = w.grace_ms;
         so.db_url = h.db_url;
-        handler = make_stream_handler(so);
+        handler = make_stream_handler(so, ctx.clock());
     } else if (workflows.empty()) {
         handler = make_exec_handler(h);
     } else {
         apply_workflows(w, workflows);
-        handler = make_pipeline_handler(store, workflows, h, &ctx.tracer());
+        handler = make_pipeline_handler(store, workflows, h, &ctx.tracer(), ctx.clock());
     }
 
     struct sigaction sa {};

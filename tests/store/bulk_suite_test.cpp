@@ -23,7 +23,7 @@ TEST_P(StoreSuite, BulkActionsAreCompareAndSetOnTheStateSeen) {
     ASSERT_EQ(seen.size(), 2u);
     EXPECT_EQ(seen[0].id, ids[1]);
     // Meanwhile one of them is retried by someone else (and claimed again): it is skipped.
-    EXPECT_EQ(m_store->retry_job(ids[2]), AdminResult::done);
+    EXPECT_EQ(act_on_job(*m_store, BulkAction::retry, ids[2], "ops@host"), AdminResult::done);
     auto changed = m_store->apply_bulk(BulkAction::retry, f, seen, "ops@host");
     EXPECT_EQ(changed, std::vector<std::int64_t>{ids[1]});
     EXPECT_EQ(m_store->get_job(ids[1])->state, JobState::pending);
@@ -58,7 +58,7 @@ TEST_P(StoreSuite, ControlWakerWakesWhenARunningJobIsCancelled) {
     ASSERT_EQ(claim("w1", 1).size(), 1u);
     auto waker = m_store->open_control_waker();
     auto other = open(false);
-    std::thread op([&] { EXPECT_EQ(other->cancel_job(id + 1000), AdminResult::not_found); });
+    std::thread op([&] { EXPECT_EQ(act_on_job(*other, BulkAction::cancel, id + 1000, "ops@host"), AdminResult::not_found); });
     op.join();
     EXPECT_FALSE(waker->wait(200)) << "nothing running was cancelled";
     BulkFilter f;

@@ -176,7 +176,7 @@ TEST_P(StoreSuite, ConcurrentClaimersNeverShareAJob) {
     for (auto& t : threads) t.join();
     std::set<std::int64_t> unique(seen.begin(), seen.end());
     EXPECT_EQ(seen.size(), unique.size()) << "a job was claimed twice";
-    EXPECT_EQ(m_store->count_jobs(JobState::completed), 300);
+    EXPECT_EQ(test::count_in_state(*m_store, JobState::completed), 300);
 }
 
 TEST_P(StoreSuite, WakerWakesOnEnqueueFromAnotherConnection) {

@@ -76,7 +76,7 @@ TEST_P(StoreSuite, BatchEnqueueReportsDuplicatesInOrder) {
     }
     EXPECT_EQ(dups, 6);
     EXPECT_EQ(ids.size(), 1200u - 6u);
-    EXPECT_EQ(m_store->count_jobs(JobState::pending), 1194);
+    EXPECT_EQ(test::count_in_state(*m_store, JobState::pending), 1194);
 }
 
 TEST_P(StoreSuite, NamesWithSqlMetacharactersRoundTrip) {

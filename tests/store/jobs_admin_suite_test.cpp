@@ -9,22 +9,22 @@ TEST_P(StoreSuite, OperatorRetryAndCancel) {
     n.max_attempts = 1;
     auto id = add(n);
     auto pending = add(job("p"));
-    EXPECT_EQ(m_store->retry_job(id + 100), AdminResult::not_found);
-    EXPECT_EQ(m_store->cancel_job(id + 100), AdminResult::not_found);
+    EXPECT_EQ(act_on_job(*m_store, BulkAction::retry, id + 100, "ops@host"), AdminResult::not_found);
+    EXPECT_EQ(act_on_job(*m_store, BulkAction::cancel, id + 100, "ops@host"), AdminResult::not_found);
     ASSERT_EQ(claim("w1", 1).size(), 1u);
-    EXPECT_EQ(m_store->retry_job(id), AdminResult::wrong_state) << "running";
+    EXPECT_EQ(act_on_job(*m_store, BulkAction::retry, id, "ops@host"), AdminResult::wrong_state) << "running";
     ASSERT_TRUE(test::fail(*m_store, {id, "w1", 1}, {"exit_code", "no", std::nullopt}));
-    EXPECT_EQ(m_store->cancel_job(id), AdminResult::wrong_state) << "finished";
-    EXPECT_EQ(m_store->retry_job(id), AdminResult::done);
+    EXPECT_EQ(act_on_job(*m_store, BulkAction::cancel, id, "ops@host"), AdminResult::wrong_state) << "finished";
+    EXPECT_EQ(act_on_job(*m_store, BulkAction::retry, id, "ops@host"), AdminResult::done);
     auto j = m_store->get_job(id);
     EXPECT_EQ(j->state, JobState::pending);
     EXPECT_EQ(j->attempt, 0);
-    EXPECT_EQ(m_store->cancel_job(pending), AdminResult::done);
+    EXPECT_EQ(act_on_job(*m_store, BulkAction::cancel, pending, "ops@host"), AdminResult::done);
     EXPECT_EQ(m_store->get_job(pending)->state, JobState::cancelled);
     // Cancelling a running job takes its lease away: the worker cannot complete it.
     auto running = claim("w2", 1);
     ASSERT_EQ(running.size(), 1u);
-    EXPECT_EQ(m_store->cancel_job(running[0].id), AdminResult::done);
+    EXPECT_EQ(act_on_job(*m_store, BulkAction::cancel, running[0].id, "ops@host"), AdminResult::done);
     EXPECT_FALSE(test::complete(*m_store, {running[0].id, "w2", running[0].attempt}, std::nullopt));
     EXPECT_EQ(m_store->renew_leases({{running[0].id, "w2", running[0].attempt}}, 30000),
               std::vector<std::int64_t>{running[0].id});

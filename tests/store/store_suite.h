@@ -6,6 +6,7 @@
 // method of Store is named by some suite file (check_suite_names.sh keeps it so).
 #include "../support/store_helpers.h"
 
+#include <wfq/bulk.h>
 #include <wfq/clock.h>
 #include <wfq/errors.h>
 #include <wfq/store.h>

@@ -235,9 +235,6 @@ public:
     std::vector<EnqueueResult> enqueue_batch(const std::vector<NewJob>&, const EnqueueHook&) override { unused("enqueue_batch"); }
     std::vector<Job> list_jobs(const JobFilter&) override { unused("list_jobs"); }
     std::vector<JobEvent> job_events(std::int64_t) override { unused("job_events"); }
-    AdminResult retry_job(std::int64_t) override { unused("retry_job"); }
-    AdminResult cancel_job(std::int64_t) override { unused("cancel_job"); }
-    std::int64_t count_jobs(JobState) override { unused("count_jobs"); }
     QueueMetrics queue_metrics(std::int64_t) override { unused("queue_metrics"); }
     std::vector<std::pair<std::string, double>> database_facts() override { unused("database_facts"); }
     void add_job_spans(std::int64_t, int, const std::vector<std::string>&) override { unused("add_job_spans"); }

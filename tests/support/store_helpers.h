@@ -17,6 +17,13 @@ inline std::string pack_spans(const std::vector<std::string>& spans) {
     return out + "]";
 }
 
+// How many jobs are in state, counted as `wfq jobs cancel --state S --dry-run` counts them.
+inline std::int64_t count_in_state(Store& store, JobState state) {
+    BulkFilter f;
+    f.states = {state};
+    return store.count_matching(f);
+}
+
 // Records outcome alone; true when it was recorded (false: the lease was lost).
 inline bool record(Store& store, const Outcome& outcome) {
     return store.record_outcomes({outcome}).at(0) == OutcomeStatus::recorded;

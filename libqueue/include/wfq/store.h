@@ -178,10 +178,6 @@ public:
     // SQLite: one BEGIN IMMEDIATE for both). The claimed jobs go to claimed.
     virtual std::vector<OutcomeStatus> record_outcomes_and_claim(const std::vector<Outcome>& outcomes,
                                                                  const ClaimRequest& claim, std::vector<Job>& claimed) = 0;
-    // Records one completed outcome (record_outcomes of one; false when the lease was lost),
-    // spans (OTLP JSON) kept with the attempt. Not virtual: `wfq bench` calls it, going around
-    // the completer; the engine records every outcome through record_outcomes.
-    bool complete(const JobRef& job, const std::optional<std::string>& result, const std::vector<std::string>& spans = {});
     // Expired leases and jobs of workers silent for dead_after_ms go back to pending
     // (or to failed when attempts are exhausted).
     virtual RescueReport rescue(std::int64_t dead_after_ms) = 0;
@@ -190,12 +186,9 @@ public:
     virtual std::vector<Job> list_jobs(const JobFilter& filter) = 0;
     virtual std::optional<Job> get_job(std::int64_t id) = 0;
     virtual std::vector<JobEvent> job_events(std::int64_t id) = 0;
-    virtual AdminResult retry_job(std::int64_t id) = 0;
-    virtual AdminResult cancel_job(std::int64_t id) = 0;
     // Deletes finished jobs older than the cut-off in batches; returns how many.
     virtual std::int64_t prune(std::int64_t older_than_ms, const std::vector<JobState>& states, int batch_size,
                                const std::function<void(std::int64_t)>& progress) = 0;
-    virtual std::int64_t count_jobs(JobState state) = 0;
     virtual QueueMetrics queue_metrics(std::int64_t dead_after_ms) = 0;
     // Backend facts for `wfq doctor`: (name, value) such as jobs_table_bytes, jobs_dead_rows,
     // oldest_transaction_age_s and inactive_replication_slots (PostgreSQL).

@@ -86,7 +86,7 @@ json state(const BenchOptions& o, BenchEnvironment& env) {
              {"encode_p50_ms", median(encode_ms)}, {"restore_p50_ms", median(restore_ms)},
              {"backend", store.backend()}, {"checkpoint_with_write_p50_ms", median(db_write_ms)},
              {"restore_from_db_p50_ms", median(db_restore_ms)}, {"restore_last_from_db_ms", db_restore_ms.back()}};
-    store.complete(ref, std::nullopt);
+    complete_directly(store, ref);
     if (o.per_stage) out["per_stage"] = stages;
     return out;
 }

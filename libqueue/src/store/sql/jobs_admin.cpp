@@ -1,4 +1,4 @@
-// Reading jobs (list, show), one job's retry and cancel, prune, counts by state.
+// Reading jobs (list, show), prune.
 #include "sql_store.h"
 
 #include "rows.h"
@@ -62,37 +62,6 @@ std::optional<Job> SqlStore::get_job(std::int64_t id) {
     return job_from_row(rows[0]);
 }
 
-AdminResult SqlStore::retry_job(std::int64_t id) {
-    try {
-        return transact([&] {
-            auto rows = m_db->exec(
-                "UPDATE jobs SET state = 'pending', attempt = 0, run_at = wfq_now_ms(), lease_owner = NULL, "
-                "lease_expires_at = NULL, finished_at = NULL, wait_event = NULL, wait_key = NULL, wait_deadline = NULL, "
-                "updated_at = wfq_now_ms() WHERE id = $1 AND state <> 'running' "
-                "RETURNING id",
-                {id});
-            if (rows.empty()) return exists(id) ? AdminResult::wrong_state : AdminResult::not_found;
-            add_event(id, "retried", "pending", 0, std::nullopt, "requeued by an operator");
-            return AdminResult::done;
-        });
-    } catch (const UniqueViolation&) {
-        return AdminResult::wrong_state;  // another active job holds its idempotency key
-    }
-}
-
-AdminResult SqlStore::cancel_job(std::int64_t id) {
-    return transact([&] {
-        auto rows = m_db->exec(
-            "UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, "
-            "finished_at = wfq_now_ms(), updated_at = wfq_now_ms() WHERE id = $1 AND state IN " +
-                std::string(kActiveStates) + " RETURNING attempt",
-            {id});
-        if (rows.empty()) return exists(id) ? AdminResult::wrong_state : AdminResult::not_found;
-        add_event(id, "cancelled", "cancelled", static_cast<int>(rows[0].i64(0)), std::nullopt, "cancelled by an operator");
-        return AdminResult::done;
-    });
-}
-
 std::int64_t SqlStore::prune(std::int64_t older_than_ms, const std::vector<JobState>& states, int batch_size,
                              const std::function<void(std::int64_t)>& progress) {
     // One state at a time, oldest first: each batch is one range of jobs_finished (state,
@@ -125,14 +94,5 @@ std::int64_t SqlStore::prune_batch(std::int64_t older_than_ms, JobState state, i
         return static_cast<std::int64_t>(rows.size());
     });
 }
-
-std::int64_t SqlStore::count_jobs(JobState state) {
-    return run(std::string("SELECT COUNT(*) FROM jobs WHERE state = $1") + (is_finished(state) ? " AND " FINISHED_STATES_TERM : ""),
-               {std::string(to_string(state))})
-        .at(0)
-        .i64(0);
-}
-
-bool SqlStore::exists(std::int64_t id) { return !m_db->exec("SELECT 1 FROM jobs WHERE id = $1", {id}).empty(); }
 
 }  // namespace wfq::store

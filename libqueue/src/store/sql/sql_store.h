@@ -54,11 +54,8 @@ public:
     // jobs_admin.cpp: reading jobs, one-job retry and cancel, prune, counts.
     std::vector<Job> list_jobs(const JobFilter& filter) override;
     std::optional<Job> get_job(std::int64_t id) override;
-    AdminResult retry_job(std::int64_t id) override;
-    AdminResult cancel_job(std::int64_t id) override;
     std::int64_t prune(std::int64_t older_than_ms, const std::vector<JobState>& states, int batch_size,
                        const std::function<void(std::int64_t)>& progress) override;
-    std::int64_t count_jobs(JobState state) override;
 
     // events.cpp: a job's timeline and its spans.
     std::vector<JobEvent> job_events(std::int64_t id) override;
@@ -168,7 +165,6 @@ private:
 
     // jobs_admin.cpp
     std::int64_t prune_batch(std::int64_t older_than_ms, JobState state, int batch_size);
-    bool exists(std::int64_t id);
 
     // events.cpp: event rows written by outcomes, rescue, admin, bulk and signals.
     void add_event(std::int64_t job_id, const std::string& kind, const std::string& state, int attempt,
