@@ -10,8 +10,8 @@ namespace wfq::cli {
 namespace {
 
 struct ListOptions {
-    std::vector<std::string> states, types, queues, error_classes, orgs, repos;
-    std::string older_than, newer_than, running_longer_than;
+    std::vector<std::string> states;
+    ScopeRequest scope;
     bool stuck = false;
     std::int64_t before = 0;
     int limit = 100;
@@ -69,23 +69,13 @@ std::string short_error(const std::optional<std::string>& e) {
 int run_list(Context& ctx, ListOptions& o) {
     JobFilter f;
     f.states = parse_states(o.states, &f);
-    for (const auto& t : o.types) check_name("--type", t, 200);
-    for (const auto& q : o.queues) check_name("--queue", q, 200);
-    f.types = o.types;
-    f.queues = o.queues;
+    f.scope = make_scope(o.scope);
     f.stuck = o.stuck;
-    check_error_classes("--error-class", o.error_classes);
-    f.error_classes = o.error_classes;
-    f.orgs = o.orgs;
-    f.repos = o.repos;
-    if (!o.older_than.empty()) f.older_than_ms = duration_filter("--older-than", o.older_than);
-    if (!o.newer_than.empty()) f.newer_than_ms = duration_filter("--newer-than", o.newer_than);
-    if (!o.running_longer_than.empty()) f.running_longer_than_ms = duration_filter("--running-longer-than", o.running_longer_than);
     if (o.limit < 0) throw Error(ErrorCode::usage, "--limit must be 0 (all) or more");
     if (o.before < 0) throw Error(ErrorCode::usage, "--before must be a job id");
     if (o.before > 0) f.before_id = o.before;
     Store& store = ctx.store();
-    check_queues(store, o.queues, o.strict);
+    check_queues(store, o.scope.queues, o.strict);
     TimeMs now = store.db_now();
     std::vector<Job> jobs;
     bool more = false;
@@ -228,7 +218,7 @@ int run_bulk(Context& ctx, BulkOptions& o, BulkAction action) {
         return run_each(ctx, o, action);
     }
     make_bulk_filter(action, o.request);  // bad filters are usage errors before the database is opened
-    check_queues(ctx.store(), o.request.queues, o.strict);
+    check_queues(ctx.store(), o.request.scope.queues, o.strict);
     BulkCallbacks callbacks;
     if (!o.yes) callbacks.confirm = [action](std::int64_t n) { return confirm_on_terminal(action, n); };
     Progress progress(action == BulkAction::prune ? "pruned" : action == BulkAction::retry ? "retried" : "cancelled",
@@ -267,14 +257,12 @@ int run_cancel(Context& ctx, BulkOptions& o) { return run_bulk(ctx, o, BulkActio
 int run_prune(Context& ctx, BulkOptions& o) { return run_bulk(ctx, o, BulkAction::prune); }
 
 // The filters `jobs list` shares with retry and cancel: defined once, so they read the same.
-void add_scope_flags(CLI::App* sub, std::vector<std::string>& error_classes, std::vector<std::string>& orgs,
-                     std::vector<std::string>& repos, std::string& newer_than, std::string& running_longer_than,
-                     bool& strict) {
-    sub->add_option("--error-class", error_classes, "Only jobs whose last error has this class, e.g. timeout (repeatable)");
-    sub->add_option("--org", orgs, "Only jobs of this org (repeatable)");
-    sub->add_option("--repo", repos, "Only jobs of this repo (repeatable)");
-    sub->add_option("--newer-than", newer_than, "Only jobs updated within this duration");
-    sub->add_option("--running-longer-than", running_longer_than,
+void add_scope_flags(CLI::App* sub, ScopeRequest& scope, bool& strict) {
+    sub->add_option("--error-class", scope.error_classes, "Only jobs whose last error has this class, e.g. timeout (repeatable)");
+    sub->add_option("--org", scope.orgs, "Only jobs of this org (repeatable)");
+    sub->add_option("--repo", scope.repos, "Only jobs of this repo (repeatable)");
+    sub->add_option("--newer-than", scope.newer_than, "Only jobs updated within this duration");
+    sub->add_option("--running-longer-than", scope.running_longer_than,
                     "Only running jobs whose handler has run longer than this duration (never prefetched ones)");
     sub->add_flag("--strict", strict, "An unknown --queue is an error (exit 4), not a warning");
 }
@@ -282,10 +270,9 @@ void add_scope_flags(CLI::App* sub, std::vector<std::string>& error_classes, std
 // The filters every bulk action takes.
 void add_bulk_filters(CLI::App* sub, BulkOptions& o, const char* states_help) {
     sub->add_option("--state", o.request.states, states_help);
-    sub->add_option("--type", o.request.types, "Only jobs of this type (repeatable)");
-    sub->add_option("--queue", o.request.queues, "Only jobs of this queue (repeatable)");
-    add_scope_flags(sub, o.request.error_classes, o.request.orgs, o.request.repos, o.request.newer_than,
-                    o.request.running_longer_than, o.strict);
+    sub->add_option("--type", o.request.scope.types, "Only jobs of this type (repeatable)");
+    sub->add_option("--queue", o.request.scope.queues, "Only jobs of this queue (repeatable)");
+    add_scope_flags(sub, o.request.scope, o.strict);
     sub->add_flag("--dry-run", o.request.dry_run, "Print how many jobs match and the first ids; change nothing");
     sub->add_option("--batch-size", o.request.batch_size, "Jobs per compare-and-set transaction")->capture_default_str();
     sub->add_flag("--yes", o.yes, "Do not ask before touching more than 1,000 jobs on a terminal");
@@ -301,11 +288,11 @@ void add_jobs_command(CLI::App& app, Context& ctx) {
     auto l = std::make_shared<ListOptions>();
     auto* list = group->add_subcommand("list", "List jobs, newest last");
     list->add_option("--state", l->states, "pending, running, waiting, completed, failed, cancelled, scheduled, retrying (repeatable)");
-    list->add_option("--type", l->types, "Only this type (repeatable)");
-    list->add_option("--queue", l->queues, "Only this queue (repeatable)");
+    list->add_option("--type", l->scope.types, "Only this type (repeatable)");
+    list->add_option("--queue", l->scope.queues, "Only this queue (repeatable)");
     list->add_flag("--stuck", l->stuck, "Running jobs whose lease expired or whose worker is dead");
-    add_scope_flags(list, l->error_classes, l->orgs, l->repos, l->newer_than, l->running_longer_than, l->strict);
-    list->add_option("--older-than", l->older_than, "Only jobs last updated longer ago than this duration");
+    add_scope_flags(list, l->scope, l->strict);
+    list->add_option("--older-than", l->scope.older_than, "Only jobs last updated longer ago than this duration");
     list->add_option("--limit", l->limit, "At most this many (the newest; stderr says when more match); 0: all")
         ->capture_default_str();
     list->add_option("--before", l->before, "Only jobs with a smaller id: the page before one whose first id this is");
@@ -322,7 +309,7 @@ void add_jobs_command(CLI::App& app, Context& ctx) {
     auto* retry = group->add_subcommand(
         "retry", "Requeue jobs now with a fresh set of attempts, by id or by filter (never a running job)");
     retry->add_option("ids", r->request.ids, "Job ids (with filters: only these, if they match)");
-    retry->add_option("--older-than", r->request.older_than, "Only jobs last updated longer ago than this duration");
+    retry->add_option("--older-than", r->request.scope.older_than, "Only jobs last updated longer ago than this duration");
     add_bulk_filters(retry, *r, "pending, waiting, completed, failed, cancelled (repeatable; default failed)");
     on_run(retry, ctx, r, run_retry);
 
@@ -330,14 +317,14 @@ void add_jobs_command(CLI::App& app, Context& ctx) {
     auto* cancel = group->add_subcommand(
         "cancel", "Cancel pending, waiting or running jobs, by id or by filter; running handlers stop at once");
     cancel->add_option("ids", c->request.ids, "Job ids (with filters: only these, if they match)");
-    cancel->add_option("--older-than", c->request.older_than, "Only jobs last updated longer ago than this duration");
+    cancel->add_option("--older-than", c->request.scope.older_than, "Only jobs last updated longer ago than this duration");
     add_bulk_filters(cancel, *c, "pending, running, waiting (repeatable; default all three)");
     on_run(cancel, ctx, c, run_cancel);
 
     auto p = std::make_shared<BulkOptions>();
     p->request.batch_size = 1000;
     auto* prune = group->add_subcommand("prune", "Delete finished jobs last updated longer ago than a duration, in batches");
-    prune->add_option("--older-than", p->request.older_than, "Only jobs last updated longer ago than this duration")->required();
+    prune->add_option("--older-than", p->request.scope.older_than, "Only jobs last updated longer ago than this duration")->required();
     add_bulk_filters(prune, *p, "completed, failed, cancelled (repeatable; default all three)");
     on_run(prune, ctx, p, run_prune);
 }

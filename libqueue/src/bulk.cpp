@@ -2,6 +2,7 @@
 #include <wfq/duration.h>
 #include <wfq/errors.h>
 #include <wfq/process_runner.h>
+#include <wfq/text.h>
 
 #include <pwd.h>
 #include <unistd.h>
@@ -86,13 +87,33 @@ const char* to_string(BulkAction action) noexcept {
 }
 
 bool has_filters(const BulkRequest& r) {
-    return !r.states.empty() || !r.types.empty() || !r.queues.empty() || !r.error_classes.empty() || !r.orgs.empty() ||
-           !r.repos.empty() || !r.older_than.empty() || !r.newer_than.empty() || !r.running_longer_than.empty() || r.dry_run;
+    const ScopeRequest& s = r.scope;
+    return !r.states.empty() || !s.types.empty() || !s.queues.empty() || !s.error_classes.empty() || !s.orgs.empty() ||
+           !s.repos.empty() || !s.older_than.empty() || !s.newer_than.empty() || !s.running_longer_than.empty() || r.dry_run;
+}
+
+JobScope make_scope(const ScopeRequest& r) {
+    auto names = [](const char* flag, const std::vector<std::string>& values) {
+        for (const auto& v : values) check_name(flag, v, 200);
+        return values;
+    };
+    JobScope s;
+    s.types = names("--type", r.types);
+    s.queues = names("--queue", r.queues);
+    s.error_classes = names("--error-class", r.error_classes);
+    check_error_classes("--error-class", s.error_classes);
+    s.orgs = names("--org", r.orgs);
+    s.repos = names("--repo", r.repos);
+    if (!r.older_than.empty()) s.older_than_ms = duration_filter("--older-than", r.older_than);
+    if (!r.newer_than.empty()) s.newer_than_ms = duration_filter("--newer-than", r.newer_than);
+    if (!r.running_longer_than.empty())
+        s.running_longer_than_ms = duration_filter("--running-longer-than", r.running_longer_than);
+    return s;
 }
 
 BulkFilter make_bulk_filter(BulkAction action, const BulkRequest& r) {
     BulkFilter f;
-    const bool running = !r.running_longer_than.empty();
+    const bool running = !r.scope.running_longer_than.empty();
     if (running && action == BulkAction::prune) throw Error(ErrorCode::usage, "--running-longer-than: prune never touches running jobs");
     const auto allowed = allowed_states(action, running);
     for (const auto& name : r.states) {
@@ -110,21 +131,8 @@ BulkFilter make_bulk_filter(BulkAction action, const BulkRequest& r) {
         if (std::find(f.states.begin(), f.states.end(), *s) == f.states.end()) f.states.push_back(*s);
     }
     if (f.states.empty()) f.states = default_states(action, running);
-    auto names = [](const char* flag, const std::vector<std::string>& values) {
-        for (const auto& v : values)
-            if (v.empty() || v.size() > 200) throw Error(ErrorCode::usage, std::string(flag) + ": must be 1 to 200 characters");
-        return values;
-    };
     f.ids = r.ids;
-    f.types = names("--type", r.types);
-    f.queues = names("--queue", r.queues);
-    f.error_classes = names("--error-class", r.error_classes);
-    check_error_classes("--error-class", f.error_classes);
-    f.orgs = names("--org", r.orgs);
-    f.repos = names("--repo", r.repos);
-    if (!r.older_than.empty()) f.older_than_ms = duration_filter("--older-than", r.older_than);
-    if (!r.newer_than.empty()) f.newer_than_ms = duration_filter("--newer-than", r.newer_than);
-    if (running) f.running_longer_than_ms = duration_filter("--running-longer-than", r.running_longer_than);
+    f.scope = make_scope(r.scope);
     if (r.batch_size < 1 || r.batch_size > 10000) throw Error(ErrorCode::usage, "--batch-size must be 1 to 10000");
     return f;
 }
@@ -148,7 +156,7 @@ BulkResult run_bulk_action(Store& store, BulkAction action, const BulkRequest& r
     if (action == BulkAction::prune && filter.only_finished_by_age()) {
         // `jobs prune --older-than D [--state S]` (cron): what --retention runs, oldest first, one
         // range of the finished jobs' index per batch, instead of paging the whole table by id.
-        result.changed = store.prune(*filter.older_than_ms, filter.states, request.batch_size, callbacks.progress);
+        result.changed = store.prune(*filter.scope.older_than_ms, filter.states, request.batch_size, callbacks.progress);
         result.matched = std::max(count, result.changed);
         return result;
     }

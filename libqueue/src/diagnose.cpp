@@ -176,7 +176,7 @@ void doctor_checks(Store& store, std::int64_t dead_after_ms, std::int64_t slow_a
         // A handler that hangs on a live worker keeps its lease: only its running time shows it.
         JobFilter slow;
         slow.states = {JobState::running};
-        slow.running_longer_than_ms = slow_after_ms;
+        slow.scope.running_longer_than_ms = slow_after_ms;
         slow.limit = 6;
         auto jobs = store.list_jobs(slow);
         std::string ids;

@@ -17,7 +17,7 @@ TEST_P(StoreSuite, BulkActionsAreCompareAndSetOnTheStateSeen) {
         ASSERT_TRUE(test::fail(*m_store, {ids[i], "w1", 1}, {i == 0 ? "timeout" : "crash", "x", std::nullopt}));
     BulkFilter f;
     f.states = {JobState::failed};
-    f.error_classes = {"crash"};
+    f.scope.error_classes = {"crash"};
     EXPECT_EQ(m_store->count_matching(f), 2);
     auto seen = m_store->find_matching(f, 0, 10);
     ASSERT_EQ(seen.size(), 2u);
@@ -45,7 +45,7 @@ TEST_P(StoreSuite, BulkActionsAreCompareAndSetOnTheStateSeen) {
     // Prune deletes finished jobs with their events.
     BulkFilter finished;
     finished.states = {JobState::cancelled};
-    finished.older_than_ms = 0;
+    finished.scope.older_than_ms = 0;
     advance(5);
     EXPECT_EQ(m_store->apply_bulk(BulkAction::prune, finished, m_store->find_matching(finished, 0, 10), "ops@host"),
               std::vector<std::int64_t>{ids[3]});

@@ -89,7 +89,7 @@ TEST_P(StoreSuite, NamesWithSqlMetacharactersRoundTrip) {
     EXPECT_EQ(*got->key, *j.key);
     EXPECT_EQ(*got->lock_key, *j.lock_key);
     JobFilter f;
-    f.types = {j.type};
+    f.scope.types = {j.type};
     EXPECT_EQ(m_store->list_jobs(f).size(), 1u);
     EXPECT_TRUE(m_store->lock_acquire("'; DELETE FROM locks; --", "o'wner", 1000));
     EXPECT_EQ(m_store->list_locks().size(), 1u);

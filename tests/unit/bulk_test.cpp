@@ -18,10 +18,10 @@ TEST(BulkFilter, ValidatesStatesAndDurations) {
     r.states = {"finished"};
     EXPECT_THROW(make_bulk_filter(BulkAction::cancel, r), Error);
     r.states = {"failed"};
-    r.older_than = "ten minutes";
+    r.scope.older_than = "ten minutes";
     EXPECT_THROW(make_bulk_filter(BulkAction::retry, r), Error);
-    r.older_than = "10m";
-    EXPECT_EQ(*make_bulk_filter(BulkAction::retry, r).older_than_ms, 600000);
+    r.scope.older_than = "10m";
+    EXPECT_EQ(*make_bulk_filter(BulkAction::retry, r).scope.older_than_ms, 600000);
 }
 
 }  // namespace

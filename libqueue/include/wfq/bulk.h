@@ -14,14 +14,24 @@
 
 namespace wfq {
 
-// The filters as given on the command line; validated by make_bulk_filter.
-struct BulkRequest {
-    std::vector<std::int64_t> ids;
-    std::vector<std::string> states, types, queues, error_classes, orgs, repos;
+// The scope flags as given on the command line (`jobs list`, retry, cancel, prune).
+struct ScopeRequest {
+    std::vector<std::string> types, queues, error_classes, orgs, repos;
     std::string older_than, newer_than;  // durations ("" for none)
     // Running jobs whose handler has run longer than this ("" for none). retry takes running
     // jobs only with it: they are stopped on their worker and requeued.
     std::string running_longer_than;
+};
+
+// The scope checked: names (1 to 200 bytes, no control characters), known error classes and
+// durations; Error(usage) naming the flag otherwise.
+JobScope make_scope(const ScopeRequest& request);
+
+// The filters as given on the command line; validated by make_bulk_filter.
+struct BulkRequest {
+    std::vector<std::int64_t> ids;
+    std::vector<std::string> states;
+    ScopeRequest scope;
     int batch_size = 500;
     bool dry_run = false;
 };

@@ -79,17 +79,26 @@ struct JobRef {
     int attempt = 0;
 };
 
+// What `jobs list` and the bulk actions select by besides state and ids; validated once, by
+// make_scope (wfq/bulk.h), and turned into SQL once, by the store.
+struct JobScope {
+    std::vector<std::string> types, queues, error_classes, orgs, repos;
+    std::optional<std::int64_t> older_than_ms, newer_than_ms;  // by updated_at
+    // Running (a handler runs it, not prefetched) for longer than this, by started_at.
+    std::optional<std::int64_t> running_longer_than_ms;
+    bool empty() const {
+        return types.empty() && queues.empty() && error_classes.empty() && orgs.empty() && repos.empty() &&
+               !older_than_ms && !newer_than_ms && !running_longer_than_ms;
+    }
+};
+
 struct JobFilter {
     std::vector<JobState> states;
     bool scheduled_only = false;  // pending with run_at in the future
     bool retrying_only = false;   // pending with attempt > 0
-    std::vector<std::string> types, queues;
+    JobScope scope;
     std::optional<std::string> lock_key;
     bool stuck = false;  // running with an expired lease or a dead worker
-    std::vector<std::string> error_classes, orgs, repos;
-    std::optional<std::int64_t> older_than_ms, newer_than_ms;  // by updated_at
-    // Running (a handler runs it, not prefetched) for longer than this, by started_at.
-    std::optional<std::int64_t> running_longer_than_ms;
     std::optional<std::int64_t> before_id;  // only ids below this (keyset pagination)
     // Only ids above this, and the oldest first (paging forward through every match).
     std::optional<std::int64_t> after_id;

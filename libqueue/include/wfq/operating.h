@@ -70,16 +70,15 @@ const char* to_string(BulkAction action) noexcept;
 struct BulkFilter {
     std::vector<std::int64_t> ids;
     std::vector<JobState> states;  // never empty once validated (the action's default)
-    std::vector<std::string> types, queues, error_classes, orgs, repos;
-    std::optional<std::int64_t> older_than_ms, newer_than_ms;  // by updated_at
-    // Running jobs whose handler has run longer than this (by started_at; prefetched jobs never).
-    std::optional<std::int64_t> running_longer_than_ms;
+    JobScope scope;
 
     // Finished states and --older-than, nothing else (`jobs prune --older-than D`): a finished
     // job's updated_at is its finished_at, which the finished jobs' index orders.
     bool only_finished_by_age() const {
-        return !states.empty() && std::all_of(states.begin(), states.end(), is_finished) && older_than_ms && ids.empty() && types.empty() && queues.empty() &&
-               error_classes.empty() && orgs.empty() && repos.empty() && !newer_than_ms && !running_longer_than_ms;
+        JobScope rest = scope;
+        rest.older_than_ms.reset();
+        return !states.empty() && std::all_of(states.begin(), states.end(), is_finished) && scope.older_than_ms &&
+               ids.empty() && rest.empty();
     }
 };
 

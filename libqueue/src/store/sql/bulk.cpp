@@ -16,7 +16,7 @@ std::int64_t SqlStore::count_matching(const BulkFilter& filter) {
         std::int64_t total = 0;
         for (JobState state : filter.states)
             total += run("SELECT COUNT(*) FROM jobs WHERE state = $1 AND " FINISHED_STATES_TERM " AND finished_at < wfq_now_ms() - $2",
-                         {std::string(to_string(state)), *filter.older_than_ms})
+                         {std::string(to_string(state)), *filter.scope.older_than_ms})
                          .at(0)
                          .i64(0);
         return total;
@@ -72,34 +72,30 @@ std::string SqlStore::bulk_where(const BulkFilter& f, Params& params, const std:
         sql += " AND " + prefix + "id IN (" + placeholders(params.size() + 1, f.ids.size()) + ")";
         for (auto id : f.ids) params.emplace_back(id);
     }
-    add_in(sql, params, prefix + "type", f.types);
-    add_in(sql, params, prefix + "queue", f.queues);
-    add_scope_filters(sql, params, prefix, f.error_classes, f.orgs, f.repos, f.older_than_ms, f.newer_than_ms,
-                      f.running_longer_than_ms);
+    add_scope_filters(sql, params, prefix, f.scope);
     return sql;
 }
 
-// The filters `jobs list` shares with retry and cancel: error class, org, repo, age by
-// updated_at, and running time (a handler runs it, by started_at; never a prefetched job).
-void SqlStore::add_scope_filters(std::string& sql, Params& params, const std::string& prefix,
-                                 const std::vector<std::string>& error_classes, const std::vector<std::string>& orgs,
-                                 const std::vector<std::string>& repos, std::optional<std::int64_t> older_than_ms,
-                                 std::optional<std::int64_t> newer_than_ms, std::optional<std::int64_t> running_longer_than_ms) {
-    add_in(sql, params, prefix + "error_class", error_classes);
-    add_in(sql, params, prefix + "org", orgs);
-    add_in(sql, params, prefix + "repo", repos);
-    if (older_than_ms) {
+// The scope `jobs list` shares with retry and cancel: type, queue, error class, org, repo,
+// age by updated_at, and running time (a handler runs it, by started_at; never a prefetched job).
+void SqlStore::add_scope_filters(std::string& sql, Params& params, const std::string& prefix, const JobScope& scope) {
+    add_in(sql, params, prefix + "type", scope.types);
+    add_in(sql, params, prefix + "queue", scope.queues);
+    add_in(sql, params, prefix + "error_class", scope.error_classes);
+    add_in(sql, params, prefix + "org", scope.orgs);
+    add_in(sql, params, prefix + "repo", scope.repos);
+    if (scope.older_than_ms) {
         sql += " AND " + prefix + "updated_at < wfq_now_ms() - $" + std::to_string(params.size() + 1);
-        params.emplace_back(*older_than_ms);
+        params.emplace_back(*scope.older_than_ms);
     }
-    if (newer_than_ms) {
+    if (scope.newer_than_ms) {
         sql += " AND " + prefix + "updated_at >= wfq_now_ms() - $" + std::to_string(params.size() + 1);
-        params.emplace_back(*newer_than_ms);
+        params.emplace_back(*scope.newer_than_ms);
     }
-    if (running_longer_than_ms) {
+    if (scope.running_longer_than_ms) {
         sql += " AND " + prefix + "state = 'running' AND " + prefix + "prefetched = 0 AND " + prefix +
                "started_at < wfq_now_ms() - $" + std::to_string(params.size() + 1);
-        params.emplace_back(*running_longer_than_ms);
+        params.emplace_back(*scope.running_longer_than_ms);
     }
 }
 
@@ -138,7 +134,7 @@ std::vector<std::int64_t> SqlStore::apply_bulk_once(BulkAction action, const Bul
               "finished_at = NULL, wait_event = NULL, wait_key = NULL, wait_deadline = NULL, updated_at = wfq_now_ms()";
         // Never a running job unless the filter asks for hung ones; never a job whose
         // idempotency key another active job now holds.
-        guard = std::string(filter.running_longer_than_ms ? "" : " AND jobs.state <> 'running'") +
+        guard = std::string(filter.scope.running_longer_than_ms ? "" : " AND jobs.state <> 'running'") +
                 " AND (jobs.key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs o WHERE "
                 "o.key = jobs.key AND o.id <> jobs.id AND o.state IN ('pending', 'running', 'waiting')))";
         kind = "retried";

@@ -23,14 +23,11 @@ std::vector<Job> SqlStore::list_jobs(const JobFilter& f) {
     add_in(sql, params, "state", states);
     if (!f.states.empty() && std::all_of(f.states.begin(), f.states.end(), is_finished))
         sql += " AND " FINISHED_STATES_TERM;  // so that SQLite may use jobs_finished (see FINISHED_STATES_TERM)
-    add_in(sql, params, "type", f.types);
-    add_in(sql, params, "queue", f.queues);
     if (f.lock_key) {
         sql += " AND lock_key = $" + std::to_string(params.size() + 1);
         params.emplace_back(*f.lock_key);
     }
-    add_scope_filters(sql, params, "", f.error_classes, f.orgs, f.repos, f.older_than_ms, f.newer_than_ms,
-                      f.running_longer_than_ms);
+    add_scope_filters(sql, params, "", f.scope);
     if (f.before_id) {  // keyset pagination: the page before the one that began at this id
         sql += " AND id < $" + std::to_string(params.size() + 1);
         params.emplace_back(*f.before_id);

@@ -178,11 +178,7 @@ private:
 
     // bulk.cpp (bulk_where's scope filters also serve list_jobs)
     static std::string bulk_where(const BulkFilter& f, Params& params, const std::string& prefix);
-    static void add_scope_filters(std::string& sql, Params& params, const std::string& prefix,
-                                  const std::vector<std::string>& error_classes, const std::vector<std::string>& orgs,
-                                  const std::vector<std::string>& repos, std::optional<std::int64_t> older_than_ms,
-                                  std::optional<std::int64_t> newer_than_ms,
-                                  std::optional<std::int64_t> running_longer_than_ms);
+    static void add_scope_filters(std::string& sql, Params& params, const std::string& prefix, const JobScope& scope);
     std::vector<std::int64_t> apply_bulk_once(BulkAction action, const BulkFilter& filter,
                                               const std::vector<BulkCandidate>& candidates, const std::string& actor);
 
