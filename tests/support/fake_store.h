@@ -70,6 +70,8 @@ public:
     std::function<void()> on_renew;  // throw from it to stage an outage
     std::function<void(const ClaimRequest&)> on_claim;  // called before claim_batch claims (throw: it fails)
     bool fail_renewals = false;      // lock_renew throws db_unavailable
+    int enqueue_batches = 0;         // enqueue_batch calls so far
+    std::function<void(int batch)> fail_enqueue_batch;  // throw from it to fail that batch (0: the first)
 
     // ---- what the engine and the handlers call ------------------------------------------
     std::string backend() const override { return "fake"; }
@@ -232,7 +234,43 @@ public:
     std::vector<MigrationInfo> migration_status() override { unused("migration_status"); }
     void check_schema() override { unused("check_schema"); }
     EnqueueResult enqueue(const NewJob&) override { unused("enqueue"); }
-    std::vector<EnqueueResult> enqueue_batch(const std::vector<NewJob>&, const EnqueueHook&) override { unused("enqueue_batch"); }
+    // One transaction per batch: ids in order, a key an active job holds answers that job
+    // (duplicate), and nothing is kept when the hook or fail_enqueue_batch throws.
+    std::vector<EnqueueResult> enqueue_batch(const std::vector<NewJob>& batch, const EnqueueHook& hook) override {
+        std::lock_guard<std::recursive_mutex> lock(mutex);
+        if (fail_enqueue_batch) fail_enqueue_batch(enqueue_batches);
+        ++enqueue_batches;
+        if (hook) hook(EnqueuePhase::ids);
+        std::map<std::int64_t, Job> added;
+        std::vector<EnqueueResult> out;
+        std::int64_t next = m_next_id;
+        for (const auto& n : batch) {
+            std::optional<std::int64_t> holder;
+            for (const auto* all : {&jobs, &added})
+                for (const auto& [id, j] : *all)
+                    if (n.key && j.key == n.key && !is_finished(j.state)) holder = id;
+            if (holder) {
+                out.push_back({*holder, true});
+                continue;
+            }
+            Job j;
+            j.id = ++next;
+            j.type = n.type;
+            j.queue = n.queue;
+            j.payload = n.payload;
+            j.priority = n.priority;
+            j.max_attempts = n.max_attempts;
+            j.key = n.key;
+            j.run_at = n.run_at.value_or(m_clock.now_ms() + n.delay_ms);
+            added[j.id] = j;
+            out.push_back({j.id, false});
+        }
+        if (hook) hook(EnqueuePhase::ids_taken);
+        if (hook) hook(EnqueuePhase::commit);
+        m_next_id = next;
+        jobs.insert(added.begin(), added.end());
+        return out;
+    }
     std::vector<Job> list_jobs(const JobFilter&) override { unused("list_jobs"); }
     std::vector<JobEvent> job_events(std::int64_t) override { unused("job_events"); }
     QueueMetrics queue_metrics(std::int64_t) override { unused("queue_metrics"); }
