@@ -57,6 +57,7 @@ void add_config_command(CLI::App& app, Context& ctx);
 void add_cache_command(CLI::App& app, Context& ctx);
 void add_observe_commands(CLI::App& app, Context& ctx);
 void add_queues_command(CLI::App& app, Context& ctx);
+void add_limits_command(CLI::App& app, Context& ctx);
 void add_schedule_command(CLI::App& app, Context& ctx);
 void add_top_command(CLI::App& app, Context& ctx);  // trace show, metrics, doctor, why
 // workflow check, signal, and `state inspect` into the state group.

@@ -285,6 +285,7 @@ int main(int argc, char** argv) {
     wfq::cli::add_jobs_command(app, ctx);
     wfq::cli::add_workers_command(app, ctx);
     wfq::cli::add_queues_command(app, ctx);
+    wfq::cli::add_limits_command(app, ctx);
     wfq::cli::add_schedule_command(app, ctx);
     wfq::cli::add_top_command(app, ctx);
     wfq::cli::add_rescue_command(app, ctx);

@@ -125,6 +125,15 @@ std::string render_top_text(const TopSnapshot& s, int width) {
     };
     out += running_jobs("LONGEST RUNNING", s.longest_running, "RUNNING");
     out += running_jobs("STUCK (running past their lease)", s.stuck, "EXPIRED");
+    if (!s.limits.empty()) {
+        rows.clear();
+        for (const auto& l : s.limits)
+            rows.push_back({l.key, l.rule, std::to_string(l.running) + (l.concurrency ? "/" + std::to_string(*l.concurrency) : ""),
+                            std::to_string(l.held)});
+        out += "\n" + section("HELD BACK (limit keys at their limit)",
+                              {{"KEY", "", 0, true}, {"RULE", "", 1, true}, {"RUNNING", "RUN", 0, false}, {"HELD", "", 0, false}},
+                              rows, width);
+    }
     return out;
 }
 

@@ -136,6 +136,8 @@ int run_list(Context& ctx, ListOptions& o) {
         if (j.state == JobState::waiting && j.wait_event) note = "waits for " + *j.wait_event + (j.wait_key ? " key " + *j.wait_key : "");
         else if (j.state == JobState::pending && j.run_at > now) note = "runs in " + format_duration_ms(j.run_at - now);
         else if (j.state == JobState::running) note = running_note(j, now);
+        // Held back by flow control: which key it waits for (`wfq why ID` says why).
+        if (j.held && j.held_by) note += (note.empty() ? "" : "; ") + std::string("held by limit ") + *j.held_by;
         if (j.last_error && j.state != JobState::completed) note += (note.empty() ? "" : "; ") + short_error(j.last_error);
         rows.push_back({std::to_string(j.id), j.type, j.queue, colour_state(state),
                         std::to_string(j.attempt) + "/" + std::to_string(j.max_attempts), std::to_string(j.priority),

@@ -57,6 +57,7 @@ struct MetricsCmd {
 
 int run_metrics(Context& ctx, MetricsCmd& o) {
     std::cout << render_queue_metrics(ctx.store().queue_metrics(duration_flag("--dead-after", o.dead_after)));
+    std::cout << render_limit_metrics(ctx.store().limit_usage());
     return 0;
 }
 

@@ -3,6 +3,8 @@
 
 #include "../top_frame.h"
 
+#include <algorithm>
+
 namespace wfq::cli {
 namespace {
 
@@ -12,20 +14,31 @@ struct TopOptions {
     int rows = 5;
 };
 
+// The snapshot, with the limit keys holding the most jobs back (at most rows of them).
+TopSnapshot snapshot(Store& store, int rows) {
+    TopSnapshot s = store.top_snapshot(rows);
+    for (const auto& u : store.limit_usage())
+        for (const auto& k : u.keys)
+            if (k.held > 0) s.limits.push_back({u.rule.pattern, k.key, k.running, k.held, u.rule.concurrency});
+    std::sort(s.limits.begin(), s.limits.end(), [](const auto& a, const auto& b) { return a.held > b.held; });
+    if (s.limits.size() > static_cast<std::size_t>(rows)) s.limits.resize(static_cast<std::size_t>(rows));
+    return s;
+}
+
 int run_top(Context& ctx, TopOptions& o) {
     std::int64_t interval = duration_flag("--interval", o.interval);
     if (interval < 100) throw Error(ErrorCode::usage, "--interval must be at least 100ms");
     if (o.rows < 1 || o.rows > 100) throw Error(ErrorCode::usage, "--rows must be 1 to 100");
     Store& store = ctx.store();
     if (o.once || o.json || !stdout_is_terminal()) {
-        TopSnapshot s = store.top_snapshot(o.rows);
+        TopSnapshot s = snapshot(store, o.rows);
         // On a terminal (--once) the frame fits its width; in a pipe nothing is cut.
         std::cout << (o.json ? top_to_json(s) + "\n" : render_top_text(s, stdout_is_terminal() ? terminal_width() : 0));
         return 0;
     }
     LiveScreen screen;
     for (;;) {
-        screen.draw(render_top_text(store.top_snapshot(o.rows), terminal_width()));  // read each time: resizes
+        screen.draw(render_top_text(snapshot(store, o.rows), terminal_width()));  // read each time: resizes
         int key = screen.wait_key(static_cast<int>(interval));
         if (key == 'q' || key == 'Q') return 0;
         if (key < 0) throw Error(ErrorCode::interrupted);  // SIGINT/SIGTERM: the screen's destructor restores the terminal

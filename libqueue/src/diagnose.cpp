@@ -2,6 +2,7 @@
 #include <wfq/diagnose.h>
 #include <wfq/duration.h>
 #include <wfq/errors.h>
+#include <wfq/limits.h>
 
 #include <nlohmann/json.hpp>
 
@@ -105,6 +106,28 @@ WhyAnswer explain_job(Store& store, std::int64_t id, std::int64_t dead_after_ms)
             return {"queue_paused", j + " is due, but queue '" + job->queue + "' was paused by " + p.paused_by + " at " +
                                         format_time(p.paused_at) + "; workers claim nothing from it until `wfq queues resume " +
                                         job->queue + "`."};
+    if (job->held && job->held_by && job->held_by != job->lock_key) {
+        // Held back by a flow-control rule (DESIGN.md "Flow control").
+        const std::string key = *job->held_by;
+        auto rules = store.limit_rules();
+        const LimitRule* rule = rule_for_key(rules, key);
+        LimitKeyUsage u = store.limit_key_usage(key);
+        const std::string by = rule ? "rule '" + rule->pattern + "'" : std::string("no rule (it was removed)");
+        if (rule && rule->concurrency && u.admitted >= *rule->concurrency)
+            return {"concurrency_limited", j + " is held back by " + by + " on limit key '" + key + "': " +
+                                               std::to_string(u.running) + "/" + std::to_string(*rule->concurrency) +
+                                               " running" + (u.admitted > u.running ? " (" + std::to_string(u.admitted - u.running) + " more about to start)" : "") +
+                                               ", " + std::to_string(u.held) + " held back. It may run when one of them finishes (`wfq limits list`)."};
+        if (rule && rule->rate_n && rule->rate_per_ms) {
+            TimeMs next = u.wake_at.value_or(now);
+            return {"rate_limited", j + " is held back by " + by + " on limit key '" + key + "' (" +
+                                        format_rate(*rule->rate_n, *rule->rate_per_ms) + ", burst " + std::to_string(rule->burst) +
+                                        "): its next token comes at " + format_time(std::max(next, now)) + " (in " +
+                                        format_duration_ms(std::max<std::int64_t>(0, next - now)) + "); " + std::to_string(u.held) +
+                                        " jobs wait for it."};
+        }
+        return {"ready", j + " is due and waits for limit key '" + key + "' (" + by + "), which has room: a worker's next claim admits it."};
+    }
     if (job->lock_key) {
         JobFilter f;
         f.states = {JobState::running};

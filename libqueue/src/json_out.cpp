@@ -1,4 +1,5 @@
 #include <wfq/json_out.h>
+#include <wfq/limits.h>
 
 #include <wfq/backoff.h>
 #include <wfq/diagnose.h>
@@ -44,6 +45,8 @@ json job_json(const Job& job, TimeMs now) {
     j["running_ms"] = running_ms(job, now) ? json(*running_ms(job, now)) : json(nullptr);
     j["key"] = opt_str(job.key);
     j["lock_key"] = opt_str(job.lock_key);
+    j["limits"] = job.limits;
+    j["held_by"] = opt_str(job.held_by);  // pending, held back until this limit key admits it
     j["org"] = opt_str(job.org);
     j["repo"] = opt_str(job.repo);
     j["correlation_id"] = job.correlation_id;
@@ -66,6 +69,36 @@ json job_json(const Job& job, TimeMs now) {
     j["updated_at"] = format_time(job.updated_at);
     j["started_at"] = opt_time(job.started_at);
     j["finished_at"] = opt_time(job.finished_at);
+    return j;
+}
+
+json limit_rule_json(const LimitRule& rule) {
+    json j{{"pattern", rule.pattern}};
+    j["concurrency"] = rule.concurrency ? json(*rule.concurrency) : json(nullptr);
+    j["rate"] = rule.rate_n && rule.rate_per_ms ? json(format_rate(*rule.rate_n, *rule.rate_per_ms)) : json(nullptr);
+    j["rate_n"] = rule.rate_n ? json(*rule.rate_n) : json(nullptr);
+    j["rate_per_ms"] = rule.rate_per_ms ? json(*rule.rate_per_ms) : json(nullptr);
+    j["burst"] = rule.burst;
+    j["weight"] = rule.weight ? json(*rule.weight) : json(nullptr);
+    j["updated_at"] = format_time(rule.updated_at);
+    return j;
+}
+
+json limit_rule_usage_json(const LimitRuleUsage& usage) {
+    json j = limit_rule_json(usage.rule);
+    json keys = json::array();
+    std::int64_t running = 0, held = 0;
+    for (const auto& k : usage.keys) {
+        json x{{"key", k.key}, {"running", k.running}, {"admitted", k.admitted}, {"held", k.held}};
+        x["tokens"] = k.tokens ? json(*k.tokens) : json(nullptr);
+        x["wake_at"] = opt_time(k.wake_at);
+        keys.push_back(x);
+        running += k.running;
+        held += k.held;
+    }
+    j["running"] = running;
+    j["held"] = held;
+    j["keys"] = keys;
     return j;
 }
 
@@ -170,6 +203,13 @@ std::string top_to_json(const TopSnapshot& s) {
     out["workers"] = workers;
     out["recent_failures"] = failures;
     out["stuck"] = stuck;
+    json limits = json::array();
+    for (const auto& l : s.limits) {
+        json x{{"rule", l.rule}, {"key", l.key}, {"running", l.running}, {"held", l.held}};
+        x["concurrency"] = l.concurrency ? json(*l.concurrency) : json(nullptr);
+        limits.push_back(x);
+    }
+    out["limits"] = limits;
     for (const auto& j : s.longest_running)
         running.push_back({{"id", j.id}, {"type", j.type}, {"queue", j.queue}, {"worker", j.worker}, {"attempt", j.attempt},
                            {"started_at", format_time(j.at)}, {"running_ms", std::max<std::int64_t>(0, s.now - j.at)}});

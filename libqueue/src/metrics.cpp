@@ -1,5 +1,6 @@
 #include <wfq/config_cache.h>
 #include <wfq/errors.h>
+#include <wfq/limits.h>
 #include <wfq/metrics.h>
 #include <wfq/trace.h>
 
@@ -157,6 +158,42 @@ std::string render_queue_metrics(const QueueMetrics& m) {
           m.completed_estimated ? 1.0 : 0.0);
     header(out, "wfq_queue_paused", "gauge", "1 for each paused queue (`wfq queues pause`): workers do not claim from it.");
     for (const auto& q : m.paused_queues) out += "wfq_queue_paused{queue=\"" + prometheus_label(q) + "\"} 1\n";
+    return out;
+}
+
+std::string render_limit_metrics(const std::vector<LimitRuleUsage>& rules) {
+    // Labelled per rule (a bounded set an operator wrote), never per key.
+    std::string out;
+    struct Series {
+        const char* name;
+        const char* help;
+        std::int64_t (*value)(const LimitRuleUsage&);
+    };
+    static const Series series[] = {
+        {"wfq_limit_running_jobs", "Running jobs holding keys of the flow-control rule.",
+         [](const LimitRuleUsage& u) {
+             std::int64_t n = 0;
+             for (const auto& k : u.keys) n += k.running;
+             return n;
+         }},
+        {"wfq_limit_held_jobs", "Pending jobs the flow-control rule holds back now.",
+         [](const LimitRuleUsage& u) {
+             std::int64_t n = 0;
+             for (const auto& k : u.keys) n += k.held;
+             return n;
+         }},
+        {"wfq_limit_keys_at_limit", "Keys of the rule at their concurrency cap, or out of rate tokens, with jobs held back.",
+         [](const LimitRuleUsage& u) {
+             std::int64_t n = 0;
+             for (const auto& k : u.keys) n += k.held > 0 ? 1 : 0;
+             return n;
+         }},
+    };
+    for (const auto& s : series) {
+        header(out, s.name, "gauge", s.help);
+        for (const auto& u : rules)
+            out += std::string(s.name) + "{rule=\"" + prometheus_label(u.rule.pattern) + "\"} " + std::to_string(s.value(u)) + "\n";
+    }
     return out;
 }
 

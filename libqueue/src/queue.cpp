@@ -2,6 +2,7 @@
 #include <wfq/duration.h>
 #include <wfq/errors.h>
 #include <wfq/json_check.h>
+#include <wfq/limits.h>
 #include <wfq/queue.h>
 #include <wfq/text.h>
 #include <wfq/trace.h>
@@ -71,7 +72,7 @@ NewJob parse_job_line(const std::string& line, const NewJob& defaults) {
         return it->get<std::int64_t>();
     };
     static const std::set<std::string> known = {"type", "payload", "queue", "priority", "run_at", "delay",
-                                                "max_attempts", "key", "lock_key", "org", "repo",
+                                                "max_attempts", "key", "lock_key", "limits", "org", "repo",
                                                 "correlation_id", "traceparent", "tracestate"};
     for (auto it = j.begin(); it != j.end(); ++it)
         if (!known.count(it.key())) throw Error(ErrorCode::bad_input, "unknown field '" + it.key() + "'");
@@ -92,6 +93,7 @@ NewJob parse_job_line(const std::string& line, const NewJob& defaults) {
     }
     if (auto v = str("key")) job.key = v;
     if (auto v = str("lock_key")) job.lock_key = v;
+    if (auto it = j.find("limits"); it != j.end()) job.limits = limit_keys_from_field(*it);
     if (auto v = str("org")) job.org = v;
     if (auto v = str("repo")) job.repo = v;
     if (auto v = str("correlation_id")) job.correlation_id = *v;

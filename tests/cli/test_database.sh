@@ -10,7 +10,7 @@ for i in 1 2 3; do
     migrations+=($!)
 done
 for i in 0 1 2; do expect_wait 0 "${migrations[$i]}" "concurrent migrate $((i + 1))" "$TMP/m$((i + 1))"; done
-applied=$(cat "$TMP/m1" "$TMP/m2" "$TMP/m3" | grep -c "applied migration 1" || true)
+applied=$(cat "$TMP/m1" "$TMP/m2" "$TMP/m3" | grep -cw "applied migration 1" || true)
 [ "$applied" = 1 ] || fail "migration 1 applied $applied times"
 "$WFQ" migrate --status --json | jq_field "all(m['applied'] for m in d)" | grep -x True > /dev/null || fail "status after concurrent migrate"
 pass "three concurrent migrate runs: each migration applied exactly once"

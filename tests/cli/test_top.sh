@@ -19,7 +19,7 @@ contains "$OUT" "QUEUES"
 contains "$OUT" "RECENT FAILURES"
 case "$OUT" in *$'\033'*) fail "escape codes in a pipe" ;; esac
 expect_exit 0 "$WFQ" top --json
-[ "$(echo "$OUT" | jq_field "sorted(d)")" = "['longest_running', 'now', 'queues', 'recent_failures', 'stuck', 'workers']" ] || fail "top --json: $OUT"
+[ "$(echo "$OUT" | jq_field "sorted(d)")" = "['limits', 'longest_running', 'now', 'queues', 'recent_failures', 'stuck', 'workers']" ] || fail "top --json: $OUT"
 pass "without a terminal top prints one plain frame (--json: one object)"
 
 tm new-session -d -s top -x 150 -y 45 "bash --norc --noprofile"

@@ -300,6 +300,11 @@ public:
     void schedule_put(const Schedule&) override { unused("schedule_put"); }
     bool schedule_remove(const std::string&) override { unused("schedule_remove"); }
     bool schedule_set_paused(const std::string&, bool, std::optional<TimeMs>) override { unused("schedule_set_paused"); }
+    void limit_set(const LimitRule&) override { unused("limit_set"); }
+    bool limit_remove(const std::string&) override { unused("limit_remove"); }
+    std::vector<LimitRule> limit_rules() override { unused("limit_rules"); }
+    std::vector<LimitRuleUsage> limit_usage() override { unused("limit_usage"); }
+    LimitKeyUsage limit_key_usage(const std::string&) override { unused("limit_key_usage"); }
     std::optional<std::int64_t> schedule_fire(const std::string&, TimeMs, TimeMs, TimeMs, const NewJob&) override {
         unused("schedule_fire");
     }

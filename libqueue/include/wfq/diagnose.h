@@ -10,7 +10,7 @@ namespace wfq {
 
 struct WhyAnswer {
     // Machine-readable reason: scheduled, backing_off, snoozed, waiting_for_event, blocked_by_lock_key,
-    // queue_paused, no_live_worker, lease_expired, running, prefetched, ready, completed, failed,
+    // concurrency_limited, rate_limited (flow control), queue_paused, no_live_worker, lease_expired, running, prefetched, ready, completed, failed,
     // cancelled.
     std::string reason;
     std::string explanation;  // one paragraph for people

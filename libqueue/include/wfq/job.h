@@ -32,6 +32,7 @@ struct NewJob {
     std::int64_t delay_ms = 0;
     int max_attempts = 3;
     std::optional<std::string> key, lock_key, org, repo;
+    std::vector<std::string> limits;  // limit keys (flow control), checked by check_limit_keys
     std::string correlation_id;
     std::optional<std::string> traceparent, tracestate;
 };
@@ -58,6 +59,11 @@ struct Job {
     std::optional<TimeMs> started_at, finished_at;
     std::optional<std::string> wait_spec;    // an unfulfilled wait: {"event","key","timeout_ms"}
     std::optional<std::string> signal_data;  // the signal that resumed it: {"event","data"}
+    // Flow control: the job's limit keys (its lock key among them, sorted); held: pending but held
+    // back until held_by (one of them) admits it.
+    std::vector<std::string> limits;
+    bool held = false;
+    std::optional<std::string> held_by;
     // Not stored: the effective config the worker resolved for this attempt (org/repo jobs).
     std::optional<std::string> config;
 };

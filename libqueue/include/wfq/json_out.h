@@ -16,6 +16,8 @@ struct Checkpoint;
 struct Finding;
 struct Job;
 struct JobEvent;
+struct LimitRule;
+struct LimitRuleUsage;
 struct LockGrant;
 struct MigrationInfo;
 struct QueueSummary;
@@ -34,6 +36,9 @@ std::string job_to_json(const Job& job, TimeMs now, int indent = -1);
 nlohmann::json job_event_json(const JobEvent& event);
 // A lease lock: key, owner, token, acquired_at, expires_at, expired.
 nlohmann::json lock_grant_json(const LockGrant& grant);
+// A flow-control rule; with usage, what it holds now (running and held back, per key).
+nlohmann::json limit_rule_json(const LimitRule& rule);
+nlohmann::json limit_rule_usage_json(const LimitRuleUsage& usage);
 nlohmann::json schedule_json(const Schedule& schedule);
 // A job a schedule tick enqueued.
 nlohmann::json tick_fired_json(const TickFired& fired);

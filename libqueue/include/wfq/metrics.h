@@ -10,6 +10,8 @@
 
 namespace wfq {
 
+struct LimitRuleUsage;
+
 struct CacheStats;
 
 class Histogram {
@@ -46,6 +48,8 @@ private:
 };
 
 std::string render_queue_metrics(const QueueMetrics& m);
+// Flow control per rule (`wfq limits list`): running and held-back jobs, keys at their limit.
+std::string render_limit_metrics(const std::vector<LimitRuleUsage>& rules);
 // Escapes a label value (backslash, double quote, newline).
 std::string prometheus_label(const std::string& value);
 

@@ -61,6 +61,14 @@ struct TopSnapshot {
     // The jobs a handler has run longest (prefetched ones are not running yet): a handler that
     // hangs on a live worker renews its lease, so only its running time shows it.
     std::vector<JobRow> longest_running;
+    // Flow control: the keys holding jobs back now, most held first (filled from
+    // Store::limit_usage by limits_at_limit, not by top_snapshot).
+    struct LimitRow {
+        std::string rule, key;
+        std::int64_t running = 0, held = 0;
+        std::optional<int> concurrency;
+    };
+    std::vector<LimitRow> limits;
 };
 
 enum class BulkAction { retry, cancel, prune };

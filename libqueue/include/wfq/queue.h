@@ -41,7 +41,8 @@ struct TraceContext;
 EnqueueResult enqueue_with_span(Store& store, Tracer& tracer, NewJob& job, const std::optional<TraceContext>& parent);
 
 // Parses one NDJSON line: {"type": ..., "payload": {...}, "queue", "priority", "run_at",
-// "delay", "max_attempts", "key", "lock_key", "org", "repo", "correlation_id", "traceparent"}.
+// "delay", "max_attempts", "key", "lock_key", "limits", "org", "repo", "correlation_id",
+// "traceparent"}.
 // Fields absent from the line come from defaults. Throws Error(bad_input) with the reason.
 NewJob parse_job_line(const std::string& line, const NewJob& defaults);
 

@@ -2,6 +2,7 @@
 // The one store interface; SQLite and PostgreSQL implement it. Nothing above it branches
 // on the backend.
 #include <wfq/job.h>
+#include <wfq/limits.h>
 #include <wfq/operating.h>
 #include <wfq/state.h>
 
@@ -263,6 +264,16 @@ public:
     // Wakes when an operator cancelled a running job (NOTIFY on PostgreSQL, a change counter on
     // SQLite), so workers stop its handler at once rather than at the next heartbeat.
     virtual std::unique_ptr<Waker> open_control_waker() = 0;
+
+    // Flow control (DESIGN.md "Flow control"). Claims read the rules, so a change reaches every
+    // worker at its next claim; setting or removing a rule looks again at the jobs it held back.
+    virtual void limit_set(const LimitRule& rule) = 0;
+    virtual bool limit_remove(const std::string& pattern) = 0;
+    virtual std::vector<LimitRule> limit_rules() = 0;
+    // Every rule with the keys it matches now: slots used, running, held back, tokens.
+    virtual std::vector<LimitRuleUsage> limit_usage() = 0;
+    // One key's usage (admitted, running, held back, tokens); zeros for a key nothing holds.
+    virtual LimitKeyUsage limit_key_usage(const std::string& key) = 0;
 
     // Schedules. put replaces a schedule of the same name.
     virtual void schedule_put(const Schedule& schedule) = 0;

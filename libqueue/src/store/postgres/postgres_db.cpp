@@ -522,7 +522,8 @@ public:
     bool copy_jobs(const std::vector<std::vector<std::optional<std::string>>>& rows) override {
         static const std::vector<std::string> columns = {
             "id", "type", "queue", "payload", "priority", "run_at", "max_attempts", "lock_key", "org", "repo",
-            "correlation_id", "traceparent", "tracestate", "state", "attempt", "created_at", "updated_at"};
+            "correlation_id", "traceparent", "tracestate", "state", "attempt", "created_at", "updated_at",
+            "limit_keys", "held", "held_by"};
         try {
             if (!m_conn) reconnect();
             pqxx::stream_to copy(session(), "jobs", columns);

@@ -4,14 +4,32 @@
 
 #include "sql_text.h"
 
+#include <wfq/limits.h>
+
 #include <algorithm>
 #include <set>
 
 namespace wfq::store {
 namespace {
 
-constexpr std::size_t kEnqueueColumns = 15;
+constexpr std::size_t kEnqueueColumns = 18;
 constexpr std::size_t kCopyAtLeast = 32;
+
+// A job with limit keys (its lock key among them) is stored held back, waiting for its first
+// key: the next admission pass admits it when every key has room (see limits.cpp).
+struct LimitColumns {
+    std::optional<std::string> keys, held_by;
+    std::int64_t held = 0;
+};
+LimitColumns limit_columns(const NewJob& j) {
+    LimitColumns c;
+    auto keys = effective_limit_keys(j.limits, j.lock_key);
+    if (keys.empty()) return c;
+    c.keys = limit_keys_to_json(keys);
+    c.held_by = keys.front();
+    c.held = 1;
+    return c;
+}
 
 }  // namespace
 
@@ -40,6 +58,12 @@ std::vector<EnqueueResult> SqlStore::enqueue_batch(const std::vector<NewJob>& jo
             }
             phase(EnqueuePhase::ids_taken);
         }
+        // The keys new held-back jobs wait for, once each, for the next admission pass.
+        std::set<std::string> waiting_keys;
+        for (const auto& j : jobs)
+            if (auto c = limit_columns(j); c.held_by) waiting_keys.insert(*c.held_by);
+        for (const auto& k : waiting_keys) m_db->exec("INSERT INTO limit_freed (key) VALUES ($1)", {k});
+        if (!waiting_keys.empty()) m_limits_active = true;  // this process's next claim admits them
         for (const auto& j : jobs) queues.insert(j.queue);
         for (const auto& q : queues) m_db->notify_enqueued(q);
         phase(EnqueuePhase::commit);
@@ -61,10 +85,12 @@ void SqlStore::copy_rows(const std::vector<NewJob>& jobs, std::vector<EnqueueRes
     for (std::size_t i = 0; i < jobs.size(); ++i) {
         const NewJob& j = jobs[i];
         std::int64_t id = ids.at(i).i64(1);
+        LimitColumns lc = limit_columns(j);
         rows.push_back({std::to_string(id), j.type, j.queue, j.payload, std::to_string(j.priority),
                         std::to_string(j.run_at ? *j.run_at : now + j.delay_ms), std::to_string(j.max_attempts),
                         j.lock_key, j.org, j.repo, j.correlation_id, j.traceparent, j.tracestate,
-                        std::string("pending"), std::string("0"), now_text, now_text});
+                        std::string("pending"), std::string("0"), now_text, now_text, lc.keys, std::to_string(lc.held),
+                        lc.held_by});
         results.push_back({id, false});
     }
     if (!m_db->copy_jobs(rows)) throw Error(ErrorCode::failure, "COPY is not available on this backend");
@@ -74,7 +100,7 @@ void SqlStore::insert_rows(const std::vector<NewJob>& jobs, std::size_t start, s
                            std::vector<EnqueueResult>& results) {
     std::string sql =
         "INSERT INTO jobs (type, queue, payload, priority, run_at, max_attempts, key, lock_key, org, repo, "
-        "correlation_id, traceparent, tracestate, state, attempt, created_at, updated_at) VALUES ";
+        "correlation_id, traceparent, tracestate, limit_keys, held, held_by, state, attempt, created_at, updated_at) VALUES ";
     Params params;
     params.reserve((end - start) * kEnqueueColumns);
     for (std::size_t i = start; i < end; ++i) {
@@ -84,7 +110,7 @@ void SqlStore::insert_rows(const std::vector<NewJob>& jobs, std::size_t start, s
         if (i > start) sql += ", ";
         sql += "(" + p(1) + ", " + p(2) + ", " + p(3) + ", " + p(4) + ", COALESCE(" + p(5) + ", wfq_now_ms() + " + p(6) +
                "), " + p(7) + ", " + p(8) + ", " + p(9) + ", " + p(10) + ", " + p(11) + ", " + p(12) + ", " + p(13) +
-               ", " + p(14) + ", 'pending', 0, wfq_now_ms(), wfq_now_ms())";
+               ", " + p(14) + ", " + p(15) + ", " + p(16) + ", " + p(17) + ", 'pending', 0, wfq_now_ms(), wfq_now_ms())";
         params.emplace_back(j.type);
         params.emplace_back(j.queue);
         params.emplace_back(j.payload);
@@ -99,6 +125,10 @@ void SqlStore::insert_rows(const std::vector<NewJob>& jobs, std::size_t start, s
         params.emplace_back(j.correlation_id);
         params.emplace_back(opt(j.traceparent));
         params.emplace_back(opt(j.tracestate));
+        LimitColumns lc = limit_columns(j);
+        params.emplace_back(opt(lc.keys));
+        params.emplace_back(lc.held);
+        params.emplace_back(opt(lc.held_by));
     }
     sql += " ON CONFLICT DO NOTHING RETURNING id, key";
     auto rows = m_db->exec(sql, params);

@@ -2,6 +2,8 @@
 
 #include "sql_text.h"
 
+#include <wfq/limits.h>
+
 namespace wfq::store {
 
 Job job_from_row(Row&& r) {
@@ -40,6 +42,10 @@ Job job_from_row(Row&& r) {
     j.snoozes = static_cast<int>(r.i64(31));
     j.releases = static_cast<int>(r.i64(32));
     j.prefetched = r.i64(33) != 0;
+    if (auto keys = r.take_opt_str(34)) j.limits = limit_keys_from_json(*keys);
+    j.held = r.i64(35) != 0 && j.state == JobState::pending;
+    j.held_by = r.take_opt_str(36);
+    if (!j.held) j.held_by.reset();
     j.last_worker = j.lease_owner;
     if (j.state != JobState::running) j.lease_owner.reset();  // kept in the row as the last worker
     return j;

@@ -107,6 +107,13 @@ public:
     std::vector<StoredSignal> stored_signals() override;
     std::int64_t clear_signals(const std::string& event, const std::optional<std::string>& key) override;
 
+    // limits.cpp: rules, usage, and the admission of held-back jobs (claims call admit_held).
+    void limit_set(const LimitRule& rule) override;
+    bool limit_remove(const std::string& pattern) override;
+    std::vector<LimitRule> limit_rules() override;
+    std::vector<LimitRuleUsage> limit_usage() override;
+    LimitKeyUsage limit_key_usage(const std::string& key) override;
+
     // schedules.cpp
     void schedule_put(const Schedule& schedule) override;
     std::vector<Schedule> schedules() override;
@@ -157,8 +164,21 @@ private:
     void insert_rows(const std::vector<NewJob>& jobs, std::size_t start, std::size_t end,
                      std::vector<EnqueueResult>& results);
 
-    // claim.cpp (claim_once also serves record_outcomes_and_claim)
+    // claim.cpp (claim_once also serves record_outcomes_and_claim, in its transaction).
+    // claim_fast: one statement claiming the due jobs without limit keys among the first
+    // LIMIT; claim_limited (in a transaction): admission, then the first LIMIT admitted jobs,
+    // spending rate tokens; limits_active: whether held or admitted jobs exist (cached briefly).
     std::vector<Job> claim_once(const ClaimRequest& req);
+    std::vector<Job> claim_fast(const ClaimRequest& req);
+    std::vector<Job> claim_limited(const ClaimRequest& req);
+    bool limited_claim_due(std::size_t fast_claimed, int limit);
+    std::string claim_pick(const ClaimRequest& req, Params& params, const char* columns);
+
+    // limits.cpp: admits held-back jobs whose keys freed slots (or whose time came), under the
+    // flow-control lock the caller holds.
+    void admit_held(TimeMs now, const std::vector<LimitRule>& rules);
+    std::vector<LimitRule> load_rules();
+    void release_held_matching(const std::string& pattern);
 
     // outcomes.cpp
     std::vector<OutcomeStatus> record_in_transaction(const std::vector<Outcome>& outcomes);
@@ -193,6 +213,9 @@ private:
 
     std::unique_ptr<Db> m_db;
     std::recursive_mutex m_mutex;
+    // limited_claim_due: when limits were last seen in use, and when a limited claim last ran.
+    std::int64_t m_limits_checked_ns = 0, m_limited_claim_ns = 0;
+    bool m_limits_active = true;
 };
 
 }  // namespace wfq::store

@@ -22,6 +22,12 @@ inline constexpr const char* kActiveStates = "('pending', 'running', 'waiting')"
 // finished jobs, 5.1 ms by id).
 inline constexpr const char* kStillRunning = "jobs.state = (SELECT 'running')";
 
+// Flow control: key $1's held-back jobs are looked at again at $2 (or earlier, if set so).
+inline constexpr const char* kSetWake =
+    "INSERT INTO limit_state (key, wake_at) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET wake_at = "
+    "CASE WHEN limit_state.wake_at IS NULL OR limit_state.wake_at > excluded.wake_at THEN excluded.wake_at "
+    "ELSE limit_state.wake_at END";
+
 // "$k, $k+1, ..." for n values starting at parameter number first.
 std::string placeholders(std::size_t first, std::size_t n);
 

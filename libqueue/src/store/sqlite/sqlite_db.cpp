@@ -232,6 +232,8 @@ public:
         create_private_file();
         m_db = open_handle(m_path);
         sqlite3_create_function(m_db, "wfq_now_ms", 0, SQLITE_UTF8, this, &SqliteDb::now_fn, nullptr, nullptr);
+        // Flow control reads the time after its lock; on SQLite that is the same clock.
+        sqlite3_create_function(m_db, "wfq_clock_ms", 0, SQLITE_UTF8, this, &SqliteDb::now_fn, nullptr, nullptr);
         exec_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
     }
     ~SqliteDb() override {

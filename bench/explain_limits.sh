@@ -1,0 +1,45 @@
+#!/bin/bash
+# The claim's plans at 100,000 held-back jobs of one limit key (flow control), on both backends:
+# `bench/explain_limits.sh sqlite` or `bench/explain_limits.sh postgresql` (with a server in the
+# PG* variables). Enqueues 100,000 jobs of one key capped at 1 and 100 without a key, runs one
+# claim so the key's first job is admitted and running, then EXPLAINs the fast claim statement
+# (the one every claim runs), the admission's look at the key's first held-back job, and a slot
+# count, as the store runs them. Uses the release build.
+set -euo pipefail
+backend=${1:-sqlite}
+. "$(dirname "$0")/lib.sh"
+fresh explain_limits
+"$WFQ" limits set hot --concurrency 1
+python3 -c "
+import json
+for i in range(100000): print(json.dumps({'type': 'b', 'limits': ['hot'], 'payload': {}}))
+for i in range(100): print(json.dumps({'type': 'b', 'payload': {}}))" | "$WFQ" enqueue --ndjson - > /dev/null 2>&1
+"$WFQ" process --max-jobs 1 --exec sleep 600 > /dev/null 2>&1 &
+worker=$!
+until "$WFQ" jobs list --state running --json | grep -q '"id"'; do sleep 0.1; done
+kill -KILL "$worker" 2>/dev/null || true
+wait "$worker" 2>/dev/null || true
+fast="WITH picked AS MATERIALIZED (SELECT c.id, c.limit_keys FROM jobs c WHERE c.queue = 'default' AND NOT EXISTS
+  (SELECT 1 FROM queue_pauses qp WHERE qp.queue = 'default') AND c.state = 'pending' AND c.held = 0 AND
+  c.run_at <= wfq_now_ms() ORDER BY c.priority DESC, c.run_at, c.id LIMIT 10 LOCK)
+UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = 'w', lease_expires_at = wfq_now_ms() + 30000,
+  started_at = wfq_now_ms(), updated_at = wfq_now_ms() WHERE id IN (SELECT id FROM picked WHERE limit_keys IS NULL)
+RETURNING id"
+head="SELECT id, limit_keys, lock_key FROM jobs WHERE state = 'pending' AND held = 1 AND held_by = 'hot' AND
+  run_at <= wfq_now_ms() ORDER BY priority DESC, id LIMIT 1"
+slots="SELECT COUNT(*) FROM (SELECT 1 FROM job_limits WHERE key = 'hot' LIMIT 1) s"
+echo "held back: $("$WFQ" limits list --json | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['held'])") jobs of key 'hot'"
+if [ "$backend" = postgresql ]; then
+    psql -XAtqc "ANALYZE \"$WFQ_SCHEMA\".jobs"
+    for q in "${fast/LOCK/FOR UPDATE SKIP LOCKED}" "$head" "$slots"; do
+        echo "--- $q"
+        PGOPTIONS="-c search_path=$WFQ_SCHEMA" psql -XAtq -c "BEGIN" -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) $q" -c "ROLLBACK"
+    done
+else
+    db=${WFQ_DB#sqlite:}
+    for q in "${fast/ LOCK/}" "$head" "$slots"; do
+        echo "--- $q"
+        # wfq_now_ms() is wfq's own function; the plan does not depend on its value.
+        sqlite3 "$db" "EXPLAIN QUERY PLAN ${q//wfq_now_ms()/9999999999999}"
+    done
+fi

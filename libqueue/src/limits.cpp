@@ -1,0 +1,118 @@
+#include <wfq/duration.h>
+#include <wfq/limits.h>
+#include <wfq/text.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace wfq {
+
+void check_limit_keys(const std::vector<std::string>& keys, ErrorCode code, const std::string& what) {
+    if (keys.size() > kMaxLimitKeys)
+        throw Error(code, what + ": a job names at most " + std::to_string(kMaxLimitKeys) + " limit keys (got " +
+                              std::to_string(keys.size()) + ")");
+    for (const auto& k : keys) check_name(what + " key '" + k.substr(0, 40) + (k.size() > 40 ? "…" : "") + "'", k, kMaxLimitKeyBytes, code);
+}
+
+std::vector<std::string> limit_keys_from_field(const nlohmann::json& value) {
+    if (value.is_null()) return {};
+    if (!value.is_array()) throw Error(ErrorCode::bad_input, "field 'limits' must be an array of strings");
+    std::vector<std::string> keys;
+    for (const auto& v : value) {
+        if (!v.is_string()) throw Error(ErrorCode::bad_input, "field 'limits' must be an array of strings");
+        keys.push_back(v.get<std::string>());
+    }
+    check_limit_keys(keys, ErrorCode::bad_input, "field 'limits'");
+    return keys;
+}
+
+std::vector<std::string> effective_limit_keys(const std::vector<std::string>& limits,
+                                              const std::optional<std::string>& lock_key) {
+    std::vector<std::string> keys = limits;
+    if (lock_key) keys.push_back(*lock_key);
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    return keys;
+}
+
+std::string limit_keys_to_json(const std::vector<std::string>& keys) { return nlohmann::json(keys).dump(); }
+
+std::vector<std::string> limit_keys_from_json(const std::string& text) {
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    std::vector<std::string> keys;
+    if (j.is_array())
+        for (const auto& v : j)
+            if (v.is_string()) keys.push_back(v.get<std::string>());
+    return keys;
+}
+
+void check_limit_pattern(const std::string& pattern) {
+    if (pattern.empty()) throw Error(ErrorCode::usage, "PATTERN must not be empty (a key, or a prefix ending in '*')");
+    auto star = pattern.find('*');
+    if (star != std::string::npos && star != pattern.size() - 1)
+        throw Error(ErrorCode::usage, "PATTERN '" + pattern + "': '*' may only end a prefix (such as 'org:*')");
+    check_name("PATTERN", star == std::string::npos ? pattern : pattern.substr(0, star).empty() ? std::string("*") : pattern.substr(0, star),
+               kMaxLimitKeyBytes, ErrorCode::usage);
+}
+
+std::pair<int, std::int64_t> parse_rate(const std::string& text) {
+    auto bad = [&] {
+        return Error(ErrorCode::usage, "--rate '" + text + "' is not N/DUR (such as 5000/1h or 10/1s: N starts per DUR)");
+    };
+    auto slash = text.find('/');
+    if (slash == std::string::npos || slash == 0) throw bad();
+    std::string n_text = text.substr(0, slash), dur = text.substr(slash + 1);
+    if (n_text.size() > 9 || !std::all_of(n_text.begin(), n_text.end(), [](char c) { return c >= '0' && c <= '9'; })) throw bad();
+    int n = std::stoi(n_text);
+    if (n < 1) throw Error(ErrorCode::usage, "--rate '" + text + "': N must be at least 1");
+    if (dur == "ms" || dur == "s" || dur == "m" || dur == "h" || dur == "d") dur = "1" + dur;
+    std::int64_t per_ms = 0;
+    try {
+        per_ms = parse_duration_ms(dur);
+    } catch (const Error&) {
+        throw bad();
+    }
+    if (per_ms < 1) throw bad();
+    return {n, per_ms};
+}
+
+std::string format_rate(int n, std::int64_t per_ms) { return std::to_string(n) + "/" + format_duration_ms(per_ms); }
+
+bool pattern_matches(const std::string& pattern, const std::string& key) {
+    if (!pattern.empty() && pattern.back() == '*')
+        return key.compare(0, pattern.size() - 1, pattern, 0, pattern.size() - 1) == 0;
+    return pattern == key;
+}
+
+const LimitRule* rule_for_key(const std::vector<LimitRule>& rules, const std::string& key) {
+    const LimitRule* best = nullptr;
+    for (const auto& r : rules) {
+        if (!pattern_matches(r.pattern, key)) continue;
+        if (r.pattern == key) return &r;
+        if (!best || r.pattern.size() > best->pattern.size()) best = &r;
+    }
+    return best;
+}
+
+std::optional<int> concurrency_cap(const LimitRule* rule, const std::string& key, const std::optional<std::string>& lock_key) {
+    std::optional<int> cap;
+    if (rule && rule->concurrency) cap = *rule->concurrency;
+    if (lock_key && *lock_key == key) cap = std::min(cap.value_or(1), 1);
+    return cap;
+}
+
+double tokens_at(const LimitRule& rule, std::optional<double> tokens, std::optional<TimeMs> refilled_at, TimeMs now) {
+    const double burst = std::max(1, rule.burst);
+    if (!tokens || !refilled_at || !rule.rate_n || !rule.rate_per_ms) return burst;
+    const double elapsed = static_cast<double>(std::max<std::int64_t>(0, now - *refilled_at));
+    return std::min(burst, *tokens + elapsed * *rule.rate_n / static_cast<double>(*rule.rate_per_ms));
+}
+
+TimeMs next_token_at(const LimitRule& rule, double tokens, TimeMs now) {
+    if (tokens >= 1 || !rule.rate_n || !rule.rate_per_ms) return now;
+    return now + static_cast<TimeMs>(std::ceil((1.0 - tokens) * static_cast<double>(*rule.rate_per_ms) / *rule.rate_n));
+}
+
+}  // namespace wfq
