@@ -7,7 +7,8 @@
 #   WFQ=build/dev/wfq tests/partition/run.sh [SCENARIO...]
 # SCENARIO: cut:SEED, freeze:SEED (jobs) or lockcut:SEED; default: three seeds of each.
 # PARTITION_MEASURE=1 reports what the checker finds without failing (to measure an old build);
-# PARTITION_KEEP=DIR keeps the histories and tables there.
+# PARTITION_KEEP=DIR keeps the histories and tables there; PARTITION_LEASE_S (2) and
+# PARTITION_TICKS (50: 5 s of work) change the lease and the length of the work.
 #
 # Faults: "cut" drops every packet of one host silently (a pfifo qdisc of limit 0 on both ends of
 # its veth: no error, no reset, as a real partition looks) for 2x the lease, then heals; "freeze"
@@ -26,9 +27,9 @@ pgbin=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1)
 [ -x "$pgbin/initdb" ] || skip "needs a PostgreSQL server (initdb)"
 id postgres > /dev/null 2>&1 || skip "needs the postgres user to run its own cluster"
 
-LEASE_S=2        # --lease and lock --ttl
-FAULT_S=4        # 2x the lease
-TICKS=50         # a job (or a critical section) works 5 s
+LEASE_S=${PARTITION_LEASE_S:-2}    # --lease and lock --ttl
+FAULT_S=$(( 2 * LEASE_S ))           # 2x the lease
+TICKS=${PARTITION_TICKS:-50}         # a job (or a critical section) works 5 s (ticks of 0.1 s)
 MARGIN=1.0       # M (kFenceStopAfterExpiryMs), seconds
 HOSTS=3
 n=$(( $$ % 10000 ))
@@ -176,12 +177,12 @@ lock_scenario() {  # SEED
     "$WFQ" migrate > /dev/null 2>&1
     local loops=()
     export PARTITION_HISTORY="$d/history" PARTITION_TICKS=$TICKS
-    # Each host runs a critical section of 5 s under one lock, waiting up to 40 s for it.
+    # Each host runs a critical section (5 s) under one lock, waiting for it as long as all take.
     for h in $(seq 1 $HOSTS); do
         ip netns exec "wfq-part$n-h$h" bash -c '
             for k in 1; do
                 set +e
-                PARTITION_HOST=h'$h'#$k "$0" lock run part-lock --ttl '${LEASE_S}'s --wait 40s --owner h'$h' -- "$1" lock 2> "$2/lockrun-h'$h'-$k.log"
+                PARTITION_HOST=h'$h'#$k "$0" lock run part-lock --ttl '${LEASE_S}'s --wait '$(( 3 * TICKS / 10 + 20 + FAULT_S ))'s --owner h'$h' -- "$1" lock 2> "$2/lockrun-h'$h'-$k.log"
                 code=$?
                 echo "h'$h'#$k $code $(tail -1 "$2/lockrun-h'$h'-$k.log")" >> "$2/lock-outcomes"
             done' "$WFQ" "$here/history_writer.sh" "$d" &
@@ -207,7 +208,7 @@ lock_scenario() {  # SEED
     sed "s/^/  $label outcome: /" "$d/lock-outcomes" | cut -c1-220
     check "$label" --history "$d/history" --samples "$d/samples" --locks "$d/locks.tsv" --lock-outcomes "$d/lock-outcomes"
 }
-export PARTITION_HISTORY=/dev/null PARTITION_TICKS=$TICKS
+export PARTITION_HISTORY=/dev/null
 
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(cut:1 cut:2 cut:3 freeze:1 freeze:2 lockcut:1 lockcut:2 lockcut:3)
