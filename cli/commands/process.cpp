@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include <wfq/backoff.h>
+#include <wfq/fencing.h>
 #include <wfq/log.h>
 #include <wfq/pipeline.h>
 #include <wfq/process_runner.h>
@@ -96,6 +97,8 @@ int run_process(Context& ctx, ProcessOptions& o) {
     h.command = ctx.exec_command;
     if (!o.timeout.empty()) h.timeout_ms = duration_flag("--timeout", o.timeout);
     h.db_url = ctx.db_url();
+    // A handler stopped by self-fencing has ended before its lease expires (<wfq/fencing.h>).
+    h.kill_grace_ms = fence_kill_grace_ms(w.lease_ms, h.kill_grace_ms);
     Store& store = ctx.store();
     std::unique_ptr<Handler> handler;
     // Handlers' own children must not outlive a SIGKILLed worker: a watchdog process kills

@@ -1,6 +1,7 @@
 #include <wfq/backoff.h>
 #include <wfq/clock.h>
 #include <wfq/errors.h>
+#include <wfq/fencing.h>
 #include <wfq/lock.h>
 #include <wfq/process_runner.h>
 #include <wfq/trace.h>
@@ -41,8 +42,12 @@ std::optional<LockGrant> acquire_lock(Store& store, const std::string& key, cons
     check_name("lock owner", options.owner, 1000);
     if (options.ttl_ms < 100) throw Error(ErrorCode::usage, "lock TTL must be at least 100ms");
     if (options.wait_ms < 0) throw Error(ErrorCode::usage, "lock wait must not be negative");
-    return try_until<std::optional<LockGrant>>([&] { return store.lock_acquire(key, options.owner, options.ttl_ms); },
-                                               options.wait_ms, clock, random, sleep);
+    return try_until<std::optional<LockGrant>>(
+        [&] {
+            if (options.attempt_started_ns) *options.attempt_started_ns = clock.steady_ns();
+            return store.lock_acquire(key, options.owner, options.ttl_ms);
+        },
+        options.wait_ms, clock, random, sleep);
 }
 
 std::unique_ptr<AdvisoryLock> acquire_advisory_lock(Store& store, const std::string& key, std::int64_t wait_ms,
@@ -53,9 +58,11 @@ std::unique_ptr<AdvisoryLock> acquire_advisory_lock(Store& store, const std::str
 }
 
 LockHolder::LockHolder(Store& store, LockGrant grant, std::int64_t ttl_ms, std::function<void(const std::string&)> on_lost,
-                       Clock& clock)
+                       Clock& clock, std::int64_t held_since_ns)
     : m_store(&store), m_grant(std::move(grant)), m_period_ms(std::max<std::int64_t>(30, ttl_ms / 3)), m_ttl_ms(ttl_ms),
       m_on_lost(std::move(on_lost)), m_clock(clock) {
+    m_held_since_ns = held_since_ns > 0 ? held_since_ns : m_clock.steady_ns();
+    m_fence_deadline_ns = m_held_since_ns + (ttl_ms - fence_margin_ms(ttl_ms)) * 1'000'000;
     m_thread = std::thread([this] { run(); });
 }
 
@@ -67,6 +74,11 @@ LockHolder::LockHolder(std::unique_ptr<AdvisoryLock> advisory, std::int64_t chec
 
 LockHolder::~LockHolder() { stop(); }
 
+bool LockHolder::fence_passed(std::int64_t now_ns) const {
+    const std::int64_t deadline = m_fence_deadline_ns.load();
+    return deadline > 0 && now_ns >= deadline;
+}
+
 void LockHolder::stop() {
     {
         std::lock_guard<std::mutex> lock(m_mutex);
@@ -77,7 +89,7 @@ void LockHolder::stop() {
 }
 
 void LockHolder::run() {
-    std::int64_t last_ok_ns = m_clock.steady_ns();
+    std::int64_t last_ok_ns = m_held_since_ns;
     auto lose = [&](const std::string& why) {
         if (!m_lost.exchange(true) && m_on_lost) m_on_lost(why);
     };
@@ -91,11 +103,19 @@ void LockHolder::run() {
             continue;
         }
         try {
+            const std::int64_t sent_ns = m_clock.steady_ns();
             LockStatus s = m_store->lock_renew(m_grant->key, m_grant->token, m_ttl_ms);
-            if (s == LockStatus::ok) last_ok_ns = m_clock.steady_ns();
-            else lose(s == LockStatus::unknown_key ? "the lock was released by someone else"
+            if (s == LockStatus::ok && !fence_passed(m_clock.steady_ns())) {
+                last_ok_ns = m_clock.steady_ns();
+                m_fence_deadline_ns = sent_ns + (m_ttl_ms - fence_margin_ms(m_ttl_ms)) * 1'000'000;
+            } else if (s == LockStatus::ok) {
+                // A renewal that answers after the deadline does not revive the lock: its command is being stopped.
+                lose("no renewal succeeded before the lock's local deadline (self-fencing)");
+            } else {
+                lose(s == LockStatus::unknown_key ? "the lock was released by someone else"
                                                    : "the lock expired or was taken over (token " +
                                                          std::to_string(m_grant->token) + " no longer holds it)");
+            }
         } catch (const std::exception& e) {
             // Unsure whether we still hold it: once a whole TTL passes without a renewal, we don't.
             if (m_clock.steady_ns() - last_ok_ns >= m_ttl_ms * 1'000'000)
@@ -123,7 +143,7 @@ int run_with_lock(Store& store, Tracer& tracer, const LockedRunOptions& o, Clock
     auto on_lost = [&](const std::string& why) {
         {
             std::lock_guard<std::mutex> lock(reason_mutex);
-            lost_reason = why;
+            if (lost_reason.empty()) lost_reason = why;  // the first reason: later ones follow from it
         }
         lost = true;
     };
@@ -148,19 +168,24 @@ int run_with_lock(Store& store, Tracer& tracer, const LockedRunOptions& o, Clock
         if (!adv) throw Error(ErrorCode::lock_conflict, "advisory lock '" + o.key + "' is held by another session");
         holder = std::make_unique<LockHolder>(std::move(adv), std::max<std::int64_t>(100, o.ttl_ms / 3), on_lost, clock);
     } else {
-        AcquireOptions a{o.ttl_ms, o.wait_ms, o.owner};
+        std::int64_t attempt_started_ns = 0;
+        AcquireOptions a{o.ttl_ms, o.wait_ms, o.owner, &attempt_started_ns};
         auto grant = acquire_lock(store, o.key, a, clock, random);
         if (grant) token = std::to_string(grant->token);
         finish_wait(grant.has_value());
         if (!grant) throw Error(ErrorCode::lock_conflict, "lock '" + o.key + "' is held by another owner; not acquired");
-        holder = std::make_unique<LockHolder>(store, *grant, o.ttl_ms, on_lost, clock);
+        holder = std::make_unique<LockHolder>(store, *grant, o.ttl_ms, on_lost, clock, attempt_started_ns);
     }
 
     if (o.on_acquired) o.on_acquired();
-    // The command stops when the lock is lost or when we are asked to stop.
+    // The command stops when the lock is lost, when its local deadline passes whatever the
+    // database does (this thread never calls it), or when we are asked to stop.
     std::atomic<bool> stop{false};
     std::thread watcher([&] {
         while (!stop) {
+            if (!lost && holder->fence_passed(clock.steady_ns()))
+                on_lost("no renewal succeeded before the lock's local deadline (self-fencing: the database did not "
+                        "answer in time)");
             if (lost || stop_requested) {
                 stop = true;
                 break;
@@ -175,6 +200,7 @@ int run_with_lock(Store& store, Tracer& tracer, const LockedRunOptions& o, Clock
     spec.env.push_back("WFQ_LOCK_KEY=" + o.key);
     spec.inherit_stdio = true;
     spec.cancel = &stop;
+    if (!o.advisory) spec.kill_grace_ms = fence_kill_grace_ms(o.ttl_ms, spec.kill_grace_ms);
     ProcessResult r = run_process(spec);
     stop = true;
     watcher.join();
@@ -182,8 +208,11 @@ int run_with_lock(Store& store, Tracer& tracer, const LockedRunOptions& o, Clock
     if (r.spawn_failed) throw Error(ErrorCode::failure, r.spawn_error);
     if (lost) {
         std::lock_guard<std::mutex> lock(reason_mutex);
-        throw Error(ErrorCode::lock_conflict, "lock '" + o.key + "' was lost while the command ran (" + lost_reason +
-                                                  "); the command was stopped");
+        // r.cancelled: the stop reached the command before it ended.
+        const std::string what = r.cancelled ? "the command was stopped"
+                                 : r.term_signal ? "the command had already ended by itself (signal " + std::to_string(r.term_signal) + ")"
+                                                 : "the command had already ended by itself (exit code " + std::to_string(r.exit_code) + ")";
+        throw Error(ErrorCode::lock_conflict, "lock '" + o.key + "' was lost while the command ran (" + lost_reason + "); " + what);
     }
     if (released != LockStatus::ok && warning) warning("lock '" + o.key + "' was no longer held at release");
     if (r.term_signal) return 128 + r.term_signal;

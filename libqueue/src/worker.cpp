@@ -14,6 +14,7 @@
 #include "engine/completer.h"
 #include "engine/executor.h"
 #include "engine/executor_pool.h"
+#include "engine/lease_fence.h"
 #include "engine/lease_keeper.h"
 #include "engine/maintenance.h"
 #include "engine/outage.h"
@@ -116,11 +117,19 @@ struct Worker::Impl {
             name_this_thread("wfq-keeper");
             keeper.run();
         });
+        // Self-fencing never waits for the database: a thread of its own (DESIGN.md "Faults").
+        engine::LeaseFence fence(table, outage, clock, options.lease_ms, options.heartbeat_ms,
+                                 [&keeper] { return keeper.renewal_since_ns(); });
+        std::thread fence_thread([&fence] {
+            name_this_thread("wfq-fence");
+            fence.run();
+        });
         maintenance.start();
         watchers.start();
         auto stop_services = [&](bool stopping) {
             shutdown(stopping, pool, completer, watchers);
             keeper_thread.join();
+            fence_thread.join();
             maintenance.stop();
             watchers.join();
         };

@@ -66,6 +66,14 @@ wait_for() {
     done
 }
 
+# wait_rescuable ID: waits until a rescuer may take job ID, whose worker is gone: its lease
+# expired more than M (1 s, self-fencing) ago.
+wait_rescuable() {
+    wait_for 10 sh -c "\"$WFQ\" jobs show $1 --json | python3 -c 'import datetime as d, json, sys
+e = json.load(sys.stdin)[\"lease_expires_at\"]
+sys.exit(0 if e and d.datetime.now(d.timezone.utc) - d.datetime.fromisoformat(e.replace(\"Z\", \"+00:00\")) > d.timedelta(seconds=1.2) else 1)'"
+}
+
 # proc_start PID: when the process began (clock ticks since boot, /proc/PID/stat field 22), to
 # tell it from a later process that reuses its PID: pid_max is 32768 on the test machines, and a
 # busy parallel run wraps it within seconds, so `kill -0 PID` alone may see a stranger.

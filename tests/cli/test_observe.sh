@@ -138,6 +138,7 @@ expect_wait 137 "$victim" "the SIGKILLed worker"
 wait_for 10 sh -c "[ \"\$('$WFQ' why $stuck --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"reason\"])')\" = lease_expired ]"
 expect_exit 1 "$WFQ" doctor --json
 echo "$OUT" | jq_field "[(f['severity'], f['fix']) for f in d if f['check'] == 'stuck_jobs']" | grep "error" | grep "wfq rescue" > /dev/null || fail "doctor: $OUT"
+wait_rescuable "$stuck"  # M (1 s) past its lease's expiry
 expect_exit 0 "$WFQ" rescue
 contains "$ERR" "rescued 1 job (1 back to pending, 0 failed"
 expect_exit 0 "$WFQ" rescue

@@ -62,6 +62,7 @@ wait_for 20 sh -c "wfq jobs show $JOB --json | grep '\"state\": \"running\"' > /
 kill -KILL "$worker"
 expect_wait 137 "$worker" "the SIGKILLed worker"
 wait_for 10 sh -c "wfq jobs list --stuck --json | python3 -c 'import json,sys; sys.exit(0 if [j[\"id\"] for j in json.load(sys.stdin)] == [$JOB] else 1)'"
+wait_rescuable "$JOB"  # 1 s (M) past its lease's expiry, when a cut-off worker has surely stopped it
 python3 - "$EX/runbook.md" > "$TMP/runbook.sh" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()

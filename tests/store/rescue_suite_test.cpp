@@ -1,6 +1,8 @@
 // Rescue: expired leases and dead workers' jobs. (The suite: store_suite.h.)
 #include "store_suite.h"
 
+#include <wfq/fencing.h>
+
 namespace wfq {
 namespace {
 
@@ -13,6 +15,9 @@ TEST_P(StoreSuite, RescueRequeuesExpiredLeasesAndNeverOverwritesACompletedJob) {
     ASSERT_EQ(got.size(), 2u);
     EXPECT_TRUE(m_store->rescue(60000).requeued.empty()) << "leases not yet expired";
     advance(100);
+    EXPECT_TRUE(m_store->rescue(60000).requeued.empty())
+        << "expired, but the holder may stop its handler up to M after the expiry (self-fencing)";
+    advance(kFenceStopAfterExpiryMs);
     auto report = m_store->rescue(60000);
     EXPECT_EQ(report.requeued, std::vector<std::int64_t>{id});
     EXPECT_EQ(report.failed, std::vector<std::int64_t>{exhausted});
@@ -27,7 +32,7 @@ TEST_P(StoreSuite, RescueRequeuesExpiredLeasesAndNeverOverwritesACompletedJob) {
     ASSERT_EQ(again.size(), 1u);
     EXPECT_EQ(again[0].attempt, 2);
     ASSERT_TRUE(test::complete(*m_store, {id, "w2", 2}, std::nullopt));
-    advance(100);
+    advance(100 + kFenceStopAfterExpiryMs);
     EXPECT_TRUE(m_store->rescue(60000).requeued.empty());
     EXPECT_EQ(m_store->get_job(id)->state, JobState::completed);
 }
@@ -41,7 +46,7 @@ TEST_P(StoreSuite, RescueTakesJobsOfDeadWorkers) {
     auto id = add(job("t"));
     ASSERT_EQ(claim("dead-worker", 1, 600000).size(), 1u);
     EXPECT_TRUE(m_store->rescue(200).requeued.empty());
-    advance(300);
+    advance(300 + kFenceStopAfterExpiryMs);
     EXPECT_EQ(m_store->rescue(200).requeued, std::vector<std::int64_t>{id});
     // A rescued job's lock key is free again.
     NewJob keyed = job("keyed");
@@ -52,7 +57,7 @@ TEST_P(StoreSuite, RescueTakesJobsOfDeadWorkers) {
     next.lock_key = "pr:9";
     auto nid = add(next);
     m_store->heartbeat("dead-worker", 1, "{}");
-    advance(300);
+    advance(300 + kFenceStopAfterExpiryMs);
     EXPECT_EQ(m_store->rescue(200).requeued, std::vector<std::int64_t>{kid});
     auto after = m_store->claim_batch({"w2", {}, {"keyed"}, 5, 30000});
     ASSERT_EQ(after.size(), 1u) << "one of the key's jobs runs again";
@@ -61,6 +66,20 @@ TEST_P(StoreSuite, RescueTakesJobsOfDeadWorkers) {
     JobFilter f;
     f.stuck = true;
     EXPECT_TRUE(m_store->list_jobs(f).empty());
+}
+
+TEST_P(StoreSuite, ARescuedJobKeepsItsPlaceInLine) {
+    auto first = add(job("t"));
+    ASSERT_EQ(claim("w1", 1, 50).size(), 1u);
+    const TimeMs run_at = m_store->get_job(first)->run_at;
+    advance(10);
+    auto later = add(job("t"));  // enqueued while the first one ran
+    advance(100 + kFenceStopAfterExpiryMs);
+    ASSERT_EQ(m_store->rescue(60000).requeued, std::vector<std::int64_t>{first});
+    EXPECT_EQ(m_store->get_job(first)->run_at, run_at) << "its original run_at, not the rescue's time";
+    auto next = claim("w2", 1, 30000);
+    ASSERT_EQ(next.size(), 1u);
+    EXPECT_EQ(next[0].id, first) << "ahead of job " << later << ", enqueued after it";
 }
 
 }  // namespace

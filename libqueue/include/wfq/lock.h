@@ -23,6 +23,9 @@ struct AcquireOptions {
     std::int64_t ttl_ms = 30000;
     std::int64_t wait_ms = 0;  // 0: try once
     std::string owner;
+    // Set to the steady time (Clock::steady_ns) at which the try that took the lock began: the
+    // lease is surely held from then until then + TTL.
+    std::int64_t* attempt_started_ns = nullptr;
 };
 
 // Tries to take a lease lock until wait_ms has passed, backing off between tries (50ms
@@ -38,14 +41,21 @@ std::unique_ptr<AdvisoryLock> acquire_advisory_lock(Store& store, const std::str
 // advisory session), and calls on_lost once, at once, when a renewal is rejected or when the
 // database has been unreachable for a whole TTL (as clock measures it). The destructor stops
 // renewing; it does not release.
+// A lease lock also has a local deadline (self-fencing, see <wfq/fencing.h>): the start of the
+// last renewal that succeeded (held_since_ns, steady, for the acquire; 0: now) + TTL - margin.
+// fence_passed() reads it without waiting for the renewal thread, which a partition may block.
 class LockHolder {
 public:
     LockHolder(Store& store, LockGrant grant, std::int64_t ttl_ms, std::function<void(const std::string&)> on_lost,
-               Clock& clock = SystemClock::instance());
+               Clock& clock = SystemClock::instance(), std::int64_t held_since_ns = 0);
     LockHolder(std::unique_ptr<AdvisoryLock> advisory, std::int64_t check_ms, std::function<void(const std::string&)> on_lost,
                Clock& clock = SystemClock::instance());
     ~LockHolder();
     bool lost() const { return m_lost; }
+    // The local deadline (steady ns) of a lease lock; 0 for an advisory lock.
+    std::int64_t fence_deadline_ns() const { return m_fence_deadline_ns.load(); }
+    // True once now_ns (steady) is past the local deadline: stop using the lock.
+    bool fence_passed(std::int64_t now_ns) const;
     // Stops renewing and releases the lock if it is still held; returns the release outcome.
     LockStatus release();
 
@@ -61,6 +71,8 @@ private:
     Clock& m_clock;
     std::atomic<bool> m_lost{false};
     std::atomic<bool> m_stop{false};
+    std::int64_t m_held_since_ns = 0;
+    std::atomic<std::int64_t> m_fence_deadline_ns{0};
     std::mutex m_mutex;
     std::condition_variable m_cv;
     std::thread m_thread;
@@ -80,7 +92,9 @@ struct LockedRunOptions {
 
 // `wfq lock run`: takes the lock (a "lock wait KEY" span records the wait), runs command with
 // WFQ_LOCK_TOKEN and WFQ_LOCK_KEY while a LockHolder keeps the lock alive, stops the command when
-// the lock is lost or stop becomes true, and releases the lock. Returns the command's exit code
+// the lock is lost, its local deadline passes, or stop becomes true (SIGTERM, SIGKILL after
+// fence_kill_grace_ms), and releases the lock. The lock_conflict message says whether the
+// command was stopped or had already ended by itself. Returns the command's exit code
 // (128 + N when killed by signal N). Error(lock_conflict) when the lock is not acquired in time
 // or is lost while the command runs; Error(failure) when the command cannot be started.
 // warning receives "lock was no longer held at release" cases.

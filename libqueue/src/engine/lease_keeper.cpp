@@ -54,29 +54,26 @@ std::int64_t LeaseKeeper::pass(std::int64_t now, const std::vector<std::shared_p
     return std::min(m_next_beat, m_next_prefetch);
 }
 
-void LeaseKeeper::stop_slot(Slot& slot, const char* why) {
-    // A job whose outcome is being recorded is no longer running when the renewal lands: the
-    // completer reports what really happened.
-    if (slot.shutting_down || slot.finishing || slot.lost.exchange(true)) return;
-    slot.cancel = true;
-    log::Fields f = slot.fields;
-    f.emplace_back("reason", why);
-    log::warn("stopping the handler: its lease is gone", f);
-}
-
 bool LeaseKeeper::renew(const std::vector<std::shared_ptr<Slot>>& slots) {
     if (slots.empty()) return true;
     std::vector<JobRef> refs;
     refs.reserve(slots.size());
-    for (const auto& s : slots) refs.push_back(s->ref);
+    for (const auto& s : slots)
+        if (!s->lost) refs.push_back(s->ref);  // a fenced job is left for rescue: never renewed again
+    if (refs.empty()) return true;
     const std::int64_t sent_ns = m_clock.steady_ns();
+    m_renewal_since_ns = sent_ns;
+    struct Done {
+        std::atomic<std::int64_t>& since;
+        ~Done() { since = 0; }
+    } done{m_renewal_since_ns};
     try {
         auto lost = m_store.renew_leases(refs, m_lease_ms);
         m_outage.ok();
         std::set<std::int64_t> gone(lost.begin(), lost.end());
         for (const auto& s : slots) {
-            if (gone.count(s->ref.id)) stop_slot(*s, "lease lost (rescued, cancelled or taken over)");
-            else s->lease_until_ns = sent_ns + m_lease_ms * 1'000'000;
+            if (gone.count(s->ref.id)) stop_for_lost_lease(*s, "lease lost (rescued, cancelled or taken over)");
+            else if (!s->lost) s->lease_until_ns = sent_ns + m_lease_ms * 1'000'000;
         }
         return true;
     } catch (const Error& e) {
@@ -84,7 +81,7 @@ bool LeaseKeeper::renew(const std::vector<std::shared_ptr<Slot>>& slots) {
         m_outage.failed("lease keeper", e.what());
         const std::int64_t now = m_clock.steady_ns();
         for (const auto& s : slots)
-            if (s->lease_until_ns > 0 && now >= s->lease_until_ns) stop_slot(*s, "lease expired while the database was unreachable");
+            if (s->lease_until_ns > 0 && now >= s->lease_until_ns) stop_for_lost_lease(*s, "lease expired while the database was unreachable");
         return false;
     }
 }

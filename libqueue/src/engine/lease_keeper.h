@@ -4,12 +4,14 @@
 // maintenance, and stops a handler whose lease is lost or could not be renewed before it
 // expired. It also publishes the heartbeat and marks the jobs waiting for a free handler as
 // prefetched.
+#include "lease_fence.h"
 #include "outage.h"
 #include "slot.h"
 #include "slot_table.h"
 
 #include <wfq/store.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -39,8 +41,11 @@ public:
     // jobs wait for milliseconds: no write), checked each second.
     static constexpr std::int64_t kPrefetchMarkMs = 1000;
 
+    // When the renewal now in flight was sent (steady ns), 0 when none is: the fence reports a
+    // renewal that stops answering.
+    std::int64_t renewal_since_ns() const { return m_renewal_since_ns.load(); }
+
 private:
-    void stop_slot(Slot& slot, const char* why);
 
     Store& m_store;
     SlotTable& m_table;
@@ -50,6 +55,7 @@ private:
     std::string m_worker_id;
     std::function<std::string()> m_stats;
     std::int64_t m_next_beat = 0, m_next_prefetch = 0;
+    std::atomic<std::int64_t> m_renewal_since_ns{0};
 };
 
 }  // namespace wfq::engine

@@ -177,6 +177,15 @@ bool SlotTable::keeper_wait(std::int64_t ms, std::vector<std::shared_ptr<Slot>>&
     return true;
 }
 
+bool SlotTable::fence_wait(std::int64_t ms, std::vector<std::shared_ptr<Slot>>& slots) {
+    std::unique_lock<std::mutex> lock(m_mutex);
+    m_cv.wait_for(lock, std::chrono::milliseconds(std::max<std::int64_t>(0, ms)), [&] { return m_closing && m_in_flight.empty(); });
+    if (m_closing && m_in_flight.empty()) return false;
+    slots.clear();
+    for (auto& [id, slot] : m_in_flight) slots.push_back(slot);
+    return true;
+}
+
 void SlotTable::request_renewal() {
     m_renew_now = true;
     m_cv.notify_all();

@@ -76,6 +76,9 @@ public:
     // Waits up to ms for a renewal request or the end; fills slots with the jobs held. False
     // once the worker closed and holds no job (the keeper ends).
     bool keeper_wait(std::int64_t ms, std::vector<std::shared_ptr<Slot>>& slots);
+    // The fence's: waits up to ms for the end; fills slots with the jobs held. False once the
+    // worker closed and holds no job.
+    bool fence_wait(std::int64_t ms, std::vector<std::shared_ptr<Slot>>& slots);
     // An operator cancelled a running job: the keeper renews (and stops its handler) at once.
     void request_renewal();
     bool take_renewal_request() { return m_renew_now.exchange(false); }

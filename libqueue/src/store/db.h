@@ -85,6 +85,10 @@ public:
     virtual void rollback() noexcept = 0;
     // Reconnects after a lost connection; throws Error(db_unavailable) when it cannot.
     virtual void reconnect() = 0;
+    // In the transaction under way, a statement (or a wait for a row lock) that takes longer
+    // than ms is cancelled: a lease renewal must not hang behind a stuck lock (SQLite: its busy
+    // timeout already bounds it).
+    virtual void limit_statement_time(std::int64_t /*ms*/) {}
     // The clause that makes a claim skip rows other claimers hold ("FOR UPDATE SKIP LOCKED").
     virtual std::string skip_locked() const = 0;
     // A statement returning the next fencing token from a non-cycling sequence.
@@ -147,5 +151,9 @@ std::unique_ptr<Db> open_sqlite_db(const std::string& path, Clock* clock);
 // pooled: behind a transaction-pooling PgBouncer (see StoreOptions::pooler).
 std::unique_ptr<Db> open_postgres_db(const std::string& dsn, const std::string& schema, bool pooled);
 std::unique_ptr<Store> make_sql_store(std::unique_ptr<Db> db, bool check_schema);
+
+// PostgreSQL: dsn with wfq's network timeouts added where the DSN sets none (connect_timeout,
+// keepalives*, tcp_user_timeout), so a silent partition ends a call in seconds.
+std::string with_network_timeouts(const std::string& dsn);
 
 }  // namespace wfq::store

@@ -7,13 +7,16 @@
 
 #include <wfq/log.h>
 
+#include <libpq-fe.h>
 #include <pqxx/pqxx>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <regex>
+#include <set>
 #include <thread>
 #include <tuple>
 #include <utility>
@@ -124,14 +127,54 @@ std::string session_settings(const pqxx::connection_base& conn, const std::strin
     const std::string set = local ? "SET LOCAL " : "SET ";
     std::string sql = set + "search_path TO \"" + schema + "\"; " + set + "client_min_messages TO warning";
     if (conn.server_version() >= 110000) sql += "; " + set + "jit TO off";
+    // The server notices a client cut off by a partition in seconds, not after its 2 h
+    // keepalive default, so a dead worker's sessions (and their locks) do not linger.
+    if (!local) {
+        sql += "; SET tcp_keepalives_idle TO 5; SET tcp_keepalives_interval TO 2; SET tcp_keepalives_count TO 3";
+        if (conn.server_version() >= 120000) sql += "; SET tcp_user_timeout TO 10000";
+    }
     return sql;
 }
+
+}  // namespace
+
+// A silent partition blocks a call until TCP gives up: minutes of retransmits, or hours for an
+// idle connection. wfq sets libpq's timeouts unless the DSN (or PGCONNECT_TIMEOUT) says otherwise.
+std::string with_network_timeouts(const std::string& dsn) {
+    char* error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
+    if (!options) {
+        if (error) PQfreemem(error);
+        return dsn;  // libpq reports what is wrong with it when connecting
+    }
+    std::set<std::string> known, given;
+    for (PQconninfoOption* o = options; o->keyword; ++o) {
+        known.insert(o->keyword);
+        if (o->val && *o->val) given.insert(o->keyword);
+    }
+    PQconninfoFree(options);
+    if (std::getenv("PGCONNECT_TIMEOUT")) given.insert("connect_timeout");
+    static const std::pair<const char*, const char*> kDefaults[] = {
+        {"connect_timeout", "10"},    {"keepalives", "1"},       {"keepalives_idle", "5"},
+        {"keepalives_interval", "2"}, {"keepalives_count", "3"}, {"tcp_user_timeout", "10000"}};
+    const bool uri = dsn.rfind("postgresql://", 0) == 0 || dsn.rfind("postgres://", 0) == 0;
+    std::string out = dsn;
+    for (const auto& [key, value] : kDefaults) {
+        if (given.count(key) || !known.count(key)) continue;  // an older libpq may not know tcp_user_timeout
+        if (uri) out += out.find('?') == std::string::npos ? '?' : '&';
+        else if (!out.empty()) out += ' ';
+        out += std::string(key) + "=" + value;
+    }
+    return out;
+}
+
+namespace {
 
 // pooled: behind a transaction pooler, where a SET would stick to a server session other
 // clients share; the settings are then made per transaction (SET LOCAL) instead.
 std::unique_ptr<pqxx::connection> connect(const std::string& dsn, const std::string& schema, bool pooled = false) {
     try {
-        auto conn = std::make_unique<pqxx::connection>(dsn);
+        auto conn = std::make_unique<pqxx::connection>(with_network_timeouts(dsn));
         if (!pooled) {
             pqxx::nontransaction tx(*conn);
             tx.exec(session_settings(*conn, schema, false));
@@ -476,6 +519,11 @@ public:
             m_nt.reset();
             m_conn.reset();
         }
+    }
+
+    void limit_statement_time(std::int64_t ms) override {
+        const std::string n = std::to_string(std::max<std::int64_t>(1, ms));
+        exec_script("SET LOCAL statement_timeout = " + n + "; SET LOCAL lock_timeout = " + n);
     }
 
     // A refusal on reconnecting (authentication failed, database or role missing) is treated as

@@ -93,12 +93,16 @@ std::vector<std::int64_t> SqlStore::renew_leases(const std::vector<JobRef>& jobs
     if (jobs.empty()) return {};
     nlohmann::json refs = nlohmann::json::array();
     for (const auto& j : jobs) refs.push_back({{"id", j.id}, {"owner", j.lease_owner}, {"attempt", j.attempt}});
-    auto rows = run("UPDATE jobs SET lease_expires_at = wfq_now_ms() + $2 FROM " +
-                        m_db->json_rows("$1", {{"id", "bigint"}, {"owner", "text"}, {"attempt", "integer"}}) +
-                        " WHERE jobs.id = u.id AND " + m_db->json_ids_match("jobs.id", "$1") +
-                        " AND jobs.lease_owner = u.owner AND jobs.attempt = u.attempt AND " + kStillRunning +
-                        " RETURNING jobs.id",
-                    {refs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), lease_ms});
+    auto rows = transact("renew_leases", [&] {
+        // A renewal that cannot finish within a third of the lease is of no use: the next one is due.
+        m_db->limit_statement_time(std::max<std::int64_t>(1000, lease_ms / 3));
+        return m_db->exec("UPDATE jobs SET lease_expires_at = wfq_now_ms() + $2 FROM " +
+                              m_db->json_rows("$1", {{"id", "bigint"}, {"owner", "text"}, {"attempt", "integer"}}) +
+                              " WHERE jobs.id = u.id AND " + m_db->json_ids_match("jobs.id", "$1") +
+                              " AND jobs.lease_owner = u.owner AND jobs.attempt = u.attempt AND " + kStillRunning +
+                              " RETURNING jobs.id",
+                          {refs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), lease_ms});
+    });
     std::set<std::int64_t> kept;
     for (const auto& r : rows) kept.insert(r.i64(0));
     std::vector<std::int64_t> lost;

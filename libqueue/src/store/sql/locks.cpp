@@ -3,6 +3,8 @@
 
 #include "rows.h"
 
+#include <algorithm>
+
 namespace wfq::store {
 
 std::optional<LockGrant> SqlStore::lock_acquire(const std::string& key, const std::string& owner, std::int64_t ttl_ms) {
@@ -21,6 +23,7 @@ std::optional<LockGrant> SqlStore::lock_acquire(const std::string& key, const st
 
 LockStatus SqlStore::lock_renew(const std::string& key, std::int64_t token, std::int64_t ttl_ms) {
     return transact([&] {
+        m_db->limit_statement_time(std::max<std::int64_t>(1000, ttl_ms / 3));
         auto rows = m_db->exec(
             "UPDATE locks SET expires_at = wfq_now_ms() + $3 WHERE key = $1 AND token = $2 AND expires_at > wfq_now_ms() "
             "RETURNING token",

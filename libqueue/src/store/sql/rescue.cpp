@@ -2,6 +2,8 @@
 // deadline, expired signals and long-silent workers.
 #include "sql_store.h"
 
+#include <wfq/fencing.h>
+
 #include <nlohmann/json.hpp>
 
 namespace wfq::store {
@@ -10,18 +12,20 @@ RescueReport SqlStore::rescue(std::int64_t dead_after_ms) {
     return transact("rescue", [&] {
         RescueReport report;
         // The statement that moves a job re-checks that its lease expired or its worker died,
-        // so a renewal or a finish landing meanwhile keeps it where it is.
+        // so a renewal or a finish landing meanwhile keeps it where it is. It waits M
+        // (kFenceStopAfterExpiryMs) past the expiry: by then the holder has stopped its handler
+        // by its own clock, so the two runs never overlap. The job keeps its run_at: it goes
+        // back to its place in line, ahead of the jobs enqueued after it.
         auto rows = m_db->exec(
             "UPDATE jobs SET state = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'pending' END, "
-            "run_at = CASE WHEN attempt >= max_attempts THEN run_at ELSE wfq_now_ms() END, "
             "finished_at = CASE WHEN attempt >= max_attempts THEN wfq_now_ms() ELSE NULL END, "
             "lease_expires_at = NULL, error_class = 'lease_expired', "
-            "last_error = CASE WHEN lease_expires_at < wfq_now_ms() THEN 'lease expired (worker ' || lease_owner || ')' "
+            "last_error = CASE WHEN lease_expires_at < wfq_now_ms() - $2 THEN 'lease expired (worker ' || lease_owner || ')' "
             "ELSE 'worker ' || lease_owner || ' stopped heartbeating' END, updated_at = wfq_now_ms() "
-            "WHERE state = 'running' AND (lease_expires_at < wfq_now_ms() OR lease_owner IN "
-            "(SELECT id FROM workers WHERE last_heartbeat < wfq_now_ms() - $1)) "
+            "WHERE state = 'running' AND (lease_expires_at < wfq_now_ms() - $2 OR lease_owner IN "
+            "(SELECT id FROM workers WHERE last_heartbeat < wfq_now_ms() - $1 - $2)) "
             "RETURNING id, state, attempt, lease_owner, last_error, started_at",
-            {dead_after_ms});
+            {dead_after_ms, kFenceStopAfterExpiryMs});
         nlohmann::json events = nlohmann::json::array();
         for (const auto& r : rows) {
             bool failed = r.str(1) == "failed";
