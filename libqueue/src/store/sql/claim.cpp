@@ -109,6 +109,11 @@ std::vector<Job> SqlStore::claim_once(const ClaimRequest& req) {
         cond += " AND (c.lock_key IS NULL OR (NOT EXISTS (SELECT 1 FROM jobs r WHERE r.lock_key = c.lock_key AND "
                 "r.state = 'running') AND c.id = (SELECT MIN(p.id) FROM jobs p WHERE p.lock_key = c.lock_key AND "
                 "p.state = 'pending' AND p.run_at <= wfq_now_ms())))";
+    // Likewise a job with an idempotency key (key modes let a newer job with the key wait
+    // for the one that runs): none with the key runs, and it is the key's oldest due job.
+    cond += " AND (c.key IS NULL OR (NOT EXISTS (SELECT 1 FROM jobs r WHERE r.key = c.key AND r.state IN " +
+            std::string(kActiveStates) + " AND r.state = 'running') AND c.id = (SELECT MIN(p.id) FROM jobs p WHERE " +
+            "p.key = c.key AND p.state IN " + kActiveStates + " AND p.state = 'pending' AND p.run_at <= wfq_now_ms())))";
     params.emplace_back(std::int64_t(req.limit));
     const std::string limit = " LIMIT $" + std::to_string(params.size());
     const std::string order = " ORDER BY c.priority DESC, c.run_at, c.id";

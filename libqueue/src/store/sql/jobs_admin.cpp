@@ -68,7 +68,9 @@ AdminResult SqlStore::retry_job(std::int64_t id) {
             auto rows = m_db->exec(
                 "UPDATE jobs SET state = 'pending', attempt = 0, run_at = wfq_now_ms(), lease_owner = NULL, "
                 "lease_expires_at = NULL, finished_at = NULL, wait_event = NULL, wait_key = NULL, wait_deadline = NULL, "
-                "updated_at = wfq_now_ms() WHERE id = $1 AND state <> 'running' "
+                "updated_at = wfq_now_ms() WHERE id = $1 AND state <> 'running' AND (key IS NULL OR NOT EXISTS "
+                "(SELECT 1 FROM jobs o WHERE o.key = jobs.key AND o.id <> jobs.id AND o.state IN " +
+                    std::string(kActiveStates) + ")) "
                 "RETURNING id",
                 {id});
             if (rows.empty()) return exists(id) ? AdminResult::wrong_state : AdminResult::not_found;
@@ -76,7 +78,7 @@ AdminResult SqlStore::retry_job(std::int64_t id) {
             return AdminResult::done;
         });
     } catch (const UniqueViolation&) {
-        return AdminResult::wrong_state;  // another active job holds its idempotency key
+        return AdminResult::wrong_state;  // another active job holds its idempotency key (a race)
     }
 }
 
