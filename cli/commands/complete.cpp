@@ -70,6 +70,7 @@ std::vector<std::string> option_values(Context& ctx, const std::string& option) 
         return {"pending", "running", "waiting", "completed", "failed", "cancelled", "scheduled", "retrying"};
     if (option == "--preset" || option == "--retry-preset") return backoff_preset_names();
     if (option == "--format") return {"json-patch", "merge-patch"};
+    if (option == "--key-mode") return {"keep", "replace", "preserve-run-at"};
     if (option == "--log-format") return {"text", "json"};
     if (option == "--log-level") return {"trace", "debug", "info", "warn", "error", "off"};
     if (option == "--type") return database_values(ctx, "types");

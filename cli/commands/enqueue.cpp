@@ -17,7 +17,7 @@ struct EnqueueOptions {
     std::string payload;
     NewJobFlags job;
     std::string run_at, delay;
-    std::optional<std::string> lock_key, correlation_id, traceparent;
+    std::optional<std::string> lock_key, correlation_id, traceparent, key_mode;
     std::vector<std::string> limits;
     std::string ndjson;
     int batch_size = 1000;
@@ -33,6 +33,13 @@ NewJob defaults_from(const EnqueueOptions& o) {
     job.lock_key = o.lock_key;
     check_limit_keys(o.limits, ErrorCode::usage, "--limit");
     job.limits = o.limits;
+    if (o.key_mode) {
+        auto mode = parse_key_mode(*o.key_mode);
+        if (!mode) throw Error(ErrorCode::usage, "--key-mode must be keep, replace or preserve-run-at (got '" + *o.key_mode + "')");
+        // With --ndjson it applies to the lines that have a key.
+        if (!o.job.key && o.ndjson.empty()) throw Error(ErrorCode::usage, "--key-mode needs --key");
+        job.key_mode = *mode;
+    }
     if (o.correlation_id) job.correlation_id = *o.correlation_id;
     if (o.traceparent) job.traceparent = o.traceparent;
     else if (const char* tp = std::getenv("TRACEPARENT"); tp && *tp) job.traceparent = std::string(tp);
@@ -69,7 +76,7 @@ int run_ndjson(Context& ctx, EnqueueOptions& o) {
     });
     warn_all(r.warnings);
     std::cerr << "enqueued " << count_of(r.committed, "job");
-    if (r.duplicates) std::cerr << " (" << r.duplicates << " already existed)";
+    if (r.duplicates) std::cerr << " (" << r.duplicates << " already existed" << (r.replaced ? ", " + std::to_string(r.replaced) + " of them took the new payload" : "") << ")";
     std::cerr << "\n";
     return 0;
 }
@@ -91,11 +98,16 @@ int run_enqueue(Context& ctx, EnqueueOptions& o) {
     warn_all(warnings);
     Store& store = ctx.store();
     EnqueueResult r = enqueue_with_span(store, ctx.tracer(), job, parent);
-    if (r.duplicate) std::cerr << "wfq: job " << r.id << " already exists with key '" << *job.key << "'; not enqueued again\n";
+    if (r.replaced)
+        std::cerr << "wfq: job " << r.id << " with key '" << *job.key << "' took the new payload"
+                  << (job.key_mode == KeyMode::replace ? " and run_at" : "") << " (key mode " << to_string(job.key_mode) << ")\n";
+    else if (r.duplicate)
+        std::cerr << "wfq: job " << r.id << " already exists with key '" << *job.key << "'; not enqueued again\n";
     if (o.json) {
         auto stored = store.get_job(r.id);
         json j = job_json(*stored, ctx.clock().now_ms());
         j["duplicate"] = r.duplicate;
+        j["replaced"] = r.replaced;
         std::cout << j.dump() << "\n";
     } else {
         std::cout << r.id << "\n";
@@ -113,6 +125,9 @@ void add_enqueue_command(CLI::App& app, Context& ctx) {
     add_new_job_flags(sub, o->job);
     sub->add_option("--run-at", o->run_at, "Run no earlier than this RFC 3339 time");
     sub->add_option("--delay", o->delay, "Run no earlier than this long from now (duration)");
+    sub->add_option("--key-mode", o->key_mode,
+                    "What a new job with --key does to a pending one: keep (the default), replace (payload and run_at) "
+                    "or preserve-run-at (payload only); a started one is never changed, one new job runs after it");
     sub->add_option("--lock-key", o->lock_key, "At most one running job per lock key");
     sub->add_option("--limit", o->limits, "A limit key (repeatable, at most 8): `wfq limits set` rules cap its running jobs and start rate")
         ->allow_extra_args(false);

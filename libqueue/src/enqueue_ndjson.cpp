@@ -59,6 +59,7 @@ public:
     }
     std::int64_t committed() const { return m_committed; }
     std::int64_t duplicates() const { return m_duplicates; }
+    std::int64_t replaced() const { return m_replaced; }
 
 private:
     struct Abandoned {};  // an earlier batch failed: this one must not commit
@@ -116,15 +117,17 @@ private:
                     m_cv.wait(lock, [&] { return turn >= seq || m_failed_seq < seq; });
                     if (m_failed_seq < seq) throw Abandoned{};
                 });
-                std::int64_t dup = 0;
+                std::int64_t dup = 0, replaced = 0;
                 for (const auto& r : results) {
                     out += std::to_string(r.id);
                     out += '\n';
                     if (r.duplicate) ++dup;
+                    if (r.replaced) ++replaced;
                 }
                 std::lock_guard<std::mutex> lock(m_mutex);
                 m_committed += static_cast<std::int64_t>(batch.size());
                 m_duplicates += dup;
+                m_replaced += replaced;
                 m_on_committed(out, m_committed);  // under the lock: batches are reported in order
                 out.clear();
                 m_next_commit = seq + 1;
@@ -153,7 +156,7 @@ private:
     std::exception_ptr m_error;
     bool m_reading_done = false;
     bool m_warm = false;  // a full batch was handed over: the other writers connect
-    std::int64_t m_committed = 0, m_duplicates = 0;
+    std::int64_t m_committed = 0, m_duplicates = 0, m_replaced = 0;
     int m_threads_wanted;
     std::vector<std::thread> m_threads;  // last: the threads start once the rest is built
 };
@@ -196,6 +199,7 @@ NdjsonEnqueueResult enqueue_ndjson(Store& store, std::istream& in, const NdjsonE
     writers.finish();
     result.committed = writers.committed();
     result.duplicates = writers.duplicates();
+    result.replaced = writers.replaced();
     return result;
 }
 

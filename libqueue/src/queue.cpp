@@ -73,7 +73,7 @@ NewJob parse_job_line(const std::string& line, const NewJob& defaults) {
     };
     static const std::set<std::string> known = {"type", "payload", "queue", "priority", "run_at", "delay",
                                                 "max_attempts", "key", "lock_key", "limits", "org", "repo",
-                                                "correlation_id", "traceparent", "tracestate"};
+                                                "correlation_id", "traceparent", "tracestate", "key_mode"};
     for (auto it = j.begin(); it != j.end(); ++it)
         if (!known.count(it.key())) throw Error(ErrorCode::bad_input, "unknown field '" + it.key() + "'");
     if (auto v = str("type")) job.type = *v;
@@ -92,6 +92,12 @@ NewJob parse_job_line(const std::string& line, const NewJob& defaults) {
         throw Error(ErrorCode::bad_input, e.what());
     }
     if (auto v = str("key")) job.key = v;
+    if (auto v = str("key_mode")) {
+        auto mode = parse_key_mode(*v);
+        if (!mode) throw Error(ErrorCode::bad_input, "field 'key_mode' must be keep, replace or preserve-run-at");
+        if (!job.key) throw Error(ErrorCode::bad_input, "field 'key_mode' needs field 'key'");
+        job.key_mode = *mode;
+    }
     if (auto v = str("lock_key")) job.lock_key = v;
     if (auto it = j.find("limits"); it != j.end()) job.limits = limit_keys_from_field(*it);
     if (auto v = str("org")) job.org = v;

@@ -77,6 +77,7 @@ for sh in bash_complete zsh_complete fish_complete; do
     $sh wfq jobs list --state f | grep -x failed > /dev/null || fail "$sh: state values"
     $sh wfq backoff preview --preset S | grep -x STANDARD > /dev/null || fail "$sh: presets"
     $sh wfq state diff --format m | grep -x merge-patch > /dev/null || fail "$sh: formats"
+    $sh wfq enqueue --key-mode p | grep -x preserve-run-at > /dev/null || fail "$sh: key modes"
 done
 id=$(wfq enqueue completion_type '{}')
 bash_complete wfq jobs show "" | grep -x "$id" > /dev/null || fail "job ids from the database"

@@ -119,7 +119,19 @@ wait "$vw" && fail "SIGKILLed worker exited 0" || [ $? = 137 ] || fail "unexpect
 wait_for 20 sh -c "\"$WFQ\" rescue > /dev/null 2>&1; [ \"\$(\"$WFQ\" jobs show $victim --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"state\"])')\" = pending ]"
 pass "wfq rescue through the pooler returns an expired job to pending"
 
+# ---- the SQL API through the pooler: the caller's transaction decides, workers poll ----------
+bq() { psql -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U "$PGUSER" -d "$PGDATABASE" -Atq "$@"; }
+bq -c "BEGIN" -c "SELECT $WFQ_SCHEMA.enqueue('pooled_sql', '{\"n\": 1}')" -c "ROLLBACK" > /dev/null
+id=$(bq -c "BEGIN" -c "SELECT $WFQ_SCHEMA.enqueue('pooled_sql', '{\"n\": 2}', '{\"key\": \"ps\", \"key_mode\": \"replace\"}')" -c "COMMIT")
+[ "$(bq -c "SELECT count(*) FROM $WFQ_SCHEMA.enqueue_many('[{\"type\": \"pooled_sql\", \"key\": \"ps\", \"key_mode\": \"replace\", \"payload\": {\"n\": 3}}]') AS i WHERE i = $id")" = 1 ] \
+    || fail "enqueue_many through the pooler did not replace the keyed job"
+timeout 60 "$WFQ" process --type pooled_sql --until-empty --poll 100ms --exec sh -c 'cat >> '"$TMP/sql_runs" 2> "$TMP/sql_worker.log" \
+    || fail "worker: $(tail -3 "$TMP/sql_worker.log")"
+[ "$(cat "$TMP/sql_runs")" = '{"n": 3}' ] || fail "through the pooler, the jobs run were: $(cat "$TMP/sql_runs")"
+pass "SQL API through PgBouncer: a rolled-back enqueue leaves nothing, a committed one runs with its last payload"
+
 grep -q "prepared statement .* does not exist\|unsupported" "$TMP"/worker*.log "$TMP"/cfg.log && fail "session state leaked through the pooler"
 kill -INT "$bouncer"  # a safe shutdown (SIGTERM is its immediate one, which exits 1)
 wait "$bouncer" || fail "pgbouncer exited $? on SIGINT: $(tail -3 "$TMP/bouncer/pgbouncer.log")"
 pass "no session state was needed, and PgBouncer stopped cleanly"
+

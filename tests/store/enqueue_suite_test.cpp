@@ -1,8 +1,10 @@
-// Enqueue: every field stored, idempotency keys, batches, names that look like SQL.
+// Enqueue: every field stored, idempotency keys and key modes, batches, names that look like SQL.
 // (The suite: store_suite.h.)
 #include "store_suite.h"
 
+#include <algorithm>
 #include <set>
+#include <thread>
 
 namespace wfq {
 namespace {
@@ -54,6 +56,108 @@ TEST_P(StoreSuite, IdempotencyKeyReturnsTheActiveJobAndFreesWhenFinished) {
     auto third = m_store->enqueue(j);
     EXPECT_FALSE(third.duplicate);
     EXPECT_NE(third.id, first.id);
+}
+
+namespace {
+std::size_t count_kind(const std::vector<JobEvent>& events, const std::string& kind) {
+    return static_cast<std::size_t>(
+        std::count_if(events.begin(), events.end(), [&](const JobEvent& e) { return e.kind == kind; }));
+}
+}  // namespace
+
+TEST_P(StoreSuite, KeyModeReplaceTakesPayloadAndRunAtPreserveRunAtOnlyThePayload) {
+    const TimeMs later = m_clock.now_ms() + 3600000;
+    NewJob j = job("deb", R"({"v":1})");
+    j.key = "debounce";
+    j.key_mode = KeyMode::replace;
+    j.run_at = later;
+    auto first = m_store->enqueue(j);
+    j.payload = R"({"v":2})";
+    j.run_at = later + 1000;
+    auto second = m_store->enqueue(j);
+    EXPECT_EQ(second.id, first.id);
+    EXPECT_TRUE(second.duplicate);
+    EXPECT_TRUE(second.replaced);
+    auto got = m_store->get_job(first.id);
+    EXPECT_NE(got->payload.find('2'), std::string::npos);
+    EXPECT_EQ(got->run_at, later + 1000);
+    EXPECT_EQ(count_kind(m_store->job_events(first.id), "replaced"), 1u);
+
+    j.key_mode = KeyMode::preserve_run_at;
+    j.payload = R"({"v":3})";
+    j.run_at = later + 5000;
+    EXPECT_EQ(m_store->enqueue(j).id, first.id);
+    got = m_store->get_job(first.id);
+    EXPECT_NE(got->payload.find('3'), std::string::npos);
+    EXPECT_EQ(got->run_at, later + 1000);
+
+    j.key_mode = KeyMode::keep;
+    j.payload = R"({"v":4})";
+    auto kept = m_store->enqueue(j);
+    EXPECT_TRUE(kept.duplicate);
+    EXPECT_FALSE(kept.replaced);
+    EXPECT_NE(m_store->get_job(first.id)->payload.find('3'), std::string::npos);
+}
+
+TEST_P(StoreSuite, KeyModeNeverChangesAStartedJobAndItsSuccessorRunsAfterIt) {
+    NewJob j = job("push", R"({"v":1})");
+    j.key = "pr-9";
+    j.key_mode = KeyMode::replace;
+    auto first = m_store->enqueue(j);
+    ASSERT_EQ(claim("w1").size(), 1u);
+    j.payload = R"({"v":2})";
+    auto next = m_store->enqueue(j);
+    EXPECT_NE(next.id, first.id);
+    EXPECT_FALSE(next.duplicate);
+    j.payload = R"({"v":3})";
+    EXPECT_EQ(m_store->enqueue(j).id, next.id);  // never two pending
+    EXPECT_NE(m_store->get_job(first.id)->payload.find('1'), std::string::npos);
+    EXPECT_EQ(count_kind(m_store->job_events(first.id), "superseded"), 1u);
+    EXPECT_EQ(count_kind(m_store->job_events(next.id), "replaced"), 1u);
+    EXPECT_TRUE(claim("w2").empty()) << "the successor ran beside the job it follows";
+    // keep names the job that has not started.
+    j.key_mode = KeyMode::keep;
+    EXPECT_EQ(m_store->enqueue(j).id, next.id);
+    // The first job retries: it is pending again beside its successor (no unique violation),
+    // and runs first; the successor after it.
+    ASSERT_TRUE(test::fail(*m_store, {first.id, "w1", 1}, {"crash", "x", 0}));
+    auto again = claim("w2");
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].id, first.id);
+    EXPECT_TRUE(claim("w3").empty());
+    ASSERT_TRUE(test::complete(*m_store, {first.id, "w2", 2}, std::nullopt));
+    auto last = claim("w3");
+    ASSERT_EQ(last.size(), 1u);
+    EXPECT_EQ(last[0].id, next.id);
+    EXPECT_NE(last[0].payload.find('3'), std::string::npos);
+}
+
+TEST_P(StoreSuite, KeyModeRacingProducersGetOneJobAndTheLastPayload) {
+    constexpr int kProducers = 6, kEach = 10;
+    std::vector<std::thread> threads;
+    std::vector<std::vector<std::int64_t>> ids(kProducers);
+    for (int p = 0; p < kProducers; ++p)
+        threads.emplace_back([&, p] {
+            auto store = open(false);
+            for (int i = 0; i < kEach; ++i) {
+                NewJob j = job("race", "{\"p\":" + std::to_string(p) + ",\"i\":" + std::to_string(i) + "}");
+                j.key = "race";
+                j.key_mode = KeyMode::replace;
+                j.delay_ms = 3600000;
+                ids[p].push_back(store->enqueue(j).id);
+            }
+        });
+    for (auto& t : threads) t.join();
+    std::set<std::int64_t> distinct;
+    for (const auto& v : ids) distinct.insert(v.begin(), v.end());
+    ASSERT_EQ(distinct.size(), 1u);
+    EXPECT_EQ(test::count_in_state(*m_store, JobState::pending), 1);
+    EXPECT_EQ(count_kind(m_store->job_events(*distinct.begin()), "replaced"), std::size_t(kProducers * kEach - 1));
+    NewJob last = job("race", R"({"last":true})");
+    last.key = "race";
+    last.key_mode = KeyMode::replace;
+    EXPECT_EQ(m_store->enqueue(last).id, *distinct.begin());
+    EXPECT_NE(m_store->get_job(*distinct.begin())->payload.find("last"), std::string::npos);
 }
 
 TEST_P(StoreSuite, BatchEnqueueReportsDuplicatesInOrder) {

@@ -71,7 +71,7 @@ TEST_P(StoreSuite, ConcurrencyRulesCapRunningJobsPerKeyAndEveryPathFreesSlots) {
     ASSERT_EQ(after_cancel.size(), 1u);
     EXPECT_EQ(m_store->limit_key_usage("org:a").running, 2);
     // A rescued job frees its slot too.
-    advance(100);
+    advance(1100);  // past the lease and the rescuer's wait M (1 s) after it
     m_store->rescue(60000);
     EXPECT_EQ(m_store->limit_key_usage("org:a").running, 1);
     EXPECT_EQ(count_with(claim("w5", 20), "org:a"), 1);

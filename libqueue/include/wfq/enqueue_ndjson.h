@@ -24,6 +24,7 @@ struct NdjsonEnqueueOptions {
 
 struct NdjsonEnqueueResult {
     std::int64_t committed = 0, duplicates = 0;  // duplicates: lines whose key named an existing job
+    std::int64_t replaced = 0;                   // ... which took the line's payload (key modes)
     std::vector<std::string> warnings;          // from prepare_new_job (dropped traceparents, ...)
 };
 

@@ -22,6 +22,17 @@ std::optional<JobState> parse_job_state(const std::string& name);
 // (pending, attempt > 0) refine `pending`.
 std::string display_state(JobState state, TimeMs run_at, int attempt, TimeMs now);
 
+// What enqueueing a key that a job already holds does (--key-mode, NDJSON and SQL `key_mode`):
+// keep returns that job unchanged; replace (debounce) gives a pending job that has not started
+// the new payload and run_at; preserve_run_at (throttle) the new payload only. A job with the
+// key that has started (running, waiting, or pending again) is never modified: replace and
+// preserve_run_at create one new pending job that runs after it.
+enum class KeyMode { keep, replace, preserve_run_at };
+
+const char* to_string(KeyMode mode) noexcept;  // keep, replace, preserve-run-at
+// keep, replace, preserve-run-at (preserve_run_at too, the SQL spelling); nullopt otherwise.
+std::optional<KeyMode> parse_key_mode(const std::string& name);
+
 // What a producer supplies; the store fills in the rest.
 struct NewJob {
     std::string type;
@@ -33,6 +44,7 @@ struct NewJob {
     int max_attempts = 3;
     std::optional<std::string> key, lock_key, org, repo;
     std::vector<std::string> limits;  // limit keys (flow control), checked by check_limit_keys
+    KeyMode key_mode = KeyMode::keep;
     std::string correlation_id;
     std::optional<std::string> traceparent, tracestate;
 };

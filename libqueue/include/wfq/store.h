@@ -18,6 +18,7 @@ class Clock;
 struct EnqueueResult {
     std::int64_t id = 0;
     bool duplicate = false;  // an active job with the same key already existed
+    bool replaced = false;   // ... and took this payload (key modes replace, preserve-run-at)
 };
 
 struct ClaimRequest {

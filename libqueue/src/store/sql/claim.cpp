@@ -131,6 +131,11 @@ std::string SqlStore::claim_pick(const ClaimRequest& req, Params& params, const 
     std::string cond = "c.state = 'pending' AND c.held = 0 AND c.run_at <= wfq_now_ms()";
     add_in(cond, params, "c.type", req.types);
     if (req.unkeyed_only) cond += " AND c.limit_keys IS NULL";
+    // A job with an idempotency key (key modes let a newer job with the key wait for the
+    // one that runs): none with the key runs, and it is the key's oldest due job.
+    cond += " AND (c.key IS NULL OR (NOT EXISTS (SELECT 1 FROM jobs r WHERE r.key = c.key AND r.state IN " +
+            std::string(kActiveStates) + " AND r.state = 'running') AND c.id = (SELECT MIN(p.id) FROM jobs p WHERE " +
+            "p.key = c.key AND p.state IN " + kActiveStates + " AND p.state = 'pending' AND p.run_at <= wfq_now_ms())))";
     params.emplace_back(std::int64_t(req.limit));
     const std::string limit = " LIMIT $" + std::to_string(params.size());
     const std::string order = " ORDER BY c.priority DESC, c.run_at, c.id";

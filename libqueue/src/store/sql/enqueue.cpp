@@ -1,5 +1,5 @@
-// Enqueue: multi-row INSERTs (ON CONFLICT for idempotency keys), or COPY for many jobs without
-// keys where the backend has it.
+// Enqueue: multi-row INSERTs, COPY for many jobs without keys where the backend has it, and
+// one job at a time under its key's lock for jobs with an idempotency key (key modes).
 #include "sql_store.h"
 
 #include "sql_text.h"
@@ -12,7 +12,13 @@
 namespace wfq::store {
 namespace {
 
-constexpr std::size_t kEnqueueColumns = 18;
+// The one pending job of a key that has not started (the unique index jobs_key_unstarted).
+constexpr const char* kUnstartedOfKey = "WHERE key = $1 AND state = 'pending' AND started_at IS NULL";
+
+constexpr std::size_t kEnqueueColumns = 17;
+constexpr const char* kInsertColumns =
+    "type, queue, payload, priority, run_at, max_attempts, key, lock_key, org, repo, correlation_id, traceparent, "
+    "tracestate, limit_keys, held, held_by, state, attempt, created_at, updated_at";
 constexpr std::size_t kCopyAtLeast = 32;
 
 // A job with limit keys (its lock key among them) is stored held back, waiting for its first
@@ -44,18 +50,13 @@ std::vector<EnqueueResult> SqlStore::enqueue_batch(const std::vector<NewJob>& jo
         results.reserve(jobs.size());
         std::set<std::string> queues;
         bool keyed = std::any_of(jobs.begin(), jobs.end(), [](const NewJob& j) { return j.key.has_value(); });
-        // Many jobs without idempotency keys travel by COPY where the backend has it; keys
-        // need ON CONFLICT, so a batch with keys is inserted.
+        // Many jobs without idempotency keys travel by COPY where the backend has it; a batch
+        // with keys is inserted (a keyed job depends on the jobs holding its key).
         if (jobs.size() >= kCopyAtLeast && !keyed && m_db->has_copy()) {
             copy_rows(jobs, results, phase);
         } else {
             phase(EnqueuePhase::ids);  // the ids come with the inserts
-            // Multi-row statements: fewer round trips on PostgreSQL, less per-statement work on SQLite.
-            const std::size_t per_statement = m_db->rows_per_statement();
-            for (std::size_t start = 0; start < jobs.size(); start += per_statement) {
-                std::size_t end = std::min(jobs.size(), start + per_statement);
-                insert_rows(jobs, start, end, results);
-            }
+            insert_rows(jobs, 0, jobs.size(), results);
             phase(EnqueuePhase::ids_taken);
         }
         // The keys new held-back jobs wait for, once each, for the next admission pass.
@@ -98,58 +99,126 @@ void SqlStore::copy_rows(const std::vector<NewJob>& jobs, std::vector<EnqueueRes
 
 void SqlStore::insert_rows(const std::vector<NewJob>& jobs, std::size_t start, std::size_t end,
                            std::vector<EnqueueResult>& results) {
-    std::string sql =
-        "INSERT INTO jobs (type, queue, payload, priority, run_at, max_attempts, key, lock_key, org, repo, "
-        "correlation_id, traceparent, tracestate, limit_keys, held, held_by, state, attempt, created_at, updated_at) VALUES ";
-    Params params;
-    params.reserve((end - start) * kEnqueueColumns);
-    for (std::size_t i = start; i < end; ++i) {
-        const NewJob& j = jobs[i];
-        std::size_t b = params.size();
-        auto p = [&](std::size_t k) { return "$" + std::to_string(b + k); };
-        if (i > start) sql += ", ";
-        sql += "(" + p(1) + ", " + p(2) + ", " + p(3) + ", " + p(4) + ", COALESCE(" + p(5) + ", wfq_now_ms() + " + p(6) +
-               "), " + p(7) + ", " + p(8) + ", " + p(9) + ", " + p(10) + ", " + p(11) + ", " + p(12) + ", " + p(13) +
-               ", " + p(14) + ", " + p(15) + ", " + p(16) + ", " + p(17) + ", 'pending', 0, wfq_now_ms(), wfq_now_ms())";
-        params.emplace_back(j.type);
-        params.emplace_back(j.queue);
-        params.emplace_back(j.payload);
-        params.emplace_back(std::int64_t(j.priority));
-        params.emplace_back(opt(j.run_at));
-        params.emplace_back(j.delay_ms);
-        params.emplace_back(std::int64_t(j.max_attempts));
-        params.emplace_back(opt(j.key));
-        params.emplace_back(opt(j.lock_key));
-        params.emplace_back(opt(j.org));
-        params.emplace_back(opt(j.repo));
-        params.emplace_back(j.correlation_id);
-        params.emplace_back(opt(j.traceparent));
-        params.emplace_back(opt(j.tracestate));
-        LimitColumns lc = limit_columns(j);
-        params.emplace_back(opt(lc.keys));
-        params.emplace_back(lc.held);
-        params.emplace_back(opt(lc.held_by));
-    }
-    sql += " ON CONFLICT DO NOTHING RETURNING id, key";
-    auto rows = m_db->exec(sql, params);
-    // Rows come back in VALUES order; rows with a key that conflicted are missing.
-    std::size_t r = 0;
-    std::set<std::string> inserted_keys;
-    for (std::size_t i = start; i < end; ++i) {
-        const NewJob& j = jobs[i];
-        bool inserted = r < rows.size() && (!j.key ? rows[r].is_null(1)
-                                                   : (!rows[r].is_null(1) && rows[r].str(1) == *j.key &&
-                                                      !inserted_keys.count(*j.key)));
-        if (inserted) {
-            if (j.key) inserted_keys.insert(*j.key);
-            results.push_back({rows[r].i64(0), false});
-            ++r;
+    // Producers of one key queue behind each other (keys in order, so two batches never
+    // deadlock); what a keyed job finds is then settled until this transaction commits.
+    std::set<std::string> keys;
+    for (std::size_t i = start; i < end; ++i)
+        if (jobs[i].key) keys.insert(*jobs[i].key);
+    for (const auto& k : keys) m_db->lock_name_for_transaction(kKeyLockPrefix + k);
+    // Runs of jobs without keys go in multi-row statements; a keyed job alone (what it does
+    // depends on the jobs with its key, and on the keyed jobs before it in this batch).
+    for (std::size_t i = start; i < end;) {
+        if (jobs[i].key) {
+            results.push_back(enqueue_keyed(jobs[i]));
+            ++i;
             continue;
         }
-        auto existing = m_db->exec(std::string("SELECT id FROM jobs WHERE key = $1 AND state IN ") + kActiveStates, {*j.key});
-        if (existing.empty()) throw Error(ErrorCode::db_unavailable, "idempotency key changed state during enqueue; retrying");
-        results.push_back({existing[0].i64(0), true});
+        std::size_t run_end = i;
+        while (run_end < end && !jobs[run_end].key) ++run_end;
+        insert_unkeyed(jobs, i, run_end, results);
+        i = run_end;
     }
+}
+
+void SqlStore::insert_unkeyed(const std::vector<NewJob>& jobs, std::size_t start, std::size_t end,
+                              std::vector<EnqueueResult>& results) {
+    const std::size_t per_statement = m_db->rows_per_statement();
+    for (std::size_t first = start; first < end; first += per_statement) {
+        std::size_t last = std::min(end, first + per_statement);
+        std::string sql = std::string("INSERT INTO jobs (") + kInsertColumns + ") VALUES ";
+        Params params;
+        params.reserve((last - first) * kEnqueueColumns);
+        for (std::size_t i = first; i < last; ++i) {
+            if (i > first) sql += ", ";
+            sql += insert_values(jobs[i], params);
+        }
+        sql += " RETURNING id";
+        // Rows come back in VALUES order.
+        for (const auto& r : m_db->exec(sql, params)) results.push_back({r.i64(0), false});
+    }
+}
+
+// One job's VALUES tuple, its parameters appended to params.
+std::string SqlStore::insert_values(const NewJob& j, Params& params) {
+    std::size_t b = params.size();
+    auto p = [&](std::size_t k) { return "$" + std::to_string(b + k); };
+    std::string sql = "(" + p(1) + ", " + p(2) + ", " + p(3) + ", " + p(4) + ", COALESCE(" + p(5) + ", wfq_now_ms() + " +
+                      p(6) + "), " + p(7) + ", " + p(8) + ", " + p(9) + ", " + p(10) + ", " + p(11) + ", " + p(12) +
+                      ", " + p(13) + ", " + p(14) + ", " + p(15) + ", " + p(16) + ", " + p(17) +
+                      ", 'pending', 0, wfq_now_ms(), wfq_now_ms())";
+    params.emplace_back(j.type);
+    params.emplace_back(j.queue);
+    params.emplace_back(j.payload);
+    params.emplace_back(std::int64_t(j.priority));
+    params.emplace_back(opt(j.run_at));
+    params.emplace_back(j.delay_ms);
+    params.emplace_back(std::int64_t(j.max_attempts));
+    params.emplace_back(opt(j.key));
+    params.emplace_back(opt(j.lock_key));
+    params.emplace_back(opt(j.org));
+    params.emplace_back(opt(j.repo));
+    params.emplace_back(j.correlation_id);
+    params.emplace_back(opt(j.traceparent));
+    params.emplace_back(opt(j.tracestate));
+    LimitColumns lc = limit_columns(j);
+    params.emplace_back(opt(lc.keys));
+    params.emplace_back(lc.held);
+    params.emplace_back(opt(lc.held_by));
+    return sql;
+}
+
+// A job with a key, under its key's transaction lock. keep: an active job with the key is the
+// answer (the one that has not started, else the newest). replace / preserve-run-at: the
+// pending job that has not started takes the payload (and run_at); else a new job, and each
+// started job with the key (running, waiting, pending again) notes in its timeline that the
+// new one runs after it. The unique index of not-yet-started pending keys backs this up where
+// a producer does not take the lock.
+EnqueueResult SqlStore::enqueue_keyed(const NewJob& j) {
+    for (int tries = 0;; ++tries) {
+        if (j.key_mode == KeyMode::keep) {
+            auto existing = m_db->exec(std::string("SELECT id FROM jobs WHERE key = $1 AND state IN ") + kActiveStates +
+                                           " ORDER BY CASE WHEN state = 'pending' AND started_at IS NULL THEN 0 ELSE 1 END, id DESC LIMIT 1",
+                                       {*j.key});
+            if (!existing.empty()) return {existing[0].i64(0), true, false};
+        } else {
+            const bool new_run_at = j.key_mode == KeyMode::replace;
+            auto replaced = new_run_at
+                                ? m_db->exec("UPDATE jobs SET payload = $2, run_at = COALESCE($3, wfq_now_ms() + $4), "
+                                             "updated_at = wfq_now_ms() " + std::string(kUnstartedOfKey) + " RETURNING id",
+                                             {*j.key, j.payload, opt(j.run_at), j.delay_ms})
+                                : m_db->exec("UPDATE jobs SET payload = $2, updated_at = wfq_now_ms() " +
+                                                 std::string(kUnstartedOfKey) + " RETURNING id",
+                                             {*j.key, j.payload});
+            if (!replaced.empty()) {
+                std::int64_t id = replaced[0].i64(0);
+                add_event(id, "replaced", "pending", 0, std::nullopt,
+                          new_run_at ? "payload and run_at replaced by a new enqueue (key mode replace)"
+                                     : "payload replaced by a new enqueue; run_at kept (key mode preserve-run-at)");
+                return {id, true, true};
+            }
+        }
+        Params params;
+        std::string sql = std::string("INSERT INTO jobs (") + kInsertColumns + ") VALUES " + insert_values(j, params) +
+                          " ON CONFLICT DO NOTHING RETURNING id";
+        auto inserted = m_db->exec(sql, params);
+        if (!inserted.empty()) {
+            std::int64_t id = inserted[0].i64(0);
+            if (j.key_mode != KeyMode::keep) note_superseded(*j.key, id);
+            return {id, false, false};
+        }
+        // A producer that took no lock inserted the key first: look again.
+        if (tries >= 5) throw Error(ErrorCode::db_unavailable, "idempotency key changed state during enqueue; retrying");
+    }
+}
+
+void SqlStore::note_superseded(const std::string& key, std::int64_t by) {
+    auto started = m_db->exec(std::string("SELECT id, state, attempt FROM jobs WHERE key = $1 AND id <> $2 AND state IN ") +
+                                  kActiveStates + " AND started_at IS NOT NULL",
+                              {key, by});
+    for (const auto& r : started)
+        add_event(r.i64(0), "superseded", r.str(1), static_cast<int>(r.i64(2)), std::nullopt,
+                  "job " + std::to_string(by) + " takes the new payload and runs after this one",
+                  "{\"by\":" + std::to_string(by) + "}");
 }
 
 }  // namespace wfq::store

@@ -163,6 +163,11 @@ private:
     void copy_rows(const std::vector<NewJob>& jobs, std::vector<EnqueueResult>& results, Phase& phase);
     void insert_rows(const std::vector<NewJob>& jobs, std::size_t start, std::size_t end,
                      std::vector<EnqueueResult>& results);
+    void insert_unkeyed(const std::vector<NewJob>& jobs, std::size_t start, std::size_t end,
+                        std::vector<EnqueueResult>& results);
+    static std::string insert_values(const NewJob& job, Params& params);
+    EnqueueResult enqueue_keyed(const NewJob& job);
+    void note_superseded(const std::string& key, std::int64_t by);
 
     // claim.cpp (claim_once also serves record_outcomes_and_claim, in its transaction).
     // claim_fast: one statement claiming the due jobs without limit keys among the first

@@ -14,6 +14,9 @@ namespace wfq::store {
 #define FINISHED_STATES_TERM "state IN ('completed', 'failed', 'cancelled')"
 
 inline constexpr const char* kActiveStates = "('pending', 'running', 'waiting')";
+// Producers of one idempotency key take this name's transaction lock (the SQL API too:
+// pg_advisory_xact_lock(hashtextextended('wfq-key:' || key, 1))).
+inline constexpr const char* kKeyLockPrefix = "wfq-key:";
 
 // "Still running", for statements that find their jobs by id: the state is compared with a
 // subquery, not a literal, so PostgreSQL cannot answer it from the partial index of running
