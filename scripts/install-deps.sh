@@ -3,7 +3,8 @@
 set -eu
 PACKAGES="build-essential cmake pkg-config git python3 ccache \
   libpqxx-dev libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libsqlite3-dev zlib1g-dev libhowardhinnant-date-dev \
-  libgtest-dev postgresql postgresql-common zsh fish mandoc man-db gzip prometheus tmux pgbouncer faketime nodejs time iproute2 python3-psycopg2"
+  libgtest-dev postgresql postgresql-common zsh fish mandoc man-db gzip prometheus tmux pgbouncer faketime nodejs time \
+  iproute2 python3-psycopg2 clang-14 libclang-rt-14-dev"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include <wfq/gzip.h>
+#include <wfq/json_check.h>
 #include <wfq/pipeline.h>
 #include <wfq/state.h>
 #include <wfq/text.h>
@@ -123,13 +124,8 @@ int run_inspect(Context& ctx, InspectCmd& o) {
     if (!is_job_id(o.target)) {
         // A file: a context or checkpoint blob, plain or gzip.
         std::string data = read_input(o.target);
-        if (looks_gzipped(data)) data = gzip_decompress(data);
-        json doc;
-        try {
-            doc = json::parse(data);
-        } catch (const json::parse_error& e) {
-            throw Error(ErrorCode::bad_input, o.target + " is not JSON: " + e.what());
-        }
+        if (looks_gzipped(data)) data = gzip_decompress(data, kMaxJsonBytes);
+        json doc = parse_bounded_json(data, o.target);
         std::cout << (o.minimal ? canonical(minimal_state(doc, {})) : (o.json ? canonical(doc) : doc.dump(2))) << "\n";
         return 0;
     }

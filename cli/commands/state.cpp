@@ -2,6 +2,7 @@
 
 #include <wfq/file.h>
 #include <wfq/gzip.h>
+#include <wfq/json_check.h>
 #include <wfq/state.h>
 
 
@@ -9,12 +10,7 @@ namespace wfq::cli {
 namespace {
 
 json read_json(const std::string& path, const char* what) {
-    std::string text = read_input(path);
-    try {
-        return json::parse(text);
-    } catch (const json::parse_error& e) {
-        throw Error(ErrorCode::bad_input, std::string(what) + " " + path + " is not valid JSON: " + e.what());
-    }
+    return parse_bounded_json(read_input(path), std::string(what) + " " + path);
 }
 
 void check_format(const std::string& f) {

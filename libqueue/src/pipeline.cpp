@@ -30,12 +30,17 @@ namespace {
 
 using nlohmann::json;
 
-// The line each value of a (valid) JSON text starts on, by JSON pointer; for error messages.
-std::map<std::string, int> value_lines(const std::string& text) {
+constexpr std::size_t kMaxWorkflowBytes = std::size_t{1} << 20;
+// No field wfq reads lies deeper than /stages/N/exec/N: deeper values need no line.
+constexpr std::size_t kLineDepth = 4;
+
+// The line each value of a (valid) JSON text starts on, by JSON pointer, down to kLineDepth
+// levels; for error messages. One pass, memory bounded by the values it records.
+std::map<std::string, int> value_lines(std::string_view text) {
     std::map<std::string, int> lines;
     struct Frame {
         bool object;
-        std::string path;
+        std::string path;  // empty below kLineDepth: never looked up
         std::size_t index = 0;
         std::string key;
     };
@@ -59,23 +64,24 @@ std::map<std::string, int> value_lines(const std::string& text) {
             continue;
         }
         if (c == '}' || c == ']') {
-            stack.pop_back();
+            if (!stack.empty()) stack.pop_back();
             continue;
         }
-        if (c == '"' && expect_key) {
+        if (c == '"' && expect_key && !stack.empty()) {
             std::string key;
             for (++i; i < text.size() && text[i] != '"'; ++i) {
                 if (text[i] == '\\' && i + 1 < text.size()) ++i;
-                key += text[i];
+                if (stack.size() <= kLineDepth) key += text[i];
             }
-            stack.back().key = key;
+            stack.back().key = std::move(key);
             expect_key = false;
             continue;
         }
-        std::string path = current_path();
-        lines.emplace(path, line);
+        const bool recorded = stack.size() <= kLineDepth;
+        std::string path = recorded ? current_path() : std::string();
+        if (recorded) lines.emplace(path, line);
         if (c == '{' || c == '[') {
-            stack.push_back({c == '{', path, 0, {}});
+            stack.push_back({c == '{', std::move(path), 0, {}});
             expect_key = c == '{';
             continue;
         }
@@ -84,14 +90,20 @@ std::map<std::string, int> value_lines(const std::string& text) {
                 if (text[i] == '\\') ++i;
             continue;
         }
-        while (i + 1 < text.size() && std::string(",]} \t\r\n").find(text[i + 1]) == std::string::npos) ++i;
+        while (i + 1 < text.size() && std::string_view(",]} \t\r\n").find(text[i + 1]) == std::string_view::npos) ++i;
     }
     return lines;
 }
 
 class WorkflowParser {
 public:
-    WorkflowParser(const std::string& text, std::string name) : m_name(std::move(name)) {
+    WorkflowParser(const std::string& file_text, std::string name) : m_name(std::move(name)) {
+        std::string_view text = file_text;
+        // Bounds first: a deep or huge document would cost far more to parse and to map to lines.
+        if (auto problem = json_text_problem(text, kMaxWorkflowBytes))
+            throw Error(ErrorCode::bad_input, m_name + ": " + *problem);
+        // A UTF-8 byte order mark, as some editors write: not part of the JSON (RFC 8259 8.1).
+        if (text.compare(0, 3, "\xef\xbb\xbf") == 0) text.remove_prefix(3);
         try {
             m_doc = json::parse(text);
         } catch (const json::parse_error& e) {
@@ -99,6 +111,8 @@ public:
             std::size_t upto = std::min<std::size_t>(e.byte, text.size());
             int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(upto), '\n'));
             throw Error(ErrorCode::bad_input, m_name + ":" + std::to_string(line) + ": invalid JSON: " + e.what());
+        } catch (const json::exception& e) {  // out_of_range: a number like 1e400
+            throw Error(ErrorCode::bad_input, m_name + ": invalid JSON: " + e.what());
         }
         m_lines = value_lines(text);
     }
@@ -118,19 +132,17 @@ public:
                 if (!preset) fail("/retry/preset", "unknown preset '" + p + "'");
                 w.policy.backoff = *preset;
             }
-            if (m_doc["retry"].contains("max_attempts")) {
-                auto n = int_at("/retry/max_attempts");
-                if (n < 1 || n > 1000) fail("/retry/max_attempts", "must be between 1 and 1000");
-                w.policy.max_attempts = static_cast<int>(n);
-            }
+            if (m_doc["retry"].contains("max_attempts"))
+                w.policy.max_attempts = static_cast<int>(int_at("/retry/max_attempts", 1, 1000));
             if (m_doc["retry"].contains("permanent_exit_codes")) {
                 const json& codes = m_doc["retry"]["permanent_exit_codes"];
                 if (!codes.is_array()) fail("/retry/permanent_exit_codes", "must be an array of exit codes");
                 w.policy.permanent_exit_codes.clear();
                 for (std::size_t i = 0; i < codes.size(); ++i) {
-                    if (!codes[i].is_number_integer() || codes[i].get<int>() < 1 || codes[i].get<int>() > 255)
-                        fail("/retry/permanent_exit_codes/" + std::to_string(i), "must be an exit code 1..255");
-                    w.policy.permanent_exit_codes.insert(codes[i].get<int>());
+                    std::string at = "/retry/permanent_exit_codes/" + std::to_string(i);
+                    auto code = integer_in(codes[i], 1, 255);
+                    if (!code) fail(at, "must be an exit code 1..255");
+                    w.policy.permanent_exit_codes.insert(static_cast<int>(*code));
                 }
             }
         }
@@ -153,16 +165,10 @@ public:
                     w.state.summary.push_back(p);
                 }
             }
-            if (st.contains("compress_above")) {
-                auto n = int_at("/state/compress_above");
-                if (n < 0) fail("/state/compress_above", "must not be negative");
-                w.state.compress_above = static_cast<std::size_t>(n);
-            }
-            if (st.contains("snapshot_every")) {
-                auto n = int_at("/state/snapshot_every");
-                if (n < 1) fail("/state/snapshot_every", "must be at least 1");
-                w.state.snapshot_every = static_cast<int>(n);
-            }
+            if (st.contains("compress_above"))
+                w.state.compress_above = static_cast<std::size_t>(int_at("/state/compress_above", 0, std::int64_t{1} << 40));
+            if (st.contains("snapshot_every"))
+                w.state.snapshot_every = static_cast<int>(int_at("/state/snapshot_every", 1, 1000000));
         }
         if (!m_doc.contains("stages")) fail("/stages", "missing: a workflow needs stages");
         if (!m_doc["stages"].is_array() || m_doc["stages"].empty()) fail("/stages", "must be a non-empty array");
@@ -227,10 +233,20 @@ private:
         if (auto problem = name_problem(name, 200)) fail(pointer, *problem);
         return name;
     }
-    std::int64_t int_at(const std::string& pointer) {
+    // An integer between lo and hi, read without wrapping (4294967297 is not 1, 2^64 - 1 not -1).
+    static std::optional<std::int64_t> integer_in(const json& v, std::int64_t lo, std::int64_t hi) {
+        if (!v.is_number_integer()) return std::nullopt;
+        if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(hi)) return std::nullopt;
+        const std::int64_t n = v.get<std::int64_t>();
+        if (n < lo || n > hi) return std::nullopt;
+        return n;
+    }
+    std::int64_t int_at(const std::string& pointer, std::int64_t lo, std::int64_t hi) {
         const json* v = at(pointer);
         if (!v || !v->is_number_integer()) fail(pointer, "must be an integer");
-        return v->get<std::int64_t>();
+        auto n = integer_in(*v, lo, hi);
+        if (!n) fail(pointer, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+        return *n;
     }
     std::int64_t duration_at(const std::string& pointer) {
         const json* v = at(pointer);

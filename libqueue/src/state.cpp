@@ -1,11 +1,41 @@
 #include <wfq/errors.h>
 #include <wfq/gzip.h>
+#include <wfq/json_check.h>
 #include <wfq/state.h>
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+#include <limits>
+
 namespace wfq {
 namespace {
+
+bool is_negative_integer(const Json& v) { return v.is_number_integer() && !v.is_number_unsigned() && v.get<std::int64_t>() < 0; }
+
+// An integer (int64 or uint64, as nlohmann holds them) and a double, compared as numbers, with
+// no rounding: nlohmann converts the integer to a double first (2^53 + 1 == 2^53.0).
+bool integer_equals_double(const Json& integer, double d) {
+    if (!std::isfinite(d) || std::trunc(d) != d) return false;
+    if (is_negative_integer(integer))
+        return d >= -9223372036854775808.0 && d < 0 && static_cast<std::int64_t>(d) == integer.get<std::int64_t>();
+    return d >= 0 && d < 18446744073709551616.0 && static_cast<std::uint64_t>(d) == integer.get<std::uint64_t>();
+}
+
+bool numbers_equal(const Json& a, const Json& b, JsonEquality mode) {
+    const bool af = a.is_number_float(), bf = b.is_number_float();
+    if (af && bf) {
+        const double x = a.get<double>(), y = b.get<double>();
+        return x == y && (mode == JsonEquality::numeric || std::signbit(x) == std::signbit(y));
+    }
+    if (af != bf) {
+        if (mode == JsonEquality::same_text) return false;  // 1 and 1.0 are written differently
+        return af ? integer_equals_double(b, a.get<double>()) : integer_equals_double(a, b.get<double>());
+    }
+    // Both integers: nlohmann compares int64 with uint64 by casting, so 2^64 - 1 == -1.
+    if (is_negative_integer(a) != is_negative_integer(b)) return false;
+    return is_negative_integer(a) ? a.get<std::int64_t>() == b.get<std::int64_t>() : a.get<std::uint64_t>() == b.get<std::uint64_t>();
+}
 
 using Tokens = std::vector<std::string>;
 
@@ -122,8 +152,11 @@ const Json& member_value(const Json& op, std::size_t n) {
     return *it;
 }
 
+bool same(const Json& a, const Json& b) { return json_equal(a, b, JsonEquality::same_text); }
+
+// Recursive, but over documents parsed with a depth limit (kMaxJsonDepth).
 void diff_into(const Json& a, const Json& b, const std::string& path, Json& patch) {
-    if (a == b) return;
+    if (same(a, b)) return;
     if (a.is_object() && b.is_object()) {
         for (auto it = a.begin(); it != a.end(); ++it)
             if (!b.contains(it.key())) patch.push_back({{"op", "remove"}, {"path", path + "/" + escape_token(it.key())}});
@@ -137,8 +170,8 @@ void diff_into(const Json& a, const Json& b, const std::string& path, Json& patc
     }
     if (a.is_array() && b.is_array()) {
         std::size_t n = a.size(), m = b.size(), pre = 0, suf = 0;
-        while (pre < n && pre < m && a[pre] == b[pre]) ++pre;
-        while (suf < n - pre && suf < m - pre && a[n - 1 - suf] == b[m - 1 - suf]) ++suf;
+        while (pre < n && pre < m && same(a[pre], b[pre])) ++pre;
+        while (suf < n - pre && suf < m - pre && same(a[n - 1 - suf], b[m - 1 - suf])) ++suf;
         std::size_t old_mid = n - pre - suf, new_mid = m - pre - suf, common = std::min(old_mid, new_mid);
         for (std::size_t i = 0; i < common; ++i) diff_into(a[pre + i], b[pre + i], path + "/" + std::to_string(pre + i), patch);
         for (std::size_t i = common; i < old_mid; ++i)
@@ -151,6 +184,31 @@ void diff_into(const Json& a, const Json& b, const std::string& path, Json& patc
 }
 
 }  // namespace
+
+bool json_equal(const Json& a, const Json& b, JsonEquality mode) {
+    // An explicit stack: no recursion, whatever the depth of what is compared.
+    std::vector<std::pair<const Json*, const Json*>> todo{{&a, &b}};
+    while (!todo.empty()) {
+        auto [x, y] = todo.back();
+        todo.pop_back();
+        if (x->is_number() && y->is_number()) {
+            if (!numbers_equal(*x, *y, mode)) return false;
+            continue;
+        }
+        if (x->type() != y->type() || x->size() != y->size()) return false;
+        if (x->is_object()) {
+            for (auto i = x->begin(), j = y->begin(); i != x->end(); ++i, ++j) {  // both sorted by key
+                if (i.key() != j.key()) return false;
+                todo.emplace_back(&i.value(), &j.value());
+            }
+        } else if (x->is_array()) {
+            for (std::size_t i = 0; i < x->size(); ++i) todo.emplace_back(&(*x)[i], &(*y)[i]);
+        } else if (*x != *y) {  // strings, booleans, null, binary
+            return false;
+        }
+    }
+    return true;
+}
 
 Json apply_json_patch(const Json& doc, const Json& patch) {
     if (!patch.is_array()) throw Error(ErrorCode::bad_input, "a JSON Patch must be an array of operations");
@@ -187,7 +245,7 @@ Json apply_json_patch(const Json& doc, const Json& patch) {
                 add_at(result, tokens, path, std::move(v));
             } else if (name == "test") {
                 const Json& want = member_value(op, n);
-                if (resolve(result, tokens, tokens.size(), path) != want)
+                if (!json_equal(resolve(result, tokens, tokens.size(), path), want, JsonEquality::numeric))
                     throw Error(ErrorCode::bad_input, "test failed at '" + path + "'");
             } else {
                 throw Error(ErrorCode::bad_input, "unknown op '" + name + "'");
@@ -224,7 +282,7 @@ Json diff_merge_patch(const Json& a, const Json& b) {
     for (auto it = b.begin(); it != b.end(); ++it) {
         auto old = a.find(it.key());
         if (old == a.end()) patch[it.key()] = it.value();
-        else if (*old != it.value()) patch[it.key()] = diff_merge_patch(*old, it.value());
+        else if (!same(*old, it.value())) patch[it.key()] = diff_merge_patch(*old, it.value());
     }
     return patch;
 }
@@ -291,8 +349,8 @@ Json restore_context(const std::vector<Checkpoint>& checkpoints) {
     for (std::size_t i = start; i < checkpoints.size(); ++i) {
         const Checkpoint& c = checkpoints[i];
         try {
-            std::string body = c.gzipped ? gzip_decompress(c.blob) : c.blob;
-            Json parsed = Json::parse(body);
+            std::string body = c.gzipped ? gzip_decompress(c.blob, kMaxJsonBytes) : c.blob;
+            Json parsed = parse_bounded_json(body, "its body");
             ctx = c.kind == "snapshot" ? std::move(parsed) : apply_json_patch(ctx, parsed);
         } catch (const std::exception& e) {
             throw Error(ErrorCode::bad_input, "checkpoint " + std::to_string(c.seq) + " (" + c.stage + ") is corrupt: " + e.what());

@@ -64,6 +64,21 @@ TEST(NewJob, ParsesNdjsonLines) {
         EXPECT_EQ(code_of([&] { parse_job_line(bad, defaults); }), ErrorCode::bad_input) << bad;
 }
 
+// Found by fuzzing: priority 4294967296 and max_attempts 4294967297 were narrowed to int before
+// any check and stored as 0 and 1.
+TEST(NewJob, NdjsonIntegersAreCheckedBeforeNarrowing) {
+    for (const char* bad : {R"({"type":"t","priority":4294967296})", R"({"type":"t","priority":-4294967296})",
+                            R"({"type":"t","priority":18446744073709551615})", R"({"type":"t","priority":1000001})",
+                            R"({"type":"t","max_attempts":4294967297})", R"({"type":"t","max_attempts":0})",
+                            R"({"type":"t","max_attempts":18446744073709551615})"}) {
+        std::string msg = error_of([&] { parse_job_line(bad, NewJob{}); }, ErrorCode::bad_input);
+        EXPECT_NE(msg.find("must be between"), std::string::npos) << bad << ": " << msg;
+    }
+    auto j = parse_job_line(R"({"type":"t","priority":-1000000,"max_attempts":1000})", NewJob{});
+    EXPECT_EQ(j.priority, -1000000);
+    EXPECT_EQ(j.max_attempts, 1000);
+}
+
 TEST(NewJobs, BadPayloadsAndNamesAreRefused) {
     DefaultRandom random;
     auto with = [&](auto change) {

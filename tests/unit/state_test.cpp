@@ -141,6 +141,52 @@ TEST(JsonPatch, PropertyDiffThenApplyGivesTheTarget) {
     }
 }
 
+// Found by fuzzing: nlohmann's == rounds integers to doubles and casts uint64 to int64, so diff
+// printed [] for documents that differ beyond 2^53 or in sign at 2^64, and a checkpoint delta
+// could lose the change.
+TEST(JsonPatch, DiffComparesNumbersExactly) {
+    auto diff_of = [](const char* a, const char* b) {
+        json x = json::parse(a), y = json::parse(b);
+        json patch = diff_json_patch(x, y);
+        EXPECT_EQ(canonical(apply_json_patch(x, patch)), canonical(y)) << a << " -> " << b;
+        return patch.size();
+    };
+    EXPECT_EQ(diff_of("[18446744073709551615]", "[-1]"), 1u);
+    EXPECT_EQ(diff_of("[9007199254740993]", "[9007199254740992.0]"), 1u);
+    EXPECT_EQ(diff_of("[9223372036854775807]", "[9223372036854775808]"), 1u);
+    // One number held as int64 or as uint64 is the same number, written alike.
+    EXPECT_TRUE(json_equal(json(std::int64_t{5}), json(std::uint64_t{5}), JsonEquality::same_text));
+    EXPECT_EQ(diff_of("[9223372036854775808]", "[-9223372036854775808]"), 1u);
+    EXPECT_EQ(diff_of("[1]", "[1.0]"), 1u);
+    EXPECT_EQ(diff_of("[0.0]", "[-0.0]"), 1u);
+    EXPECT_EQ(diff_of(R"({"a": [1, 2.5, {"b": 3}]})", R"({"a": [1, 2.5, {"b": 3}]})"), 0u);
+    EXPECT_EQ(diff_merge_patch(json::parse(R"({"a": 18446744073709551615})"), json::parse(R"({"a": -1})")).size(), 1u);
+
+    EXPECT_TRUE(json_equal(json::parse("1"), json::parse("1.0"), JsonEquality::numeric));
+    EXPECT_FALSE(json_equal(json::parse("1"), json::parse("1.0"), JsonEquality::same_text));
+    EXPECT_FALSE(json_equal(json::parse("18446744073709551615"), json::parse("-1"), JsonEquality::numeric));
+    EXPECT_FALSE(json_equal(json::parse("9007199254740993"), json::parse("9007199254740992.0"), JsonEquality::numeric));
+    EXPECT_TRUE(json_equal(json::parse("-9223372036854775808"), json::parse("-9223372036854775808.0"), JsonEquality::numeric));
+    EXPECT_FALSE(json_equal(json::parse("18446744073709551615"), json::parse("18446744073709551616.0"), JsonEquality::numeric));
+    // RFC 6902's test compares numbers by value, exactly.
+    EXPECT_NO_THROW(apply_json_patch(json::parse("[1]"), json::parse(R"([{"op":"test","path":"/0","value":1.0}])")));
+    EXPECT_THROW(apply_json_patch(json::parse("[18446744073709551615]"), json::parse(R"([{"op":"test","path":"/0","value":-1}])")),
+                 Error);
+}
+
+TEST(JsonPatch, EqualityIsIterative) {
+    // Deeper than any recursion would survive: json_equal walks with a stack of its own.
+    json a = json::array(), b = json::array();
+    json *x = &a, *y = &b;
+    for (int i = 0; i < 200000; ++i) {
+        x = &x->emplace_back(json::array());
+        y = &y->emplace_back(json::array());
+    }
+    EXPECT_TRUE(json_equal(a, b, JsonEquality::same_text));
+    y->push_back(1);
+    EXPECT_FALSE(json_equal(a, b, JsonEquality::same_text));
+}
+
 TEST(MergePatch, FollowsRfc7396Examples) {
     json target = json::parse(R"({"title":"Goodbye!","author":{"givenName":"John","familyName":"Doe"},"tags":["example","sample"],"content":"This will be unchanged"})");
     json patch = json::parse(R"({"title":"Hello!","phoneNumber":"+01-123-456-7890","author":{"familyName":null},"tags":["example"]})");

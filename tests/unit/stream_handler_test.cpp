@@ -1,3 +1,4 @@
+#include <wfq/errors.h>
 #include <wfq/stream_handler.h>
 
 #include <gtest/gtest.h>
@@ -20,6 +21,33 @@ Job job(std::int64_t id, const std::string& type = "t") {
     j.payload = "{\"a\":\n1}";
     j.correlation_id = "c";
     return j;
+}
+
+// The answer lines a handler writes, read without a process (tests/fuzz/stream_line_fuzzer.cpp
+// feeds it anything).
+TEST(StreamAnswer, ParsesTheProtocolAndRefusesTheRest) {
+    auto ok = parse_stream_answer(R"({"id": 42, "ok": true, "result": {"n": 1}})");
+    EXPECT_EQ(ok.id, 42);
+    EXPECT_EQ(ok.result.outcome, HandlerResult::Outcome::success);
+    EXPECT_EQ(*ok.result.output, R"({"n":1})");
+    auto failed = parse_stream_answer(R"({"id": 7, "ok": false, "error": "boom", "permanent": true})");
+    EXPECT_EQ(failed.result.outcome, HandlerResult::Outcome::failure);
+    EXPECT_EQ(failed.result.error, "boom");
+    EXPECT_TRUE(failed.result.permanent);
+    auto snooze = parse_stream_answer(R"({"id": 7, "snooze": "30s"})");
+    EXPECT_EQ(snooze.result.outcome, HandlerResult::Outcome::snoozed);
+    EXPECT_EQ(snooze.result.delay_ms, 30000);
+    EXPECT_EQ(parse_stream_answer(R"({"id": 7, "snooze": "99999999d"})").result.error_class, "bad_output");
+    EXPECT_EQ(parse_stream_answer(R"({"id": 7})").result.error_class, "protocol");
+    for (std::string bad : {std::string("not json"), std::string(R"({"ok": true})"), std::string(R"({"id": "7", "ok": true})"),
+                            std::string("[") + std::string(5000, '[') + std::string(5001, ']'), std::string("{\"id\":1}\0x", 12)}) {
+        try {
+            parse_stream_answer(bad);
+            ADD_FAILURE() << "accepted: " << bad.substr(0, 40);
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), ErrorCode::bad_input);
+        }
+    }
 }
 
 StreamHandlerOptions sh(const std::string& script) {

@@ -15,6 +15,17 @@ namespace wfq {
 constexpr int kMaxJsonDepth = 1000;                     // arrays and objects inside each other
 constexpr std::size_t kMaxJsonBytes = std::size_t{64} << 20;  // 64 MiB of JSON text
 
+// What makes text unfit to parse, before parsing it: "is too large (N bytes, at most M)", "has a
+// NUL byte at byte N, …", "is nested more than 1000 levels deep"; nullopt when nothing does.
+std::optional<std::string> json_text_problem(std::string_view text, std::size_t max_bytes);
+
+// Parses text as JSON (RFC 8259) within bounds, for any JSON that comes from outside (files,
+// handler output, stored blobs): at most max_bytes, nested at most kMaxJsonDepth deep, no raw
+// NUL byte (nlohmann's lexer stops at one and would ignore what follows), numbers a double can
+// hold (1e400 is refused). Throws Error(bad_input): "WHAT is too large (…)", "WHAT is nested
+// more than 1000 levels deep", "WHAT is not valid JSON: …", "WHAT has a NUL byte at byte N …".
+nlohmann::json parse_bounded_json(std::string_view text, const std::string& what, std::size_t max_bytes = kMaxJsonBytes);
+
 // Parses text as a document the queue can store: JSON (RFC 8259) in UTF-8, at most
 // kMaxJsonBytes, nested at most kMaxJsonDepth deep, no \u0000 in any string or key. Throws
 // Error(bad_input) naming what: "WHAT is not valid JSON: …", "WHAT: the string at /a/b contains

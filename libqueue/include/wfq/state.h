@@ -11,11 +11,20 @@ namespace wfq {
 
 using Json = nlohmann::json;
 
+enum class JsonEquality {
+    numeric,    // RFC 6902's "test": numbers equal by value, exactly (1 == 1.0, 2^53 + 1 != 2^53)
+    same_text,  // what canonical() writes is the same: also 1 != 1.0 and 0.0 != -0.0
+};
+// Compares two documents with exact numbers (nlohmann's == rounds integers to doubles and takes
+// 2^64 - 1 for -1). Iterative: no recursion whatever their depth.
+bool json_equal(const Json& a, const Json& b, JsonEquality mode);
+
 // RFC 6902: applies patch to doc and returns the result. Throws Error(bad_input) naming the
 // failing operation for anything the RFC says to reject (missing members, bad pointers,
 // out-of-range indices, add/remove under a primitive, move into its own child, failed test).
 Json apply_json_patch(const Json& doc, const Json& patch);
-// A patch p with apply_json_patch(a, p) == b.
+// A patch p with canonical(apply_json_patch(a, p)) == canonical(b): every difference json_equal
+// (same_text) sees, numbers exactly.
 Json diff_json_patch(const Json& a, const Json& b);
 
 // RFC 7396.

@@ -305,7 +305,9 @@ std::string resolve_pooler(const std::string& flag_value);
 
 // --db, else WFQ_DB, else DATABASE_URL, else sqlite:$XDG_STATE_HOME/wfq/wfq.db.
 std::string resolve_db_url(const std::string& flag_value);
-// Hides passwords in URLs and keyword strings.
+// Hides passwords in URLs and keyword strings as "***": every password libpq's own parser would
+// find (URI userinfo up to '@', `?password=` up to '&', keyword values with quotes and backslash
+// escapes), and in free text (error messages) any `password=` and `://user:password@`.
 std::string redact_dsn(const std::string& dsn);
 // Opens (and on SQLite migrates) the store; Error(config) on a bad URL, Error(db_unavailable)
 // when the server cannot be reached.

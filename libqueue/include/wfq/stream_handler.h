@@ -32,6 +32,16 @@ struct StreamHandlerOptions {
 // deadlines (timeout_ms) and the stop grace are measured on clock.
 std::unique_ptr<Handler> make_stream_handler(const StreamHandlerOptions& options, Clock& clock = SystemClock::instance());
 
+// One line a stream handler wrote, read per the protocol: the job it answers and the outcome.
+struct StreamAnswer {
+    std::int64_t id = 0;
+    HandlerResult result;
+};
+// Throws Error(bad_input) "a line that is not JSON: …" or "a line without a numeric \"id\": …"
+// (a protocol error: the handler is restarted); an answer without "ok" or with a bad "snooze"
+// is a failed job (error_class protocol or bad_output), not an exception.
+StreamAnswer parse_stream_answer(const std::string& line);
+
 // The NDJSON line wfq sends for job (no newline); deadline_ms is a Unix time in ms, or 0.
 std::string stream_job_line(const Job& job, std::int64_t deadline_ms);
 

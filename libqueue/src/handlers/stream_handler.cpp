@@ -54,6 +54,52 @@ std::string head(const std::string& line) {
     return to_valid_utf8(h);
 }
 
+HandlerResult to_result(std::int64_t id, const json& msg, const std::string& line) {
+    HandlerResult r;
+    if (msg.contains("snooze")) {
+        std::string error;
+        try {
+            const auto& v = msg["snooze"];
+            if (!v.is_string()) throw Error(ErrorCode::bad_input, "must be a duration string such as \"30s\"");
+            std::int64_t ms = parse_duration_ms(v.get<std::string>());
+            if (ms <= 0) throw Error(ErrorCode::bad_input, "must be positive");
+            r.outcome = HandlerResult::Outcome::snoozed;
+            r.delay_ms = ms;
+        } catch (const std::exception& e) {
+            r.outcome = HandlerResult::Outcome::failure;
+            r.error_class = "bad_output";
+            r.error = std::string("handler asked to snooze with an invalid \"snooze\": ") + e.what();
+        }
+        return r;
+    }
+    auto ok = msg.find("ok");
+    if (ok == msg.end() || !ok->is_boolean()) {
+        r.outcome = HandlerResult::Outcome::failure;
+        r.error_class = "protocol";
+        r.error = "the answer has neither \"ok\": true/false nor \"snooze\": " + head(line);
+        return r;
+    }
+    if (ok->get<bool>()) {
+        r.outcome = HandlerResult::Outcome::success;
+        auto res = msg.find("result");
+        if (res != msg.end() && !res->is_null()) {
+            std::string why_not;
+            r.output = result_to_keep(res->dump(-1, ' ', false, json::error_handler_t::replace), false, why_not);
+            if (!why_not.empty()) log::warn(why_not + "; result not kept", {{"job_id", std::to_string(id)}});
+        }
+        return r;
+    }
+    r.outcome = HandlerResult::Outcome::failure;
+    r.error_class = "handler_error";
+    auto err = msg.find("error");
+    if (err == msg.end() || err->is_null()) r.error = "the handler reported a failure";
+    else r.error = err->is_string() ? err->get<std::string>() : err->dump(-1, ' ', false, json::error_handler_t::replace);
+    r.error = to_valid_utf8(r.error.size() > 4096 ? r.error.substr(0, 4096) : r.error);
+    auto permanent = msg.find("permanent");
+    r.permanent = permanent != msg.end() && permanent->is_boolean() && permanent->get<bool>();
+    return r;
+}
+
 // One job sent to a process and not yet answered (or given up).
 struct Waiter {
     std::mutex mutex;
@@ -506,16 +552,14 @@ private:
 
     // Handles one answer line; false after a protocol error (the process is being killed).
     bool answer(Proc& proc, const std::string& line) {
-        json msg = json::parse(line, nullptr, false);
-        if (msg.is_discarded()) {
-            protocol_error(proc, "a line that is not JSON: " + head(line));
+        StreamAnswer parsed;
+        try {
+            parsed = parse_stream_answer(line);
+        } catch (const Error& e) {
+            protocol_error(proc, e.what());
             return false;
         }
-        if (!msg.is_object() || !msg.contains("id") || !msg["id"].is_number_integer()) {
-            protocol_error(proc, "a line without a numeric \"id\": " + head(line));
-            return false;
-        }
-        const std::int64_t id = msg["id"].get<std::int64_t>();
+        const std::int64_t id = parsed.id;
         std::shared_ptr<Waiter> waiter;
         {
             std::lock_guard<std::mutex> lock(m_mutex);
@@ -536,59 +580,13 @@ private:
             proc.remember(id, "answered");
             proc.answered_any = true;
         }
-        HandlerResult r = to_result(id, msg, line);
+        HandlerResult r = std::move(parsed.result);
         std::lock_guard<std::mutex> wl(waiter->mutex);
         if (waiter->done) return true;  // given up at this very moment
         waiter->result = std::move(r);
         waiter->done = true;
         waiter->cv.notify_all();
         return true;
-    }
-
-    static HandlerResult to_result(std::int64_t id, const json& msg, const std::string& line) {
-        HandlerResult r;
-        if (msg.contains("snooze")) {
-            std::string error;
-            try {
-                const auto& v = msg["snooze"];
-                if (!v.is_string()) throw Error(ErrorCode::bad_input, "must be a duration string such as \"30s\"");
-                std::int64_t ms = parse_duration_ms(v.get<std::string>());
-                if (ms <= 0) throw Error(ErrorCode::bad_input, "must be positive");
-                r.outcome = HandlerResult::Outcome::snoozed;
-                r.delay_ms = ms;
-            } catch (const std::exception& e) {
-                r.outcome = HandlerResult::Outcome::failure;
-                r.error_class = "bad_output";
-                r.error = std::string("handler asked to snooze with an invalid \"snooze\": ") + e.what();
-            }
-            return r;
-        }
-        auto ok = msg.find("ok");
-        if (ok == msg.end() || !ok->is_boolean()) {
-            r.outcome = HandlerResult::Outcome::failure;
-            r.error_class = "protocol";
-            r.error = "the answer has neither \"ok\": true/false nor \"snooze\": " + head(line);
-            return r;
-        }
-        if (ok->get<bool>()) {
-            r.outcome = HandlerResult::Outcome::success;
-            auto res = msg.find("result");
-            if (res != msg.end() && !res->is_null()) {
-                std::string why_not;
-                r.output = result_to_keep(res->dump(-1, ' ', false, json::error_handler_t::replace), false, why_not);
-                if (!why_not.empty()) log::warn(why_not + "; result not kept", {{"job_id", std::to_string(id)}});
-            }
-            return r;
-        }
-        r.outcome = HandlerResult::Outcome::failure;
-        r.error_class = "handler_error";
-        auto err = msg.find("error");
-        if (err == msg.end() || err->is_null()) r.error = "the handler reported a failure";
-        else r.error = err->is_string() ? err->get<std::string>() : err->dump(-1, ' ', false, json::error_handler_t::replace);
-        r.error = to_valid_utf8(r.error.size() > 4096 ? r.error.substr(0, 4096) : r.error);
-        auto permanent = msg.find("permanent");
-        r.permanent = permanent != msg.end() && permanent->is_boolean() && permanent->get<bool>();
-        return r;
     }
 
     // Waits for pid to exit: at once when it crashed, within grace when stopping (then SIGTERM,
@@ -648,6 +646,24 @@ private:
 };
 
 }  // namespace
+
+StreamAnswer parse_stream_answer(const std::string& line) {
+    json msg;
+    try {
+        // Bounded like any JSON from outside: nesting and NUL bytes (the line length is capped
+        // by the reader).
+        msg = parse_bounded_json(line, "");
+    } catch (const Error&) {
+        throw Error(ErrorCode::bad_input, "a line that is not JSON: " + head(line));
+    }
+    auto id = msg.is_object() ? msg.find("id") : msg.end();
+    if (!msg.is_object() || id == msg.end() || !id->is_number_integer())
+        throw Error(ErrorCode::bad_input, "a line without a numeric \"id\": " + head(line));
+    StreamAnswer a;
+    a.id = id->get<std::int64_t>();
+    a.result = to_result(a.id, msg, line);
+    return a;
+}
 
 std::string stream_job_line(const Job& job, std::int64_t deadline_ms) {
     std::string s;

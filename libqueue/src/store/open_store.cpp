@@ -4,7 +4,6 @@
 #include <wfq/retry.h>
 
 #include <cstdlib>
-#include <regex>
 
 namespace wfq {
 
@@ -17,13 +16,6 @@ std::string resolve_db_url(const std::string& flag_value) {
     else if (const char* home = std::getenv("HOME"); home && *home) state = std::string(home) + "/.local/state";
     else state = ".";
     return "sqlite:" + state + "/wfq/wfq.db";
-}
-
-std::string redact_dsn(const std::string& dsn) {
-    static const std::regex url_password(R"((://[^:/@\s]*:)[^@\s]*@)");
-    static const std::regex kw_password(R"((password\s*=\s*)('([^'\\]|\\.)*'|\S+))", std::regex::icase);
-    std::string out = std::regex_replace(dsn, url_password, "$1***@");
-    return std::regex_replace(out, kw_password, "$1***");
 }
 
 static bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }

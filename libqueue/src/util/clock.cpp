@@ -100,48 +100,91 @@ std::string format_time(TimeMs t) {
     return buf;
 }
 
+namespace {
+
+bool leap_year(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+int days_in_month(int y, int m) {
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && leap_year(y) ? 29 : days[m - 1];
+}
+
+// Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (Howard Hinnant's
+// days_from_civil): no timegm, which normalises out-of-range fields instead of refusing them.
+std::int64_t days_from_civil(int y, int m, int d) {
+    y -= m <= 2;
+    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * static_cast<unsigned>(m + (m > 2 ? -3 : 9)) + 2) / 5 + static_cast<unsigned>(d) - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+}  // namespace
+
 TimeMs parse_time(const std::string& text) {
-    int y, mo, d, h, mi, s;
-    char sep;
-    int consumed = 0;
-    if (std::sscanf(text.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi, &s, &consumed) != 7 ||
-        (sep != 'T' && sep != 't' && sep != ' ') || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
-        throw Error(ErrorCode::usage, "invalid time '" + text + "': use RFC 3339, e.g. 2026-11-25T17:00:00Z");
-    std::size_t i = static_cast<std::size_t>(consumed);
+    // RFC 3339's date-time, exactly: full-date "T" full-time, every field its fixed number of
+    // digits (no sign, no padding), a day that exists in its month, Z or a +HH:MM / -HH:MM offset.
+    // A space for the T is accepted (RFC 3339 allows it, and `date --rfc-3339` writes one).
+    const std::string shown = text.size() > 64 ? text.substr(0, 64) + "..." : text;
+    auto bad = [&](const std::string& why) {
+        return Error(ErrorCode::usage, "invalid time '" + shown + "': " + why + "; use RFC 3339, e.g. 2026-11-25T17:00:00Z");
+    };
+    std::size_t i = 0;
+    auto digits = [&](std::size_t n, const char* field) {
+        int v = 0;
+        for (std::size_t k = 0; k < n; ++k, ++i) {
+            if (i >= text.size() || text[i] < '0' || text[i] > '9')
+                throw bad(std::string("the ") + field + " must be " + std::to_string(n) + " digits");
+            v = v * 10 + (text[i] - '0');
+        }
+        return v;
+    };
+    auto expect = [&](char c, const char* where) {
+        if (i >= text.size() || text[i] != c) throw bad(std::string("expected '") + c + "' " + where);
+        ++i;
+    };
+    const int y = digits(4, "year");
+    expect('-', "after the year");
+    const int mo = digits(2, "month");
+    expect('-', "after the month");
+    const int d = digits(2, "day");
+    if (i >= text.size() || (text[i] != 'T' && text[i] != 't' && text[i] != ' ')) throw bad("expected 'T' after the date");
+    ++i;
+    const int h = digits(2, "hour");
+    expect(':', "after the hour");
+    const int mi = digits(2, "minute");
+    expect(':', "after the minute");
+    const int s = digits(2, "second");
+    if (mo < 1 || mo > 12) throw bad("month out of range");
+    if (d < 1 || d > days_in_month(y, mo)) throw bad("day out of range for its month");
+    if (h > 23 || mi > 59 || s > 60) throw bad("time of day out of range");
     int ms = 0;
     if (i < text.size() && text[i] == '.') {
-        int digits = 0;
+        std::size_t count = 0;
         ++i;
-        while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-            if (digits < 3) ms = ms * 10 + (text[i] - '0');
-            ++digits;
-            ++i;
-        }
-        if (digits == 0) throw Error(ErrorCode::usage, "invalid time '" + text + "': empty fraction");
-        for (int k = digits; k < 3; ++k) ms *= 10;
+        for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++count)
+            if (count < 3) ms = ms * 10 + (text[i] - '0');
+        if (count == 0) throw bad("empty fraction");
+        for (std::size_t k = count; k < 3; ++k) ms *= 10;
     }
-    long offset_s = 0;
+    std::int64_t offset_s = 0;
     if (i < text.size() && (text[i] == 'Z' || text[i] == 'z')) {
         ++i;
     } else if (i < text.size() && (text[i] == '+' || text[i] == '-')) {
-        int oh, om;
-        if (std::sscanf(text.c_str() + i + 1, "%2d:%2d", &oh, &om) != 2 || text.size() != i + 6)
-            throw Error(ErrorCode::usage, "invalid time '" + text + "': bad UTC offset");
-        offset_s = (oh * 3600L + om * 60L) * (text[i] == '+' ? 1 : -1);
-        i += 6;
+        const int sign = text[i++] == '+' ? 1 : -1;
+        const int oh = digits(2, "offset hour");
+        expect(':', "in the UTC offset");
+        const int om = digits(2, "offset minute");
+        if (oh > 23 || om > 59) throw bad("UTC offset out of range");
+        offset_s = sign * (oh * 3600 + om * 60);
     } else {
-        throw Error(ErrorCode::usage, "invalid time '" + text + "': needs Z or a UTC offset (RFC 3339)");
+        throw bad("needs Z or a UTC offset");
     }
-    if (i != text.size()) throw Error(ErrorCode::usage, "invalid time '" + text + "': trailing text");
-    std::tm tm{};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    std::time_t secs = timegm(&tm);
-    return (static_cast<TimeMs>(secs) - offset_s) * 1000 + ms;
+    if (i != text.size()) throw bad("trailing text");
+    // A leap second (:60) counts as the next second, as timegm did.
+    const std::int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+    return (secs - offset_s) * 1000 + ms;
 }
 
 std::string make_uuid(Random& random) {

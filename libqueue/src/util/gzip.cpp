@@ -28,7 +28,7 @@ std::string gzip_compress(const std::string& data, int level) {
     return out;
 }
 
-std::string gzip_decompress(const std::string& data) {
+std::string gzip_decompress(const std::string& data, std::size_t max_output) {
     if (!looks_gzipped(data)) throw Error(ErrorCode::bad_input, "not gzip data (bad magic number)");
     std::string out;
     std::size_t pos = 0;
@@ -49,6 +49,10 @@ std::string gzip_decompress(const std::string& data) {
                 throw Error(ErrorCode::bad_input, "corrupt gzip data: " + msg);
             }
             out.append(buf, sizeof buf - zs.avail_out);
+            if (out.size() > max_output) {
+                inflateEnd(&zs);
+                throw Error(ErrorCode::bad_input, "gzip data inflates to more than " + std::to_string(max_output) + " bytes");
+            }
         } while (rc != Z_STREAM_END);
         pos += zs.total_in;
         inflateEnd(&zs);

@@ -17,10 +17,9 @@ const std::string kNulNote = "contains \\u0000 (NUL), which the queue does not s
 std::string too_deep() { return "nested more than " + std::to_string(kMaxJsonDepth) + " levels deep"; }
 
 // What one pass over the text finds before parsing: whether arrays and objects nest too deep
-// (nlohmann's parser has no limit, and dump() recurses), and whether a string holds \u0000.
+// (nlohmann's parser has no limit, and dump(), == and our diff recurse).
 struct Scan {
     bool too_deep = false;
-    bool nul_escape = false;
 };
 
 Scan scan(std::string_view t) {
@@ -31,7 +30,6 @@ Scan scan(std::string_view t) {
         char c = t[i];
         if (in_string) {
             if (c == '\\') {
-                if (t.compare(i + 1, 5, "u0000") == 0) s.nul_escape = true;
                 ++i;  // the escaped character (for \u, the hex digits are plain string bytes)
             } else if (c == '"') {
                 in_string = false;
@@ -100,24 +98,41 @@ std::optional<std::string> storable_json_problem(const json& doc) {
     return problem_in(doc, 0, path);
 }
 
-json parse_storable_json(std::string_view text, const std::string& what) {
-    // "WHAT is …" and "WHAT: …"; without a name (an NDJSON line, whose number the caller adds)
-    // just the problem.
+std::optional<std::string> json_text_problem(std::string_view text, std::size_t max_bytes) {
+    if (text.size() > max_bytes) {
+        std::string limit = max_bytes >= (std::size_t{1} << 20) ? std::to_string(max_bytes >> 20) + " MiB" : std::to_string(max_bytes >> 10) + " KiB";
+        return "is too large (" + std::to_string(text.size()) + " bytes, at most " + limit + ")";
+    }
+    // nlohmann's lexer takes a NUL byte for the end of the text: what follows one would be
+    // ignored, and kept by whoever stores the text as given.
+    if (auto nul = text.find('\0'); nul != std::string_view::npos)
+        return "has a NUL byte at byte " + std::to_string(nul + 1) + ", which JSON text cannot hold";
+    if (scan(text).too_deep) return "is " + too_deep();
+    return std::nullopt;
+}
+
+json parse_bounded_json(std::string_view text, const std::string& what, std::size_t max_bytes) {
     auto is = [&](const std::string& state) { return Error(ErrorCode::bad_input, what.empty() ? state : what + " is " + state); };
-    auto has = [&](const std::string& problem) { return Error(ErrorCode::bad_input, what.empty() ? problem : what + ": " + problem); };
-    if (text.size() > kMaxJsonBytes)
-        throw is("too large (" + std::to_string(text.size()) + " bytes, at most " + std::to_string(kMaxJsonBytes >> 20) + " MiB)");
-    if (text.compare(0, 3, "\xef\xbb\xbf") == 0)
-        throw is("prefixed by a UTF-8 byte order mark (U+FEFF), which PostgreSQL refuses; remove it");
-    Scan s = scan(text);
-    if (s.too_deep) throw is(too_deep());
+    if (auto problem = json_text_problem(text, max_bytes))
+        throw Error(ErrorCode::bad_input, what.empty() ? problem->substr(problem->find(' ') + 1) : what + " " + *problem);
     json doc;
     try {
         doc = json::parse(text);
     } catch (const json::exception& e) {  // parse errors, and out_of_range for numbers like 1e400
         throw is(std::string("not valid JSON: ") + e.what());
     }
-    if (s.nul_escape)
+    return doc;
+}
+
+json parse_storable_json(std::string_view text, const std::string& what) {
+    // "WHAT is …" and "WHAT: …"; without a name (an NDJSON line, whose number the caller adds)
+    // just the problem.
+    auto is = [&](const std::string& state) { return Error(ErrorCode::bad_input, what.empty() ? state : what + " is " + state); };
+    auto has = [&](const std::string& problem) { return Error(ErrorCode::bad_input, what.empty() ? problem : what + ": " + problem); };
+    if (text.compare(0, 3, "\xef\xbb\xbf") == 0)
+        throw is("prefixed by a UTF-8 byte order mark (U+FEFF), which PostgreSQL refuses; remove it");
+    json doc = parse_bounded_json(text, what, kMaxJsonBytes);
+    if (text.find("\\u0000") != std::string_view::npos)
         if (auto problem = storable_json_problem(doc)) throw has(*problem);
     return doc;
 }

@@ -28,5 +28,19 @@ TEST(Gzip, RoundTripsAndRejectsCorruption) {
     EXPECT_THROW(gzip_compress("x", 0), Error);
 }
 
+// A stored state blob is outside input: a small blob that inflates to gigabytes stops at the cap.
+TEST(Gzip, InflatingStopsAtTheCap) {
+    std::string bomb = gzip_compress(std::string(8 << 20, '\0'), 9);
+    EXPECT_LT(bomb.size(), 20000u);
+    EXPECT_EQ(gzip_decompress(bomb).size(), std::size_t{8} << 20);
+    try {
+        gzip_decompress(bomb, 1 << 20);
+        FAIL() << "inflated past the cap";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::bad_input);
+        EXPECT_NE(std::string(e.what()).find("inflates to more than 1048576 bytes"), std::string::npos) << e.what();
+    }
+}
+
 }  // namespace
 }  // namespace wfq

@@ -55,6 +55,31 @@ TEST(StorableJson, RefusesWhatPostgresOrNlohmannCannotHold) {
     EXPECT_EQ(msg.rfind("the string at /payload/x contains", 0), 0u) << msg;
 }
 
+// Found by fuzzing: nlohmann's lexer stops at a raw NUL byte, so `{"a":1}\0{"b":2}` on stdin
+// parsed as {"a":1} and was stored with the bytes after it.
+TEST(BoundedJson, RefusesARawNulByteAnywhere) {
+    std::string msg = error_of([] { parse_storable_json(std::string("{\"a\":1}\0{\"b\":2}", 15), "payload"); }, ErrorCode::bad_input);
+    EXPECT_EQ(msg, "payload has a NUL byte at byte 8, which JSON text cannot hold");
+    msg = error_of([] { parse_bounded_json(std::string("0\0]", 3), "OLD a.json"); }, ErrorCode::bad_input);
+    EXPECT_EQ(msg, "OLD a.json has a NUL byte at byte 2, which JSON text cannot hold");
+    msg = error_of([] { parse_storable_json(std::string("{\"a\":\"x\0\"}", 10), ""); }, ErrorCode::bad_input);
+    EXPECT_EQ(msg.rfind("a NUL byte at byte 8", 0), 0u) << msg;
+}
+
+TEST(BoundedJson, BoundsSizeDepthAndNumbers) {
+    EXPECT_EQ(parse_bounded_json("[1, 2]", "x"), json::array({1, 2}));
+    // A byte order mark is skipped here (files); parse_storable_json refuses it (PostgreSQL does).
+    EXPECT_EQ(parse_bounded_json("\xef\xbb\xbf{}", "x"), json::object());
+    std::string msg = error_of([] { parse_bounded_json(std::string(2000, ' ') + "1", "f", 1024); }, ErrorCode::bad_input);
+    EXPECT_EQ(msg, "f is too large (2001 bytes, at most 1 KiB)");
+    msg = error_of([] { parse_bounded_json(nested(100000), "NEW b.json"); }, ErrorCode::bad_input);
+    EXPECT_EQ(msg, "NEW b.json is nested more than 1000 levels deep");
+    msg = error_of([] { parse_bounded_json("[1e400]", "f"); }, ErrorCode::bad_input);
+    EXPECT_NE(msg.find("f is not valid JSON"), std::string::npos) << msg;
+    EXPECT_EQ(json_text_problem("[]", 10), std::nullopt);
+    EXPECT_EQ(*json_text_problem(nested(1001), 1 << 20), "is nested more than 1000 levels deep");
+}
+
 TEST(StorableJson, ProblemOfAParsedDocument) {
     EXPECT_EQ(storable_json_problem(json{{"a", 1}}), std::nullopt);
     json deep = json::array();

@@ -1,0 +1,47 @@
+#!/bin/sh
+# Builds the fuzz preset (clang-14, libFuzzer, ASan + UBSan) and runs each harness of tests/fuzz
+# for SECONDS (default 60), one after another, at the lowest CPU priority. A harness may be named
+# to run it alone: scripts/fuzz.sh 600 dsn. The corpus each run grows is kept in
+# build/fuzz/runs/NAME/corpus (seeded from tests/fuzz/corpus/NAME); a crash or a failed property
+# is written to build/fuzz/runs/NAME/ and the script exits 1 after the others ran: minimise it
+# (NAME_fuzzer -minimize_crash=1 FILE) and add it to tests/fuzz/regressions/NAME/, which ctest
+# replays in every build. Prints executions, coverage (cov) and features (ft) per harness.
+set -eu
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+only=${2:-}
+cmake --preset fuzz > /dev/null
+cmake --build --preset fuzz -j"${WFQ_FUZZ_JOBS:-2}"
+bin=build/fuzz/tests/fuzz
+runs=build/fuzz/runs
+json_harnesses=" ndjson_line stream_line workflow template json_patch merge_patch state_blob config "
+failed=""
+summary=""
+for src in tests/fuzz/*_fuzzer.cpp; do
+    name=$(basename "$src" _fuzzer.cpp)
+    [ -z "$only" ] || [ "$only" = "$name" ] || continue
+    mkdir -p "$runs/$name/corpus"
+    dict="$runs/$name/dict"
+    : > "$dict"
+    case "$json_harnesses" in *" $name "*) cat tests/fuzz/dict/json.dict >> "$dict" ;; esac
+    [ ! -f "tests/fuzz/dict/$name.dict" ] || cat "tests/fuzz/dict/$name.dict" >> "$dict"
+    log="$runs/$name/last.log"
+    echo "fuzzing $name for ${seconds}s" >&2
+    status=0
+    nice -n 19 "$bin/${name}_fuzzer" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
+        -dict="$dict" -artifact_prefix="$runs/$name/" "$runs/$name/corpus" "tests/fuzz/corpus/$name" > "$log" 2>&1 || status=$?
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+    ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+    if [ "$status" != 0 ]; then
+        failed="$failed $name"
+        grep -E 'ERROR|property failed|SUMMARY|Test unit written' "$log" | head -5 >&2
+        result="FAILED (see $log)"
+    else
+        result=ok
+    fi
+    summary="$summary$(printf '%-12s %8ss %12s execs  cov %6s  ft %7s  %s' "$name" "$seconds" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$result")
+"
+done
+printf '%s' "$summary"
+[ -z "$failed" ] || { echo "fuzzers that found something:$failed" >&2; exit 1; }
