@@ -127,8 +127,15 @@ TimeMs parse_time(const std::string& text) {
     // digits (no sign, no padding), a day that exists in its month, Z or a +HH:MM / -HH:MM offset.
     // A space for the T is accepted (RFC 3339 allows it, and `date --rfc-3339` writes one).
     const std::string shown = text.size() > 64 ? text.substr(0, 64) + "..." : text;
+    // The words of the SQL API's enqueue() for the same faults (migration 009): the date and
+    // time of day have one message; what follows them has its own.
     auto bad = [&](const std::string& why) {
-        return Error(ErrorCode::usage, "invalid time '" + shown + "': " + why + "; use RFC 3339, e.g. 2026-11-25T17:00:00Z");
+        const bool offset = why.find("offset") != std::string::npos && why != "needs Z or a UTC offset";
+        std::string tail = why == "empty fraction" || why == "trailing text" ? why
+                           : offset                                         ? std::string("bad UTC offset")
+                           : why == "needs Z or a UTC offset"               ? std::string("needs Z or a UTC offset (RFC 3339)")
+                                                                            : std::string("use RFC 3339, e.g. 2026-11-25T17:00:00Z");
+        return Error(ErrorCode::usage, "invalid time '" + shown + "': " + tail);
     };
     std::size_t i = 0;
     auto digits = [&](std::size_t n, const char* field) {
