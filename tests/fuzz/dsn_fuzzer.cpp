@@ -54,12 +54,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (redacted.find(password) != std::string::npos && password.size() >= 3) {
         bool elsewhere = std::string("postgresql://***").find(password) != std::string::npos;
         for (const auto& v : before.others) elsewhere = elsewhere || v.find(password) != std::string::npos;
-        // A password made only of keywords and separators (`password=' password='`) is text the
-        // redacted DSN shows anyway.
+        // A password made only of keywords, blanks (libpq's isspace) and separators
+        // (`password=' password='`) is text the redacted DSN shows anyway.
         std::string rest = password;
         for (const auto& v : before.others)
             for (std::size_t at; !v.empty() && (at = rest.find(v)) != std::string::npos;) rest.erase(at, v.size());
-        elsewhere = elsewhere || rest.find_first_not_of(" \t\n='\\") == std::string::npos;
+        elsewhere = elsewhere || rest.find_first_not_of(" \t\n\v\f\r='\\") == std::string::npos;
         FUZZ_CHECK(elsewhere, "password '" + password + "' shows in '" + redacted + "' from '" + text + "'");
     }
     return 0;
