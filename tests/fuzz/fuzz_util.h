@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #define FUZZ_CHECK(cond, detail)                                                                              \
     do {                                                                                                      \
         if (!(cond)) {                                                                                        \
@@ -36,6 +38,10 @@ inline std::vector<std::string> split(std::string_view text, char sep, std::size
     parts.emplace_back(text);
     return parts;
 }
+
+// "A\0B" read as two documents the way wfq reads outside JSON (parse_bounded_json): false when
+// the input has no second part or either is refused (which must be Error(bad_input)).
+bool json_pair(const std::uint8_t* data, std::size_t size, nlohmann::json& a, nlohmann::json& b);
 
 // Logs off: the code under test warns about what it refuses.
 void quiet_logs();

@@ -11,16 +11,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace wfq;
-    auto parts = fuzz::split(fuzz::as_text(data, size), '\0', 2);
-    if (parts.size() != 2) return 0;
     Json a, b;
-    try {
-        a = parse_bounded_json(parts[0], "A");
-        b = parse_bounded_json(parts[1], "B");
-    } catch (const Error& e) {
-        FUZZ_CHECK(e.code() == ErrorCode::bad_input, e.what());
-        return 0;
-    }
+    if (!fuzz::json_pair(data, size, a, b)) return 0;
     const Json patch = diff_json_patch(a, b);
     const Json back = apply_json_patch(a, patch);
     FUZZ_CHECK(canonical(back) == canonical(b), canonical(a) + " -> " + canonical(b) + " via " + canonical(patch));

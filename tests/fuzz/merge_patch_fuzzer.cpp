@@ -2,8 +2,6 @@
 // B applied to A gives B whenever B holds no null (a merge patch cannot set one).
 #include "fuzz_util.h"
 
-#include <wfq/errors.h>
-#include <wfq/json_check.h>
 #include <wfq/state.h>
 
 #include <nlohmann/json.hpp>
@@ -26,16 +24,8 @@ bool holds_null(const wfq::Json& v) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace wfq;
-    auto parts = wfq::fuzz::split(wfq::fuzz::as_text(data, size), '\0', 2);
-    if (parts.size() != 2) return 0;
     Json a, b;
-    try {
-        a = parse_bounded_json(parts[0], "A");
-        b = parse_bounded_json(parts[1], "B");
-    } catch (const Error& e) {
-        FUZZ_CHECK(e.code() == ErrorCode::bad_input, e.what());
-        return 0;
-    }
+    if (!fuzz::json_pair(data, size, a, b)) return 0;
     (void)canonical(apply_merge_patch(a, b));
     if (!holds_null(b)) {
         const Json patch = diff_merge_patch(a, b);
