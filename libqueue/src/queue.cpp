@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace wfq {
 
 using nlohmann::json;
@@ -66,15 +68,19 @@ NewJob parse_job_line(const std::string& line, const NewJob& defaults) {
         if (!it->is_string()) throw Error(ErrorCode::bad_input, std::string("field '") + name + "' must be a string");
         return it->get<std::string>();
     };
+    auto words = [](std::string field) {  // "max_attempts" -> "max attempts"
+        std::replace(field.begin(), field.end(), '_', ' ');
+        return field;
+    };
     // Checked before narrowing to int: 4294967296 is out of range, not 0. The range message is
-    // prepare_new_job's (and the SQL API's) for the same field: "priority must be between ...".
-    auto integer = [&](const char* name, const char* what, std::int64_t lo, std::int64_t hi) -> std::optional<int> {
+    // prepare_new_job's (and the SQL API's) for the same field: "max attempts must be between ...".
+    auto integer = [&](const std::string& name, std::int64_t lo, std::int64_t hi) -> std::optional<int> {
         auto it = j.find(name);
         if (it == j.end() || it->is_null()) return std::nullopt;
         if (!it->is_number_integer()) throw Error(ErrorCode::bad_input, std::string("field '") + name + "' must be an integer");
         if ((it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(hi)) ||
             it->get<std::int64_t>() < lo || it->get<std::int64_t>() > hi)
-            throw Error(ErrorCode::bad_input, std::string(what) + " must be between " + std::to_string(lo) + " and " +
+            throw Error(ErrorCode::bad_input, words(name) + " must be between " + std::to_string(lo) + " and " +
                                                   std::to_string(hi));
         return static_cast<int>(it->get<std::int64_t>());
     };
@@ -90,8 +96,8 @@ NewJob parse_job_line(const std::string& line, const NewJob& defaults) {
         job.payload = it->dump();
     }
     if (auto v = str("queue")) job.queue = *v;
-    if (auto v = integer("priority", "priority", kMinPriority, kMaxPriority)) job.priority = *v;
-    if (auto v = integer("max_attempts", "max attempts", 1, kMaxAttempts)) job.max_attempts = *v;
+    if (auto v = integer("priority", kMinPriority, kMaxPriority)) job.priority = *v;
+    if (auto v = integer("max_attempts", 1, kMaxAttempts)) job.max_attempts = *v;
     try {
         if (auto v = str("run_at")) job.run_at = parse_time(*v);
         if (auto v = str("delay")) job.delay_ms = parse_duration_ms(*v);

@@ -128,44 +128,38 @@ TimeMs parse_time(const std::string& text) {
     // A space for the T is accepted (RFC 3339 allows it, and `date --rfc-3339` writes one).
     const std::string shown = text.size() > 64 ? text.substr(0, 64) + "..." : text;
     // The words of the SQL API's enqueue() for the same faults (migration 009): the date and
-    // time of day have one message; what follows them has its own.
-    auto bad = [&](const std::string& why) {
-        const bool offset = why.find("offset") != std::string::npos && why != "needs Z or a UTC offset";
-        std::string tail = why == "empty fraction" || why == "trailing text" ? why
-                           : offset                                         ? std::string("bad UTC offset")
-                           : why == "needs Z or a UTC offset"               ? std::string("needs Z or a UTC offset (RFC 3339)")
-                                                                            : std::string("use RFC 3339, e.g. 2026-11-25T17:00:00Z");
-        return Error(ErrorCode::usage, "invalid time '" + shown + "': " + tail);
-    };
+    // time of day share one message; what follows them has its own.
+    static const char* const kUseRfc3339 = "use RFC 3339, e.g. 2026-11-25T17:00:00Z";
+    static const char* const kBadOffset = "bad UTC offset";
+    auto bad = [&](const char* tail) { return Error(ErrorCode::usage, "invalid time '" + shown + "': " + tail); };
     std::size_t i = 0;
-    auto digits = [&](std::size_t n, const char* field) {
+    auto digits = [&](std::size_t n, const char* tail) {
         int v = 0;
         for (std::size_t k = 0; k < n; ++k, ++i) {
-            if (i >= text.size() || text[i] < '0' || text[i] > '9')
-                throw bad(std::string("the ") + field + " must be " + std::to_string(n) + " digits");
+            if (i >= text.size() || text[i] < '0' || text[i] > '9') throw bad(tail);
             v = v * 10 + (text[i] - '0');
         }
         return v;
     };
-    auto expect = [&](char c, const char* where) {
-        if (i >= text.size() || text[i] != c) throw bad(std::string("expected '") + c + "' " + where);
+    auto expect = [&](char c, const char* tail) {
+        if (i >= text.size() || text[i] != c) throw bad(tail);
         ++i;
     };
-    const int y = digits(4, "year");
-    expect('-', "after the year");
-    const int mo = digits(2, "month");
-    expect('-', "after the month");
-    const int d = digits(2, "day");
-    if (i >= text.size() || (text[i] != 'T' && text[i] != 't' && text[i] != ' ')) throw bad("expected 'T' after the date");
+    const int y = digits(4, kUseRfc3339);
+    expect('-', kUseRfc3339);
+    const int mo = digits(2, kUseRfc3339);
+    expect('-', kUseRfc3339);
+    const int d = digits(2, kUseRfc3339);
+    if (i >= text.size() || (text[i] != 'T' && text[i] != 't' && text[i] != ' ')) throw bad(kUseRfc3339);
     ++i;
-    const int h = digits(2, "hour");
-    expect(':', "after the hour");
-    const int mi = digits(2, "minute");
-    expect(':', "after the minute");
-    const int s = digits(2, "second");
-    if (mo < 1 || mo > 12) throw bad("month out of range");
-    if (d < 1 || d > days_in_month(y, mo)) throw bad("day out of range for its month");
-    if (h > 23 || mi > 59 || s > 60) throw bad("time of day out of range");
+    const int h = digits(2, kUseRfc3339);
+    expect(':', kUseRfc3339);
+    const int mi = digits(2, kUseRfc3339);
+    expect(':', kUseRfc3339);
+    const int s = digits(2, kUseRfc3339);
+    if (mo < 1 || mo > 12) throw bad(kUseRfc3339);
+    if (d < 1 || d > days_in_month(y, mo)) throw bad(kUseRfc3339);
+    if (h > 23 || mi > 59 || s > 60) throw bad(kUseRfc3339);
     int ms = 0;
     if (i < text.size() && text[i] == '.') {
         std::size_t count = 0;
@@ -180,13 +174,13 @@ TimeMs parse_time(const std::string& text) {
         ++i;
     } else if (i < text.size() && (text[i] == '+' || text[i] == '-')) {
         const int sign = text[i++] == '+' ? 1 : -1;
-        const int oh = digits(2, "offset hour");
-        expect(':', "in the UTC offset");
-        const int om = digits(2, "offset minute");
-        if (oh > 23 || om > 59) throw bad("UTC offset out of range");
+        const int oh = digits(2, kBadOffset);
+        expect(':', kBadOffset);
+        const int om = digits(2, kBadOffset);
+        if (oh > 23 || om > 59) throw bad(kBadOffset);
         offset_s = sign * (oh * 3600 + om * 60);
     } else {
-        throw bad("needs Z or a UTC offset");
+        throw bad("needs Z or a UTC offset (RFC 3339)");
     }
     if (i != text.size()) throw bad("trailing text");
     // A leap second (:60) counts as the next second, as timegm did.
