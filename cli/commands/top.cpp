@@ -38,7 +38,11 @@ int run_top(Context& ctx, TopOptions& o) {
     }
     LiveScreen screen;
     for (;;) {
-        screen.draw(render_top_text(snapshot(store, o.rows), terminal_width()));  // read each time: resizes
+        // The width is read after the snapshot's queries, just before drawing, so a resize while
+        // they run lays out the next frame for the new width rather than cutting one laid out for
+        // the old (draw still cuts what a resize in the last moment would wrap).
+        TopSnapshot s = snapshot(store, o.rows);
+        screen.draw(render_top_text(s, terminal_width()));
         int key = screen.wait_key(static_cast<int>(interval));
         if (key == 'q' || key == 'Q') return 0;
         if (key < 0) throw Error(ErrorCode::interrupted);  // SIGINT/SIGTERM: the screen's destructor restores the terminal

@@ -135,7 +135,9 @@ pass "at 80x24 the frame fits: names cut with …, whole headers, left-out colum
 # Narrower (the window resized under the running view): columns are left out, the header line
 # ends in "…" and the title names them; QUEUE, PENDING, RUNNING, FAILED, OLDEST and STATUS stay.
 tm resize-window -t narrow -x 56 -y 24
-wait_for 10 sh -c "tmux -L '$SOCK' capture-pane -p -t narrow | grep -A1 '^QUEUES' | tail -1 | grep -E '…$'"
+# A frame laid out for 56 columns keeps STATUS and ends its header in "…" (one laid out for 80 and
+# cut by the screen, drawn while the resize arrives, loses STATUS: wait for the next).
+wait_for 10 sh -c "tmux -L '$SOCK' capture-pane -p -t narrow | grep -A1 '^QUEUES' | tail -1 | grep -E 'STATUS +…$'"
 narrow > "$TMP/narrower"
 python3 - "$TMP/narrower" <<'PY' || fail "the 56-column frame: $(cat "$TMP/narrower")"
 import sys
