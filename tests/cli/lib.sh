@@ -7,6 +7,12 @@ skip() { echo "SKIP: $*"; exit 77; }
 : "${WFQ_TEST_BACKEND:=sqlite}"
 export WFQ_DB_RETRIES=${WFQ_DB_RETRIES:-2}
 export NO_COLOR=1
+# Bounds on time and memory are the contract's on a normal build. Under a sanitizer everything
+# runs about 3x slower and bigger, so the asan test preset sets WFQ_TEST_SLOW=3 and tests scale
+# their bounds by it: bound_ms 1000 (a latency), bound_kb 200000 (a peak RSS).
+WFQ_TEST_SLOW=${WFQ_TEST_SLOW:-1}
+bound_ms() { echo $(( $1 * WFQ_TEST_SLOW )); }
+bound_kb() { echo $(( $1 * WFQ_TEST_SLOW )); }
 TEST_NAME=$(basename "$0" .sh)
 TMP=$(mktemp -d "/tmp/wfq-${TEST_NAME}-${WFQ_TEST_BACKEND}-XXXXXX")
 cleanup() {

@@ -9,15 +9,16 @@ for i in range($N): print(json.dumps({'type': 'chaos', 'payload': {'i': i}}))" >
 "$WFQ" enqueue --ndjson "$TMP/jobs.ndjson" > /dev/null 2>&1
 # The handler logs "id attempt" once it has done its work (O_APPEND: atomic for short lines).
 handler=(sh -c 'cat >/dev/null; echo "$WFQ_JOB_ID $WFQ_ATTEMPT" >> '"$TMP/runs")
-start_worker() {  # start_worker SLOT
-    "$WFQ" process --concurrency 4 --lease 2s --rescue-interval 500ms --poll 100ms --exec "${handler[@]}" \
-        2>> "$TMP/worker$1.log" &
-    pids[$1]=$!
+start_worker() {  # start_worker SLOT: each start logs to its own file
     starts[$1]=$(( ${starts[$1]:-0} + 1 ))
+    "$WFQ" process --concurrency 4 --lease 2s --rescue-interval 500ms --poll 100ms --exec "${handler[@]}" \
+        2> "$TMP/worker$1.${starts[$1]}.log" &
+    pids[$1]=$!
 }
 # A worker handles SIGTERM once it has started (its log says "worker started"); before that the
-# signal ends it at once, with status 143, as it would any process.
-started() { [ "$(grep -c 'worker started' "$TMP/worker$1.log")" -ge "${starts[$1]}" ]; }
+# signal ends it at once, with status 143, as it would any process. (A start SIGKILLed before it
+# logged that never will, so only the slot's latest start is asked.)
+started() { grep -q 'worker started' "$TMP/worker$1.${starts[$1]}.log"; }
 declare -a pids starts
 for w in 0 1 2 3; do start_worker $w; done
 # Every second for 12 s, a random worker is SIGKILLed (mid-batch, mid-handler) and restarted.

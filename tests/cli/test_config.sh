@@ -55,7 +55,7 @@ within_1s() {
     local changed; changed=$(date +%s%N)
     for q in qa qb; do
         until run_job $q | grep -- "$1" > /dev/null; do
-            [ $(( ($(date +%s%N) - changed) / 1000000 )) -lt 1000 ] || fail "$q still served the old config 1s after the change"
+            [ $(( ($(date +%s%N) - changed) / 1000000 )) -lt "$(bound_ms 1000)" ] || fail "$q still served the old config 1s after the change"
         done
         echo "$q saw the change after $(( ($(date +%s%N) - changed) / 1000000 )) ms"
     done

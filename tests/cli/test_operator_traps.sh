@@ -129,7 +129,8 @@ pass "unknown queues warn (exit 4 with --strict); unknown error classes exit 2 w
 # --- Stored signals: list, clear, expiry.
 "$WFQ" signal approved --key 1 --data '{"by": "a"}' 2> /dev/null
 "$WFQ" signal approved --key 2 2> /dev/null
-"$WFQ" signal brief --key 1 --keep 300ms 2> /dev/null
+# Long enough to be listed by the next command even under a sanitizer; short enough to wait for.
+"$WFQ" signal brief --key 1 --keep "$(bound_ms 1500)ms" 2> /dev/null
 expect_exit 0 "$WFQ" signal list --json
 [ "$(echo "$OUT" | jq_field "sorted((s['event'], s['key']) for s in d)")" = "[('approved', '1'), ('approved', '2'), ('brief', '1')]" ] || fail "signal list: $OUT"
 [ "$(echo "$OUT" | jq_field "[s['data'] for s in d if s['key'] == '1' and s['event'] == 'approved']")" = "[{'by': 'a'}]" ] || fail "data"
