@@ -110,7 +110,7 @@ later=$("$WFQ" enqueue later '{}' --delay 1h)
 orphan=$("$WFQ" enqueue orphan '{}' --queue nobody)
 [ "$(why "$orphan")" = no_live_worker ] || fail "why no_live_worker: $(why "$orphan")"
 flaky=$("$WFQ" enqueue flaky '{}')
-"$WFQ" process --type flaky --max-jobs 1 --retry-preset conservative --exec false 2> /dev/null
+"$WFQ" process --type flaky --max-jobs 1 --retry-preset heavy_task --exec false 2> /dev/null
 [ "$(why "$flaky")" = backing_off ] || fail "why backing_off"
 contains "$("$WFQ" why "$flaky")" "after attempt 1"
 # A worker busy with a lock-key holder: another job of that key is blocked, a plain one is ready.
