@@ -52,12 +52,15 @@ contains "$(kinds "$e")" "replaced"
 f=$("$WFQ" enqueue push '{"v": "other"}')
 wait_for 20 sh -c "\"$WFQ\" jobs show $f --json | grep -q '\"state\": *\"completed\"'"
 [ "$(job_field "$e" state)" = pending ] || fail "the next job with the key started while the first ran"
+"$WFQ" why "$e" --json > "$TMP/why.json"
+[ "$(jq_field "d['reason']" < "$TMP/why.json")" = key_running ] || fail "why: $(cat "$TMP/why.json")"
+contains "$(jq_field "d['explanation']" < "$TMP/why.json")" "waits for job $d with the same key 'pr-9', running on worker"
 touch "$TMP/release"
 expect_wait 0 "$worker" "the worker" "$TMP/worker.log"
 [ "$(job_field "$e" state)" = completed ] || fail "the next job did not run after the first"
 [ "$(grep -c "^$e " "$TMP/ran")" = 1 ] || fail "the next job ran $(grep -c "^$e " "$TMP/ran") times"
 grep -q "^$e {\"v\": 3}" "$TMP/ran" || fail "the next job ran without the last payload: $(cat "$TMP/ran")"
-pass "a running job is not changed; one new job runs after it with the last payload"
+pass "a running job is not changed; one new job runs after it with the last payload; why says key_running, naming it"
 
 expect_exit 2 "$WFQ" enqueue t '{}' --key k --key-mode sometimes
 contains "$ERR" "--key-mode must be keep, replace or preserve-run-at"
