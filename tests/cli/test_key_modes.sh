@@ -62,6 +62,18 @@ expect_wait 0 "$worker" "the worker" "$TMP/worker.log"
 grep -q "^$e {\"v\": 3}" "$TMP/ran" || fail "the next job ran without the last payload: $(cat "$TMP/ran")"
 pass "a running job is not changed; one new job runs after it with the last payload; why says key_running, naming it"
 
+# A job of the key that started and is due again (retried after a failure) runs before a newer one
+# enqueued meanwhile: why says key_queued, naming it.
+kq=$("$WFQ" enqueue flaky '{"v": 1}' --key kq-1)
+expect_exit 0 "$WFQ" process --type flaky --max-jobs 1 --retry-preset FAST --poll 100ms --exec false
+[ "$(job_field "$kq" state)" = pending ] && [ "$(job_field "$kq" attempt)" = 1 ] || fail "the flaky job is not retrying"
+kq2=$("$WFQ" enqueue flaky '{"v": 2}' --key kq-1 --key-mode replace)
+[ "$kq2" != "$kq" ] || fail "replace changed a job that had started"
+key_queued() { "$WFQ" why "$kq2" --json | jq_field "d['reason']" | grep -qx key_queued; }
+wait_for 20 key_queued
+contains "$("$WFQ" why "$kq2")" "waits for job $kq with the same key 'kq-1', which is older and due"
+pass "why says key_queued for a job behind an older due job of its key, naming it"
+
 expect_exit 2 "$WFQ" enqueue t '{}' --key k --key-mode sometimes
 contains "$ERR" "--key-mode must be keep, replace or preserve-run-at"
 expect_exit 2 "$WFQ" enqueue t '{}' --key-mode replace
