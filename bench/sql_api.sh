@@ -7,7 +7,7 @@
 # graphile-worker and pg come from bench/peers' npm install (in PEERS_DIR, /tmp/wfq-peers).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-WFQ=${WFQ_BIN:-build/release/cli/wfq}
+WFQ=$(realpath "${WFQ_BIN:-build/release/cli/wfq}")  # before the cd below
 N=${1:-5000}
 ROUNDS=${2:-3}
 work=${PEERS_DIR:-/tmp/wfq-peers}
