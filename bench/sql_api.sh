@@ -1,13 +1,15 @@
 #!/bin/bash
 # The SQL API (wfq-sql(7)) beside graphile-worker's, on the PostgreSQL the PG* variables name, in
 # one run: SELECT enqueue(...) one at a time from one connection, enqueue_many of 1,000, against
-# add_job and add_jobs; then enqueue-to-start latency through SQL into an idle worker.
-# usage: WFQ_BIN=build/release/cli/wfq bench/sql_api.sh [N]      (from the project's root)
+# add_job and add_jobs, in ROUNDS interleaved rounds (ratios per round, then their medians); then
+# enqueue-to-start latency through SQL into an idle worker.
+# usage: WFQ_BIN=build/release/cli/wfq bench/sql_api.sh [N [ROUNDS]]      (from the project's root)
 # graphile-worker and pg come from bench/peers' npm install (in PEERS_DIR, /tmp/wfq-peers).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-WFQ=${WFQ_BIN:-build/release/cli/wfq}
+WFQ=$(realpath "${WFQ_BIN:-build/release/cli/wfq}")  # before the cd below
 N=${1:-5000}
+ROUNDS=${2:-3}
 work=${PEERS_DIR:-/tmp/wfq-peers}
 mkdir -p "$work"; cp "$here"/peers/package.json "$here"/peers/*.mjs "$here"/sql_api*.mjs "$work"/
 cd "$work"
@@ -17,7 +19,7 @@ export WFQ_DB=postgresql:// WFQ_SCHEMA=bench_sql_$$ GW=bench_gw_$$
 trap 'psql -X -qc "DROP SCHEMA IF EXISTS $WFQ_SCHEMA CASCADE; DROP SCHEMA IF EXISTS $GW CASCADE" > /dev/null 2>&1; kill $(jobs -p) 2> /dev/null || true' EXIT
 "$WFQ" migrate > /dev/null 2>&1
 "$NODE" -e "import('graphile-worker').then(g => g.runMigrations({ connectionString: 'postgresql://', schema: '$GW' }))"
-"$NODE" sql_api.mjs "$WFQ_SCHEMA" "$GW" "$N"
+"$NODE" sql_api.mjs "$WFQ_SCHEMA" "$GW" "$N" "$ROUNDS"
 
 # Latency: 200 jobs, one at a time, each enqueued through SQL into an idle worker (LISTEN).
 psql -X -qc "DELETE FROM $WFQ_SCHEMA.jobs" > /dev/null

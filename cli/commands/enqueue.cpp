@@ -17,7 +17,7 @@ struct EnqueueOptions {
     std::string payload;
     NewJobFlags job;
     std::string run_at, delay;
-    std::optional<std::string> lock_key, correlation_id, traceparent, key_mode;
+    std::optional<std::string> lock_key, correlation_id, traceparent;
     std::vector<std::string> limits;
     std::string ndjson;
     int batch_size = 1000;
@@ -27,19 +27,12 @@ struct EnqueueOptions {
 NewJob defaults_from(const EnqueueOptions& o) {
     NewJob job;
     job.type = o.type;
-    apply_new_job_flags(o.job, job);
+    apply_new_job_flags(o.job, job, !o.ndjson.empty());  // with --ndjson, --key-mode is for the lines with a key
     if (!o.run_at.empty()) job.run_at = parse_time(o.run_at);
     if (!o.delay.empty()) job.delay_ms = duration_flag("--delay", o.delay);
     job.lock_key = o.lock_key;
     check_limit_keys(o.limits, ErrorCode::usage, "--limit");
     job.limits = o.limits;
-    if (o.key_mode) {
-        auto mode = parse_key_mode(*o.key_mode);
-        if (!mode) throw Error(ErrorCode::usage, "--key-mode must be keep, replace or preserve-run-at (got '" + *o.key_mode + "')");
-        // With --ndjson it applies to the lines that have a key.
-        if (!o.job.key && o.ndjson.empty()) throw Error(ErrorCode::usage, "--key-mode needs --key");
-        job.key_mode = *mode;
-    }
     if (o.correlation_id) job.correlation_id = *o.correlation_id;
     if (o.traceparent) job.traceparent = o.traceparent;
     else if (const char* tp = std::getenv("TRACEPARENT"); tp && *tp) job.traceparent = std::string(tp);
@@ -125,9 +118,6 @@ void add_enqueue_command(CLI::App& app, Context& ctx) {
     add_new_job_flags(sub, o->job);
     sub->add_option("--run-at", o->run_at, "Run no earlier than this RFC 3339 time");
     sub->add_option("--delay", o->delay, "Run no earlier than this long from now (duration)");
-    sub->add_option("--key-mode", o->key_mode,
-                    "What a new job with --key does to a pending one: keep (the default), replace (payload and run_at) "
-                    "or preserve-run-at (payload only); a started one is never changed, one new job runs after it");
     sub->add_option("--lock-key", o->lock_key, "At most one running job per lock key");
     sub->add_option("--limit", o->limits, "A limit key (repeatable, at most 8): `wfq limits set` rules cap its running jobs and start rate")
         ->allow_extra_args(false);

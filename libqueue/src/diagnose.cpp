@@ -128,6 +128,25 @@ WhyAnswer explain_job(Store& store, std::int64_t id, std::int64_t dead_after_ms)
         }
         return {"ready", j + " is due and waits for limit key '" + key + "' (" + by + "), which has room: a worker's next claim admits it."};
     }
+    if (job->key) {
+        // A claim runs one job of an idempotency key at a time, the key's oldest due job first
+        // (key modes: a newer job with the key waits for the one that started).
+        JobFilter f;
+        f.states = {JobState::running};
+        f.key = job->key;
+        f.limit = 1;
+        auto holders = store.list_jobs(f);
+        if (!holders.empty())
+            return {"key_running", j + " waits for job " + std::to_string(holders[0].id) + " with the same key '" + *job->key +
+                                       "', running on worker " + holders[0].lease_owner.value_or("?") +
+                                       ": a key runs one job at a time, so it starts when that job finishes."};
+        f.states = {JobState::pending};
+        f.after_id = 0;  // the oldest first
+        auto first = store.list_jobs(f);
+        if (!first.empty() && first[0].id != job->id && first[0].run_at <= now)
+            return {"key_queued", j + " waits for job " + std::to_string(first[0].id) + " with the same key '" + *job->key +
+                                      "', which is older and due: a key runs its jobs one at a time, oldest first."};
+    }
     if (job->lock_key) {
         JobFilter f;
         f.states = {JobState::running};

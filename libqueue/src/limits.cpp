@@ -9,11 +9,22 @@
 
 namespace wfq {
 
+namespace {
+// A key as a message names it: its first 40 bytes, cut before a character that would not fit
+// (the SQL API's wfq_limit_key_label() says the same).
+std::string key_label(const std::string& k) {
+    if (k.size() <= 40) return k;
+    std::size_t n = 40;
+    while (n > 0 && (static_cast<unsigned char>(k[n]) & 0xC0) == 0x80) --n;
+    return k.substr(0, n) + "…";
+}
+}  // namespace
+
 void check_limit_keys(const std::vector<std::string>& keys, ErrorCode code, const std::string& what) {
     if (keys.size() > kMaxLimitKeys)
         throw Error(code, what + ": a job names at most " + std::to_string(kMaxLimitKeys) + " limit keys (got " +
                               std::to_string(keys.size()) + ")");
-    for (const auto& k : keys) check_name(what + " key '" + k.substr(0, 40) + (k.size() > 40 ? "…" : "") + "'", k, kMaxLimitKeyBytes, code);
+    for (const auto& k : keys) check_name(what + " key '" + key_label(k) + "'", k, kMaxLimitKeyBytes, code);
 }
 
 std::vector<std::string> limit_keys_from_field(const nlohmann::json& value) {

@@ -203,6 +203,7 @@ NewJob job_of(const Schedule& s) {
     job.priority = s.priority;
     job.max_attempts = s.max_attempts;
     job.key = s.key;
+    job.key_mode = s.key_mode;
     job.org = s.org;
     job.repo = s.repo;
     return job;

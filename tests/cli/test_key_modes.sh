@@ -52,12 +52,27 @@ contains "$(kinds "$e")" "replaced"
 f=$("$WFQ" enqueue push '{"v": "other"}')
 wait_for 20 sh -c "\"$WFQ\" jobs show $f --json | grep -q '\"state\": *\"completed\"'"
 [ "$(job_field "$e" state)" = pending ] || fail "the next job with the key started while the first ran"
+"$WFQ" why "$e" --json > "$TMP/why.json"
+[ "$(jq_field "d['reason']" < "$TMP/why.json")" = key_running ] || fail "why: $(cat "$TMP/why.json")"
+contains "$(jq_field "d['explanation']" < "$TMP/why.json")" "waits for job $d with the same key 'pr-9', running on worker"
 touch "$TMP/release"
 expect_wait 0 "$worker" "the worker" "$TMP/worker.log"
 [ "$(job_field "$e" state)" = completed ] || fail "the next job did not run after the first"
 [ "$(grep -c "^$e " "$TMP/ran")" = 1 ] || fail "the next job ran $(grep -c "^$e " "$TMP/ran") times"
 grep -q "^$e {\"v\": 3}" "$TMP/ran" || fail "the next job ran without the last payload: $(cat "$TMP/ran")"
-pass "a running job is not changed; one new job runs after it with the last payload"
+pass "a running job is not changed; one new job runs after it with the last payload; why says key_running, naming it"
+
+# A job of the key that started and is due again (retried after a failure) runs before a newer one
+# enqueued meanwhile: why says key_queued, naming it.
+kq=$("$WFQ" enqueue flaky '{"v": 1}' --key kq-1)
+expect_exit 0 "$WFQ" process --type flaky --max-jobs 1 --retry-preset FAST --poll 100ms --exec false
+[ "$(job_field "$kq" state)" = pending ] && [ "$(job_field "$kq" attempt)" = 1 ] || fail "the flaky job is not retrying"
+kq2=$("$WFQ" enqueue flaky '{"v": 2}' --key kq-1 --key-mode replace)
+[ "$kq2" != "$kq" ] || fail "replace changed a job that had started"
+key_queued() { "$WFQ" why "$kq2" --json | jq_field "d['reason']" | grep -qx key_queued; }
+wait_for 20 key_queued
+contains "$("$WFQ" why "$kq2")" "waits for job $kq with the same key 'kq-1', which is older and due"
+pass "why says key_queued for a job behind an older due job of its key, naming it"
 
 expect_exit 2 "$WFQ" enqueue t '{}' --key k --key-mode sometimes
 contains "$ERR" "--key-mode must be keep, replace or preserve-run-at"

@@ -110,6 +110,40 @@ expect_exit 0 "$WFQ" schedule list --json
 [ "$(echo "$OUT" | jq_field "[s['name'] for s in d]")" = "['nightly']" ] || fail "list after remove: $OUT"
 pass "pause, resume (missed ticks skipped), remove; unknown names exit 4"
 
+# --key-mode: a tick whose key has a pending job does what enqueue does with that mode.
+expect_exit 2 "$WFQ" schedule add deb --cron "* * * * *" digest --key-mode replace
+contains "$ERR" "--key-mode needs --key"
+expect_exit 2 "$WFQ" schedule add deb --cron "* * * * *" digest --key digest-deb --key-mode often
+contains "$ERR" "--key-mode must be keep, replace or preserve-run-at (got 'often')"
+expect_exit 0 "$WFQ" schedule add deb --cron "* * * * *" digest --key digest-deb --key-mode replace --json
+[ "$(echo "$OUT" | jq_field "d['key_mode']")" = replace ] || fail "add --key-mode: $OUT"
+expect_exit 0 "$WFQ" schedule add kept --cron "* * * * *" digest --key digest-kept
+expect_exit 0 "$WFQ" schedule list --json
+[ "$(echo "$OUT" | jq_field "sorted((s['name'], s['key_mode']) for s in d if s['name'] in ('deb', 'kept'))")" = \
+  "[('deb', 'replace'), ('kept', 'keep')]" ] || fail "list --json key_mode: $OUT"
+due() {  # makes the schedules named due
+    if [ "$WFQ_TEST_BACKEND" = sqlite ]; then offset=$((offset + 60000)); echo "$offset" > "$WFQ_TEST_CLOCK_FILE"
+    else for n in "$@"; do sql "UPDATE schedules SET next_run = next_run - 60000 WHERE name = '$n'" > /dev/null; done; fi
+}
+fired_for() { echo "$1" | jq_field "[f['job_id'] for f in d if f['schedule'] == '$2']"; }
+replaced_events() { "$WFQ" jobs show "$1" --json | jq_field "len([e for e in d['events'] if e['kind'] == 'replaced'])"; }
+due deb kept
+expect_exit 0 "$WFQ" schedule tick --json
+first=$OUT
+due deb kept
+expect_exit 0 "$WFQ" schedule tick --json
+deb=$(fired_for "$first" deb); kept=$(fired_for "$first" kept)
+[ "$deb" != "[]" ] && [ "$kept" != "[]" ] || fail "the keyed schedules did not fire: $first"
+[ "$(fired_for "$OUT" deb)" = "$deb" ] || fail "replace: the second tick made another job: $deb, then $(fired_for "$OUT" deb)"
+[ "$(fired_for "$OUT" kept)" = "$kept" ] || fail "keep: the second tick made another job: $kept, then $(fired_for "$OUT" kept)"
+deb=${deb//[\[\]]/}; kept=${kept//[\[\]]/}
+[ "$(replaced_events "$deb")" = 1 ] || fail "replace: the pending job did not take the second tick"
+[ "$(replaced_events "$kept")" = 0 ] || fail "keep: the pending job was changed"
+[ "$("$WFQ" jobs list --type digest --json | jq_field 'len(d)')" = 2 ] || fail "two keyed schedules, two ticks: other than 2 jobs"
+"$WFQ" schedule remove deb 2> /dev/null
+"$WFQ" schedule remove kept 2> /dev/null
+pass "schedule add --key-mode: validated as enqueue's; a second tick replaces the pending job (replace) or leaves it (keep)"
+
 # Daylight saving, end to end through the tick (SQLite, whose clock the test moves): New York
 # springs forward on 8 March 2026 (02:00 EST -> 03:00 EDT), so 02:30 does not exist that day;
 # the daily 02:30 job runs once, at the jump (07:00Z), and at 02:30 EDT (06:30Z) the next day.

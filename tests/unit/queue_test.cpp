@@ -79,6 +79,19 @@ TEST(NewJob, NdjsonIntegersAreCheckedBeforeNarrowing) {
     EXPECT_EQ(j.max_attempts, 1000);
 }
 
+// A long limit key is named by its first 40 bytes, cut before a character that would not fit:
+// the message stays valid UTF-8 (and says what the SQL API says for it).
+TEST(NewJob, ALongLimitKeyIsNamedByWholeCharacters) {
+    std::string key;
+    for (int i = 0; i < 130; ++i) key += "\xc3\xa9";  // é, 2 bytes
+    std::string msg = error_of([&] { parse_job_line(R"({"type":"t","limits":[")" + key + R"("]})", NewJob{}); },
+                               ErrorCode::bad_input);
+    EXPECT_EQ(msg, "field 'limits' key '" + key.substr(0, 40) + "\u2026' is too long (260 bytes, at most 200)");
+    key = "a" + key;  // byte 40 now falls inside a character: 39 bytes are named
+    msg = error_of([&] { parse_job_line(R"({"type":"t","limits":[")" + key + R"("]})", NewJob{}); }, ErrorCode::bad_input);
+    EXPECT_EQ(msg, "field 'limits' key '" + key.substr(0, 39) + "\u2026' is too long (261 bytes, at most 200)");
+}
+
 TEST(NewJobs, BadPayloadsAndNamesAreRefused) {
     DefaultRandom random;
     auto with = [&](auto change) {

@@ -10,6 +10,7 @@ namespace wfq {
 
 struct WhyAnswer {
     // Machine-readable reason: scheduled, backing_off, snoozed, waiting_for_event, blocked_by_lock_key,
+    // key_running, key_queued (a job of its idempotency key runs or is older and due),
     // concurrency_limited, rate_limited (flow control), queue_paused, no_live_worker, lease_expired, running, prefetched, ready, completed, failed,
     // cancelled.
     std::string reason;

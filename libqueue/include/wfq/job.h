@@ -116,6 +116,7 @@ struct JobFilter {
     bool retrying_only = false;   // pending with attempt > 0
     JobScope scope;
     std::optional<std::string> lock_key;
+    std::optional<std::string> key;  // idempotency key
     bool stuck = false;  // running with an expired lease or a dead worker
     std::optional<std::int64_t> before_id;  // only ids below this (keyset pagination)
     // Only ids above this, and the oldest first (paging forward through every match).

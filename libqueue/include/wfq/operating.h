@@ -102,6 +102,7 @@ struct Schedule {
     std::string type, queue = "default", payload = "{}";
     int priority = 0, max_attempts = 3;
     std::optional<std::string> key, org, repo;
+    KeyMode key_mode = KeyMode::keep;  // what a tick does when a job with key is pending (--key-mode)
     bool paused = false;
     std::optional<TimeMs> next_run, last_run;  // next tick due; the tick last enqueued
     std::optional<std::int64_t> last_job_id;

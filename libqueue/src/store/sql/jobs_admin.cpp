@@ -27,6 +27,10 @@ std::vector<Job> SqlStore::list_jobs(const JobFilter& f) {
         sql += " AND lock_key = $" + std::to_string(params.size() + 1);
         params.emplace_back(*f.lock_key);
     }
+    if (f.key) {
+        sql += " AND key = $" + std::to_string(params.size() + 1);
+        params.emplace_back(*f.key);
+    }
     add_scope_filters(sql, params, "", f.scope);
     if (f.before_id) {  // keyset pagination: the page before the one that began at this id
         sql += " AND id < $" + std::to_string(params.size() + 1);

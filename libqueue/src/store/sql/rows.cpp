@@ -119,6 +119,7 @@ Schedule schedule_from_row(const Row& r) {
     s.last_job_id = r.opt_i64(14);
     s.created_at = r.i64(15);
     s.updated_at = r.i64(16);
+    s.key_mode = parse_key_mode(r.str(17)).value_or(KeyMode::keep);
     return s;
 }
 

@@ -8,15 +8,16 @@ namespace wfq::store {
 void SqlStore::schedule_put(const Schedule& s) {
     transact([&] {
         m_db->exec("INSERT INTO schedules (name, cron, tz, type, queue, payload, priority, max_attempts, key, org, repo, "
-                   "paused, next_run, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-                   "$13, wfq_now_ms(), wfq_now_ms()) ON CONFLICT (name) DO UPDATE SET cron = excluded.cron, "
+                   "paused, next_run, key_mode, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+                   "$12, $13, $14, wfq_now_ms(), wfq_now_ms()) ON CONFLICT (name) DO UPDATE SET cron = excluded.cron, "
                    "tz = excluded.tz, type = excluded.type, queue = excluded.queue, payload = excluded.payload, "
                    "priority = excluded.priority, max_attempts = excluded.max_attempts, key = excluded.key, "
                    "org = excluded.org, repo = excluded.repo, paused = excluded.paused, next_run = excluded.next_run, "
+                   "key_mode = excluded.key_mode, "
                    "updated_at = excluded.updated_at",
                    {s.name, s.cron, s.tz, s.type, s.queue, s.payload, std::int64_t(s.priority),
                     std::int64_t(s.max_attempts), opt(s.key), opt(s.org), opt(s.repo), std::int64_t(s.paused ? 1 : 0),
-                    opt(s.next_run)});
+                    opt(s.next_run), std::string(to_string(s.key_mode))});
     });
 }
 
