@@ -47,6 +47,7 @@ void add_migrate_command(CLI::App& app, Context& ctx);
 void add_enqueue_command(CLI::App& app, Context& ctx);
 void add_process_command(CLI::App& app, Context& ctx);
 void add_jobs_command(CLI::App& app, Context& ctx);
+void add_job_logs_command(CLI::App* jobs, Context& ctx);  // `jobs logs`, in job_logs.cpp
 void add_workers_command(CLI::App& app, Context& ctx);
 void add_backoff_command(CLI::App& app, Context& ctx);
 void add_rescue_command(CLI::App& app, Context& ctx);

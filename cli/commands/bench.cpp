@@ -58,7 +58,7 @@ void add_bench_command(CLI::App& app, Context& ctx) {
     auto* sub = app.add_subcommand(
         "bench", "Measure throughput, latency and sizes (enqueue, work, latency, locks, spawn, exec, stream, state, config)");
     sub->add_option("benchmark", o->what,
-                    "enqueue, work, latency, locks, spawn, exec, stream [-- CMD ARG...] (default: a C++ echo handler), state or config")
+                    "enqueue, work, latency, locks, spawn, exec [-- CMD ARG...] (default: /bin/true), stream [-- CMD ARG...] (default: a C++ echo handler), state or config")
         ->required();
     sub->add_option("--jobs", o->options.jobs, "Jobs (or lock cycles per process, or spawns)")->capture_default_str();
     sub->add_option("--concurrency", o->options.concurrency, "Worker concurrency for `work`, `exec`, `stream`, `spawn`")->capture_default_str();

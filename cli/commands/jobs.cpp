@@ -152,12 +152,18 @@ int run_show(Context& ctx, ShowOptions& o) {
     auto job = store.get_job(o.id);
     if (!job) throw Error(ErrorCode::not_found, "job " + std::to_string(o.id) + " not found");
     auto events = store.job_events(o.id);
+    auto logs = store.job_logs(o.id, std::nullopt);
     TimeMs now = store.db_now();
     if (o.json) {
         json j = job_json(*job, now);
         json ev = json::array();
         for (const auto& e : events) ev.push_back(job_event_json(e));
         j["events"] = ev;
+        // Where the job's own logs are: `wfq jobs logs ID` prints them.
+        json lj = json::array();
+        for (const auto& l : logs)
+            lj.push_back({{"attempt", l.attempt}, {"bytes", l.log.text.size()}, {"dropped_bytes", l.log.dropped_bytes}});
+        j["logs"] = lj;
         std::cout << j.dump(2) << "\n";
         return 0;
     }
@@ -175,6 +181,11 @@ int run_show(Context& ctx, ShowOptions& o) {
         tl.push_back({format_time(e.at), e.kind, colour_state(e.state), std::to_string(e.attempt), e.worker.value_or(""),
                       short_error(e.message)});
     print_table({"AT", "EVENT", "STATE", "ATTEMPT", "WORKER", "MESSAGE"}, tl);
+    if (!logs.empty()) {
+        std::cout << "\nlogs: " << (logs.size() == 1 ? "attempt" : "attempts");
+        for (std::size_t i = 0; i < logs.size(); ++i) std::cout << (i ? ", " : " ") << logs[i].attempt;
+        std::cout << " (wfq jobs logs " << o.id << ")\n";
+    }
     return 0;
 }
 
@@ -306,6 +317,8 @@ void add_jobs_command(CLI::App& app, Context& ctx) {
     show->add_option("id", s->id, "Job id")->required();
     show->add_flag("--json", s->json, "Print JSON");
     on_run(show, ctx, s, run_show);
+
+    add_job_logs_command(group, ctx);
 
     auto r = std::make_shared<BulkOptions>();
     auto* retry = group->add_subcommand(

@@ -42,6 +42,7 @@ struct ProcessOptions {
     int max_snoozes = 100;
     int max_releases = 10;
     std::string metrics_file;
+    std::string log_cap = "64KiB";
     bool json = false;
 };
 
@@ -97,6 +98,7 @@ int run_process(Context& ctx, ProcessOptions& o) {
     h.command = ctx.exec_command;
     if (!o.timeout.empty()) h.timeout_ms = duration_flag("--timeout", o.timeout);
     h.db_url = ctx.db_url();
+    h.log_cap = parse_log_cap("--log-cap", o.log_cap);
     // A handler stopped by self-fencing has ended before its lease expires (<wfq/fencing.h>).
     h.kill_grace_ms = fence_kill_grace_ms(w.lease_ms, h.kill_grace_ms);
     Store& store = ctx.store();
@@ -111,6 +113,7 @@ int run_process(Context& ctx, ProcessOptions& o) {
         so.timeout_ms = h.timeout_ms;
         so.grace_ms = w.grace_ms;
         so.db_url = h.db_url;
+        so.log_cap = h.log_cap;
         handler = make_stream_handler(so, ctx.clock());
     } else if (workflows.empty()) {
         handler = make_exec_handler(h);
@@ -183,6 +186,9 @@ void add_process_command(CLI::App& app, Context& ctx) {
                     "Fail a job handed back unfinished this often (worker stopped, --max-time; error_class release_limit)")
         ->capture_default_str();
     sub->add_option("--metrics-file", o->metrics_file, "Write Prometheus metrics here (atomically) every heartbeat and at exit");
+    sub->add_option("--log-cap", o->log_cap,
+                    "Each attempt's handler stderr kept with the job (wfq jobs logs), newest lines first; 0: none")
+        ->capture_default_str();
     sub->add_flag("--json", o->json, "Print a JSON summary at exit");
     on_run(sub, ctx, o, run_process);
 }

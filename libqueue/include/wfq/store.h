@@ -2,6 +2,7 @@
 // The one store interface; SQLite and PostgreSQL implement it. Nothing above it branches
 // on the backend.
 #include <wfq/job.h>
+#include <wfq/job_log.h>
 #include <wfq/limits.h>
 #include <wfq/operating.h>
 #include <wfq/state.h>
@@ -68,6 +69,9 @@ struct Outcome {
     std::string ended_by;
     bool permanent = false;  // failed: at once (a permanent error), not because attempts ran out
     std::string spans;  // the attempt's finished spans as one JSON array of OTLP spans ("" for none)
+    // The handler's stderr for this attempt, kept (in the same transaction) when the outcome is
+    // recorded; a run that gave its attempt back keeps the number, so the attempt's last run wins.
+    AttemptLog log;
 };
 
 // recorded: the job's state changed; lost: its lease was gone (compare-and-set failed);
@@ -199,6 +203,8 @@ public:
     // Finished spans kept with the job's events (OTLP JSON, one per span), for `wfq trace show`.
     virtual void add_job_spans(std::int64_t job_id, int attempt, const std::vector<std::string>& spans) = 0;
     virtual std::vector<std::string> job_spans(std::int64_t job_id) = 0;
+    // The stored logs of a job's attempts, oldest first (only attempt, when given).
+    virtual std::vector<StoredAttemptLog> job_logs(std::int64_t job_id, std::optional<int> attempt) = 0;
 
     // Workers.
     virtual void register_worker(const WorkerInfo& worker) = 0;

@@ -25,6 +25,7 @@ struct StreamHandlerOptions {
     // (a process that answered a job resets it), capped at max_restart_ms.
     std::int64_t restart_ms = 100;
     std::int64_t max_restart_ms = 10000;
+    std::size_t log_cap = kDefaultLogCap;  // each attempt's stderr lines kept with the job (0: none)
 };
 
 // The handler processes start at once. Destroying the handler stops them cleanly: their stdin

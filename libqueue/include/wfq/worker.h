@@ -5,6 +5,7 @@
 // connection of its own. It rides out database outages up to max_outage_ms and stops
 // gracefully.
 #include <wfq/config_cache.h>
+#include <wfq/job_log.h>
 #include <wfq/metrics.h>
 #include <wfq/trace.h>
 #include <wfq/queue.h>
@@ -45,6 +46,7 @@ struct HandlerResult {
         std::int64_t timeout_ms = 0;
     };
     std::optional<Wait> wait;  // parked
+    AttemptLog log;            // the handler's stderr lines for this attempt (capped), kept with the job
 };
 
 class Handler {
@@ -60,6 +62,7 @@ struct ExecHandlerOptions {
     std::int64_t timeout_ms = 0;
     std::int64_t kill_grace_ms = 5000;
     std::string db_url;  // exported as WFQ_DB
+    std::size_t log_cap = kDefaultLogCap;  // each attempt's stderr kept with the job (0: none)
 };
 
 // Runs a command per job with the handler contract of DESIGN.md.

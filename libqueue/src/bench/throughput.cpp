@@ -66,7 +66,9 @@ json exec(const BenchOptions& o, BenchEnvironment& env) {
     double spawn_cpu_per_job = (cpu_ms() - spawn_cpu_before) / static_cast<double>(o.jobs);
     double spawn_child_per_job = (child_ms() - spawn_child_before) / static_cast<double>(o.jobs);
     ExecHandlerOptions h;
-    h.command = {"/bin/true"};
+    // `bench exec -- CMD`: the worker running CMD (e.g. a handler that writes stderr, kept as
+    // the job's log); the spawn baseline stays /bin/true.
+    h.command = env.command.empty() ? std::vector<std::string>{"/bin/true"} : env.command;
     h.db_url = env.db_url;
     auto handler = make_exec_handler(h);
     std::int64_t completed = 0;
@@ -75,7 +77,9 @@ json exec(const BenchOptions& o, BenchEnvironment& env) {
     double rate = static_cast<double>(completed) / exec_s;
     double cpu_per_job = (cpu_ms() - cpu_before) / static_cast<double>(std::max<std::int64_t>(1, completed));
     double child_per_job = (child_ms() - child_before) / static_cast<double>(std::max<std::int64_t>(1, completed));
-    return {{"backend", env.store().backend()}, {"jobs", completed}, {"concurrency", o.concurrency},
+    std::string command;
+    for (const auto& a : h.command) command += (command.empty() ? "" : " ") + a;
+    return {{"backend", env.store().backend()}, {"jobs", completed}, {"concurrency", o.concurrency}, {"handler", command},
             {"jobs_per_s", rate}, {"spawns_per_s", spawn_rate}, {"ratio_to_spawn", rate / spawn_rate},
             {"worker_cpu_ms_per_job", cpu_per_job}, {"spawn_cpu_ms_per_job", spawn_cpu_per_job},
             {"handler_cpu_ms_per_job", child_per_job}, {"spawn_child_cpu_ms_per_job", spawn_child_per_job}};

@@ -169,6 +169,7 @@ Verdict Executor::run(Job job, const JobRef& ref, std::int64_t claim_start_ns, s
     Verdict v = decide_outcome(job, ref, r, policy, m_options.max_snoozes, shutting_down, m_random, m_options.max_releases);
     v.trace_id = span.trace_id;
     v.stage_seconds = std::move(r.stage_seconds);
+    if (v.outcome) v.outcome->log = std::move(r.log);
 
     for (auto& s : r.spans) others.push_back(std::move(s));
     r.spans.clear();

@@ -62,10 +62,19 @@ public:
         }
         spec.stdin_data = job.payload;
         spec.timeout_ms = m_options.timeout_ms;
+        // The job's own log: every stderr line, besides the worker's log (run_process calls
+        // on_stderr_line on this thread).
+        LogCapture capture(m_options.log_cap);
+        if (m_options.log_cap > 0)
+            spec.on_stderr_line = [&capture, logged = std::move(spec.on_stderr_line)](const std::string& line) {
+                logged(line);
+                capture.add_line(line);
+            };
         ProcessResult p = run_process(spec);
         if (!config_file.empty()) ::unlink(config_file.c_str());
 
         HandlerResult r = handler_result_of(p, m_options.timeout_ms);
+        r.log = capture.take();
         if (r.outcome != HandlerResult::Outcome::success) return r;
         if (!p.stdout_truncated && !p.stdout_data.empty() && p.stdout_data.find("$snooze") != std::string::npos) {
             auto out = nlohmann::json::parse(p.stdout_data, nullptr, false);

@@ -31,6 +31,15 @@ public:
     }
 
     HandlerResult run(const Job& job, const std::atomic<bool>& cancel) override {
+        LogCapture log(m_base.log_cap);
+        HandlerResult r = run_stages(job, cancel, log);
+        r.log = log.take();
+        return r;
+    }
+
+private:
+    // The attempt, its stages' stderr lines added to log as "stage NAME: LINE".
+    HandlerResult run_stages(const Job& job, const std::atomic<bool>& cancel, LogCapture& log) {
         HandlerResult r;
         auto wit = m_workflows.find(job.type);
         if (wit == m_workflows.end()) return failure(r, "no workflow for type '" + job.type + "'", "no_workflow", true);
@@ -119,6 +128,12 @@ public:
                 stage_job.traceparent = span.context().to_traceparent();
                 ProcessSpec spec = handler_process(stage_job, m_base, stage.exec, cancel);
                 spec.env.push_back("WFQ_STAGE=" + stage.name);
+                if (m_base.log_cap > 0)
+                    spec.on_stderr_line = [&log, prefix = "stage " + stage.name + ": ",
+                                           logged = std::move(spec.on_stderr_line)](const std::string& line) {
+                        logged(line);
+                        log.add_line(prefix + line);
+                    };
                 spec.stdin_data = serialized.empty() ? canonical(ctx) : std::move(serialized);
                 serialized.clear();
                 std::int64_t timeout = stage.timeout_ms ? stage.timeout_ms : wf.timeout_ms;

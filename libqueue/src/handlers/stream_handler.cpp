@@ -107,6 +107,7 @@ struct Waiter {
     bool done = false;
     HandlerResult result;
     log::Fields fields;  // for stderr lines that belong to this job
+    LogCapture log;      // the job's own stderr lines, under StreamHandler::m_mutex
 };
 
 // One handler process slot, restarted in place.
@@ -170,10 +171,20 @@ public:
     }
 
     HandlerResult run(const Job& job, const std::atomic<bool>& cancel) override {
+        auto waiter = std::make_shared<Waiter>();
+        waiter->log = LogCapture(m_options.log_cap);
+        HandlerResult r = run_job(job, cancel, waiter);
+        // The job left its process's pending jobs: no line is added to its log any more.
+        std::lock_guard<std::mutex> lock(m_mutex);
+        r.log = waiter->log.take();
+        return r;
+    }
+
+private:
+    HandlerResult run_job(const Job& job, const std::atomic<bool>& cancel, const std::shared_ptr<Waiter>& waiter) {
         const bool has_deadline = m_options.timeout_ms > 0;
         const std::int64_t deadline_ns = m_clock.steady_ns() + m_options.timeout_ms * 1'000'000;
         const std::string line = stream_job_line(job, has_deadline ? m_clock.now_ms() + m_options.timeout_ms : 0) + "\n";
-        auto waiter = std::make_shared<Waiter>();
         waiter->fields = {{"job_id", std::to_string(job.id)}, {"type", job.type}, {"attempt", std::to_string(job.attempt)},
                           {"correlation_id", job.correlation_id}, {"stream", "stderr"}};
         auto expired = [&] { return has_deadline && m_clock.steady_ns() >= deadline_ns; };
@@ -536,8 +547,10 @@ private:
                 }
             }
             if (!owner && proc.pending.size() == 1) owner = proc.pending.begin()->second;
-            if (owner) fields = owner->fields;
-            else fields = {{"stream", "stderr"}};
+            if (owner) {
+                fields = owner->fields;
+                owner->log.add_line(line);
+            } else fields = {{"stream", "stderr"}};
             fields.emplace_back("handler_pid", std::to_string(proc.pid));
         }
         log::info(to_valid_utf8(line), fields);

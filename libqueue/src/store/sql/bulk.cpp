@@ -121,6 +121,7 @@ std::vector<std::int64_t> SqlStore::apply_bulk_once(BulkAction action, const Bul
         std::string ids = "(SELECT u.id FROM " + m_db->json_rows("$1", {{"id", "bigint"}}) + ")";
         m_db->exec("DELETE FROM job_events WHERE job_id IN " + ids, {gone.dump()});
         m_db->exec("DELETE FROM checkpoints WHERE job_id IN " + ids, {gone.dump()});
+        m_db->exec("DELETE FROM job_logs WHERE job_id IN " + ids, {gone.dump()});
         return changed;
     }
     std::string set, guard, kind, state, message;

@@ -91,6 +91,7 @@ std::int64_t SqlStore::prune_batch(std::int64_t older_than_ms, JobState state, i
         std::string in = "(" + placeholders(1, ids.size()) + ")";
         m_db->exec("DELETE FROM job_events WHERE job_id IN " + in, ids);
         m_db->exec("DELETE FROM checkpoints WHERE job_id IN " + in, ids);
+        m_db->exec("DELETE FROM job_logs WHERE job_id IN " + in, ids);
         m_db->exec("DELETE FROM jobs WHERE id IN " + in, ids);
         return static_cast<std::int64_t>(rows.size());
     });

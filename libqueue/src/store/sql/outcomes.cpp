@@ -221,6 +221,7 @@ std::vector<OutcomeStatus> SqlStore::record_in_transaction(const std::vector<Out
         }
         if (!events.empty()) insert_events(events);
         for (std::size_t i : parked) status[i] = park(outcomes[i]);
+        insert_attempt_logs(outcomes, status);
         return status;
     }
 }

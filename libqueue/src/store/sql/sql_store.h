@@ -62,6 +62,9 @@ public:
     void add_job_spans(std::int64_t job_id, int attempt, const std::vector<std::string>& spans) override;
     std::vector<std::string> job_spans(std::int64_t job_id) override;
 
+    // logs.cpp: each attempt's handler stderr.
+    std::vector<StoredAttemptLog> job_logs(std::int64_t job_id, std::optional<int> attempt) override;
+
     // queues.cpp: pauses, per-queue counts, top, metrics, database facts.
     bool set_queue_paused(const std::string& queue, bool paused, const std::string& actor) override;
     std::vector<QueuePause> queue_pauses() override;
@@ -187,6 +190,9 @@ private:
 
     // outcomes.cpp
     std::vector<OutcomeStatus> record_in_transaction(const std::vector<Outcome>& outcomes);
+
+    // logs.cpp: the logs of the outcomes recorded (status[i] not lost), in the flush's transaction.
+    void insert_attempt_logs(const std::vector<Outcome>& outcomes, const std::vector<OutcomeStatus>& status);
 
     // jobs_admin.cpp
     std::int64_t prune_batch(std::int64_t older_than_ms, JobState state, int batch_size);
