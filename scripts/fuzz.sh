@@ -6,12 +6,16 @@
 # is written to build/fuzz/runs/NAME/ and the script exits 1 after the others ran: minimise it
 # (NAME_fuzzer -minimize_crash=1 FILE) and add it to tests/fuzz/regressions/NAME/, which ctest
 # replays in every build. Prints executions, coverage (cov) and features (ft) per harness.
+# WFQ_FUZZ_BUILD=0 runs the harnesses already built (long runs one after another).
 set -eu
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 only=${2:-}
-cmake --preset fuzz > /dev/null
-cmake --build --preset fuzz -j"${WFQ_FUZZ_JOBS:-2}"
+if [ "${WFQ_FUZZ_BUILD:-1}" != 0 ]; then
+    cmake --preset fuzz > /dev/null
+    # Under the build lock engineers share on one machine (docs/DEVELOPMENT.md); alone in CI it is free.
+    flock -o "${WFQ_BUILD_LOCK:-/tmp/wfq-build.lock}" cmake --build --preset fuzz -j"${WFQ_FUZZ_JOBS:-2}"
+fi
 bin=build/fuzz/tests/fuzz
 runs=build/fuzz/runs
 json_harnesses=" ndjson_line stream_line workflow template json_patch merge_patch state_blob config "

@@ -10,8 +10,7 @@ namespace wfq::cli {
 namespace {
 
 struct SetOptions {
-    std::string pattern;
-    std::optional<std::string> concurrency, rate, burst, weight;
+    LimitRuleFlags flags;
     bool json = false;
 };
 
@@ -24,40 +23,14 @@ struct RemoveOptions {
     bool json = false;
 };
 
-// A whole number in [min, max] for flag, else Error(usage) naming it.
-int int_flag(const std::string& flag, const std::string& value, int min, int max) {
-    bool digits = !value.empty() && value.size() <= 9 &&
-                  value.find_first_not_of("0123456789") == std::string::npos;
-    int n = digits ? std::stoi(value) : -1;
-    if (!digits || n < min || n > max)
-        throw Error(ErrorCode::usage, flag + " '" + value + "' must be a whole number from " + std::to_string(min) + " to " +
-                                          std::to_string(max));
-    return n;
-}
-
 int run_set(Context& ctx, SetOptions& o) {
-    check_limit_pattern(o.pattern);
-    LimitRule rule;
-    rule.pattern = o.pattern;
-    if (o.concurrency) rule.concurrency = int_flag("--concurrency", *o.concurrency, 0, 1000000);
-    if (o.rate) {
-        auto [n, per_ms] = parse_rate(*o.rate);
-        rule.rate_n = n;
-        rule.rate_per_ms = per_ms;
-    }
-    if (o.burst) {
-        if (!o.rate) throw Error(ErrorCode::usage, "--burst needs --rate");
-        rule.burst = int_flag("--burst", *o.burst, 1, 1000000);
-    }
-    if (o.weight) rule.weight = int_flag("--weight", *o.weight, 1, 1000);
-    if (!rule.concurrency && !rule.rate_n && !rule.weight)
-        throw Error(ErrorCode::usage, "limits set needs --concurrency, --rate or --weight");
+    LimitRule rule = parse_limit_rule(o.flags);
     ctx.store().limit_set(rule);
     if (o.json) {
         std::cout << limit_rule_json(rule).dump() << "\n";
         return 0;
     }
-    std::cerr << "rule " << o.pattern << " set\n";
+    std::cerr << "rule " << rule.pattern << " set\n";
     return 0;
 }
 
@@ -123,12 +96,12 @@ void add_limits_command(CLI::App& app, Context& ctx) {
 
     auto s = std::make_shared<SetOptions>();
     auto* set = group->add_subcommand("set", "Add or replace the rule for PATTERN (a limit key, or a prefix ending in *)");
-    set->add_option("pattern", s->pattern, "A limit key (org:acme) or a prefix ending in * (org:*): each key it matches counts apart")
+    set->add_option("pattern", s->flags.pattern, "A limit key (org:acme) or a prefix ending in * (org:*): each key it matches counts apart")
         ->required();
-    set->add_option("--concurrency", s->concurrency, "At most N running jobs per key, across every worker (0 holds them all back)");
-    set->add_option("--rate", s->rate, "At most N starts per DUR per key, as N/DUR (5000/1h, 10/1s)");
-    set->add_option("--burst", s->burst, "Tokens the rate bucket holds (default 1): starts in any window W <= burst + N*W/DUR");
-    set->add_option("--weight", s->weight, "Turns per round for group:G rules (default 1)");
+    set->add_option("--concurrency", s->flags.concurrency, "At most N running jobs per key, across every worker (0 holds them all back)");
+    set->add_option("--rate", s->flags.rate, "At most N starts per DUR per key, as N/DUR (5000/1h, 10/1s)");
+    set->add_option("--burst", s->flags.burst, "Tokens the rate bucket holds (default 1): starts in any window W <= burst + N*W/DUR");
+    set->add_option("--weight", s->flags.weight, "Turns per round for group:G rules (default 1)");
     set->add_flag("--json", s->json, "Print the rule as JSON");
     on_run(set, ctx, s, run_set);
 

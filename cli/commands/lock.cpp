@@ -164,7 +164,8 @@ void add_lock_command(CLI::App& app, Context& ctx) {
     auto u = std::make_shared<RunCmd>();
     auto* run = group->add_subcommand("run", "Run a command while holding a lock (flock(1) for a fleet)");
     run->add_option("key", u->key, "Lock key")->required();
-    run->add_option("--ttl", u->ttl, "Lease length, renewed every ttl/3 (duration)")->capture_default_str();
+    run->add_option("--ttl", u->ttl, "Lease length, renewed every ttl/3 (duration); --advisory: the session is checked every W/3 and CMD stopped W - W/5 after the last answer, W = min(ttl, 10s)")
+        ->capture_default_str();
     run->add_option("--wait", u->wait, "Keep trying to acquire this long (duration)")->capture_default_str();
     run->add_option("--owner", u->owner, "Who holds it (default user@host:pid)");
     run->add_flag("--advisory", u->advisory, "Use a PostgreSQL session advisory lock instead of a lease");

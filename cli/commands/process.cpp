@@ -112,6 +112,8 @@ int run_process(Context& ctx, ProcessOptions& o) {
         so.procs = o.procs;
         so.timeout_ms = h.timeout_ms;
         so.grace_ms = w.grace_ms;
+        // A job that must stop is stopped on the exec handler's timing: by its lease's expiry.
+        so.cancel_grace_ms = h.kill_grace_ms;
         so.db_url = h.db_url;
         so.log_cap = h.log_cap;
         handler = make_stream_handler(so, ctx.clock());

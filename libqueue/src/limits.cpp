@@ -89,7 +89,65 @@ std::pair<int, std::int64_t> parse_rate(const std::string& text) {
     return {n, per_ms};
 }
 
-std::string format_rate(int n, std::int64_t per_ms) { return std::to_string(n) + "/" + format_duration_ms(per_ms); }
+namespace {
+
+// A whole number in [min, max] for flag, else Error(usage) naming it.
+int count_flag(const std::string& flag, const std::string& value, int min, int max) {
+    bool digits = !value.empty() && value.size() <= 9 &&
+                  value.find_first_not_of("0123456789") == std::string::npos;
+    int n = digits ? std::stoi(value) : -1;
+    if (!digits || n < min || n > max)
+        throw Error(ErrorCode::usage, flag + " '" + value + "' must be a whole number from " + std::to_string(min) + " to " +
+                                          std::to_string(max));
+    return n;
+}
+
+}  // namespace
+
+LimitRule parse_limit_rule(const LimitRuleFlags& flags) {
+    check_limit_pattern(flags.pattern);
+    LimitRule rule;
+    rule.pattern = flags.pattern;
+    if (flags.concurrency) rule.concurrency = count_flag("--concurrency", *flags.concurrency, 0, 1000000);
+    if (flags.rate) {
+        auto [n, per_ms] = parse_rate(*flags.rate);
+        rule.rate_n = n;
+        rule.rate_per_ms = per_ms;
+    }
+    if (flags.burst) {
+        if (!flags.rate) throw Error(ErrorCode::usage, "--burst needs --rate");
+        rule.burst = count_flag("--burst", *flags.burst, 1, 1000000);
+    }
+    if (flags.weight) rule.weight = count_flag("--weight", *flags.weight, 1, 1000);
+    if (!rule.concurrency && !rule.rate_n && !rule.weight)
+        throw Error(ErrorCode::usage, "limits set needs --concurrency, --rate or --weight");
+    return rule;
+}
+
+namespace {
+
+// per_ms as parse_duration_ms reads it back exactly: "5s15ms" where the compact form would
+// round or show a fraction ("5.015s", which --rate refuses).
+std::string exact_duration(std::int64_t ms) {
+    std::string shown = format_duration_ms(ms);
+    try {
+        if (parse_duration_ms(shown) == ms) return shown;
+    } catch (const Error&) {
+    }
+    static const std::pair<std::int64_t, const char*> kUnits[] = {{86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}, {1, "ms"}};
+    shown.clear();
+    for (const auto& [unit, name] : kUnits)
+        if (ms >= unit) {
+            shown += std::to_string(ms / unit) + name;
+            ms %= unit;
+        }
+    return shown.empty() ? "0ms" : shown;
+}
+
+}  // namespace
+
+// What `limits list` and --json show is a rate `limits set --rate` takes back as the same rule.
+std::string format_rate(int n, std::int64_t per_ms) { return std::to_string(n) + "/" + exact_duration(per_ms); }
 
 bool pattern_matches(const std::string& pattern, const std::string& key) {
     if (!pattern.empty() && pattern.back() == '*')

@@ -51,10 +51,14 @@ std::optional<LockGrant> acquire_lock(Store& store, const std::string& key, cons
 }
 
 std::unique_ptr<AdvisoryLock> acquire_advisory_lock(Store& store, const std::string& key, std::int64_t wait_ms,
-                                                    Clock& clock, Random& random) {
+                                                    Clock& clock, Random& random, std::int64_t* attempt_started_ns) {
     validate_lock_key(key);
-    return try_until<std::unique_ptr<AdvisoryLock>>([&] { return store.try_advisory_lock(key); }, wait_ms, clock,
-                                                    random, {});
+    return try_until<std::unique_ptr<AdvisoryLock>>(
+        [&] {
+            if (attempt_started_ns) *attempt_started_ns = clock.steady_ns();
+            return store.try_advisory_lock(key);
+        },
+        wait_ms, clock, random, {});
 }
 
 LockHolder::LockHolder(Store& store, LockGrant grant, std::int64_t ttl_ms, std::function<void(const std::string&)> on_lost,
@@ -66,9 +70,12 @@ LockHolder::LockHolder(Store& store, LockGrant grant, std::int64_t ttl_ms, std::
     m_thread = std::thread([this] { run(); });
 }
 
-LockHolder::LockHolder(std::unique_ptr<AdvisoryLock> advisory, std::int64_t check_ms,
-                       std::function<void(const std::string&)> on_lost, Clock& clock)
-    : m_advisory(std::move(advisory)), m_period_ms(check_ms), m_ttl_ms(0), m_on_lost(std::move(on_lost)), m_clock(clock) {
+LockHolder::LockHolder(std::unique_ptr<AdvisoryLock> advisory, std::int64_t ttl_ms,
+                       std::function<void(const std::string&)> on_lost, Clock& clock, std::int64_t held_since_ns)
+    : m_advisory(std::move(advisory)), m_period_ms(std::max<std::int64_t>(30, advisory_fence_window_ms(ttl_ms) / 3)),
+      m_ttl_ms(advisory_fence_window_ms(ttl_ms)), m_on_lost(std::move(on_lost)), m_clock(clock) {
+    m_held_since_ns = held_since_ns > 0 ? held_since_ns : m_clock.steady_ns();
+    m_fence_deadline_ns = m_held_since_ns + (m_ttl_ms - fence_margin_ms(m_ttl_ms)) * 1'000'000;
     m_thread = std::thread([this] { run(); });
 }
 
@@ -99,7 +106,12 @@ void LockHolder::run() {
             if (m_cv.wait_for(lock, std::chrono::milliseconds(m_period_ms), [&] { return m_stop.load(); })) return;
         }
         if (m_advisory) {
+            const std::int64_t sent_ns = m_clock.steady_ns();
             if (!m_advisory->alive()) lose("the advisory lock's database session ended");
+            else if (fence_passed(m_clock.steady_ns()))
+                lose("no session check answered before the lock's local deadline (self-fencing)");
+            else
+                m_fence_deadline_ns = sent_ns + (m_ttl_ms - fence_margin_ms(m_ttl_ms)) * 1'000'000;
             continue;
         }
         try {
@@ -163,10 +175,11 @@ int run_with_lock(Store& store, Tracer& tracer, const LockedRunOptions& o, Clock
         tracer.flush();
     };
     if (o.advisory) {
-        auto adv = acquire_advisory_lock(store, o.key, o.wait_ms, clock, random);
+        std::int64_t attempt_started_ns = 0;
+        auto adv = acquire_advisory_lock(store, o.key, o.wait_ms, clock, random, &attempt_started_ns);
         finish_wait(adv != nullptr);
         if (!adv) throw Error(ErrorCode::lock_conflict, "advisory lock '" + o.key + "' is held by another session");
-        holder = std::make_unique<LockHolder>(std::move(adv), std::max<std::int64_t>(100, o.ttl_ms / 3), on_lost, clock);
+        holder = std::make_unique<LockHolder>(std::move(adv), o.ttl_ms, on_lost, clock, attempt_started_ns);
     } else {
         std::int64_t attempt_started_ns = 0;
         AcquireOptions a{o.ttl_ms, o.wait_ms, o.owner, &attempt_started_ns};
@@ -200,7 +213,7 @@ int run_with_lock(Store& store, Tracer& tracer, const LockedRunOptions& o, Clock
     spec.env.push_back("WFQ_LOCK_KEY=" + o.key);
     spec.inherit_stdio = true;
     spec.cancel = &stop;
-    if (!o.advisory) spec.kill_grace_ms = fence_kill_grace_ms(o.ttl_ms, spec.kill_grace_ms);
+    spec.kill_grace_ms = fence_kill_grace_ms(o.advisory ? advisory_fence_window_ms(o.ttl_ms) : o.ttl_ms, spec.kill_grace_ms);
     ProcessResult r = run_process(spec);
     stop = true;
     watcher.join();

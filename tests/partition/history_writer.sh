@@ -5,8 +5,9 @@
 #   EVENT KIND SUBJECT RUN HOST UNIX_TIME
 # EVENT start, tick (every 0.1 s while it works), end (finished by itself) or term (SIGTERM);
 # KIND job (SUBJECT the job id, RUN its attempt) or lock (SUBJECT the key, RUN the fencing
-# token); HOST the host's name ($PARTITION_HOST). A SIGKILL leaves no line: the last tick says
-# when it was last alive. A job handler prints {"attempt": A, "host": H} as its result.
+# token, or the pid for an advisory lock); HOST the host's name ($PARTITION_HOST). A SIGKILL
+# leaves no line: the last tick says when it was last alive. A job handler prints
+# {"attempt": A, "host": H} as its result.
 set -u
 kind=$1
 ticks=${PARTITION_TICKS:?}
@@ -15,6 +16,7 @@ if [ "$kind" = job ]; then
     subject=$WFQ_JOB_ID run=$WFQ_ATTEMPT
 else
     subject=$WFQ_LOCK_KEY run=$WFQ_LOCK_TOKEN
+    [ "$run" != advisory ] || run=$$  # an advisory lock has no token: each holding is a run of its own
 fi
 note() { echo "$1 $kind $subject $run $PARTITION_HOST $EPOCHREALTIME" >> "$PARTITION_HISTORY"; }
 trap 'note term; exit 143' TERM

@@ -1,4 +1,4 @@
-// Self-fencing of lease locks: LockHolder's local deadline and `lock run` stopping its command
+// Self-fencing of lease and advisory locks: LockHolder's local deadline and `lock run` stopping its command
 // when that deadline passes, whatever the database does (time moved on a ManualClock).
 #include "../support/fake_store.h"
 
@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -34,6 +35,30 @@ TEST(LockHolder, HasALocalDeadlineOfTtlLessTheMarginFromTheAcquire) {
     EXPECT_FALSE(holder.fence_passed(clock.steady_ns()));
     clock.advance_ms(1);
     EXPECT_TRUE(holder.fence_passed(clock.steady_ns()));
+}
+
+// A session that always answers: the test moves the clock, no check is due meanwhile.
+struct AnsweringSession final : AdvisoryLock {
+    bool alive() override { return true; }
+};
+
+// An advisory lock has no expiry in the database, but its session ends once the server has heard
+// nothing for kAdvisorySilentSessionMs: the local deadline keeps the holder inside that window.
+TEST(LockHolder, AnAdvisoryLockHasALocalDeadlineWithinTheServersSilentSessionWindow) {
+    for (std::int64_t ttl_ms : {std::int64_t(3000), kHourMs}) {
+        SCOPED_TRACE(ttl_ms);
+        ManualClock clock;
+        const std::int64_t acquired_ns = clock.steady_ns();
+        clock.advance_ms(10);
+        LockHolder holder(std::make_unique<AnsweringSession>(), ttl_ms, [](const std::string&) {}, clock, acquired_ns);
+        const std::int64_t window = std::min(ttl_ms, kAdvisorySilentSessionMs);
+        EXPECT_EQ(holder.fence_deadline_ns(), acquired_ns + (window - fence_margin_ms(window)) * 1'000'000);
+        EXPECT_LT(window - fence_margin_ms(window) + fence_kill_grace_ms(window), kAdvisorySilentSessionMs);
+        clock.advance_ms(window - fence_margin_ms(window) - 11);
+        EXPECT_FALSE(holder.fence_passed(clock.steady_ns()));
+        clock.advance_ms(1);
+        EXPECT_TRUE(holder.fence_passed(clock.steady_ns()));
+    }
 }
 
 TEST(LockRun, StopsTheCommandAtTheLocalDeadlineAndSaysSo) {

@@ -116,6 +116,7 @@ TEST(StreamHandler, CrashFailsTheUnansweredJobAndRestarts) {
 TEST(StreamHandler, CancelAndTimeoutReturnPromptly) {
     auto o = sh("while read -r line; do :; done");  // never answers
     o.timeout_ms = 200;
+    o.cancel_grace_ms = 200;
     auto handler = make_stream_handler(o);
     std::atomic<bool> cancel{false};
     auto start = std::chrono::steady_clock::now();
@@ -123,6 +124,64 @@ TEST(StreamHandler, CancelAndTimeoutReturnPromptly) {
     cancel = true;
     EXPECT_EQ(handler->run(job(2), cancel).outcome, HandlerResult::Outcome::cancelled);
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
+// Answers each job with its process's pid, at once or (type "slow") after 30 s; {"cancel": N}
+// is answered at once unless the script ignores cancels.
+std::string pid_echo(bool answers_cancel) {
+    return std::string(R"(slow_pid=
+while IFS= read -r line; do
+  case $line in
+    '{"cancel":'*) id=${line#'{"cancel":'}; )") +
+           (answers_cancel ? R"([ -n "$slow_pid" ] && kill $slow_pid; printf '{"id":%s,"ok":false,"error":"cancelled"}
+' "${id%%\}*}")" : ":") +
+           R"( ;;
+    *'"type":"slow"'*) id=${line#'{"id":'}; (sleep 30; printf '{"id":%s,"ok":true}
+' "${id%%,*}") & slow_pid=$! ;;
+    '{"id":'*) id=${line#'{"id":'}; printf '{"id":%s,"ok":true,"result":{"pid":%s}}
+' "${id%%,*}" $$ ;;
+  esac
+done)";
+}
+
+// A job that must stop (lease lost, cancelled) is stopped by its cancel grace, whatever the
+// handler does: one that answers {"cancel": N} keeps its process; one that does not is stopped
+// (its other jobs in flight fail as crash) and restarted for the next jobs.
+TEST(StreamHandler, AJobThatMustStopIsStoppedWithinTheCancelGrace) {
+    for (bool answers : {true, false}) {
+        SCOPED_TRACE(answers ? "answers cancel" : "ignores cancel");
+        auto o = sh(pid_echo(answers));
+        o.cancel_grace_ms = 400;
+        auto handler = make_stream_handler(o);
+        std::atomic<bool> no{false}, stop{false};
+        auto first = handler->run(job(1), no);
+        ASSERT_EQ(first.outcome, HandlerResult::Outcome::success) << first.error;
+        HandlerResult other;
+        std::thread beside([&] { other = handler->run(job(2, "slow"), no); });
+        std::thread stopper([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));  // both jobs in flight
+            stop = true;
+        });
+        auto start = std::chrono::steady_clock::now();
+        EXPECT_EQ(handler->run(job(3, "slow"), stop).outcome, HandlerResult::Outcome::cancelled);
+        auto took = std::chrono::steady_clock::now() - start;
+        stopper.join();
+        EXPECT_LT(took, std::chrono::milliseconds(200 + 400 + 1500));
+        if (answers) {
+            // Not stopped: the same process answers the next job; the other job goes on.
+            auto next = handler->run(job(4), no);
+            EXPECT_EQ(next.output, first.output);
+            handler.reset();  // stops the process: the other job fails with it
+            beside.join();
+        } else {
+            beside.join();
+            EXPECT_EQ(other.outcome, HandlerResult::Outcome::crash);
+            EXPECT_NE(other.error.find("did not answer {\"cancel\": 3}"), std::string::npos) << other.error;
+            auto next = handler->run(job(4), no);  // a new process
+            EXPECT_EQ(next.outcome, HandlerResult::Outcome::success) << next.error;
+            EXPECT_NE(next.output, first.output);
+        }
+    }
 }
 
 TEST(StreamHandler, MissingCommandFailsJobs) {

@@ -22,4 +22,13 @@ constexpr std::int64_t fence_kill_grace_ms(std::int64_t lease_ms, std::int64_t c
 // that expiry, so on healthy clocks two runs of one job never overlap.
 constexpr std::int64_t kFenceStopAfterExpiryMs = 1000;
 
+// An advisory lock lives as long as its database session, and the server ends a session it
+// hears nothing from no sooner than this: wfq's sessions set tcp_user_timeout to 10 s and
+// keepalives to 5 s idle + 3 probes 2 s apart. So a holder cut off from the server stops its
+// command by the last answered check's start + min(TTL, this) - margin, before the server can
+// give the lock to anyone else. A server that ends the session itself (a restart,
+// pg_terminate_backend) frees the lock at once: nothing local bounds that (DESIGN.md "Locks").
+constexpr std::int64_t kAdvisorySilentSessionMs = 10000;
+constexpr std::int64_t advisory_fence_window_ms(std::int64_t ttl_ms) { return std::min(ttl_ms, kAdvisorySilentSessionMs); }
+
 }  // namespace wfq

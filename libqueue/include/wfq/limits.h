@@ -59,6 +59,14 @@ std::vector<std::string> limit_keys_from_json(const std::string& text);
 void check_limit_pattern(const std::string& pattern);
 // "N/DUR" ("5000/1h", "10/s"): N starts per DUR. Error(usage) naming --rate.
 std::pair<int, std::int64_t> parse_rate(const std::string& text);
+// The flags of `wfq limits set PATTERN` as typed, checked and read into a rule (Error(usage)
+// naming the flag): --concurrency 0..1000000, --rate N/DUR, --burst 1..1000000 (needs --rate),
+// --weight 1..1000; at least one of concurrency, rate and weight.
+struct LimitRuleFlags {
+    std::string pattern;
+    std::optional<std::string> concurrency, rate, burst, weight;
+};
+LimitRule parse_limit_rule(const LimitRuleFlags& flags);
 std::string format_rate(int n, std::int64_t per_ms);
 bool pattern_matches(const std::string& pattern, const std::string& key);
 // The rule for key: an exact pattern first, then the longest matching prefix; nullptr for none.

@@ -33,9 +33,9 @@ struct AcquireOptions {
 std::optional<LockGrant> acquire_lock(Store& store, const std::string& key, const AcquireOptions& options, Clock& clock,
                                       Random& random, const std::function<void(std::int64_t)>& sleep = {});
 
-// The same for an advisory lock; nullptr when not acquired in time.
+// The same for an advisory lock; nullptr when not acquired in time. attempt_started_ns as above.
 std::unique_ptr<AdvisoryLock> acquire_advisory_lock(Store& store, const std::string& key, std::int64_t wait_ms,
-                                                    Clock& clock, Random& random);
+                                                    Clock& clock, Random& random, std::int64_t* attempt_started_ns = nullptr);
 
 // Keeps a held lock alive from its own thread: renews a lease lock every ttl/3 (or checks an
 // advisory session), and calls on_lost once, at once, when a renewal is rejected or when the
@@ -44,15 +44,17 @@ std::unique_ptr<AdvisoryLock> acquire_advisory_lock(Store& store, const std::str
 // A lease lock also has a local deadline (self-fencing, see <wfq/fencing.h>): the start of the
 // last renewal that succeeded (held_since_ns, steady, for the acquire; 0: now) + TTL - margin.
 // fence_passed() reads it without waiting for the renewal thread, which a partition may block.
+// An advisory lock's session is checked every window/3 and its local deadline is the start of
+// the last answered check + window - margin, the window being advisory_fence_window_ms(ttl_ms).
 class LockHolder {
 public:
     LockHolder(Store& store, LockGrant grant, std::int64_t ttl_ms, std::function<void(const std::string&)> on_lost,
                Clock& clock = SystemClock::instance(), std::int64_t held_since_ns = 0);
-    LockHolder(std::unique_ptr<AdvisoryLock> advisory, std::int64_t check_ms, std::function<void(const std::string&)> on_lost,
-               Clock& clock = SystemClock::instance());
+    LockHolder(std::unique_ptr<AdvisoryLock> advisory, std::int64_t ttl_ms, std::function<void(const std::string&)> on_lost,
+               Clock& clock = SystemClock::instance(), std::int64_t held_since_ns = 0);
     ~LockHolder();
     bool lost() const { return m_lost; }
-    // The local deadline (steady ns) of a lease lock; 0 for an advisory lock.
+    // The local deadline (steady ns).
     std::int64_t fence_deadline_ns() const { return m_fence_deadline_ns.load(); }
     // True once now_ns (steady) is past the local deadline: stop using the lock.
     bool fence_passed(std::int64_t now_ns) const;

@@ -19,6 +19,11 @@ struct StreamHandlerOptions {
     std::int64_t timeout_ms = 0;        // per job (0: none): then {"cancel": id} and error_class timeout
     std::int64_t grace_ms = 10000;      // on stop: after stdin is closed, time for the processes to exit
     std::int64_t kill_grace_ms = 5000;  // then SIGTERM, and SIGKILL after this
+    // A job that must stop (its lease is lost, it is cancelled, or the worker's stop grace is
+    // over) is sent {"cancel": id}; a process that has not answered for it this long after is
+    // stopped as an exec handler would be: SIGTERM at half of it, SIGKILL at the end. Its other
+    // jobs in flight fail as crash, and the process is restarted for the jobs still to come.
+    std::int64_t cancel_grace_ms = 5000;
     std::string db_url;                 // exported as WFQ_DB
     std::size_t max_line = 1 << 20;     // a longer answer line is a protocol error
     // First restart delay after a crash or a protocol error, doubled per failure in a row
@@ -30,7 +35,7 @@ struct StreamHandlerOptions {
 
 // The handler processes start at once. Destroying the handler stops them cleanly: their stdin
 // is closed, they get grace_ms to exit, then SIGTERM and SIGKILL (whole process groups). Job
-// deadlines (timeout_ms) and the stop grace are measured on clock.
+// deadlines (timeout_ms), the cancel grace and the stop grace are measured on clock.
 std::unique_ptr<Handler> make_stream_handler(const StreamHandlerOptions& options, Clock& clock = SystemClock::instance());
 
 // One line a stream handler wrote, read per the protocol: the job it answers and the outcome.

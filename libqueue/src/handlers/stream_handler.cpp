@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -119,6 +120,7 @@ struct Proc {
     std::uint64_t generation = 0;
     bool answered_any = false;
     std::string protocol_error;  // why it is being killed, when it broke the protocol
+    std::string stopped_for;     // why it is being stopped, when a job that must stop went unanswered
     std::map<std::int64_t, std::shared_ptr<Waiter>> pending;
     std::deque<std::int64_t> recent_order;                  // ids no longer pending, oldest first
     std::unordered_map<std::int64_t, const char*> recent;  // id -> "answered", "cancelled", "timed out"
@@ -233,17 +235,41 @@ private:
         }
 
         std::unique_lock<std::mutex> lock(waiter->mutex);
+        std::int64_t cancel_sent_ns = 0;  // {"cancel": id} sent: the work must end within the cancel grace
+        int signals_sent = 0;
         for (;;) {
-            if (waiter->done) return std::move(waiter->result);
-            if (cancel || expired()) {
-                bool was_cancel = cancel;
+            if (waiter->done) return cancel_sent_ns ? cancelled() : std::move(waiter->result);
+            auto slice = std::chrono::milliseconds(100);
+            if (cancel && !cancel_sent_ns) {
+                // The job must stop (its lease may be gone): ask, and stop the process if it
+                // does not answer for the job in time (an exec handler would be killed too).
                 lock.unlock();
-                if (give_up(*proc, job.id, was_cancel ? "cancelled" : "timed out", true)) return was_cancel ? cancelled() : timed_out();
+                send_cancel(*proc, job.id);
+                lock.lock();
+                cancel_sent_ns = m_clock.steady_ns();
+                continue;
+            }
+            if (cancel_sent_ns) {
+                const std::int64_t waited_ms = (m_clock.steady_ns() - cancel_sent_ns) / 1'000'000;
+                const int due = waited_ms >= m_options.cancel_grace_ms ? 2 : waited_ms * 2 >= m_options.cancel_grace_ms ? 1 : 0;
+                if (due > signals_sent) {
+                    signals_sent = due;
+                    lock.unlock();
+                    stop_for_cancel(*proc, generation, job.id, due == 2 ? SIGKILL : SIGTERM);
+                    lock.lock();
+                    continue;
+                }
+                // Its supervisor fails the jobs of a stopped process, this one included (and notifies).
+                if (signals_sent < 2)
+                    slice = std::chrono::milliseconds(std::clamp<std::int64_t>(
+                        (signals_sent == 0 ? m_options.cancel_grace_ms / 2 : m_options.cancel_grace_ms) - waited_ms, 1, 100));
+            } else if (expired()) {
+                lock.unlock();
+                if (give_up(*proc, job.id, "timed out", true)) return timed_out();
                 lock.lock();  // answered meanwhile
                 continue;
             }
-            auto slice = std::chrono::milliseconds(100);
-            if (has_deadline)
+            if (has_deadline && !cancel_sent_ns)
                 slice = std::min(slice, std::chrono::milliseconds((deadline_ns - m_clock.steady_ns()) / 1'000'000 + 1));
             waiter->cv.wait_for(lock, slice);
         }
@@ -322,6 +348,34 @@ private:
         return true;
     }
 
+    // {"cancel": id} to proc, the job still waiting for its answer (which ends its work).
+    void send_cancel(Proc& proc, std::int64_t id) {
+        std::string msg = "{\"cancel\":" + std::to_string(id) + "}\n";
+        std::unique_lock<std::timed_mutex> w(proc.write_mutex, std::defer_lock);
+        // Never blocking for long: a process that does not read its stdin is stopped anyway.
+        if (!w.try_lock_for(std::chrono::milliseconds(20)) || proc.stdin_fd < 0 ||
+            ::write(proc.stdin_fd, msg.data(), msg.size()) != static_cast<ssize_t>(msg.size()))
+            log::warn("could not tell the stream handler to cancel a job (its stdin is full); it is stopped if it does not answer",
+                      {{"job_id", std::to_string(id)}});
+    }
+
+    // The job id was sent {"cancel": id} and not answered within half the cancel grace (SIGTERM)
+    // or all of it (SIGKILL): its process (if still that generation) is stopped, and restarted.
+    void stop_for_cancel(Proc& proc, std::uint64_t generation, std::int64_t id, int sig) {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        if (proc.generation != generation || !proc.alive || proc.pid <= 0) return;
+        if (!proc.pending.count(id)) return;  // answered meanwhile
+        if (sig == SIGTERM) {
+            proc.stopped_for = "stopped because it did not answer {\"cancel\": " + std::to_string(id) + "} within " +
+                               format_duration_ms(m_options.cancel_grace_ms / 2);
+            log::warn("stream handler did not answer a job that must stop; sending SIGTERM, its other jobs in flight fail as crash",
+                      {{"job_id", std::to_string(id)}, {"handler_pid", std::to_string(proc.pid)},
+                       {"jobs_in_flight", std::to_string(proc.pending.size())}});
+        }
+        ::kill(-proc.pid, sig);
+        ::kill(proc.pid, sig);
+    }
+
     // Kills proc's current process (if still that generation); its supervisor restarts it.
     void restart(Proc& proc, std::uint64_t generation, const std::string& why) {
         std::lock_guard<std::mutex> lock(m_mutex);
@@ -357,6 +411,7 @@ private:
                 ++proc.generation;
                 proc.answered_any = false;
                 proc.protocol_error.clear();
+                proc.stopped_for.clear();
                 proc.stderr_tail.clear();
             }
             {
@@ -374,7 +429,7 @@ private:
             std::string status = reap(proc, child.pid);
 
             std::map<std::int64_t, std::shared_ptr<Waiter>> orphans;
-            std::string protocol, tail;
+            std::string protocol, stopped_for, tail;
             bool stopping, answered;
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
@@ -382,6 +437,7 @@ private:
                 orphans.swap(proc.pending);
                 for (auto& [id, w] : orphans) proc.remember(id, "failed with its process");
                 protocol = proc.protocol_error;
+                stopped_for = proc.stopped_for;
                 tail = proc.stderr_tail;
                 stopping = m_stopping;
                 answered = proc.answered_any;
@@ -400,7 +456,7 @@ private:
                     r.error_class = "protocol";
                     r.error = "the stream handler broke the protocol (" + protocol + ") and was restarted";
                 } else {
-                    r.error = "the stream handler " + status + " before answering";
+                    r.error = "the stream handler " + (stopped_for.empty() ? status : stopped_for + " and " + status) + " before answering";
                     r.ended_by = "stream handler " + status;
                 }
                 if (!tail.empty()) r.error += "; stderr: " + to_valid_utf8(tail);
@@ -418,6 +474,7 @@ private:
             log::Fields f{{"handler_pid", std::to_string(child.pid)}, {"handler_proc", std::to_string(proc.index)},
                           {"unanswered_jobs", std::to_string(orphans.size())}, {"restart_in", format_duration_ms(delay)}};
             if (!protocol.empty()) log::error("stream handler broke the protocol (" + protocol + "); restarting it", f);
+            else if (!stopped_for.empty()) log::warn("stream handler " + stopped_for + "; restarting it", f);
             else log::error("stream handler " + status + "; restarting it", f);
             if (!backoff(failures)) return;
         }

@@ -9,7 +9,14 @@
 namespace wfq {
 namespace {
 
-using Range = std::pair<std::size_t, std::size_t>;  // [begin, end) of text to hide
+// [begin, end) of text to hide, and whether "***" goes in quotes: a quoted keyword value may be
+// followed by the next keyword with no blank between (`password='a b'sslmode=require`), and a
+// bare *** there would run into it.
+struct Range {
+    std::size_t first, second;
+    bool quoted = false;
+    bool operator<(const Range& o) const { return first < o.first || (first == o.first && second < o.second); }
+};
 
 // isspace() in the C locale, as libpq tests it.
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
@@ -73,7 +80,8 @@ void keyword_passwords(const std::string& t, std::vector<Range>& hide) {
         if (j >= t.size() || t[j] != '=') continue;
         ++j;
         while (j < t.size() && is_blank(t[j])) ++j;
-        hide.emplace_back(j, keyword_value_end(t, j));
+        const std::size_t end = keyword_value_end(t, j);
+        hide.push_back({j, end, j < t.size() && t[j] == '\'' && end < t.size() && !is_blank(t[end])});
     }
 }
 
@@ -87,11 +95,11 @@ std::size_t url_userinfo(const std::string& t, std::size_t from, bool blank_ends
     if (at >= t.size() || t[at] != '@') return from;
     std::size_t colon = t.find(':', from);
     if (colon < at) {
-        hide.emplace_back(colon + 1, at);
+        hide.push_back({colon + 1, at});
     } else {
         std::vector<Range> inner;
         keyword_passwords(t.substr(from, at - from), inner);
-        if (!inner.empty()) hide.emplace_back(from, at);
+        if (!inner.empty()) hide.push_back({from, at});
     }
     return at + 1;
 }
@@ -105,7 +113,7 @@ void query_passwords(const std::string& t, std::size_t from, std::vector<Range>&
         std::size_t amp = std::min(t.find('&', k), t.size());
         std::size_t eq = t.find('=', k);
         if (eq < amp && equals_ci(percent_decoded(std::string_view(t).substr(k, eq - k)), "password"))
-            hide.emplace_back(eq + 1, amp);
+            hide.push_back({eq + 1, amp});
         k = amp + 1;
     }
 }
@@ -130,10 +138,11 @@ std::string redact_dsn(const std::string& dsn) {
     std::size_t pos = 0;
     for (std::size_t i = 0; i < hide.size();) {
         std::size_t begin = hide[i].first, end = hide[i].second;
+        const bool quoted = hide[i].quoted;
         for (++i; i < hide.size() && hide[i].first <= end; ++i) end = std::max(end, hide[i].second);
         if (begin < pos) begin = pos;  // (merged ranges never go back)
         out.append(dsn, pos, begin - pos);
-        out += "***";
+        out += quoted ? "'***'" : "***";
         pos = std::max(pos, end);
     }
     out.append(dsn, pos, std::string::npos);
