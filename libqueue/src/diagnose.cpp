@@ -19,6 +19,16 @@ bool serves(const WorkerInfo& w, const Job& job) {
     return has(w.queues, job.queue) && has(w.types, job.type);
 }
 
+// The running job a filter (an idempotency key or a lock key) finds: the one a waiting job of
+// that key waits for.
+std::optional<Job> running_job_of(Store& store, JobFilter f) {
+    f.states = {JobState::running};
+    f.limit = 1;
+    auto jobs = store.list_jobs(f);
+    if (jobs.empty()) return std::nullopt;
+    return std::move(jobs[0]);
+}
+
 }  // namespace
 
 WhyAnswer explain_job(Store& store, std::int64_t id, std::int64_t dead_after_ms) {
@@ -132,15 +142,13 @@ WhyAnswer explain_job(Store& store, std::int64_t id, std::int64_t dead_after_ms)
         // A claim runs one job of an idempotency key at a time, the key's oldest due job first
         // (key modes: a newer job with the key waits for the one that started).
         JobFilter f;
-        f.states = {JobState::running};
         f.key = job->key;
-        f.limit = 1;
-        auto holders = store.list_jobs(f);
-        if (!holders.empty())
-            return {"key_running", j + " waits for job " + std::to_string(holders[0].id) + " with the same key '" + *job->key +
-                                       "', running on worker " + holders[0].lease_owner.value_or("?") +
+        if (auto holder = running_job_of(store, f))
+            return {"key_running", j + " waits for job " + std::to_string(holder->id) + " with the same key '" + *job->key +
+                                       "', running on worker " + holder->lease_owner.value_or("?") +
                                        ": a key runs one job at a time, so it starts when that job finishes."};
         f.states = {JobState::pending};
+        f.limit = 1;
         f.after_id = 0;  // the oldest first
         auto first = store.list_jobs(f);
         if (!first.empty() && first[0].id != job->id && first[0].run_at <= now)
@@ -149,14 +157,11 @@ WhyAnswer explain_job(Store& store, std::int64_t id, std::int64_t dead_after_ms)
     }
     if (job->lock_key) {
         JobFilter f;
-        f.states = {JobState::running};
         f.lock_key = job->lock_key;
-        f.limit = 1;
-        auto holders = store.list_jobs(f);
-        if (!holders.empty())
+        if (auto holder = running_job_of(store, f))
             return {"blocked_by_lock_key", j + " is blocked by lock key '" + *job->lock_key + "', held by job " +
-                                               std::to_string(holders[0].id) + " running on worker " +
-                                               holders[0].lease_owner.value_or("?") + "; it runs when that job finishes."};
+                                               std::to_string(holder->id) + " running on worker " +
+                                               holder->lease_owner.value_or("?") + "; it runs when that job finishes."};
     }
     auto workers = store.list_workers();
     bool live = false;
