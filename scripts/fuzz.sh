@@ -19,11 +19,12 @@ fi
 bin=build/fuzz/tests/fuzz
 runs=build/fuzz/runs
 json_harnesses=" ndjson_line stream_line workflow template json_patch merge_patch state_blob config "
-failed=""
-summary=""
-for src in tests/fuzz/*_fuzzer.cpp; do
-    name=$(basename "$src" _fuzzer.cpp)
-    [ -z "$only" ] || [ "$only" = "$name" ] || continue
+# WFQ_FUZZ_PARALLEL=N runs N harnesses at once (CI: 2, one per core, after the tests); by hand
+# the default is one at a time, so a long run does not starve the builds beside it.
+parallel=${WFQ_FUZZ_PARALLEL:-1}
+
+fuzz_one() {
+    name=$1
     mkdir -p "$runs/$name/corpus"
     dict="$runs/$name/dict"
     : > "$dict"
@@ -38,14 +39,33 @@ for src in tests/fuzz/*_fuzzer.cpp; do
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
     ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
     if [ "$status" != 0 ]; then
-        failed="$failed $name"
         grep -E 'ERROR|property failed|SUMMARY|Test unit written' "$log" | head -5 >&2
         result="FAILED (see $log)"
     else
         result=ok
     fi
-    summary="$summary$(printf '%-12s %8ss %12s execs  cov %6s  ft %7s  %s' "$name" "$seconds" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$result")
-"
+    printf '%-12s %8ss %12s execs  cov %6s  ft %7s  %s\n' "$name" "$seconds" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$result" \
+        > "$runs/$name/summary"
+}
+
+names=""
+for src in tests/fuzz/*_fuzzer.cpp; do
+    name=$(basename "$src" _fuzzer.cpp)
+    [ -z "$only" ] || [ "$only" = "$name" ] || continue
+    names="$names $name"
+    rm -f "$runs/$name/summary"
 done
-printf '%s' "$summary"
+# In batches of $parallel: every harness runs the same time, so a batch ends together.
+running=0
+for name in $names; do
+    fuzz_one "$name" &
+    running=$((running + 1))
+    if [ "$running" -ge "$parallel" ]; then wait; running=0; fi
+done
+wait
+failed=""
+for name in $names; do
+    if [ -f "$runs/$name/summary" ]; then cat "$runs/$name/summary"; else echo "$name: no result" >&2; failed="$failed $name"; fi
+    ! grep -q FAILED "$runs/$name/summary" 2> /dev/null || failed="$failed $name"
+done
 [ -z "$failed" ] || { echo "fuzzers that found something:$failed" >&2; exit 1; }

@@ -87,8 +87,11 @@ pass "snooze answers, and answers in any order"
 
 [ "$(job_field "$slow" error_class)" = timeout ] || fail "unanswered job past --timeout"
 wait_for 5 grep -qx "$slow" "$TMP/cancels"
+# It ignored the cancel line, so its process was stopped before the job was recorded: a retry
+# never runs beside the attempt it replaces.
+grep -q "did not answer a job that must stop.*job_id=$slow" "$TMP/log" || { tail -20 "$TMP/log" >&2; fail "a handler that ignores the timeout's cancel is stopped"; }
 grep -q "working on ok.*job_id=$ok" "$TMP/log" || { grep "working on" "$TMP/log" >&2; fail "stderr line with [ID] logged with the job id"; }
-pass "a job past --timeout fails as timeout and the handler gets {\"cancel\": id}; stderr lines carry the job id"
+pass "a job past --timeout fails as timeout, the handler gets {\"cancel\": id} and is stopped when it ignores it; stderr lines carry the job id"
 
 # The examples, as users copy them: every job completes with the payload echoed.
 run_example() {

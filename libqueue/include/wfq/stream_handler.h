@@ -16,11 +16,11 @@ namespace wfq {
 struct StreamHandlerOptions {
     std::vector<std::string> command;
     int procs = 1;                      // handler processes
-    std::int64_t timeout_ms = 0;        // per job (0: none): then {"cancel": id} and error_class timeout
+    std::int64_t timeout_ms = 0;        // per job (0: none): then {"cancel": id}, stopped as below; error_class timeout
     std::int64_t grace_ms = 10000;      // on stop: after stdin is closed, time for the processes to exit
     std::int64_t kill_grace_ms = 5000;  // then SIGTERM, and SIGKILL after this
-    // A job that must stop (its lease is lost, it is cancelled, or the worker's stop grace is
-    // over) is sent {"cancel": id}; a process that has not answered for it this long after is
+    // A job that must stop (its lease is lost, it is cancelled or timed out, or the worker's stop
+    // grace is over) is sent {"cancel": id}; a process that has not answered for it this long after is
     // stopped as an exec handler would be: SIGTERM at half of it, SIGKILL at the end. Its other
     // jobs in flight fail as crash, and the process is restarted for the jobs still to come.
     std::int64_t cancel_grace_ms = 5000;

@@ -222,13 +222,13 @@ private:
                 break;
             case Write::stopped_before: {
                 bool was_cancel = cancel;
-                give_up(*proc, job.id, was_cancel ? "cancelled" : "timed out", false);
+                give_up(*proc, job.id, was_cancel ? "cancelled" : "timed out");
                 return was_cancel ? cancelled() : timed_out();
             }
             case Write::stopped_midway: {
                 // Half a line is in its stdin: the stream is unusable, restart the process.
                 bool was_cancel = cancel;
-                give_up(*proc, job.id, was_cancel ? "cancelled" : "timed out", false);
+                give_up(*proc, job.id, was_cancel ? "cancelled" : "timed out");
                 restart(*proc, generation, "it stopped reading its stdin in the middle of a job's line");
                 return was_cancel ? cancelled() : timed_out();
             }
@@ -236,11 +236,14 @@ private:
 
         std::unique_lock<std::mutex> lock(waiter->mutex);
         std::int64_t cancel_sent_ns = 0;  // {"cancel": id} sent: the work must end within the cancel grace
+        bool timed_out_first = false;     // the cancel was sent for --timeout, not for a cancel
         int signals_sent = 0;
         for (;;) {
-            if (waiter->done) return cancel_sent_ns ? cancelled() : std::move(waiter->result);
+            if (waiter->done)
+                return !cancel_sent_ns ? std::move(waiter->result) : timed_out_first ? timed_out() : cancelled();
             auto slice = std::chrono::milliseconds(100);
-            if (cancel && !cancel_sent_ns) {
+            if (!cancel_sent_ns && (cancel || expired())) {
+                timed_out_first = !cancel;
                 // The job must stop (its lease may be gone): ask, and stop the process if it
                 // does not answer for the job in time (an exec handler would be killed too).
                 lock.unlock();
@@ -263,11 +266,6 @@ private:
                 if (signals_sent < 2)
                     slice = std::chrono::milliseconds(std::clamp<std::int64_t>(
                         (signals_sent == 0 ? m_options.cancel_grace_ms / 2 : m_options.cancel_grace_ms) - waited_ms, 1, 100));
-            } else if (expired()) {
-                lock.unlock();
-                if (give_up(*proc, job.id, "timed out", true)) return timed_out();
-                lock.lock();  // answered meanwhile
-                continue;
             }
             if (has_deadline && !cancel_sent_ns)
                 slice = std::min(slice, std::chrono::milliseconds((deadline_ns - m_clock.steady_ns()) / 1'000'000 + 1));
@@ -320,31 +318,19 @@ private:
         return Write::done;
     }
 
-    // The job no longer waits for its answer (cancelled, timed out). Tells the process with
-    // {"cancel": id} when send_cancel; false when the answer came first.
-    bool give_up(Proc& proc, std::int64_t id, const char* why, bool send_cancel) {
+    // The job no longer waits for its answer (cancelled or timed out before its line was
+    // written whole); false when the answer came first.
+    bool give_up(Proc& proc, std::int64_t id, const char* why) {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        auto it = proc.pending.find(id);
+        if (it == proc.pending.end()) return false;
         {
-            std::lock_guard<std::mutex> lock(m_mutex);
-            auto it = proc.pending.find(id);
-            if (it == proc.pending.end()) return false;
-            {
-                std::lock_guard<std::mutex> wl(it->second->mutex);
-                if (it->second->done) return false;
-                it->second->done = true;
-            }
-            proc.pending.erase(it);
-            proc.remember(id, why);
+            std::lock_guard<std::mutex> wl(it->second->mutex);
+            if (it->second->done) return false;
+            it->second->done = true;
         }
-        if (send_cancel) {
-            // Best effort and never blocking: a handler that does not read its stdin misses it.
-            std::string msg = "{\"cancel\":" + std::to_string(id) + "}\n";
-            std::unique_lock<std::timed_mutex> w(proc.write_mutex, std::defer_lock);
-            if (w.try_lock_for(std::chrono::milliseconds(100)) && proc.stdin_fd >= 0) {
-                ssize_t n = ::write(proc.stdin_fd, msg.data(), msg.size());
-                if (n != static_cast<ssize_t>(msg.size()))
-                    log::warn("could not tell the stream handler to cancel a job (its stdin is full)", {{"job_id", std::to_string(id)}});
-            }
-        }
+        proc.pending.erase(it);
+        proc.remember(id, why);
         return true;
     }
 
