@@ -14,7 +14,12 @@ async function handle(job) {
   return { echo: job.payload };
 }
 
-const send = (answer) => process.stdout.write(JSON.stringify(answer) + '\n');
+// Answers finished in the same turn of the event loop go out in one write.
+let out = [];
+const send = (answer) => {
+  if (out.push(JSON.stringify(answer)) === 1)
+    setImmediate(() => { process.stdout.write(out.join('\n') + '\n'); out = []; });
+};
 
 readline.createInterface({ input: process.stdin }).on('line', async (line) => {
   const msg = JSON.parse(line);

@@ -4,6 +4,7 @@
 #include <wfq/metrics.h>
 #include <wfq/trace.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -132,7 +133,8 @@ std::string WorkerMetrics::render(const std::string& worker_id, const CacheStats
 std::string render_queue_metrics(const QueueMetrics& m) {
     std::string out;
     header(out, "wfq_jobs", "gauge",
-           "Jobs by state, type and queue (state=\"completed\" is an estimate while wfq_jobs_completed_estimated is 1).");
+           "Jobs by state, type and queue; exact for running and waiting, exact for the other states unless "
+           "wfq_jobs_estimated{state} is 1 (state=\"completed\" is an estimate while wfq_jobs_completed_estimated is 1).");
     for (const auto& c : m.jobs)
         out += "wfq_jobs{state=\"" + prometheus_label(c.state) + "\",type=\"" + prometheus_label(c.type) + "\",queue=\"" +
                prometheus_label(c.queue) + "\"} " + std::to_string(c.count) + "\n";
@@ -152,10 +154,18 @@ std::string render_queue_metrics(const QueueMetrics& m) {
     gauge("wfq_live_workers", "Workers that heartbeated recently.", static_cast<double>(m.live_workers));
     gauge("wfq_dead_workers", "Registered workers that stopped heartbeating.", static_cast<double>(m.dead_workers));
     gauge("wfq_held_locks", "Lease locks currently held.", static_cast<double>(m.held_locks));
-    gauge("wfq_failed_jobs", "Jobs in the failed state (the dead letter).", static_cast<double>(failed));
+    gauge("wfq_failed_jobs", "Jobs in the failed state (the dead letter); an estimate while wfq_jobs_estimated{state=\"failed\"} is 1.",
+          static_cast<double>(failed));
     gauge("wfq_jobs_completed_estimated",
           "1 when the completed counts of wfq_jobs are estimates (PostgreSQL, over 100000 jobs), 0 when exact.",
           m.completed_estimated ? 1.0 : 0.0);
+    header(out, "wfq_jobs_estimated", "gauge",
+           "1 when the counts of wfq_jobs for the state are estimates (PostgreSQL, over 100000 jobs in the table: completed "
+           "always, pending, failed and cancelled past 100000 of that state), 0 when exact.");
+    for (const char* state : {"cancelled", "completed", "failed", "pending"}) {
+        bool estimated = std::find(m.estimated_states.begin(), m.estimated_states.end(), state) != m.estimated_states.end();
+        out += std::string("wfq_jobs_estimated{state=\"") + state + "\"} " + (estimated ? "1" : "0") + "\n";
+    }
     header(out, "wfq_queue_paused", "gauge", "1 for each paused queue (`wfq queues pause`): workers do not claim from it.");
     for (const auto& q : m.paused_queues) out += "wfq_queue_paused{queue=\"" + prometheus_label(q) + "\"} 1\n";
     return out;

@@ -92,6 +92,8 @@ for line in sys.stdin:
     if g: c[g.group(1)] = int(g.group(2))
 assert abs(c['x'] - 50000) < 10000 and abs(c['y'] - 100000) < 15000, c
 " || fail "completed estimates far from 50,000 and 100,000: $(echo "$m" | grep completed)"
+    contains "$m" 'wfq_jobs_estimated{state="completed"} 1'
+    for st in cancelled failed pending; do contains "$m" "wfq_jobs_estimated{state=\"$st\"} 0"; done
     pass "metrics past 100,000 jobs: completed counts estimated and labelled, the other states exact"
     q=$("$WFQ" queues list --json)
     echo "$q" | python3 -c "
@@ -101,6 +103,20 @@ assert d['a']['failed'] == 2 and d['b']['pending'] == 2 and d['b']['scheduled'] 
 assert 'big' not in d, d   # finished long ago: not in the last hour, nothing active
 " || fail "queues list on the big table: $q"
     pass "queues list on a bigger table: still exact"
+
+    # A bulk cancel of a runaway backlog: 120,000 cancelled jobs are estimated (a count that
+    # stops at 100,001 says so) and labelled; the failed ones stay exact.
+    psql -Xq -v ON_ERROR_STOP=1 -c "SET search_path TO \"$WFQ_SCHEMA\";
+        INSERT INTO jobs (type, queue, payload, run_at, state, attempt, max_attempts, correlation_id,
+                          created_at, updated_at, started_at, finished_at)
+        SELECT 'runaway', 'big', '{}', 1, 'cancelled', 1, 3, 'c', 1, 1, 1, 1 FROM generate_series(1, 120000) i; ANALYZE jobs;"
+    m=$("$WFQ" metrics)
+    contains "$m" 'wfq_jobs_estimated{state="cancelled"} 1'
+    contains "$m" 'wfq_jobs_estimated{state="failed"} 0'
+    for line in 'wfq_jobs{state="failed",type="bad",queue="a"} 2' 'wfq_failed_jobs 2'; do contains "$m" "$line"; done
+    n=$(echo "$m" | sed -n 's/^wfq_jobs{state="cancelled",type="runaway",queue="big"} //p')
+    [ -n "$n" ] && [ "$n" -gt 100000 ] && [ "$n" -lt 140000 ] || fail "cancelled estimate far from 120,000: $n"
+    pass "metrics after a bulk cancel of 120,000: cancelled estimated ($n) and labelled, failed exact"
 
     # JIT: with this table analyzed, the planner prices a claim by the whole table and past
     # jit_above_cost would compile each one (200 ms a claim at 200,000 pending jobs). wfq's

@@ -50,6 +50,37 @@ TEST(StreamAnswer, ParsesTheProtocolAndRefusesTheRest) {
     }
 }
 
+// The common answer {"id": N, "ok": true} is read without a JSON document; it must mean exactly
+// what the full parser makes of it, and anything else must still reach the full parser.
+TEST(StreamAnswer, PlainOkAnswerReadsLikeTheFullParser) {
+    for (std::string line : {std::string(R"({"id":42,"ok":true})"), std::string(R"( { "id" : 42 , "ok" : true } )"),
+                             std::string("{\"id\":\t42,\r\n\"ok\":true}")}) {
+        auto a = parse_stream_answer(line);
+        EXPECT_EQ(a.id, 42) << line;
+        EXPECT_EQ(a.result.outcome, HandlerResult::Outcome::success) << line;
+        EXPECT_FALSE(a.result.output) << line;
+    }
+    EXPECT_EQ(parse_stream_answer(R"({"id":0,"ok":true})").id, 0);
+    EXPECT_EQ(parse_stream_answer(R"({"id":-3,"ok":true})").id, -3);                                 // the full parser's
+    EXPECT_EQ(parse_stream_answer(R"({"id":1234567890123456789,"ok":true})").id, 1234567890123456789);  // 19 digits
+    EXPECT_EQ(parse_stream_answer(R"({"id":7,"ok":false})").result.outcome, HandlerResult::Outcome::failure);
+    EXPECT_EQ(parse_stream_answer(R"({"ok":true,"id":7})").id, 7);
+    for (std::string bad : {std::string(R"({"id":07,"ok":true})"), std::string(R"({"id":7,"ok":true}x)"),
+                            std::string(R"({"id":7,"ok":true)"), std::string(R"({"id":7.5,"ok":true})")}) {
+        EXPECT_THROW(parse_stream_answer(bad), Error) << bad;
+    }
+}
+
+// A result is the answer's own JSON, dumped once; one with a \u0000 in a string is not kept.
+TEST(StreamAnswer, ResultIsKeptCompactAndStorable) {
+    auto a = parse_stream_answer(R"({"id": 1, "ok": true, "result": {"b": [1, 2.5, "x"], "a": null}})");
+    ASSERT_TRUE(a.result.output);
+    EXPECT_EQ(*a.result.output, R"({"a":null,"b":[1,2.5,"x"]})");
+    auto nul = parse_stream_answer(R"({"id": 1, "ok": true, "result": {"s": "a\u0000b"}})");
+    EXPECT_EQ(nul.result.outcome, HandlerResult::Outcome::success);
+    EXPECT_FALSE(nul.result.output);
+}
+
 StreamHandlerOptions sh(const std::string& script) {
     std::signal(SIGPIPE, SIG_IGN);  // as wfq does: a handler that exits must not kill us
     StreamHandlerOptions o;

@@ -89,9 +89,11 @@ struct QueueMetrics {
     std::int64_t running_past_lease = 0, waiting = 0, waiting_past_deadline = 0;
     std::int64_t live_workers = 0, dead_workers = 0, held_locks = 0, expired_locks = 0;
     std::vector<std::string> paused_queues;
-    // True when the completed counts in jobs are estimates (PostgreSQL, big tables); every
-    // other state's count is exact.
+    // True when the completed counts in jobs are estimates (PostgreSQL, big tables).
     bool completed_estimated = false;
+    // The states whose counts in jobs are estimates: completed on a big table, and pending,
+    // failed or cancelled when one holds more than 100,000 jobs there; every other is exact.
+    std::vector<std::string> estimated_states;
 };
 
 // Wakes an idle worker when jobs are enqueued (LISTEN/NOTIFY on PostgreSQL,

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace wfq {
@@ -46,7 +47,7 @@ struct StreamAnswer {
 // Throws Error(bad_input) "a line that is not JSON: …" or "a line without a numeric \"id\": …"
 // (a protocol error: the handler is restarted); an answer without "ok" or with a bad "snooze"
 // is a failed job (error_class protocol or bad_output), not an exception.
-StreamAnswer parse_stream_answer(const std::string& line);
+StreamAnswer parse_stream_answer(std::string_view line);
 
 // The NDJSON line wfq sends for job (no newline); deadline_ms is a Unix time in ms, or 0.
 std::string stream_job_line(const Job& job, std::int64_t deadline_ms);

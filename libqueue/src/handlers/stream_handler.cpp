@@ -40,22 +40,60 @@ constexpr std::size_t kStderrLineCap = 8192;
 constexpr std::size_t kStderrTailCap = 4096;
 constexpr std::size_t kRecentIds = 4096;
 
-std::string quoted(const std::string& s) { return json(s).dump(-1, ' ', false, json::error_handler_t::replace); }
-
-// Raw JSON on one line: newlines can only be whitespace there (a JSON string holds none raw).
-std::string one_line(const std::string& raw) {
-    std::string out = raw;
-    for (char& c : out)
-        if (c == '\n' || c == '\r') c = ' ';
-    return out;
+// s as a JSON string; plain printable ASCII (nearly every type, queue and id) without a JSON
+// document in between.
+void append_quoted(std::string& out, const std::string& s) {
+    bool plain = std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+    if (!plain) {
+        out += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+        return;
+    }
+    out += '"';
+    out += s;
+    out += '"';
 }
 
-std::string head(const std::string& line) {
-    std::string h = line.size() > 200 ? line.substr(0, 200) + "..." : line;
+// Raw JSON on one line: newlines can only be whitespace there (a JSON string holds none raw).
+void append_one_line(std::string& out, const std::string& raw) {
+    std::size_t from = out.size();
+    out += raw;
+    for (std::size_t i = from; i < out.size(); ++i)
+        if (out[i] == '\n' || out[i] == '\r') out[i] = ' ';
+}
+
+std::string head(std::string_view line) {
+    std::string h(line.substr(0, 200));
+    if (line.size() > 200) h += "...";
     return to_valid_utf8(h);
 }
 
-HandlerResult to_result(std::int64_t id, const json& msg, const std::string& line) {
+// The answer of nearly every job, `{"id": N, "ok": true}` (whitespace anywhere), read without
+// building a JSON document; false for anything else (the full parser decides).
+bool plain_ok_answer(std::string_view line, std::int64_t& id) {
+    std::size_t i = 0;
+    auto ws = [&] {
+        while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n')) ++i;
+    };
+    auto lit = [&](std::string_view t) {
+        ws();
+        if (line.substr(i, t.size()) != t) return false;
+        i += t.size();
+        return true;
+    };
+    if (!lit("{") || !lit("\"id\"") || !lit(":")) return false;
+    ws();
+    std::size_t digits = 0;
+    std::int64_t n = 0;
+    while (i < line.size() && line[i] >= '0' && line[i] <= '9' && digits < 18) n = n * 10 + (line[i++] - '0'), ++digits;
+    if (digits == 0 || (digits > 1 && line[i - digits] == '0')) return false;  // none, or a leading zero (not JSON)
+    if (!lit(",") || !lit("\"ok\"") || !lit(":") || !lit("true") || !lit("}")) return false;
+    ws();
+    if (i != line.size()) return false;
+    id = n;
+    return true;
+}
+
+HandlerResult to_result(std::int64_t id, const json& msg, std::string_view line) {
     HandlerResult r;
     if (msg.contains("snooze")) {
         std::string error;
@@ -84,9 +122,18 @@ HandlerResult to_result(std::int64_t id, const json& msg, const std::string& lin
         r.outcome = HandlerResult::Outcome::success;
         auto res = msg.find("result");
         if (res != msg.end() && !res->is_null()) {
-            std::string why_not;
-            r.output = result_to_keep(res->dump(-1, ' ', false, json::error_handler_t::replace), false, why_not);
-            if (!why_not.empty()) log::warn(why_not + "; result not kept", {{"job_id", std::to_string(id)}});
+            // The line was parsed bounded (size, nesting, no NUL byte): one dump is the result
+            // as stored, unless it holds a \u0000 (the only thing left to refuse).
+            std::optional<std::string> problem;
+            if (line.find("\\u0000") != std::string_view::npos) problem = storable_json_problem(*res);
+            if (!problem) {
+                r.output = res->dump(-1, ' ', false, json::error_handler_t::replace);
+                problem = json_text_problem(*r.output, kMaxJsonBytes);
+            }
+            if (problem) {
+                r.output.reset();
+                log::warn("handler output " + *problem + "; result not kept", {{"job_id", std::to_string(id)}});
+            }
         }
         return r;
     }
@@ -519,9 +566,9 @@ private:
                     read_stderr();
                     std::size_t start = 0, nl;
                     while ((nl = out.find('\n', start)) != std::string::npos) {
-                        std::string line = out.substr(start, nl - start);
+                        std::string_view line = std::string_view(out).substr(start, nl - start);
                         start = nl + 1;
-                        if (!line.empty() && line.back() == '\r') line.pop_back();
+                        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
                         if (line.empty()) continue;
                         if (!answer(proc, line)) return;  // killed; its exit ends the loop next time
                     }
@@ -607,7 +654,7 @@ private:
     }
 
     // Handles one answer line; false after a protocol error (the process is being killed).
-    bool answer(Proc& proc, const std::string& line) {
+    bool answer(Proc& proc, std::string_view line) {
         StreamAnswer parsed;
         try {
             parsed = parse_stream_answer(line);
@@ -703,7 +750,12 @@ private:
 
 }  // namespace
 
-StreamAnswer parse_stream_answer(const std::string& line) {
+StreamAnswer parse_stream_answer(std::string_view line) {
+    StreamAnswer a;
+    if (plain_ok_answer(line, a.id)) {
+        a.result.outcome = HandlerResult::Outcome::success;
+        return a;
+    }
     json msg;
     try {
         // Bounded like any JSON from outside: nesting and NUL bytes (the line length is capped
@@ -715,7 +767,6 @@ StreamAnswer parse_stream_answer(const std::string& line) {
     auto id = msg.is_object() ? msg.find("id") : msg.end();
     if (!msg.is_object() || id == msg.end() || !id->is_number_integer())
         throw Error(ErrorCode::bad_input, "a line without a numeric \"id\": " + head(line));
-    StreamAnswer a;
     a.id = id->get<std::int64_t>();
     a.result = to_result(a.id, msg, line);
     return a;
@@ -726,16 +777,30 @@ std::string stream_job_line(const Job& job, std::int64_t deadline_ms) {
     s.reserve(256 + job.payload.size() + (job.config ? job.config->size() : 0));
     s += "{\"id\":";
     s += std::to_string(job.id);
-    s += ",\"type\":" + quoted(job.type);
-    s += ",\"queue\":" + quoted(job.queue);
-    s += ",\"attempt\":" + std::to_string(job.attempt);
-    s += ",\"max_attempts\":" + std::to_string(job.max_attempts);
-    s += ",\"snoozes\":" + std::to_string(job.snoozes);
-    s += ",\"payload\":" + (job.payload.empty() ? std::string("{}") : one_line(job.payload));
-    s += ",\"correlation_id\":" + quoted(job.correlation_id);
-    s += ",\"traceparent\":" + (job.traceparent ? quoted(*job.traceparent) : std::string("null"));
-    s += ",\"config\":" + (job.config ? one_line(*job.config) : std::string("null"));
-    s += ",\"deadline\":" + (deadline_ms > 0 ? quoted(format_time(deadline_ms)) : std::string("null"));
+    s += ",\"type\":";
+    append_quoted(s, job.type);
+    s += ",\"queue\":";
+    append_quoted(s, job.queue);
+    s += ",\"attempt\":";
+    s += std::to_string(job.attempt);
+    s += ",\"max_attempts\":";
+    s += std::to_string(job.max_attempts);
+    s += ",\"snoozes\":";
+    s += std::to_string(job.snoozes);
+    s += ",\"payload\":";
+    if (job.payload.empty()) s += "{}";
+    else append_one_line(s, job.payload);
+    s += ",\"correlation_id\":";
+    append_quoted(s, job.correlation_id);
+    s += ",\"traceparent\":";
+    if (job.traceparent) append_quoted(s, *job.traceparent);
+    else s += "null";
+    s += ",\"config\":";
+    if (job.config) append_one_line(s, *job.config);
+    else s += "null";
+    s += ",\"deadline\":";
+    if (deadline_ms > 0) append_quoted(s, format_time(deadline_ms));
+    else s += "null";
     s += "}";
     return s;
 }

@@ -168,41 +168,68 @@ QueueMetrics SqlStore::queue_metrics(std::int64_t dead_after_ms) {
         default_db_retry_policy());
 }
 
-// Jobs by state, type and queue. Every state but completed is counted exactly from its index
-// range (pending, running, waiting: their partial indexes; failed and cancelled: jobs_finished). Completed jobs
-// are most of a big table: past kExactCountRows rows (by the planner's count) their number is
-// the planner's row count less the exact others, split by type and queue as a fixed sample
-// of the table's pages splits it; m.completed_estimated says so. SQLite counts exactly.
+// Jobs by state, type and queue. Running and waiting jobs are counted exactly from their
+// partial indexes. Completed jobs are most of a big table, and pending (a backlog), failed (the
+// dead letter) and cancelled (a bulk cancel) can run into the millions: on a table past
+// kExactCountRows rows (by the planner's count), completed jobs, and any of those three states
+// holding more than kExactStateRows (a count that stops there says so), are estimated: the
+// planner's row count less the exact states, split by state, type and queue as a fixed sample
+// of the table's pages splits it; m.estimated_states names them. SQLite counts exactly.
 void SqlStore::count_jobs_by_state(QueueMetrics& m) {
     constexpr double kExactCountRows = 100000, kSampleRows = 30000;
-    std::int64_t exact = 0;
-    for (const auto& r : m_db->exec(
-             // One branch per active state, each on that state's partial index (see kQueueCounts).
-             "SELECT state, type, queue, COUNT(*) FROM jobs WHERE state = 'pending' GROUP BY state, type, queue "
-             "UNION ALL SELECT state, type, queue, COUNT(*) FROM jobs WHERE state = 'running' GROUP BY state, type, queue "
-             "UNION ALL SELECT state, type, queue, COUNT(*) FROM jobs WHERE state = 'waiting' GROUP BY state, type, queue "
-             "UNION ALL SELECT state, type, queue, COUNT(*) FROM jobs "
-             "WHERE state IN ('failed', 'cancelled') AND " FINISHED_STATES_TERM " GROUP BY state, type, queue",
-             {})) {
-        m.jobs.push_back({r.str(0), r.str(1), r.str(2), r.i64(3)});
-        exact += r.i64(3);
-    }
+    constexpr std::int64_t kExactStateRows = 100000;
     auto total = m_db->estimated_rows("jobs");
     std::string sample = total && *total > kExactCountRows
                              ? m_db->sample_clause(std::min(100.0, 100.0 * kSampleRows / *total))
                              : std::string();
+    bool pending_exact = true, failed_exact = true, cancelled_exact = true;
+    if (!sample.empty()) {
+        // Each count reads at most kExactStateRows + 1 entries of that state's index.
+        const std::string cap = std::to_string(kExactStateRows + 1);
+        auto row = m_db->exec(
+            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE state = 'pending' LIMIT " + cap + ") p), "
+            "(SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE state = 'failed' AND " FINISHED_STATES_TERM " LIMIT " + cap + ") f), "
+            "(SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE state = 'cancelled' AND " FINISHED_STATES_TERM " LIMIT " + cap + ") c)",
+            {}).at(0);
+        pending_exact = row.i64(0) <= kExactStateRows;
+        failed_exact = row.i64(1) <= kExactStateRows;
+        cancelled_exact = row.i64(2) <= kExactStateRows;
+    }
+    // One branch per state, each on that state's partial index or range (see kQueueCounts).
+    std::string exact_sql =
+        "SELECT state, type, queue, COUNT(*) FROM jobs WHERE state = 'running' GROUP BY state, type, queue "
+        "UNION ALL SELECT state, type, queue, COUNT(*) FROM jobs WHERE state = 'waiting' GROUP BY state, type, queue";
+    if (pending_exact) exact_sql += " UNION ALL SELECT state, type, queue, COUNT(*) FROM jobs WHERE state = 'pending' GROUP BY state, type, queue";
+    std::string finished;  // failed and cancelled counted exactly
+    if (failed_exact) finished += "'failed'";
+    if (cancelled_exact) finished += std::string(finished.empty() ? "" : ", ") + "'cancelled'";
+    if (!finished.empty())
+        exact_sql += " UNION ALL SELECT state, type, queue, COUNT(*) FROM jobs WHERE state IN (" + finished + ") AND " FINISHED_STATES_TERM
+                     " GROUP BY state, type, queue";
+    std::int64_t exact = 0;
+    for (const auto& r : m_db->exec(exact_sql, {})) {
+        m.jobs.push_back({r.str(0), r.str(1), r.str(2), r.i64(3)});
+        exact += r.i64(3);
+    }
     if (sample.empty()) {
         for (const auto& r : m_db->exec("SELECT type, queue, COUNT(*) FROM jobs WHERE state = 'completed' AND " FINISHED_STATES_TERM " GROUP BY type, queue", {}))
             m.jobs.push_back({"completed", r.str(0), r.str(1), r.i64(2)});
     } else {
+        std::string states = "'completed'";
+        m.estimated_states = {"completed"};
+        for (auto [name, is_exact] : {std::pair<const char*, bool>{"cancelled", cancelled_exact}, {"failed", failed_exact}, {"pending", pending_exact}})
+            if (!is_exact) {
+                states += std::string(", '") + name + "'";
+                m.estimated_states.push_back(name);
+            }
         m.completed_estimated = true;
-        auto rows = m_db->exec("SELECT type, queue, COUNT(*) FROM jobs" + sample + " WHERE state = 'completed' GROUP BY type, queue", {});
+        auto rows = m_db->exec("SELECT state, type, queue, COUNT(*) FROM jobs" + sample + " WHERE state IN (" + states +
+                                   ") GROUP BY state, type, queue", {});
         double sampled = 0;
-        for (const auto& r : rows) sampled += static_cast<double>(r.i64(2));
-        double completed = std::max(0.0, *total - static_cast<double>(exact));
+        for (const auto& r : rows) sampled += static_cast<double>(r.i64(3));
+        double estimated = std::max(0.0, *total - static_cast<double>(exact));
         for (const auto& r : rows)
-            m.jobs.push_back({"completed", r.str(0), r.str(1),
-                              std::llround(static_cast<double>(r.i64(2)) * completed / sampled)});
+            m.jobs.push_back({r.str(0), r.str(1), r.str(2), std::llround(static_cast<double>(r.i64(3)) * estimated / sampled)});
     }
     std::sort(m.jobs.begin(), m.jobs.end(), [](const QueueMetrics::Count& a, const QueueMetrics::Count& b) {
         return std::tie(a.state, a.type, a.queue) < std::tie(b.state, b.type, b.queue);
