@@ -65,8 +65,8 @@ else
     pass "3 MB of stderr without a newline: logged in 8 KiB pieces (no /usr/bin/time here: peak RSS not measured)"
 fi
 
-# A handler that never reads its stdin: jobs time out; on stop it gets --grace after stdin is
-# closed, then SIGTERM.
+# A handler that never reads its stdin: its jobs time out, and as it does not answer their cancel
+# lines it is stopped (SIGTERM) half the kill grace later, before the jobs are recorded.
 deaf1=$("$WFQ" enqueue deaf '{}' --max-attempts 1)
 deaf2=$("$WFQ" enqueue deaf '{}' --max-attempts 1)
 start=$(date +%s)
@@ -74,8 +74,25 @@ start=$(date +%s)
     || { tail "$TMP/deaf.log"; fail "process with a deaf handler"; }
 [ $(( $(date +%s) - start )) -lt 20 ] || fail "stopping a deaf handler took too long"
 [ "$(job_field "$deaf1" error_class)" = timeout ] && [ "$(job_field "$deaf2" error_class)" = timeout ] || fail "deaf: timeout"
-grep -q "did not exit within --grace after its stdin was closed; sending SIGTERM" "$TMP/deaf.log" || fail "deaf: stop log line"
-pass "a handler that never reads stdin: its jobs time out, and it is stopped after --grace"
+grep -q "did not answer a job that must stop; sending SIGTERM.*job_id=$deaf1" "$TMP/deaf.log" || fail "deaf: stop log line"
+pass "a handler that never reads stdin: its jobs time out, and it is stopped for not answering their cancel"
+
+# A handler that answers its jobs but does not exit when its stdin is closed: on stop it gets
+# --grace, then SIGTERM.
+linger=$("$WFQ" enqueue linger '{}' --max-attempts 1)
+cat > "$TMP/linger.py" <<'PY'
+import json, sys, time
+for line in sys.stdin:
+    sys.stdout.write(json.dumps({"id": json.loads(line)["id"], "ok": True}) + "\n"); sys.stdout.flush()
+time.sleep(300)
+PY
+start=$(date +%s)
+"$WFQ" process --until-empty --type linger --grace 1s --poll 100ms --stream -- python3 "$TMP/linger.py" 2> "$TMP/linger.log" \
+    || { tail "$TMP/linger.log"; fail "process with a lingering handler"; }
+[ $(( $(date +%s) - start )) -lt 20 ] || fail "stopping a lingering handler took too long"
+[ "$(job_field "$linger" state)" = completed ] || fail "linger: completed"
+grep -q "did not exit within --grace after its stdin was closed; sending SIGTERM" "$TMP/linger.log" || fail "linger: stop log line"
+pass "a handler that does not exit when its stdin is closed is stopped after --grace"
 
 # A handler that exits at once: jobs fail as crash, retried by the policy; restarts back off.
 quick=$("$WFQ" enqueue quick '{}' --max-attempts 2)
