@@ -7,6 +7,8 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+
 namespace wfq::engine {
 
 MetricsServer::MetricsServer(HostPort address, std::function<std::string()> render)
@@ -19,6 +21,12 @@ void MetricsServer::start() {
     // A scrape at a time is the normal load: two threads, not one per core.
     m_server->new_task_queue = [] { return new httplib::ThreadPool(2); };
     m_server->set_keep_alive_timeout(30);
+    // SO_REUSEADDR only, not cpp-httplib's default SO_REUSEPORT: a second worker given the same
+    // port must fail to start, not share the scrapes with the first.
+    m_server->set_socket_options([](int sock) {
+        int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     m_server->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
         res.set_content(m_render(), "text/plain; version=0.0.4; charset=utf-8");
     });
