@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages wfq needs to build and test, when they are missing.
 set -eu
 PACKAGES="build-essential cmake pkg-config git python3 ccache \
-  libpqxx-dev libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libsqlite3-dev zlib1g-dev libhowardhinnant-date-dev \
+  libpqxx-dev libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libsqlite3-dev zlib1g-dev libhowardhinnant-date-dev libcpp-httplib-dev \
   libgtest-dev postgresql postgresql-common zsh fish mandoc man-db gzip prometheus tmux pgbouncer faketime nodejs time \
   iproute2 python3-psycopg2 clang-14 libclang-rt-14-dev"
 missing=""
