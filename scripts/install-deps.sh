@@ -3,7 +3,8 @@
 set -eu
 PACKAGES="build-essential cmake pkg-config git python3 ccache \
   libpqxx-dev libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libsqlite3-dev zlib1g-dev libhowardhinnant-date-dev libcpp-httplib-dev \
-  libgtest-dev postgresql postgresql-common zsh fish mandoc man-db gzip prometheus tmux pgbouncer faketime nodejs time \
+  libprotobuf-dev protobuf-compiler libcurl4-openssl-dev \
+  libgtest-dev postgresql postgresql-common zsh fish mandoc man-db gzip prometheus tmux pgbouncer faketime nodejs npm time \
   iproute2 python3-psycopg2 clang-14 libclang-rt-14-dev"
 missing=""
 for p in $PACKAGES; do

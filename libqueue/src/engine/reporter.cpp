@@ -120,8 +120,23 @@ void Reporter::batch_reported() {
     if (m_statsd) m_statsd->flush();
 }
 
+std::string Reporter::exporter_metrics() const {
+    if (!m_tracer.exporting_to_collector()) return "";
+    const TracerExportCounts c = m_tracer.export_counts();
+    const std::string worker = prometheus_label(m_worker_id);
+    return "# HELP wfq_otlp_spans_exported_total Spans the OTLP exporter delivered to the collector.\n"
+           "# TYPE wfq_otlp_spans_exported_total counter\n"
+           "wfq_otlp_spans_exported_total{worker=\"" + worker + "\"} " + std::to_string(c.exported) + "\n"
+           "# HELP wfq_otlp_spans_dropped_total Spans the OTLP exporter gave up: its queue was full, the collector "
+           "refused them or did not answer after the retries, or it rejected them in a partial success.\n"
+           "# TYPE wfq_otlp_spans_dropped_total counter\n"
+           "wfq_otlp_spans_dropped_total{worker=\"" + worker + "\",reason=\"queue_full\"} " + std::to_string(c.dropped_queue_full) + "\n"
+           "wfq_otlp_spans_dropped_total{worker=\"" + worker + "\",reason=\"export_failed\"} " + std::to_string(c.dropped_export_failed) + "\n"
+           "wfq_otlp_spans_dropped_total{worker=\"" + worker + "\",reason=\"rejected\"} " + std::to_string(c.rejected) + "\n";
+}
+
 std::string Reporter::scrape() {
-    std::string out = m_metrics.render(m_worker_id, m_cache ? m_cache->stats() : CacheStats{});
+    std::string out = m_metrics.render(m_worker_id, m_cache ? m_cache->stats() : CacheStats{}) + exporter_metrics();
     out += "# HELP wfq_worker_jobs_held Jobs this worker holds now: running, or claimed and waiting for a handler.\n"
            "# TYPE wfq_worker_jobs_held gauge\n"
            "wfq_worker_jobs_held{worker=\"" + prometheus_label(m_worker_id) + "\"} " + std::to_string(m_table.held()) + "\n";
@@ -143,7 +158,7 @@ void Reporter::flush() {
     }
     if (m_metrics_file.empty()) return;
     try {
-        write_file_atomically(m_metrics_file, m_metrics.render(m_worker_id, m_cache ? m_cache->stats() : CacheStats{}));
+        write_file_atomically(m_metrics_file, m_metrics.render(m_worker_id, m_cache ? m_cache->stats() : CacheStats{}) + exporter_metrics());
     } catch (const std::exception& e) {
         log::warn(std::string("cannot write the metrics file: ") + e.what());
     }

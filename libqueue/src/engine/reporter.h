@@ -39,6 +39,8 @@ public:
     void set_queue_gauges(std::string text);
 
 private:
+    // The OTLP exporter's counters as Prometheus text (empty without a collector).
+    std::string exporter_metrics() const;
     void finish(const Slot& slot, std::int64_t job_id, Decision decision, const Verdict& verdict);
     // outcome: what was recorded (the completer took it out of the verdict); null when nothing was.
     log::Fields fields_of(const Slot& slot, const Verdict& verdict, const Outcome* outcome) const;
