@@ -34,6 +34,8 @@ wait_for 20 sh -c "\"$WFQ\" jobs list --state completed --json | python3 -c 'imp
 # The queue gauges are refreshed every heartbeat (lease/3: 1 s here).
 serves() { http_get "$url" | grep -qF "$1"; }
 wait_for 20 serves 'wfq_jobs{state="completed",type="good",queue="default"} 3'
+# The bad job may fail after the gauges' last refresh: wait for the one that shows it too.
+wait_for 20 serves 'wfq_jobs{state="failed",type="bad",queue="default"} 1'
 text=$(http_get "$url")
 contains "$text" '# TYPE wfq_worker_jobs_total counter'
 contains "$text" 'outcome="completed"} 3'
