@@ -112,3 +112,11 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$(grep -c 'OTLP export failed' "$TMP/worker2.log")" = 1 ] || fail "not one failure line: $(cat "$TMP/worker2.log")"
 grep "OTLP export dropped spans" "$TMP/worker2.log" | grep -q "exported=0" || fail "no summary: $(tail -3 "$TMP/worker2.log")"
 pass "a collector that is down: 10 jobs done, one failure line, exit in ${ms} ms"
+
+# A one-shot command does not wait out a dead collector: one attempt at exit, no retries.
+start=$(date +%s%N)
+OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$(free_port)" "$WFQ" enqueue t '{}' > /dev/null 2> "$TMP/enqueue.log"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$ms" -lt "$(bound_ms 2000)" ] || fail "wfq enqueue took ${ms} ms with its collector down"
+grep -q "dropped_export_failed=1" "$TMP/enqueue.log" || fail "the producer span's drop not said: $(cat "$TMP/enqueue.log")"
+pass "wfq enqueue with its collector down exits in ${ms} ms, its span counted dropped"

@@ -71,6 +71,11 @@ TracerExportCounts BatchSpanExporter::counts() const {
     return {m_exported.load(), m_dropped_queue_full.load(), m_dropped_export_failed.load(), m_rejected.load()};
 }
 
+bool BatchSpanExporter::stopping() {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return m_stopping;
+}
+
 bool BatchSpanExporter::past_deadline() {
     if (m_past_deadline.load(std::memory_order_relaxed)) return true;
     std::lock_guard<std::mutex> lock(m_mutex);
@@ -80,11 +85,8 @@ bool BatchSpanExporter::past_deadline() {
 
 bool BatchSpanExporter::pause(milliseconds ms) {
     std::unique_lock<std::mutex> lock(m_mutex);
-    auto until = steady_clock::now() + ms;
-    if (m_stopping && until > m_deadline) return false;
-    // Woken early only by shutdown: then keep waiting while the deadline allows.
-    m_wake.wait_until(lock, until, [&] { return m_stopping && until > m_deadline; });
-    return !(m_stopping && until > m_deadline);
+    // Shutdown ends the wait: what is left gets one attempt each within the deadline.
+    return !m_wake.wait_for(lock, ms, [&] { return m_stopping; });
 }
 
 void BatchSpanExporter::run() {
@@ -142,7 +144,8 @@ void BatchSpanExporter::send(std::vector<SpanRecord>& batch) {
             return;
         }
         last = describe(answer);
-        if (!retryable(answer.status) || attempt == m_options.max_attempts) break;
+        // At shutdown a batch gets no retry: a command's exit waits for a dead collector no longer.
+        if (!retryable(answer.status) || attempt == m_options.max_attempts || stopping()) break;
         // Exponential backoff from 1 s (at most 30 s) with jitter, unless the collector said when.
         long wait_ms = answer.retry_after_s ? std::min(*answer.retry_after_s, 300) * 1000L
                                             : std::min(30000L, 1000L << (attempt - 1)) / 2 +

@@ -3,7 +3,7 @@
 // bounded queue (spans beyond it are dropped and counted, never waited for), a thread that
 // sends a batch when max_batch_size spans wait or schedule_delay_ms passes, retries with
 // exponential backoff on 429/502/503/504 and network errors (Retry-After honoured), and a
-// flush at shutdown that gives up at its deadline.
+// flush at shutdown: one attempt per batch left, giving up at its deadline.
 #include "otlp_encode.h"
 
 #include <wfq/otlp_config.h>
@@ -34,8 +34,9 @@ private:
     void run();
     // Sends one batch with its retries; counts it exported or dropped.
     void send(std::vector<SpanRecord>& batch);
-    // Waits up to ms, or until shutdown passes its deadline; false when the wait was cut short.
+    // Waits up to ms; false when shutdown cut the wait short.
     bool pause(std::chrono::milliseconds ms);
+    bool stopping();
     bool past_deadline();
 
     const OtlpExportOptions m_options;
