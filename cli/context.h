@@ -24,6 +24,7 @@ struct Context {
     std::vector<std::string> exec_command;  // the command: after `process --exec` or `--`, `bench stream --`
     std::string otlp_file;                  // --otlp-file, else WFQ_OTLP_FILE
     double trace_sample = 1.0;
+    bool trace_sample_given = false;        // else OTEL_TRACES_SAMPLER / _ARG decide
     // The chosen command, set by its parser callback and run by main after parsing and
     // logging set-up; returns the exit code.
     std::function<int()> action;

@@ -44,6 +44,16 @@ Tracer& Context::tracer() {
         if (options.otlp_file.empty())
             if (const char* f = std::getenv("WFQ_OTLP_FILE"); f && *f) options.otlp_file = f;
         options.sample_ratio = trace_sample;
+        // The standard OpenTelemetry variables: the collector, the resource, the sampler
+        // (--trace-sample, when given, is the ratio of new traces instead).
+        TelemetrySettings env = telemetry_from_environment([](const char* name) { return std::getenv(name); });
+        options.otlp = env.otlp;
+        options.service_name = env.service_name;
+        options.resource_attributes = env.resource_attributes;
+        if (env.sample_ratio && !trace_sample_given) {
+            options.sample_ratio = *env.sample_ratio;
+            options.parent_based = env.parent_based;
+        }
         m_tracer = std::make_unique<Tracer>(options, m_random);
     }
     return *m_tracer;
@@ -276,8 +286,9 @@ int main(int argc, char** argv) {
     app.add_option("--log-level", ctx.log_level, "trace, debug, info, warn, error, off")->capture_default_str();
     app.add_option("--log-format", ctx.log_format, "text or json")->capture_default_str();
     app.add_option("--otlp-file", ctx.otlp_file, "Append spans as OTLP/JSON lines to this file (else WFQ_OTLP_FILE)");
-    app.add_option("--trace-sample", ctx.trace_sample, "Share of new traces recorded, 0 to 1 (children follow their parent)")
-        ->capture_default_str();
+    CLI::Option* trace_sample = app.add_option("--trace-sample", ctx.trace_sample,
+                                               "Share of new traces recorded, 0 to 1 (children follow their parent; else OTEL_TRACES_SAMPLER)")
+                                    ->capture_default_str();
 
     wfq::cli::add_migrate_command(app, ctx);
     wfq::cli::add_enqueue_command(app, ctx);
@@ -324,6 +335,7 @@ int main(int argc, char** argv) {
             return wfq::exit_code_for(wfq::ErrorCode::usage);
         }
         wfq::log::configure(ctx.log_level, ctx.log_format);
+        ctx.trace_sample_given = trace_sample->count() > 0;
         return ctx.action ? ctx.action() : 0;
     } catch (const wfq::Error& e) {
         if (*e.what()) std::cerr << "wfq: " << e.what() << "\n";  // empty: the command has said it

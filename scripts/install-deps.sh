@@ -2,8 +2,9 @@
 # Installs the Debian 12 packages wfq needs to build and test, when they are missing.
 set -eu
 PACKAGES="build-essential cmake pkg-config git python3 ccache \
-  libpqxx-dev libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libsqlite3-dev zlib1g-dev libhowardhinnant-date-dev \
-  libgtest-dev postgresql postgresql-common zsh fish mandoc man-db gzip prometheus tmux pgbouncer faketime nodejs time \
+  libpqxx-dev libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libsqlite3-dev zlib1g-dev libhowardhinnant-date-dev libcpp-httplib-dev \
+  libprotobuf-dev protobuf-compiler libcurl4-openssl-dev \
+  libgtest-dev postgresql postgresql-common zsh fish mandoc man-db gzip prometheus tmux pgbouncer faketime nodejs npm time \
   iproute2 python3-psycopg2 clang-14 libclang-rt-14-dev"
 missing=""
 for p in $PACKAGES; do

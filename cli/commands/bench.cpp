@@ -42,6 +42,7 @@ int run_bench(Context& ctx, BenchCmd& o) {
     env.command = ctx.exec_command;
     env.clock = &ctx.clock();
     env.random = &ctx.random();
+    env.tracer = &ctx.tracer();
     env.enqueue_progress = [&](std::int64_t enqueued) {
         if (!progress) progress.emplace("enqueued", true);
         progress->update(enqueued);

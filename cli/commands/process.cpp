@@ -2,6 +2,7 @@
 
 #include <wfq/backoff.h>
 #include <wfq/fencing.h>
+#include <wfq/host_port.h>
 #include <wfq/log.h>
 #include <wfq/pipeline.h>
 #include <wfq/process_runner.h>
@@ -43,8 +44,34 @@ struct ProcessOptions {
     int max_releases = 10;
     std::string metrics_file;
     std::string log_cap = "64KiB";
+    std::string metrics_listen;
+    std::string statsd, statsd_format = "statsd";
+    std::vector<std::string> statsd_tags;
     bool json = false;
 };
+
+// --statsd, --statsd-format and --statsd-tag, checked (nullopt without --statsd).
+std::optional<StatsdOptions> statsd_options(const ProcessOptions& o) {
+    if (o.statsd.empty()) {
+        if (!o.statsd_tags.empty()) throw Error(ErrorCode::usage, "--statsd-tag needs --statsd HOST:PORT");
+        return std::nullopt;
+    }
+    StatsdOptions s;
+    HostPort address = parse_host_port("--statsd", o.statsd);
+    s.host = address.host;
+    s.port = address.port;
+    if (o.statsd_format != "statsd" && o.statsd_format != "dogstatsd")
+        throw Error(ErrorCode::usage, "--statsd-format must be statsd or dogstatsd, not '" + o.statsd_format + "'");
+    s.dogstatsd = o.statsd_format == "dogstatsd";
+    for (const auto& tag : o.statsd_tags) {
+        check_name("--statsd-tag", tag, 200);
+        if (tag.find_first_of("|,#") != std::string::npos)
+            throw Error(ErrorCode::usage, "--statsd-tag must not contain '|', ',' or '#' (got '" + tag + "')");
+        if (!s.dogstatsd) throw Error(ErrorCode::usage, "--statsd-tag needs --statsd-format dogstatsd (StatsD has no tags)");
+        s.tags.push_back(tag);
+    }
+    return s;
+}
 
 int run_process(Context& ctx, ProcessOptions& o) {
     if (o.exec == !o.workflows.empty())
@@ -93,6 +120,8 @@ int run_process(Context& ctx, ProcessOptions& o) {
 
     w.tracer = &ctx.tracer();
     w.metrics_file = o.metrics_file;
+    if (!o.metrics_listen.empty()) w.metrics_listen = parse_host_port("--metrics-listen", o.metrics_listen, true);
+    w.statsd = statsd_options(o);
 
     ExecHandlerOptions h;
     h.command = ctx.exec_command;
@@ -188,6 +217,12 @@ void add_process_command(CLI::App& app, Context& ctx) {
                     "Fail a job handed back unfinished this often (worker stopped, --max-time; error_class release_limit)")
         ->capture_default_str();
     sub->add_option("--metrics-file", o->metrics_file, "Write Prometheus metrics here (atomically) every heartbeat and at exit");
+    sub->add_option("--metrics-listen", o->metrics_listen,
+                    "ADDR:PORT: serve Prometheus metrics at /metrics (the worker's counters and the queue gauges; port 0: any, logged)");
+    sub->add_option("--statsd", o->statsd, "HOST:PORT: send a StatsD counter and timing per job outcome and type over UDP");
+    sub->add_option("--statsd-format", o->statsd_format, "statsd (type and outcome in the name) or dogstatsd (as tags)")
+        ->capture_default_str();
+    sub->add_option("--statsd-tag", o->statsd_tags, "KEY:VALUE: a DogStatsD tag on every metric (repeatable)");
     sub->add_option("--log-cap", o->log_cap,
                     "Each attempt's handler stderr kept with the job (wfq jobs logs), newest lines first; 0: none")
         ->capture_default_str();

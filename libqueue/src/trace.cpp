@@ -4,6 +4,8 @@
 
 #include <wfq/errors.h>
 
+#include "otlp/batch_span_exporter.h"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -142,6 +144,9 @@ SpanRecord SpanRecord::from_otlp_json(const std::string& text) {
 Tracer::Tracer(TracerOptions options, Random& random) : m_options(std::move(options)), m_random(random) {
     if (!(m_options.sample_ratio >= 0.0 && m_options.sample_ratio <= 1.0))
         throw Error(ErrorCode::usage, "--trace-sample must be between 0 and 1");
+    if (!m_options.otlp.endpoint.empty())
+        m_network = std::make_unique<otlp::BatchSpanExporter>(m_options.otlp,
+                                                              otlp::Resource{m_options.service_name, m_options.resource_attributes});
 }
 
 Tracer::~Tracer() {
@@ -149,17 +154,26 @@ Tracer::~Tracer() {
         flush();
     } catch (...) {
     }
+    if (m_network) m_network->shutdown();  // within its deadline
 }
+
+TracerExportCounts Tracer::export_counts() const { return m_network ? m_network->counts() : TracerExportCounts{}; }
 
 SpanRecord Tracer::start(const std::string& name, SpanKind kind, const std::optional<TraceContext>& parent) {
     SpanRecord s;
     s.name = name;
     s.kind = kind;
     s.span_id = new_span_id(m_random);
-    if (parent) {
+    if (parent && m_options.parent_based) {
         s.trace_id = parent->trace_id;
         s.parent_span_id = parent->span_id;
         s.sampled = parent->sampled();  // parent-based sampling
+    } else if (parent) {
+        // TraceIdRatioBased: the decision is the trace id's, the same in every process.
+        s.trace_id = parent->trace_id;
+        s.parent_span_id = parent->span_id;
+        const std::uint64_t low = std::stoull(s.trace_id.substr(16), nullptr, 16) & ((1ull << 56) - 1);
+        s.sampled = static_cast<double>(low) < m_options.sample_ratio * static_cast<double>(1ull << 56);
     } else {
         s.trace_id = new_trace_id(m_random);
         s.sampled = m_random.uniform() < m_options.sample_ratio;
@@ -169,7 +183,9 @@ SpanRecord Tracer::start(const std::string& name, SpanKind kind, const std::opti
 }
 
 void Tracer::export_span(const SpanRecord& span) {
-    if (!span.sampled || m_options.otlp_file.empty()) return;
+    if (!span.sampled) return;
+    if (m_network) m_network->add(span);
+    if (m_options.otlp_file.empty()) return;
     bool full;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
@@ -186,11 +202,7 @@ void Tracer::flush() {
         spans.swap(m_buffer);
     }
     if (spans.empty() || m_options.otlp_file.empty()) return;
-    std::string line = R"({"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":)" +
-                       nlohmann::json(m_options.service_name).dump() +
-                       R"(}}]},"scopeSpans":[{"scope":{"name":"wfq","version":")" WFQ_TRACER_VERSION R"("},"spans":[)";
-    for (std::size_t i = 0; i < spans.size(); ++i) line += (i ? "," : "") + spans[i];
-    line += "]}]}]}\n";
+    std::string line = otlp::json_request(spans, {m_options.service_name, m_options.resource_attributes}) + "\n";
     std::ofstream out(m_options.otlp_file, std::ios::app | std::ios::binary);
     if (!out) throw Error(ErrorCode::failure, "cannot write the OTLP file " + m_options.otlp_file);
     out << line;  // one write per flush: concurrent writers append whole lines

@@ -17,9 +17,11 @@
 #include "engine/lease_fence.h"
 #include "engine/lease_keeper.h"
 #include "engine/maintenance.h"
+#include "engine/metrics_server.h"
 #include "engine/outage.h"
 #include "engine/reporter.h"
 #include "engine/slot_table.h"
+#include "engine/statsd_sink.h"
 #include "engine/watchers.h"
 
 #include <cstdio>
@@ -83,6 +85,13 @@ struct Worker::Impl {
         std::unique_ptr<Store> completer_conn = store.open_sibling(), keeper_conn = store.open_sibling();
         for (Store* s : {&store, completer_conn.get(), keeper_conn.get()})
             if (s) s->set_in_doubt_wait_ms(options.max_outage_ms);
+        std::unique_ptr<engine::StatsdSink> statsd = options.statsd ? std::make_unique<engine::StatsdSink>(*options.statsd) : nullptr;
+        engine::Reporter reporter(table, metrics, cache.get(), *tracer, clock, options.metrics_file, worker_id, statsd.get());
+        std::unique_ptr<engine::MetricsServer> metrics_server;
+        if (options.metrics_listen) {
+            metrics_server = std::make_unique<engine::MetricsServer>(*options.metrics_listen, [&reporter] { return reporter.scrape(); });
+            metrics_server->start();  // before the worker registers: an address in use stops it first
+        }
         WorkerInfo info;
         info.id = worker_id;
         info.hostname = host_name();
@@ -93,11 +102,11 @@ struct Worker::Impl {
         auto waker = store.open_waker();
         log::info("worker started", {{"worker_id", worker_id}, {"concurrency", std::to_string(options.concurrency)}});
 
-        engine::Reporter reporter(table, metrics, cache.get(), *tracer, clock, options.metrics_file, worker_id);
         engine::Claimer claimer(store, table, outage, metrics, clock, options, worker_id,
                                 /*piggyback_unkeyed_only=*/completer_conn != nullptr);
         engine::Completer::Options copts;
         if (completer_conn) copts.nice = 10;  // PostgreSQL: see Completer::Options::nice
+        if (statsd) copts.batch_done = [&reporter] { reporter.batch_reported(); };
         engine::Completer completer(
             completer_conn ? *completer_conn : store, claimer,
             [&reporter](const engine::Finished& f, const Outcome& o, OutcomeStatus st, bool unknown) {
@@ -143,6 +152,7 @@ struct Worker::Impl {
         }
         stop_services(interrupted || (options.max_time_ms > 0 && clock.steady_ns() - start_ns >= options.max_time_ms * 1'000'000));
         reporter.flush();
+        if (metrics_server) metrics_server->stop();
         try {
             store.deregister_worker(worker_id);
         } catch (const std::exception& e) {

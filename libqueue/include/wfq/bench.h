@@ -13,6 +13,7 @@ namespace wfq {
 class Clock;
 class Random;
 class Store;
+class Tracer;
 
 struct BenchOptions {
     std::int64_t jobs = 20000;  // jobs, lock cycles per process, or spawns
@@ -33,6 +34,9 @@ struct BenchEnvironment {
     std::vector<std::string> command;   // stream: the handler (empty: wfq's own echo handler)
     Clock* clock = nullptr;
     Random* random = nullptr;
+    // The workers' tracer (`--otlp-file`, OTEL_EXPORTER_OTLP_*): a benchmark measures the export
+    // a worker would do; null: spans are made and stored, not exported.
+    Tracer* tracer = nullptr;
     // While a benchmark enqueues its jobs: how many so far, then once done (a terminal shows it).
     std::function<void(std::int64_t enqueued)> enqueue_progress;
     std::function<void()> enqueue_done;

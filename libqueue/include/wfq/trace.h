@@ -1,6 +1,9 @@
 #pragma once
 // W3C trace context (https://www.w3.org/TR/trace-context/).
+#include <wfq/otlp_config.h>
+
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -72,13 +75,26 @@ std::vector<std::string> unpack_attempt_spans(const std::string& packed, std::in
 
 struct TracerOptions {
     std::string otlp_file;       // append OTLP/JSON lines here; empty: do not export
-    double sample_ratio = 1.0;   // for new traces; child spans follow their parent's decision
+    double sample_ratio = 1.0;   // for new traces
+    bool parent_based = true;    // child spans follow their parent's decision (else: the ratio's, by trace id)
     std::string service_name = "wfq";
+    std::vector<std::pair<std::string, std::string>> resource_attributes;  // besides service.name
+    OtlpExportOptions otlp;      // OTLP/HTTP to a collector when its endpoint is set
 };
+
+// What the network exporter did since the start (all zero without one).
+struct TracerExportCounts {
+    std::uint64_t exported = 0, dropped_queue_full = 0, dropped_export_failed = 0, rejected = 0;
+};
+
+namespace otlp {
+class BatchSpanExporter;
+}
 
 // Starts and ends spans, and exports sampled ones to an OTLP/JSON lines file (one
 // ExportTraceServiceRequest per line, the file exporter's format), buffered and flushed on
-// flush(), when the buffer fills, and on destruction. Thread-safe.
+// flush(), when the buffer fills, and on destruction; and, when an OTLP endpoint is set, to a
+// collector through a batch span processor (never blocking the caller). Thread-safe.
 class Tracer {
 public:
     Tracer(TracerOptions options, Random& random);
@@ -87,13 +103,17 @@ public:
     SpanRecord child(const std::string& name, const SpanRecord& parent) { return start(name, SpanKind::internal, parent.context()); }
     void end(SpanRecord& span) { span.end_ns = unix_now_ns(); }
     void export_span(const SpanRecord& span);
-    // Whether export_span writes anything (an OTLP file is set): attributes that only the
-    // export shows need not be built otherwise.
-    bool exporting() const { return !m_options.otlp_file.empty(); }
+    // Whether export_span sends anything (an OTLP file or endpoint is set): attributes that only
+    // the export shows need not be built otherwise.
+    bool exporting() const { return !m_options.otlp_file.empty() || m_network; }
+    bool exporting_to_collector() const { return m_network != nullptr; }
+    TracerExportCounts export_counts() const;
+    // Writes the file's buffered spans (the collector's batches keep their own schedule).
     void flush();
 
 private:
     TracerOptions m_options;
+    std::unique_ptr<otlp::BatchSpanExporter> m_network;
     Random& m_random;
     std::mutex m_mutex;
     std::vector<std::string> m_buffer;

@@ -5,6 +5,7 @@
 // connection of its own. It rides out database outages up to max_outage_ms and stops
 // gracefully.
 #include <wfq/config_cache.h>
+#include <wfq/host_port.h>
 #include <wfq/job_log.h>
 #include <wfq/metrics.h>
 #include <wfq/trace.h>
@@ -74,6 +75,15 @@ struct ProcessSpec;
 ProcessSpec handler_process(const Job& job, const ExecHandlerOptions& options, const std::vector<std::string>& command,
                             const std::atomic<bool>& cancel);
 
+// `wfq process --statsd HOST:PORT`: a counter and a timing per attempt, by job type and outcome.
+struct StatsdOptions {
+    std::string host;
+    int port = 0;
+    bool dogstatsd = false;         // type and outcome as DogStatsD tags instead of parts of the name
+    std::vector<std::string> tags;  // constant DogStatsD tags ("key:value"), --statsd-tag
+    std::string prefix = "wfq";
+};
+
 struct WorkerOptions {
     std::vector<std::string> queues = {"default"};
     std::vector<std::string> types;
@@ -110,6 +120,10 @@ struct WorkerOptions {
     Tracer* tracer = nullptr;  // null: spans are still made and stored, not exported
     // Prometheus textfile written every heartbeat and at exit (empty: none).
     std::string metrics_file;
+    // Serve the worker's metrics and the queue gauges (refreshed every heartbeat) at /metrics
+    // (port 0: one the system picks; the log says which).
+    std::optional<HostPort> metrics_listen;
+    std::optional<StatsdOptions> statsd;
     // Per-type retry policy (workflow files); types not listed use `policy`.
     std::map<std::string, JobPolicy> type_policies;
     // The config scope (org, repo) of a job; default: the job's own org and repo.

@@ -66,6 +66,7 @@ double run_bench_worker(const BenchOptions& o, BenchEnvironment& env, Handler& h
     w.prefetch = o.prefetch;
     w.until_empty = true;
     w.rescue_interval_ms = 0;
+    w.tracer = env.tracer;
     Worker worker(store, handler, w, *env.clock, *env.random);
     std::atomic<bool> stop{false};
     auto start = env.clock->steady_ns();

@@ -91,6 +91,7 @@ void Completer::record_batch(std::vector<Finished>& batch) {
             m_outage.ok();
             for (std::size_t i = 0; i < batch.size(); ++i)
                 m_done(batch[i], outcomes[i], i < status.size() ? status[i] : OutcomeStatus::lost, false);
+            if (m_options.batch_done) m_options.batch_done();
             return;
         } catch (const Error& e) {
             if (e.code() == ErrorCode::db_unavailable && !e.in_doubt()) {
@@ -107,6 +108,7 @@ void Completer::record_batch(std::vector<Finished>& batch) {
                        " outcome(s); their jobs will be rescued: " + e.what());
         }
         for (std::size_t i = 0; i < batch.size(); ++i) m_done(batch[i], outcomes[i], OutcomeStatus::lost, true);
+        if (m_options.batch_done) m_options.batch_done();
         return;
     }
 }

@@ -58,6 +58,8 @@ public:
         // the database works through fewer, larger flushes. On an idle machine it changes
         // nothing: an outcome alone is still sent at once.
         int nice = 0;
+        // Called on the completer's thread after each batch's outcomes went to Done.
+        std::function<void()> batch_done;
     };
 
     // Records on store (Store::record_outcomes_and_claim), claiming for claims.

@@ -72,6 +72,13 @@ std::int64_t Maintenance::pass(std::int64_t now) {
     if (now >= m_next_flush) {
         m_next_flush = now + m_options.heartbeat_ms;
         m_reporter.flush();
+        if (m_options.metrics_listen && !m_outage.in_outage()) {
+            try {
+                m_reporter.set_queue_gauges(render_queue_metrics(m_store.queue_metrics(m_options.dead_after_ms)));
+            } catch (const std::exception& e) {
+                log::warn(std::string("could not read the queue gauges for /metrics: ") + e.what(), {{"worker_id", m_worker_id}});
+            }
+        }
     }
     if (now >= m_next_prune) {
         m_next_prune = now + prune_every_ms(m_options.retention_ms);

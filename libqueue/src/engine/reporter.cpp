@@ -1,5 +1,7 @@
 #include "reporter.h"
 
+#include "statsd_sink.h"
+
 #include <wfq/duration.h>
 #include <wfq/file.h>
 #include <wfq/log.h>
@@ -9,9 +11,9 @@
 namespace wfq::engine {
 
 Reporter::Reporter(SlotTable& table, WorkerMetrics& metrics, ConfigCache* cache, Tracer& tracer, Clock& clock,
-                   std::string metrics_file, std::string worker_id)
+                   std::string metrics_file, std::string worker_id, StatsdSink* statsd)
     : m_table(table), m_metrics(metrics), m_cache(cache), m_tracer(tracer), m_clock(clock),
-      m_metrics_file(std::move(metrics_file)), m_worker_id(std::move(worker_id)) {}
+      m_metrics_file(std::move(metrics_file)), m_worker_id(std::move(worker_id)), m_statsd(statsd) {}
 
 // The slot's fields, then what the attempt adds: its trace and, for a failed attempt, what ended it
 // (an exit code only when the process exited with one: not -1 for a timeout, nor 0 for a
@@ -33,7 +35,7 @@ void Reporter::recorded(const Finished& finished, const Outcome& o, OutcomeStatu
     const Decision decision = status == OutcomeStatus::lost ? Decision::lost : v.decision;
     // The happy path: the log line only when it is shown (this runs on the completer's thread).
     if (status == OutcomeStatus::recorded && decision == Decision::completed && !log::enabled(log::Level::info)) {
-        finish(o.job.id, decision, v);
+        finish(*finished.slot, o.job.id, decision, v);
         return;
     }
     log::Fields fields = fields_of(*finished.slot, v, &o);
@@ -74,16 +76,23 @@ void Reporter::recorded(const Finished& finished, const Outcome& o, OutcomeStatu
                 break;
         }
     }
-    finish(o.job.id, decision, v);
+    finish(*finished.slot, o.job.id, decision, v);
 }
 
 void Reporter::lost(const Slot& slot, const Verdict& verdict) {
     log::warn("job stopped: its lease was lost (rescued, cancelled or taken over)", fields_of(slot, verdict, nullptr));
-    finish(slot.ref.id, Decision::lost, verdict);
+    finish(slot, slot.ref.id, Decision::lost, verdict);
 }
 
-void Reporter::finish(std::int64_t job_id, Decision decision, const Verdict& verdict) {
+void Reporter::finish(const Slot& slot, std::int64_t job_id, Decision decision, const Verdict& verdict) {
     m_metrics.job_finished(decision_name(decision), verdict.seconds);
+    if (m_statsd) {
+        static const std::string none;
+        const std::string* type = &none;
+        for (const auto& [k, v] : slot.fields)
+            if (k == "type") type = &v;
+        m_statsd->job_finished(*type, decision_name(decision), verdict.seconds);
+    }
     for (double s : verdict.stage_seconds) m_metrics.stage_finished(s);
     m_table.finish(job_id, decision);
 }
@@ -91,6 +100,7 @@ void Reporter::finish(std::int64_t job_id, Decision decision, const Verdict& ver
 void Reporter::rescued(const RescueReport& report) {
     const auto n = static_cast<std::int64_t>(report.requeued.size() + report.failed.size());
     m_metrics.rescued(n);
+    if (m_statsd) m_statsd->rescued(n);
     m_table.add_rescued(n);
     for (auto id : report.requeued) log::warn("rescued job", {{"job_id", std::to_string(id)}, {"to", "pending"}});
     for (auto id : report.failed) log::warn("rescued job", {{"job_id", std::to_string(id)}, {"to", "failed"}});
@@ -106,7 +116,41 @@ std::string Reporter::stats_json() {
     return j.dump();
 }
 
+void Reporter::batch_reported() {
+    if (m_statsd) m_statsd->flush();
+}
+
+std::string Reporter::exporter_metrics() const {
+    if (!m_tracer.exporting_to_collector()) return "";
+    const TracerExportCounts c = m_tracer.export_counts();
+    const std::string worker = prometheus_label(m_worker_id);
+    return "# HELP wfq_otlp_spans_exported_total Spans the OTLP exporter delivered to the collector.\n"
+           "# TYPE wfq_otlp_spans_exported_total counter\n"
+           "wfq_otlp_spans_exported_total{worker=\"" + worker + "\"} " + std::to_string(c.exported) + "\n"
+           "# HELP wfq_otlp_spans_dropped_total Spans the OTLP exporter gave up: its queue was full, the collector "
+           "refused them or did not answer after the retries, or it rejected them in a partial success.\n"
+           "# TYPE wfq_otlp_spans_dropped_total counter\n"
+           "wfq_otlp_spans_dropped_total{worker=\"" + worker + "\",reason=\"queue_full\"} " + std::to_string(c.dropped_queue_full) + "\n"
+           "wfq_otlp_spans_dropped_total{worker=\"" + worker + "\",reason=\"export_failed\"} " + std::to_string(c.dropped_export_failed) + "\n"
+           "wfq_otlp_spans_dropped_total{worker=\"" + worker + "\",reason=\"rejected\"} " + std::to_string(c.rejected) + "\n";
+}
+
+std::string Reporter::scrape() {
+    std::string out = m_metrics.render(m_worker_id, m_cache ? m_cache->stats() : CacheStats{}) + exporter_metrics();
+    out += "# HELP wfq_worker_jobs_held Jobs this worker holds now: running, or claimed and waiting for a handler.\n"
+           "# TYPE wfq_worker_jobs_held gauge\n"
+           "wfq_worker_jobs_held{worker=\"" + prometheus_label(m_worker_id) + "\"} " + std::to_string(m_table.held()) + "\n";
+    std::lock_guard<std::mutex> lock(m_gauges_mutex);
+    return out + m_queue_gauges;
+}
+
+void Reporter::set_queue_gauges(std::string text) {
+    std::lock_guard<std::mutex> lock(m_gauges_mutex);
+    m_queue_gauges = std::move(text);
+}
+
 void Reporter::flush() {
+    if (m_statsd) m_statsd->flush();
     try {
         m_tracer.flush();
     } catch (const std::exception& e) {
@@ -114,7 +158,7 @@ void Reporter::flush() {
     }
     if (m_metrics_file.empty()) return;
     try {
-        write_file_atomically(m_metrics_file, m_metrics.render(m_worker_id, m_cache ? m_cache->stats() : CacheStats{}));
+        write_file_atomically(m_metrics_file, m_metrics.render(m_worker_id, m_cache ? m_cache->stats() : CacheStats{}) + exporter_metrics());
     } catch (const std::exception& e) {
         log::warn(std::string("cannot write the metrics file: ") + e.what());
     }

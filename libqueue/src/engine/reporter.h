@@ -9,14 +9,17 @@
 #include <wfq/metrics.h>
 #include <wfq/trace.h>
 
+#include <mutex>
 #include <string>
 
 namespace wfq::engine {
 
+class StatsdSink;
+
 class Reporter {
 public:
     Reporter(SlotTable& table, WorkerMetrics& metrics, ConfigCache* cache, Tracer& tracer, Clock& clock,
-             std::string metrics_file, std::string worker_id);
+             std::string metrics_file, std::string worker_id, StatsdSink* statsd = nullptr);
 
     // The completer's report on one attempt: recorded (or lost, unknown: its fate could not be
     // learned). Runs on the completer's thread; frees the job's slot.
@@ -28,9 +31,17 @@ public:
     std::string stats_json();
     // Exports the spans waiting and writes the metrics file (logs, never throws).
     void flush();
+    // After each completer batch: sends the StatsD lines of its outcomes.
+    void batch_reported();
+    // The text /metrics serves: the worker's counters, the jobs it holds, and the queue gauges
+    // last set (memory only: a scrape never calls the database).
+    std::string scrape();
+    void set_queue_gauges(std::string text);
 
 private:
-    void finish(std::int64_t job_id, Decision decision, const Verdict& verdict);
+    // The OTLP exporter's counters as Prometheus text (empty without a collector).
+    std::string exporter_metrics() const;
+    void finish(const Slot& slot, std::int64_t job_id, Decision decision, const Verdict& verdict);
     // outcome: what was recorded (the completer took it out of the verdict); null when nothing was.
     log::Fields fields_of(const Slot& slot, const Verdict& verdict, const Outcome* outcome) const;
 
@@ -41,6 +52,9 @@ private:
     Clock& m_clock;
     const std::string m_metrics_file;
     const std::string m_worker_id;
+    StatsdSink* m_statsd;
+    std::mutex m_gauges_mutex;
+    std::string m_queue_gauges;
 };
 
 }  // namespace wfq::engine
