@@ -98,7 +98,8 @@ TelemetrySettings telemetry_from_environment(const std::function<const char*(con
     for (const char* name : {"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"})
         if (auto v = var(name))
             for (auto& [k, value] : key_values(name, *v)) {
-                auto same = std::find_if(o.headers.begin(), o.headers.end(), [&](const auto& h) { return lower(h.first) == lower(k); });
+                const std::string key = lower(k);  // (clang 14 cannot capture a structured binding)
+                auto same = std::find_if(o.headers.begin(), o.headers.end(), [&](const auto& h) { return lower(h.first) == key; });
                 if (same != o.headers.end()) same->second = value;
                 else o.headers.emplace_back(k, value);
             }
