@@ -366,19 +366,18 @@ private:
     }
 
     // The job no longer waits for its answer (cancelled or timed out before its line was
-    // written whole); false when the answer came first.
-    bool give_up(Proc& proc, std::int64_t id, const char* why) {
+    // written whole), unless the answer came first.
+    void give_up(Proc& proc, std::int64_t id, const char* why) {
         std::lock_guard<std::mutex> lock(m_mutex);
         auto it = proc.pending.find(id);
-        if (it == proc.pending.end()) return false;
+        if (it == proc.pending.end()) return;
         {
             std::lock_guard<std::mutex> wl(it->second->mutex);
-            if (it->second->done) return false;
+            if (it->second->done) return;
             it->second->done = true;
         }
         proc.pending.erase(it);
         proc.remember(id, why);
-        return true;
     }
 
     // {"cancel": id} to proc, the job still waiting for its answer (which ends its work).
