@@ -4,7 +4,7 @@
 # (check_history.py) reading the handlers' history and the final tables. Root only (network
 # namespaces); exits 77 when it cannot run here. DESIGN.md "Faults" is what it checks.
 #
-#   WFQ=build/dev/wfq tests/partition/run.sh [SCENARIO...]
+#   WFQ=build/dev/cli/wfq tests/partition/run.sh [SCENARIO...]
 # SCENARIO: FAULT:SEED, FAULT one of cut, freeze, restart, slow, streamcut (jobs), lockcut or
 # advcut (locks); default: two or three seeds of each (about 4 minutes).
 # PARTITION_MEASURE=1 reports what the checker finds without failing (to measure an old build);
