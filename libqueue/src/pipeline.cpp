@@ -4,6 +4,7 @@
 #include <wfq/errors.h>
 #include <wfq/gzip.h>
 #include <wfq/json_check.h>
+#include <wfq/limits.h>
 #include <wfq/lock.h>
 #include <wfq/log.h>
 #include <wfq/pipeline.h>
@@ -121,7 +122,7 @@ public:
         Workflow w;
         w.path = m_name;
         if (!m_doc.is_object()) fail("", "a workflow must be a JSON object");
-        static const std::set<std::string> known = {"type", "retry", "timeout", "lock_key", "config", "state", "stages"};
+        static const std::set<std::string> known = {"type", "retry", "timeout", "lock_key", "limits", "config", "state", "stages"};
         for (auto it = m_doc.begin(); it != m_doc.end(); ++it)
             if (!known.count(it.key())) fail("/" + it.key(), "unknown field");
         w.type = name_at("/type");
@@ -148,6 +149,20 @@ public:
         }
         w.timeout_ms = duration_at("/timeout");
         w.lock_key = string_at("/lock_key", false);
+        if (m_doc.contains("limits")) {
+            // Limit key templates (flow control): expanded per job when an attempt starts.
+            const json& limits = m_doc["limits"];
+            if (!limits.is_array()) fail("/limits", "must be an array of key templates such as \"org:{job.org}\"");
+            if (limits.size() > kMaxLimitKeys)
+                fail("/limits", "has " + std::to_string(limits.size()) + " keys; at most " + std::to_string(kMaxLimitKeys));
+            for (std::size_t i = 0; i < limits.size(); ++i) {
+                std::string at = "/limits/" + std::to_string(i);
+                std::string tmpl = string_at(at, true);
+                if (tmpl.empty()) fail(at, "must not be empty");
+                if (auto problem = template_problem(tmpl)) fail(at, *problem);
+                w.limits.push_back(std::move(tmpl));
+            }
+        }
         if (m_doc.contains("config")) {
             object_at("/config");
             w.config_org = string_at("/config/org", false);
@@ -357,6 +372,23 @@ std::vector<std::string> stage_command_problems(const Workflow& w) {
                                ".exec.0: stage '" + s.name + "': " + problem);
     }
     return problems;
+}
+
+std::optional<std::string> template_problem(const std::string& tmpl) {
+    static const std::set<std::string> job_fields = {"job.id", "job.type", "job.queue", "job.org", "job.repo"};
+    for (std::size_t i = 0; i < tmpl.size(); ++i) {
+        if (tmpl[i] == '}') return "template '" + tmpl + "' has a } without {";
+        if (tmpl[i] != '{') continue;
+        auto close = tmpl.find('}', i);
+        if (close == std::string::npos) return "template '" + tmpl + "' has an unclosed {";
+        std::string field = tmpl.substr(i + 1, close - i - 1);
+        bool payload = field.rfind("payload.", 0) == 0 && field.size() > 8 && field.back() != '.' &&
+                       field.find("..") == std::string::npos;
+        if (!payload && !job_fields.count(field))
+            return "template '" + tmpl + "': unknown field {" + field + "} ({payload.a.b}, {job.id}, {job.type}, {job.queue}, {job.org}, {job.repo})";
+        i = close;
+    }
+    return std::nullopt;
 }
 
 std::string expand_template(const std::string& tmpl, const Job& job) {

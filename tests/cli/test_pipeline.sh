@@ -172,3 +172,52 @@ expect_wait 0 "$worker" "the lock-key worker after SIGTERM" "$TMP/locked.log"
 [ "$(job_field "$holder" state)" = completed ] || fail "the holder did not complete"
 [ "$(job_field "$other" attempt)" = 1 ] || fail "waiting for the lock key spent attempts: $(job_field "$other" attempt)"
 pass "the workflow's lock key keeps two jobs of one PR apart; the second waits without spending attempts"
+
+# The workflow's limit key templates (flow control): jobs enqueued without keys get them at their
+# first attempt, are given back without spending it, and wait for admission; a cap of 1 per org
+# keeps acme's two reviews apart while beta's runs beside them.
+"$WFQ" limits set 'wforg:*' --concurrency 1
+cat > "$TMP/limited.json" <<EOF
+{"type": "wflimited", "limits": ["wforg:{job.org}", "wfrepo:{payload.repo}"], "stages": [
+  {"name": "hold", "exec": $(stage hold "d['held']=True" 'touch '"$TMP"'/wfl-$WFQ_JOB_ID; if [ -e '"$TMP"'/wfl-hold-$WFQ_JOB_ID ]; then while [ ! -e '"$TMP"'/wfl-go ]; do sleep 0.05; done; fi;')}]}
+EOF
+"$WFQ" workflow check "$TMP/limited.json" > /dev/null || fail "workflow check refused a workflow with limits"
+a1=$("$WFQ" enqueue wflimited '{"repo": "r1"}' --org acme)
+a2=$("$WFQ" enqueue wflimited '{"repo": "r2"}' --org acme)
+b1=$("$WFQ" enqueue wflimited '{"repo": "r3"}' --org beta)
+touch "$TMP/wfl-hold-$a1" "$TMP/wfl-hold-$a2"   # either acme job holds acme's one slot until wfl-go
+"$WFQ" process --workflow "$TMP/limited.json" --concurrency 3 --poll 100ms 2> "$TMP/limited.log" &
+worker=$!
+job_state() { "$WFQ" jobs show "$1" --json | jq_field "d['state']"; }
+completed() { [ "$(job_state "$1")" = completed ]; }
+# beta's job is not held behind acme's.
+wait_for 20 completed "$b1"
+acme_running() { [ -e "$TMP/wfl-$a1" ] || [ -e "$TMP/wfl-$a2" ]; }
+wait_for 20 acme_running
+if [ -e "$TMP/wfl-$a1" ]; then holder=$a1; other=$a2; else holder=$a2; other=$a1; fi
+limited() { "$WFQ" why "$other" --json | jq_field "d['reason']" | grep -qx concurrency_limited; }
+wait_for 20 limited
+contains "$("$WFQ" why "$other")" "wforg:acme"
+[ ! -e "$TMP/wfl-$other" ] || fail "two acme jobs ran at once under a cap of 1"
+touch "$TMP/wfl-go"
+wait_for 30 completed "$a1"
+wait_for 30 completed "$a2"
+kill -TERM "$worker"
+expect_wait 0 "$worker" "the workflow-limits worker after SIGTERM" "$TMP/limited.log"
+for j in $a1 $a2 $b1; do
+    [ "$(job_field "$j" attempt)" = 1 ] || fail "job $j spent attempts waiting for its limit keys: $(job_field "$j" attempt)"
+    "$WFQ" jobs show "$j" --json | grep -q '"kind": "deferred"' || fail "job $j was not given back for its keys"
+done
+[ "$("$WFQ" jobs show "$a2" --json | jq_field "','.join(d['limits'])")" = "wforg:acme,wfrepo:r2" ] \
+    || fail "job $a2 does not hold its workflow's keys: $("$WFQ" jobs show "$a2" --json | jq_field "d['limits']")"
+contains "$("$WFQ" jobs show "$a1")" "held for its workflow's limit keys"
+pass "a workflow's limits templates: jobs take the keys at their first attempt, wait for admission without spending it, and the cap holds"
+
+# Bad limits in a workflow file: 65 naming the field.
+for bad in '"limits": "org:x"' '"limits": ["org:{job.nope}"]' '"limits": ["org:{job.org"]' '"limits": [""]' \
+           '"limits": ["a","b","c","d","e","f","g","h","i"]'; do
+    printf '{"type": "t", %s, "stages": [{"name": "s", "builtin": "resolve_config"}]}\n' "$bad" > "$TMP/badlimits.json"
+    expect_exit 65 "$WFQ" workflow check "$TMP/badlimits.json"
+    contains "$ERR" "limits"
+done
+pass "workflow check refuses malformed limits templates with 65, naming the field"

@@ -26,11 +26,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             return 0;
         }
     }
+    // workflow check's verdict (template_problem) agrees with expansion: a template it passes
+    // fails only for a field the job lacks, never for its syntax or an unknown field.
+    const bool well_formed = !template_problem(parts[0]);
     try {
         const std::string out = expand_template(parts[0], job);
         if (parts[0].find('{') == std::string::npos) FUZZ_CHECK(out == parts[0], parts[0]);
     } catch (const Error& e) {
         FUZZ_CHECK(e.code() == ErrorCode::bad_input, e.what());
+        const std::string what = e.what();
+        if (well_formed) FUZZ_CHECK(what.find("is missing from job") != std::string::npos, parts[0] + " -> " + what);
     }
     return 0;
 }

@@ -322,6 +322,14 @@ TEST(Executor, DecidesOutcomesFromIntents) {
     EXPECT_EQ(d.outcome->kind, Outcome::Kind::failed);
     EXPECT_EQ(d.outcome->error_class, "snooze_limit");
 
+    // A deferral to hold a workflow's limit keys carries them to the store.
+    r = HandlerResult{};
+    r.outcome = O::deferred;
+    r.hold_for_keys = {"org:acme", "repo:r1"};
+    d = decide_outcome(job_with(1, 3), ref, r, policy, 5, false, random);
+    EXPECT_EQ(d.outcome->kind, Outcome::Kind::deferred);
+    EXPECT_EQ(d.outcome->limit_keys, (std::vector<std::string>{"org:acme", "repo:r1"}));
+
     r = HandlerResult{};
     r.outcome = O::cancelled;
     d = decide_outcome(job_with(1, 3), ref, r, policy, 100, true, random);

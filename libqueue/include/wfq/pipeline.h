@@ -29,6 +29,7 @@ struct Workflow {
     JobPolicy policy;
     std::int64_t timeout_ms = 0;
     std::string lock_key;               // template, e.g. "pr:{payload.repository.id}"
+    std::vector<std::string> limits;    // limit key templates (flow control), e.g. "org:{job.org}"
     std::string config_org, config_repo;  // templates
     StateOptions state;
     std::vector<StageSpec> stages;
@@ -56,6 +57,8 @@ std::vector<std::string> stage_command_problems(const Workflow& w);
 // Expands {payload.a.b}, {job.id}, {job.type}, {job.org}, {job.repo}, {job.queue} in a template;
 // Error(bad_input) naming a field the job does not have.
 std::string expand_template(const std::string& tmpl, const Job& job);
+// Why tmpl is not a template expand_template can read (an unclosed {, an unknown field), if so.
+std::optional<std::string> template_problem(const std::string& tmpl);
 
 // Checks a signal before it is stored (`wfq signal EVENT --key K --data JSON`, and a stage's
 // $wait): EVENT a name of at most 200 bytes, K empty or a name of at most 1000 (Error(usage));

@@ -55,6 +55,9 @@ struct Outcome {
     std::string error_class;            // retry, failed
     std::string message;                // retry, failed: the error; others: the reason
     std::int64_t delay_ms = 0;          // retry, snoozed, deferred: runnable again after this
+    // deferred: the job's limit keys from now on (sorted), so that it is held until admitted;
+    // empty: unchanged.
+    std::vector<std::string> limit_keys;
     // parked: waiting for (wait_event, wait_key) until the timeout; wait_spec is kept for the
     // rescuer, max_attempts is the effective limit it applies at the deadline.
     std::string wait_event, wait_key, wait_spec;

@@ -42,6 +42,9 @@ struct HandlerResult {
     std::vector<SpanRecord> spans;      // the handler's own spans (pipeline stages, checkpoints)
     std::vector<double> stage_seconds;
     std::int64_t delay_ms = 0;  // deferred, snoozed
+    // deferred: the limit keys the job must hold from now on (its workflow's `limits`), all of
+    // them, sorted; it waits for admission (flow control) before it runs again. Empty: unchanged.
+    std::vector<std::string> hold_for_keys;
     struct Wait {
         std::string event, key, spec;  // spec: {"event","key","timeout"}, kept to wait again after a retry
         std::int64_t timeout_ms = 0;

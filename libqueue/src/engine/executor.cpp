@@ -47,6 +47,7 @@ Verdict decide_outcome(const Job& job, const JobRef& ref, const HandlerResult& r
         case O::deferred:
             o.kind = Outcome::Kind::deferred;
             o.delay_ms = r.delay_ms;
+            o.limit_keys = r.hold_for_keys;
             o.message = r.error;
             d.decision = Decision::deferred;
             d.outcome = std::move(o);

@@ -7,6 +7,7 @@
 #include <wfq/duration.h>
 #include <wfq/errors.h>
 #include <wfq/json_check.h>
+#include <wfq/limits.h>
 #include <wfq/lock.h>
 #include <wfq/pipeline.h>
 #include <wfq/process_runner.h>
@@ -45,6 +46,34 @@ private:
         if (wit == m_workflows.end()) return failure(r, "no workflow for type '" + job.type + "'", "no_workflow", true);
         const Workflow& wf = wit->second;
         JobRef ref{job.id, job.lease_owner.value_or(""), job.attempt};
+        if (!wf.limits.empty()) {
+            // The workflow's limit keys: a job that does not hold them all yet (enqueued without
+            // them) is given back, without spending its attempt, with them as its keys, and
+            // waits for admission like any job enqueued with them (flow control).
+            std::vector<std::string> keys = job.limits;
+            bool missing = false;
+            try {
+                for (const auto& tmpl : wf.limits) {
+                    std::string key = expand_template(tmpl, job);
+                    if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+                        keys.push_back(std::move(key));
+                        missing = true;
+                    }
+                }
+                check_limit_keys(keys, ErrorCode::bad_input, "the workflow's limits");
+            } catch (const Error& e) {
+                return failure(r, e.what(), "bad_input", true);
+            }
+            if (missing) {
+                std::sort(keys.begin(), keys.end());
+                r.outcome = HandlerResult::Outcome::deferred;
+                r.error = "held for its workflow's limit keys (";
+                for (std::size_t i = 0; i < keys.size(); ++i) r.error += (i ? ", " : "") + keys[i];
+                r.error += ")";
+                r.hold_for_keys = std::move(keys);
+                return r;
+            }
+        }
         std::optional<TraceContext> attempt_ctx;
         if (job.traceparent) attempt_ctx = parse_traceparent(*job.traceparent);
 

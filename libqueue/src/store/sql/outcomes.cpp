@@ -5,6 +5,7 @@
 #include "sql_text.h"
 
 #include <wfq/json_check.h>
+#include <wfq/limits.h>
 #include <wfq/text.h>
 
 #include <nlohmann/json.hpp>
@@ -164,6 +165,13 @@ std::vector<OutcomeStatus> SqlStore::record_outcomes_and_claim(const std::vector
 
 std::vector<OutcomeStatus> SqlStore::record_in_transaction(const std::vector<Outcome>& outcomes) {
     if (outcomes.empty()) return {};
+    // A job given back to hold new limit keys (its workflow's `limits`) takes them first, so that
+    // becoming pending below holds it for admission (the flow-control triggers of 010).
+    for (const Outcome& o : outcomes)
+        if (o.kind == Outcome::Kind::deferred && !o.limit_keys.empty())
+            m_db->exec(std::string("UPDATE jobs SET limit_keys = $1 WHERE id = $2 AND lease_owner = $3 AND attempt = $4 AND ") +
+                           kStillRunning,
+                       {limit_keys_to_json(o.limit_keys), o.job.id, o.job.lease_owner, std::int64_t(o.job.attempt)});
     {
         std::vector<OutcomeStatus> status(outcomes.size(), OutcomeStatus::lost);
         std::vector<std::size_t> parked;
