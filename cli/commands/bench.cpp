@@ -3,6 +3,7 @@
 #include "common.h"
 
 #include <wfq/bench.h>
+#include <wfq/job_log.h>
 #include <wfq/log.h>
 
 #include <optional>
@@ -13,6 +14,7 @@ namespace {
 struct BenchCmd {
     std::string what;
     BenchOptions options;
+    std::string log_cap = "64KiB";
     bool json = false;
 };
 
@@ -34,6 +36,7 @@ int run_bench(Context& ctx, BenchCmd& o) {
     if (b.jobs < 1 || b.samples < 1 || b.concurrency < 1 || b.batch_size < 1 || b.processes < 1)
         throw Error(ErrorCode::usage, "bench sizes must be positive");
     o.options.per_stage = o.json;
+    o.options.log_cap = parse_log_cap("--log-cap", o.log_cap);
     std::optional<Progress> progress;  // while a benchmark enqueues its jobs
     BenchEnvironment env;
     env.store = [&ctx]() -> Store& { return ctx.store(); };
@@ -70,6 +73,8 @@ void add_bench_command(CLI::App& app, Context& ctx) {
         ->capture_default_str();
     sub->add_option("--samples", o->options.samples, "Samples for `latency`")->capture_default_str();
     sub->add_option("--fixtures", o->options.fixtures, "Directory of stage contexts for `state`");
+    sub->add_option("--log-cap", o->log_cap, "For `exec` and `stream`: each job's stderr kept as its log, as `process --log-cap` (0: none)")
+        ->capture_default_str();
     sub->add_flag("--json", o->json, "Print one JSON object per benchmark");
     on_run(sub, ctx, o, run_bench);
     auto* echo = app.add_subcommand("__stream-echo", "")->group("");  // hidden: the handler of `bench stream`

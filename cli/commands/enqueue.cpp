@@ -49,6 +49,8 @@ int run_ndjson(Context& ctx, EnqueueOptions& o) {
     NdjsonEnqueueOptions options;
     options.defaults = defaults_from(o);
     options.batch_size = o.batch_size;
+    options.tracer = &ctx.tracer();
+    options.traceparent = options.defaults.traceparent;
     std::ifstream file;
     std::istream* in = &std::cin;
     if (o.ndjson != "-") {

@@ -3,6 +3,7 @@
 #include <wfq/backoff.h>
 #include <wfq/fencing.h>
 #include <wfq/host_port.h>
+#include <wfq/live_log.h>
 #include <wfq/log.h>
 #include <wfq/pipeline.h>
 #include <wfq/process_runner.h>
@@ -130,6 +131,9 @@ int run_process(Context& ctx, ProcessOptions& o) {
     h.log_cap = parse_log_cap("--log-cap", o.log_cap);
     // A handler stopped by self-fencing has ended before its lease expires (<wfq/fencing.h>).
     h.kill_grace_ms = fence_kill_grace_ms(w.lease_ms, h.kill_grace_ms);
+    // Running attempts' logs, written while they run (`jobs logs --follow` shows them).
+    LiveLogs live_logs;
+    if (h.log_cap > 0) h.live_logs = w.live_logs = &live_logs;
     Store& store = ctx.store();
     std::unique_ptr<Handler> handler;
     // Handlers' own children must not outlive a SIGKILLed worker: a watchdog process kills
@@ -145,6 +149,7 @@ int run_process(Context& ctx, ProcessOptions& o) {
         so.cancel_grace_ms = h.kill_grace_ms;
         so.db_url = h.db_url;
         so.log_cap = h.log_cap;
+        so.live_logs = h.live_logs;
         handler = make_stream_handler(so, ctx.clock());
     } else if (workflows.empty()) {
         handler = make_exec_handler(h);

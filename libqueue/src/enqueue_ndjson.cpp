@@ -3,6 +3,7 @@
 #include <wfq/errors.h>
 #include <wfq/queue.h>
 #include <wfq/store.h>
+#include <wfq/trace.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -16,6 +17,70 @@
 namespace wfq {
 namespace {
 
+// A parsed batch, and the create spans of its jobs that have one (index into jobs, span).
+struct Batch {
+    std::vector<NewJob> jobs;
+    std::vector<std::pair<std::size_t, SpanRecord>> creates;
+    void clear() {
+        jobs.clear();
+        creates.clear();
+    }
+};
+
+// The spans of batch publishing (OpenTelemetry messaging conventions): each job without a
+// creation context of its own gets a `create` span whose context it carries; each batch a
+// `send` span linking every job's creation context, exported with the creates once committed.
+class BatchSpans {
+public:
+    BatchSpans(Tracer* tracer, const std::optional<std::string>& traceparent) : m_tracer(tracer) {
+        if (traceparent) m_parent = parse_traceparent(*traceparent);
+    }
+    bool on() const { return m_tracer != nullptr; }
+
+    // Before prepare_new_job: whether the line brings a creation context of its own.
+    static bool has_own_context(const NewJob& job) { return job.traceparent && parse_traceparent(*job.traceparent); }
+    void create(Batch& batch, NewJob& job) {
+        SpanRecord span = m_tracer->start("create " + job.queue, SpanKind::producer, m_parent);
+        set_messaging_attributes(span, "create", job.queue);
+        span.set("wfq.job.type", job.type);
+        m_tracer->end(span);
+        job.traceparent = span.context().to_traceparent();
+        batch.creates.emplace_back(batch.jobs.size(), std::move(span));
+    }
+
+    SpanRecord start_send(const Batch& batch) {
+        const std::string& queue = batch.jobs.front().queue;
+        bool one_queue = std::all_of(batch.jobs.begin(), batch.jobs.end(), [&](const NewJob& j) { return j.queue == queue; });
+        // Its context is no message's creation context: CLIENT, as the conventions say.
+        SpanRecord send = m_tracer->start(one_queue ? "send " + queue : std::string("send"), SpanKind::client, m_parent);
+        set_messaging_attributes(send, "send", one_queue ? queue : std::string());
+        send.set("messaging.batch.message_count", static_cast<std::int64_t>(batch.jobs.size()));
+        send.links.reserve(batch.jobs.size());
+        for (const auto& j : batch.jobs)
+            if (auto c = parse_traceparent(*j.traceparent)) send.links.push_back(std::move(*c));
+        return send;
+    }
+    void committed(Batch& batch, SpanRecord& send, const std::vector<EnqueueResult>& results) {
+        m_tracer->end(send);
+        for (auto& [i, span] : batch.creates) {
+            if (i >= results.size()) continue;
+            span.set("messaging.message.id", std::to_string(results[i].id));
+            if (results[i].duplicate) span.set("wfq.duplicate", std::string("true"));
+            m_tracer->export_span(span);
+        }
+        m_tracer->export_span(send);
+    }
+    void failed(SpanRecord& send, const char* why) {
+        send.fail(why);
+        m_tracer->end(send);
+        m_tracer->export_span(send);
+    }
+
+private:
+    Tracer* m_tracer;
+    std::optional<TraceContext> m_parent;
+};
+
 // Commits parsed NDJSON batches on up to `count` connections at once, in input order: while one
 // batch is in the database the next is written on another connection, but a batch takes its ids
 // only after the batch before it took its own (ids follow the lines), and commits only after
@@ -23,8 +88,8 @@ namespace {
 // committed is always the input up to a batch boundary, and the ids are reported in line order.
 class OrderedWriters {
 public:
-    OrderedWriters(Store& store, int count, const NdjsonCommitted& on_committed)
-        : m_first(store), m_on_committed(on_committed), m_threads_wanted(std::max(1, count)) {
+    OrderedWriters(Store& store, int count, const NdjsonCommitted& on_committed, BatchSpans& spans)
+        : m_first(store), m_on_committed(on_committed), m_spans(spans), m_threads_wanted(std::max(1, count)) {
         for (int i = 0; i < m_threads_wanted; ++i) m_threads.emplace_back([this, i] { run(i); });
     }
     ~OrderedWriters() { stop(); }
@@ -32,7 +97,7 @@ public:
     // Hands a parsed batch over, waiting while one already waits; false when a writer failed.
     // full: the batch reached the batch size, so more input probably follows: the other
     // writers connect now, while the first batch is written, not when their first batch waits.
-    bool hand_over(std::vector<NewJob>& batch, bool full) {
+    bool hand_over(Batch& batch, bool full) {
         std::unique_lock<std::mutex> lock(m_mutex);
         m_cv.wait(lock, [&] { return m_queue.empty() || m_error; });
         if (m_error) return false;
@@ -73,7 +138,7 @@ private:
         bool connect_tried = false;
         for (;;) {
             std::int64_t seq = 0;
-            std::vector<NewJob> batch;
+            Batch batch;
             bool connect = false;
             {
                 std::unique_lock<std::mutex> lock(m_mutex);
@@ -101,10 +166,12 @@ private:
                 continue;
             }
             m_cv.notify_all();
+            std::optional<SpanRecord> send;
+            if (m_spans.on()) send = m_spans.start_send(batch);
             try {
                 if (index > 0 && !own) own = m_first.open_sibling();
                 Store& store = index > 0 && own ? *own : m_first;
-                auto results = store.enqueue_batch(batch, [&](EnqueuePhase phase) {
+                auto results = store.enqueue_batch(batch.jobs, [&](EnqueuePhase phase) {
                     std::unique_lock<std::mutex> lock(m_mutex);
                     if (phase == EnqueuePhase::ids_taken) {  // the next batch may take its ids
                         m_next_ids = std::max(m_next_ids, seq + 1);
@@ -117,6 +184,7 @@ private:
                     m_cv.wait(lock, [&] { return turn >= seq || m_failed_seq < seq; });
                     if (m_failed_seq < seq) throw Abandoned{};
                 });
+                if (send) m_spans.committed(batch, *send, results);
                 std::int64_t dup = 0, replaced = 0;
                 for (const auto& r : results) {
                     out += std::to_string(r.id);
@@ -125,7 +193,7 @@ private:
                     if (r.replaced) ++replaced;
                 }
                 std::lock_guard<std::mutex> lock(m_mutex);
-                m_committed += static_cast<std::int64_t>(batch.size());
+                m_committed += static_cast<std::int64_t>(batch.jobs.size());
                 m_duplicates += dup;
                 m_replaced += replaced;
                 m_on_committed(out, m_committed);  // under the lock: batches are reported in order
@@ -134,6 +202,7 @@ private:
             } catch (const Abandoned&) {
                 return;
             } catch (...) {
+                if (send) m_spans.failed(*send, "the batch was not committed");
                 std::lock_guard<std::mutex> lock(m_mutex);
                 if (seq < m_failed_seq) {
                     m_failed_seq = seq;
@@ -148,9 +217,10 @@ private:
 
     Store& m_first;
     const NdjsonCommitted& m_on_committed;
+    BatchSpans& m_spans;
     std::mutex m_mutex;
     std::condition_variable m_cv;  // few waiters, rarely: the reader and the writers share it
-    std::deque<std::pair<std::int64_t, std::vector<NewJob>>> m_queue;  // parsed, not yet taken
+    std::deque<std::pair<std::int64_t, Batch>> m_queue;  // parsed, not yet taken
     std::int64_t m_next_seq = 0, m_next_ids = 0, m_next_commit = 0;  // handed over; whose turn to take ids, to commit
     std::int64_t m_failed_seq = std::numeric_limits<std::int64_t>::max();
     std::exception_ptr m_error;
@@ -169,8 +239,16 @@ NdjsonEnqueueResult enqueue_ndjson(Store& store, std::istream& in, const NdjsonE
     defaults.type.clear();
     defaults.key.reset();  // a key names one job; it never applies to every line
     NdjsonEnqueueResult result;
-    OrderedWriters writers(store, options.connections, on_committed);
-    std::vector<NewJob> batch;
+    BatchSpans spans(options.tracer && options.tracer->exporting() ? options.tracer : nullptr, options.traceparent);
+    // With spans, a line without a traceparent takes its create span's context, a child of the
+    // command's own (which is then no default for the lines).
+    if (spans.on() && defaults.traceparent) {
+        if (!parse_traceparent(*defaults.traceparent))
+            result.warnings.push_back("ignoring invalid traceparent '" + *defaults.traceparent + "'; starting new traces");
+        defaults.traceparent.reset();
+    }
+    OrderedWriters writers(store, options.connections, on_committed, spans);
+    Batch batch;
     std::int64_t line_no = 0;
     std::string line;
     try {
@@ -179,19 +257,21 @@ NdjsonEnqueueResult enqueue_ndjson(Store& store, std::istream& in, const NdjsonE
             if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
             try {
                 NewJob job = parse_job_line(line, defaults);
+                const bool own_context = !spans.on() || BatchSpans::has_own_context(job);
                 prepare_new_job(job, random, &result.warnings, true);
-                batch.push_back(std::move(job));
+                if (!own_context) spans.create(batch, job);
+                batch.jobs.push_back(std::move(job));
             } catch (const Error& e) {
-                std::size_t earlier = batch.size();
+                std::size_t earlier = batch.jobs.size();
                 writers.finish();
                 throw Error(ErrorCode::bad_input, "line " + std::to_string(line_no) + ": " + e.what() + "; " +
                                                       std::to_string(writers.committed()) + (writers.committed() == 1 ? " job was" : " jobs were") +
                                                       " committed before it; its batch (" +
                                                       std::to_string(earlier) + " earlier lines) was not committed");
             }
-            if (static_cast<int>(batch.size()) >= options.batch_size && !writers.hand_over(batch, true)) break;
+            if (static_cast<int>(batch.jobs.size()) >= options.batch_size && !writers.hand_over(batch, true)) break;
         }
-        if (!batch.empty()) writers.hand_over(batch, false);
+        if (!batch.jobs.empty()) writers.hand_over(batch, false);
     } catch (...) {
         writers.stop();
         throw;

@@ -28,14 +28,26 @@ void LogCapture::trim_to(std::size_t bytes) {
     m_text.erase(0, cut);
 }
 
+AttemptLog LogCapture::stored(std::string text, std::int64_t dropped) {
+    AttemptLog log;
+    log.text = is_valid_utf8(text) && text.find('\0') == std::string::npos ? std::move(text) : to_valid_utf8(text);
+    log.dropped_bytes = dropped;
+    return log;
+}
+
 AttemptLog LogCapture::take() {
     trim_to(m_cap);
-    AttemptLog log;
-    log.text = is_valid_utf8(m_text) && m_text.find('\0') == std::string::npos ? std::move(m_text) : to_valid_utf8(m_text);
-    log.dropped_bytes = m_dropped;
+    AttemptLog log = stored(std::move(m_text), m_dropped);
     m_text.clear();
     m_dropped = 0;
     return log;
+}
+
+AttemptLog LogCapture::peek() const {
+    LogCapture copy(m_cap);
+    copy.m_text = m_text;
+    copy.m_dropped = m_dropped;
+    return copy.take();
 }
 
 std::size_t parse_log_cap(const std::string& flag, const std::string& text) {

@@ -128,10 +128,7 @@ std::optional<std::int64_t> running_ms(const Job& job, TimeMs now) {
 
 EnqueueResult enqueue_with_span(Store& store, Tracer& tracer, NewJob& job, const std::optional<TraceContext>& parent) {
     SpanRecord span = tracer.start("send " + job.queue, SpanKind::producer, parent);
-    span.set("messaging.system", std::string("wfq"));
-    span.set("messaging.operation.name", std::string("send"));
-    span.set("messaging.operation.type", std::string("send"));
-    span.set("messaging.destination.name", job.queue);
+    set_messaging_attributes(span, "send", job.queue);
     span.set("wfq.job.type", job.type);
     job.traceparent = span.context().to_traceparent();
     EnqueueResult r = store.enqueue(job);

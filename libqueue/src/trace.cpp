@@ -98,6 +98,13 @@ std::int64_t unix_now_ns() {
     return duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+void set_messaging_attributes(SpanRecord& span, const std::string& operation, const std::string& queue) {
+    span.set("messaging.system", std::string("wfq"));
+    span.set("messaging.operation.name", operation);
+    span.set("messaging.operation.type", operation);
+    if (!queue.empty()) span.set("messaging.destination.name", queue);
+}
+
 std::string SpanRecord::to_otlp_json() const {
     using nlohmann::json;
     json attrs = json::array();
@@ -112,6 +119,11 @@ std::string SpanRecord::to_otlp_json() const {
               {"attributes", attrs},
               {"status", error ? json{{"code", 2}, {"message", status_message}} : json{{"code", 1}}}};
     if (!parent_span_id.empty()) span["parentSpanId"] = parent_span_id;
+    if (!links.empty()) {
+        json out = json::array();
+        for (const auto& l : links) out.push_back({{"traceId", l.trace_id}, {"spanId", l.span_id}, {"flags", static_cast<int>(l.flags)}});
+        span["links"] = std::move(out);
+    }
     // Status messages are handler stderr, cut by bytes: a split character becomes U+FFFD
     // instead of an exception that would leave the job's outcome unrecorded.
     return span.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -135,6 +147,9 @@ SpanRecord SpanRecord::from_otlp_json(const std::string& text) {
             else if (v.contains("intValue")) s.int_attributes.emplace_back(a.at("key"), std::stoll(v.at("intValue").get<std::string>()));
         }
         if (j.contains("status") && j["status"].value("code", 0) == 2) s.fail(j["status"].value("message", ""));
+        for (const auto& l : j.value("links", json::array()))
+            s.links.push_back({l.at("traceId").get<std::string>(), l.at("spanId").get<std::string>(),
+                               static_cast<std::uint8_t>(l.value("flags", 0))});
         return s;
     } catch (const std::exception& e) {
         throw Error(ErrorCode::bad_input, std::string("not a span: ") + e.what());

@@ -107,6 +107,9 @@ struct Worker::Impl {
         engine::Completer::Options copts;
         if (completer_conn) copts.nice = 10;  // PostgreSQL: see Completer::Options::nice
         if (statsd) copts.batch_done = [&reporter] { reporter.batch_reported(); };
+        copts.live_logs = options.live_logs;
+        copts.clock = &clock;
+        copts.live_log_interval_ms = options.live_log_interval_ms;
         engine::Completer completer(
             completer_conn ? *completer_conn : store, claimer,
             [&reporter](const engine::Finished& f, const Outcome& o, OutcomeStatus st, bool unknown) {

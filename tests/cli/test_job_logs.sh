@@ -1,7 +1,7 @@
 # Each job's own logs (`wfq jobs logs`): an exec handler's stderr per attempt, a stream handler's
 # lines prefixed [ID] (and unprefixed ones while it holds one job), --log-cap keeping the newest
-# lines and marking the cut, --attempt, --json, --follow, `jobs show` pointing at them, and the
-# logs going with the job when it is pruned.
+# lines and marking the cut, --attempt, --json, --follow (also of a running attempt's lines),
+# `jobs show` pointing at them, and the logs going with the job when it is pruned.
 . "$(dirname "$0")/lib.sh"
 
 # Exec: each attempt writes its own lines; the first attempt fails.
@@ -137,9 +137,65 @@ contains "$(cat "$TMP/follow")" "second line of attempt 2"
 python3 - "$TMP/follow.json" <<'PY' || fail "--follow --json: $(cat "$TMP/follow.json")"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
-assert [l["attempt"] for l in lines] == [1, 2], lines
+# One object per write of an attempt's log (while it runs, then with its outcome), each with
+# the lines the ones before it did not have.
+assert sorted(set(l["attempt"] for l in lines)) == [1, 2] and [l["attempt"] for l in lines] == sorted(l["attempt"] for l in lines), lines
+text = {a: "".join(l["log"] for l in lines if l["attempt"] == a) for a in (1, 2)}
+assert text[2].endswith("second line of attempt 2\n") and text[2].count("second line") == 1, text
+assert "failing attempt 1" in text[1] and text[1].count("start of attempt 1") == 1, text
 PY
 pass "--follow prints each attempt as it is recorded and ends with the job"
+
+# Live: a running attempt's lines reach `jobs logs` (and --follow) before it ends. The handler
+# writes a line, then waits on a FIFO the test opens only once it has seen that line.
+mkfifo "$TMP/gate"
+cat > "$TMP/live.sh" <<'SH'
+#!/bin/sh
+cat > /dev/null
+echo "live line of job $WFQ_JOB_ID" >&2
+cat "$GATE" > /dev/null
+echo "after the gate" >&2
+echo '{"ok":true}'
+SH
+chmod +x "$TMP/live.sh"
+cat > "$TMP/live_stream.py" <<'PY'
+import json, os, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if "cancel" in m: continue
+    i = m["id"]
+    print("[%d] live line of job %d" % (i, i), file=sys.stderr, flush=True)
+    with open(os.environ["GATE"]) as g: g.read()
+    print("[%d] after the gate" % i, file=sys.stderr, flush=True)
+    sys.stdout.write(json.dumps({"id": i, "ok": True}) + "\n"); sys.stdout.flush()
+PY
+logs_have() { "$WFQ" jobs logs "$1" --attempt 1 2> /dev/null | grep -q "$2"; }
+for mode in exec stream; do
+    live=$("$WFQ" enqueue "live_$mode" '{}')
+    if [ "$mode" = exec ]; then
+        GATE="$TMP/gate" "$WFQ" process --until-empty --poll 100ms --type live_exec -- "$TMP/live.sh" 2> "$TMP/live.log" &
+    else
+        GATE="$TMP/gate" "$WFQ" process --until-empty --poll 100ms --type live_stream --stream -- python3 "$TMP/live_stream.py" 2> "$TMP/live.log" &
+    fi
+    worker=$!
+    "$WFQ" jobs logs "$live" --follow > "$TMP/live.follow" 2> "$TMP/live.follow.err" &
+    live_follower=$!
+    wait_for 20 logs_have "$live" "live line of job $live"
+    [ "$(job_field "$live" state)" = running ] || fail "$mode: job $live is not running while its handler waits"
+    logs_have "$live" "after the gate" && fail "$mode: a line the handler has not written yet"
+    wait_for 20 grep -q "live line of job $live" "$TMP/live.follow"
+    kill -0 "$live_follower" 2> /dev/null || fail "$mode: --follow ended while the job runs"
+    echo go > "$TMP/gate"
+    expect_wait 0 "$worker" "process ($mode)" "$TMP/live.log"
+    expect_wait 0 "$live_follower" "jobs logs --follow ($mode)" "$TMP/live.follow.err"
+    [ "$(job_field "$live" state)" = completed ] || fail "$mode: job $live not completed"
+    [ "$(grep -c "live line of job $live" "$TMP/live.follow")" = 1 ] || fail "$mode: --follow printed: $(cat "$TMP/live.follow")"
+    grep -q "after the gate" "$TMP/live.follow" || fail "$mode: --follow missed the last line: $(cat "$TMP/live.follow")"
+    expect_exit 0 "$WFQ" jobs logs "$live" --attempt 1
+    contains "$OUT" "live line of job $live"
+    contains "$OUT" "after the gate"
+done
+pass "a running attempt's lines reach jobs logs and --follow while it runs (exec and stream)"
 
 # Pruned with the job.
 expect_exit 0 "$WFQ" jobs prune --older-than 0s --state completed --yes

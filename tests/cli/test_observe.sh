@@ -58,6 +58,47 @@ echo "$OUT" | jq_field "[s['status']['code'] for s in d if s['kind'] == 5]" | gr
 expect_exit 4 "$WFQ" trace show 999999
 pass "one trace from enqueue (producer) through process (consumer, claim, config) to the handler's TRACEPARENT; OTLP file shape; JSON logs carry trace_id"
 
+# NDJSON batch enqueue, per the messaging conventions for batch publishing: a `create` span
+# (producer) per job without a traceparent of its own, whose context the job carries, and a
+# `send` span (client) per batch with messaging.batch.message_count and a link to every job's
+# creation context (a line's own traceparent included, with no create span for it).
+OWN=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
+printf '%s\n' '{"type": "bulk", "payload": {"n": 1}}' '{"type": "bulk", "payload": {"n": 2}}' \
+    "{\"type\": \"bulk\", \"traceparent\": \"$OWN\"}" '{"type": "bulk", "queue": "other"}' > "$TMP/batch.ndjson"
+TRACEPARENT=$TP "$WFQ" --otlp-file "$TMP/batch.jsonl" enqueue --ndjson "$TMP/batch.ndjson" --batch-size 3 > "$TMP/batch.ids" 2> /dev/null
+"$WFQ" --otlp-file "$TMP/batch.jsonl" process --until-empty --type bulk --queue default --queue other --exec sh -c 'cat > /dev/null; echo "{}"' 2> /dev/null
+python3 - "$TMP/batch.jsonl" "$TMP/batch.ids" "$TP" "$OWN" <<'PY' || fail "NDJSON batch spans (see above)"
+import json, sys
+path, ids_path, tp, own = sys.argv[1:5]
+ids = open(ids_path).read().split()
+spans = [s for line in open(path) for rs in json.loads(line)["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]]
+attrs = lambda s: {a["key"]: list(a["value"].values())[0] for a in s["attributes"]}
+creates = [s for s in spans if attrs(s).get("messaging.operation.type") == "create"]
+sends = [s for s in spans if attrs(s).get("messaging.operation.type") == "send"]
+procs = {attrs(s)["messaging.message.id"]: s for s in spans if attrs(s).get("messaging.operation.type") == "process"}
+assert len(creates) == 3, [s["name"] for s in creates]  # the line with its own traceparent has none
+for c in creates:
+    a = attrs(c)
+    assert c["kind"] == 4 and c["name"] == "create " + a["messaging.destination.name"], c
+    assert a["messaging.system"] == "wfq" and a["messaging.operation.name"] == "create", a
+    assert c["traceId"] == tp.split("-")[1] and c["parentSpanId"] == tp.split("-")[2], "a create span is a child of the command's context"
+    p = procs[a["messaging.message.id"]]
+    assert p["traceId"] == c["traceId"] and p["parentSpanId"] == c["spanId"], "the job's attempt continues its create span"
+assert sorted(attrs(c)["messaging.message.id"] for c in creates) == sorted([ids[0], ids[1], ids[3]]), (ids, creates)
+assert [attrs(s)["messaging.batch.message_count"] for s in sends] == ["3", "1"], [attrs(s) for s in sends]
+first, second = sends
+assert first["kind"] == 3 and first["name"] == "send default" and attrs(first)["messaging.destination.name"] == "default", first
+assert second["name"] == "send other", second
+for s in sends:
+    assert s["traceId"] == tp.split("-")[1] and s["parentSpanId"] == tp.split("-")[2], s
+linked = [(l["traceId"], l["spanId"]) for l in first["links"]]
+created = {attrs(c)["messaging.message.id"]: (c["traceId"], c["spanId"]) for c in creates}
+assert linked == [created[ids[0]], created[ids[1]], (own.split("-")[1], own.split("-")[2])], (linked, created)
+assert [(l["traceId"], l["spanId"]) for l in second["links"]] == [created[ids[3]]], second
+assert procs[ids[2]]["parentSpanId"] == own.split("-")[2], "a line's own traceparent is its creation context"
+PY
+pass "NDJSON batches: a create span per job, a send span per batch linking each creation context"
+
 nosample=$("$WFQ" --trace-sample 0 --otlp-file "$TMP/none.jsonl" enqueue unsampled '{}')
 "$WFQ" --otlp-file "$TMP/none.jsonl" process --until-empty --type unsampled --exec sh -c 'echo "{\"tp\": \"$TRACEPARENT\"}"' 2> /dev/null
 [ ! -s "$TMP/none.jsonl" ] || fail "an unsampled trace was exported"

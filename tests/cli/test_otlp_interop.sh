@@ -94,6 +94,10 @@ expect_exit 2 env OTEL_TRACES_SAMPLER=sometimes "$WFQ" enqueue review '{}'
 contains "$ERR" "OTEL_TRACES_SAMPLER \"sometimes\""
 expect_exit 2 env OTEL_EXPORTER_OTLP_ENDPOINT=collector:4318 "$WFQ" enqueue review '{}'
 contains "$ERR" "OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL"
+for var in OTEL_BSP_SCHEDULE_DELAY OTEL_BSP_MAX_QUEUE_SIZE OTEL_BSP_MAX_EXPORT_BATCH_SIZE OTEL_BSP_EXPORT_TIMEOUT; do
+    expect_exit 2 env "$var=5s" "$WFQ" enqueue review '{}'
+    contains "$ERR" "$var must be a whole number"
+done
 before=$(wc -l < "$TMP/json.spans")
 OTEL_SDK_DISABLED=true "$WFQ" enqueue review '{}' > /dev/null
 OTEL_TRACES_SAMPLER=always_off "$WFQ" enqueue review '{}' > /dev/null

@@ -84,6 +84,36 @@ TEST_P(StoreSuite, ARerunOfTheSameAttemptReplacesItsLog) {
     EXPECT_EQ(logs[0].log.text, "second run\n");
 }
 
+// A running attempt's log as it is so far (the completer's live-log writes): replaced by each
+// write and then by the outcome's; a job deleted meanwhile gets none.
+TEST_P(StoreSuite, RunningLogsAreWrittenWhileTheAttemptRunsAndTheOutcomeReplacesThem) {
+    auto id = add(job("t"));
+    ASSERT_EQ(claim("w1").size(), 1u);
+    auto live = [](std::int64_t job_id, const std::string& text, std::int64_t dropped = 0) {
+        StoredAttemptLog l;
+        l.job_id = job_id;
+        l.attempt = 1;
+        l.log.text = text;
+        l.log.dropped_bytes = dropped;
+        return l;
+    };
+    m_store->write_running_logs({live(id, "first line\n"), live(987654321, "nobody's\n")});
+    auto logs = m_store->job_logs(id, 1);
+    ASSERT_EQ(logs.size(), 1u);
+    EXPECT_EQ(logs[0].log.text, "first line\n");
+    EXPECT_TRUE(m_store->job_logs(987654321, std::nullopt).empty());  // no job: no log
+    m_store->write_running_logs({live(id, "second line\n", 11)});
+    logs = m_store->job_logs(id, 1);
+    ASSERT_EQ(logs.size(), 1u);
+    EXPECT_EQ(logs[0].log.text, "second line\n");
+    EXPECT_EQ(logs[0].log.dropped_bytes, 11);
+    ASSERT_TRUE(test::record(*m_store, with_log(completed({id, "w1", 1}), "second line\nlast line\n", 11)));
+    logs = m_store->job_logs(id, std::nullopt);
+    ASSERT_EQ(logs.size(), 1u);
+    EXPECT_EQ(logs[0].log.text, "second line\nlast line\n");
+    m_store->write_running_logs({});  // nothing to write: no statement
+}
+
 TEST_P(StoreSuite, AttemptLogsArePrunedWithTheirJob) {
     auto old_job = add(job("t"));
     auto keep = add(job("keep"));

@@ -278,6 +278,7 @@ public:
     void add_job_spans(std::int64_t, int, const std::vector<std::string>&) override { unused("add_job_spans"); }
     std::vector<std::string> job_spans(std::int64_t) override { unused("job_spans"); }
     std::vector<StoredAttemptLog> job_logs(std::int64_t, std::optional<int>) override { unused("job_logs"); }
+    void write_running_logs(const std::vector<StoredAttemptLog>&) override { unused("write_running_logs"); }
     std::vector<WorkerInfo> list_workers() override { unused("list_workers"); }
     std::vector<LockGrant> list_locks() override { unused("list_locks"); }
     std::unique_ptr<AdvisoryLock> try_advisory_lock(const std::string&) override { unused("try_advisory_lock"); }

@@ -70,5 +70,18 @@ TEST(LogCap, RefusesOtherTextNamingTheFlag) {
     }
 }
 
+TEST(LogCapture, PeekKeepsTheLines) {
+    LogCapture c(10);
+    c.add_line("aaaa");
+    c.add_line("bbbb");
+    c.add_line("cccc");
+    AttemptLog p = c.peek();
+    EXPECT_EQ(p.text, "bbbb\ncccc\n");
+    EXPECT_EQ(p.dropped_bytes, 5);
+    AttemptLog t = c.take();
+    EXPECT_EQ(t.text, p.text);
+    EXPECT_EQ(t.dropped_bytes, p.dropped_bytes);
+}
+
 }  // namespace
 }  // namespace wfq

@@ -28,6 +28,20 @@ TEST(OtlpConfig, NothingSetExportsNothing) {
     EXPECT_EQ(s.otlp.timeout_ms, 10000);
     EXPECT_EQ(s.otlp.max_queue_size, 2048u);
     EXPECT_EQ(s.otlp.max_batch_size, 512u);
+    EXPECT_EQ(s.otlp.schedule_delay_ms, 5000);
+    EXPECT_EQ(s.otlp.export_timeout_ms, 30000);
+}
+
+TEST(OtlpConfig, BatchSpanProcessorVariables) {
+    auto s = read({{"OTEL_BSP_SCHEDULE_DELAY", "250"},
+                   {"OTEL_BSP_MAX_QUEUE_SIZE", "100"},
+                   {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "10"},
+                   {"OTEL_BSP_EXPORT_TIMEOUT", "4000"}});
+    EXPECT_EQ(s.otlp.schedule_delay_ms, 250);
+    EXPECT_EQ(s.otlp.max_queue_size, 100u);
+    EXPECT_EQ(s.otlp.max_batch_size, 10u);
+    EXPECT_EQ(s.otlp.export_timeout_ms, 4000);
+    EXPECT_EQ(read({{"OTEL_BSP_MAX_QUEUE_SIZE", "5"}, {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "10"}}).otlp.max_batch_size, 5u);  // never above the queue
 }
 
 TEST(OtlpConfig, EndpointsAsTheSpecificationBuildsThem) {
@@ -59,6 +73,9 @@ TEST(OtlpConfig, ProtocolHeadersTimeout) {
              {"OTEL_EXPORTER_OTLP_TIMEOUT", "10s", "OTEL_EXPORTER_OTLP_TIMEOUT must be a whole number"},
              {"OTEL_EXPORTER_OTLP_HEADERS", "novalue", "OTEL_EXPORTER_OTLP_HEADERS: \"novalue\" is not key=value"},
              {"OTEL_BSP_MAX_QUEUE_SIZE", "0", "OTEL_BSP_MAX_QUEUE_SIZE must be a whole number from 1"},
+             {"OTEL_BSP_SCHEDULE_DELAY", "5s", "OTEL_BSP_SCHEDULE_DELAY must be a whole number"},
+             {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "-1", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE must be a whole number"},
+             {"OTEL_BSP_EXPORT_TIMEOUT", "30s", "OTEL_BSP_EXPORT_TIMEOUT must be a whole number"},
              {"OTEL_TRACES_EXPORTER", "zipkin", "OTEL_TRACES_EXPORTER \"zipkin\" is not supported"}}) {
         std::string m = error_of([&] { read({{name, value}}); }, ErrorCode::usage);
         EXPECT_NE(m.find(says), std::string::npos) << m;

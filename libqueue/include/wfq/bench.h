@@ -3,6 +3,7 @@
 // tests: each returns its numbers as a report and asserts nothing.
 #include <nlohmann/json_fwd.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -24,6 +25,7 @@ struct BenchOptions {
     std::int64_t samples = 500;  // latency
     std::string fixtures;       // state: a directory of stage contexts, one JSON file per stage
     bool per_stage = false;     // state: add each stage's numbers to the report
+    std::size_t log_cap = 64 * 1024;  // exec, stream: each job's stderr kept as its log, as `process --log-cap` (0: none)
 };
 
 // What a benchmark may use: the database (opened on first use: spawn never opens it), how to

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@ namespace wfq {
 
 class Random;
 class Store;
+class Tracer;
 
 struct NdjsonEnqueueOptions {
     NewJob defaults;       // fields a line leaves out (its type and key are never taken from here)
@@ -20,6 +22,12 @@ struct NdjsonEnqueueOptions {
     // PostgreSQL applies a COPY on one core, so a second connection writes the next batch on
     // another meanwhile; SQLite and a transaction pooler take 1.
     int connections = 1;
+    // When it exports spans: per the OpenTelemetry messaging conventions for batch publishing,
+    // a `create QUEUE` span (producer) per line without a traceparent of its own, whose context
+    // the job takes, and a `send` span (client) per batch linking every job's creation context,
+    // both children of traceparent (the command's TRACEPARENT) when it is set.
+    Tracer* tracer = nullptr;
+    std::optional<std::string> traceparent;
 };
 
 struct NdjsonEnqueueResult {

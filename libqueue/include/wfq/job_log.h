@@ -27,8 +27,11 @@ public:
     void add_line(std::string_view line);
     // The lines kept (older ones dropped to fit the cap); the capture is empty afterwards.
     AttemptLog take();
+    // The lines kept so far, as take() would return them; the capture keeps them.
+    AttemptLog peek() const;
 
 private:
+    static AttemptLog stored(std::string text, std::int64_t dropped);
     void trim_to(std::size_t bytes);
 
     std::size_t m_cap;
@@ -40,7 +43,7 @@ private:
 struct StoredAttemptLog {
     std::int64_t job_id = 0;
     int attempt = 0;
-    std::int64_t at_ms = 0;  // when the attempt's outcome was recorded
+    std::int64_t at_ms = 0;  // when the attempt's outcome was recorded (running: its log last written)
     AttemptLog log;
 };
 

@@ -21,6 +21,9 @@ struct OtlpExportOptions {
     std::size_t max_queue_size = 2048;
     std::size_t max_batch_size = 512;
     int schedule_delay_ms = 5000;
+    // One batch's export, its retries and their backoff included (a request's own timeout is cut
+    // to what is left of it; a backoff that would pass it gives the batch up).
+    int export_timeout_ms = 30000;
     int shutdown_deadline_ms = 5000;  // flush on exit within this, whatever the collector does
     int max_attempts = 5;             // per batch, on 429/502/503/504 and network errors
 };

@@ -210,6 +210,9 @@ public:
     virtual std::vector<std::string> job_spans(std::int64_t job_id) = 0;
     // The stored logs of a job's attempts, oldest first (only attempt, when given).
     virtual std::vector<StoredAttemptLog> job_logs(std::int64_t job_id, std::optional<int> attempt) = 0;
+    // Writes the logs of running attempts as they are so far (each replaces its attempt's log;
+    // a job gone meanwhile gets none). One statement, not retried: the next write carries them.
+    virtual void write_running_logs(const std::vector<StoredAttemptLog>& logs) = 0;
 
     // Workers.
     virtual void register_worker(const WorkerInfo& worker) = 0;

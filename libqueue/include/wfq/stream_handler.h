@@ -32,6 +32,7 @@ struct StreamHandlerOptions {
     std::int64_t restart_ms = 100;
     std::int64_t max_restart_ms = 10000;
     std::size_t log_cap = kDefaultLogCap;  // each attempt's stderr lines kept with the job (0: none)
+    LiveLogs* live_logs = nullptr;         // see ExecHandlerOptions::live_logs
 };
 
 // The handler processes start at once. Destroying the handler stops them cleanly: their stdin

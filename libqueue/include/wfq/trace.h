@@ -48,6 +48,7 @@ struct SpanRecord {
     bool error = false;
     std::string status_message;
     bool sampled = true;
+    std::vector<TraceContext> links;  // spans this one relates to outside its parent (a batch's messages)
 
     TraceContext context() const { return {trace_id, span_id, static_cast<std::uint8_t>(sampled ? 1 : 0)}; }
     void set(const std::string& key, const std::string& value) { string_attributes.emplace_back(key, value); }
@@ -61,6 +62,11 @@ struct SpanRecord {
     // Parses what to_otlp_json wrote; throws Error(bad_input) on anything else.
     static SpanRecord from_otlp_json(const std::string& text);
 };
+
+// The OpenTelemetry messaging attributes of a wfq span: messaging.system=wfq,
+// messaging.operation.name and .type = operation ("create", "send", "process"), and
+// messaging.destination.name = queue unless it is empty (a batch across queues).
+void set_messaging_attributes(SpanRecord& span, const std::string& operation, const std::string& queue);
 
 // An attempt's spans as stored with its job, compact because every job pays for them: the
 // consumer span and its claim child are kept as ids, times and the few fields not derivable

@@ -24,6 +24,7 @@ namespace wfq {
 
 class Clock;
 class Random;
+class LiveLogs;
 
 // What a handler says about one attempt: an intent, never a write. The worker's completer alone
 // turns it into job state.
@@ -67,6 +68,9 @@ struct ExecHandlerOptions {
     std::int64_t kill_grace_ms = 5000;
     std::string db_url;  // exported as WFQ_DB
     std::size_t log_cap = kDefaultLogCap;  // each attempt's stderr kept with the job (0: none)
+    // Where each running attempt's log is opened, for the worker to write it while the attempt
+    // runs (the same registry as WorkerOptions::live_logs); null: written with the outcome only.
+    LiveLogs* live_logs = nullptr;
 };
 
 // Runs a command per job with the handler contract of DESIGN.md.
@@ -127,6 +131,10 @@ struct WorkerOptions {
     // (port 0: one the system picks; the log says which).
     std::optional<HostPort> metrics_listen;
     std::optional<StatsdOptions> statsd;
+    // The handler's registry of running attempts' logs (ExecHandlerOptions::live_logs): the
+    // completer writes the ones that changed every live_log_interval_ms (null: none).
+    LiveLogs* live_logs = nullptr;
+    std::int64_t live_log_interval_ms = 500;
     // Per-type retry policy (workflow files); types not listed use `policy`.
     std::map<std::string, JobPolicy> type_policies;
     // The config scope (org, repo) of a job; default: the job's own org and repo.

@@ -56,7 +56,7 @@ void enqueue_all(BenchEnvironment& env, Store& store, const std::vector<NewJob>&
 }
 
 double run_bench_worker(const BenchOptions& o, BenchEnvironment& env, Handler& handler, const std::string& type,
-                        std::int64_t& completed) {
+                        std::int64_t& completed, LiveLogs* live_logs) {
     Store& store = env.store();
     enqueue_all(env, store, make_jobs(env, o.jobs, type), 1000);
     WorkerOptions w;
@@ -67,6 +67,7 @@ double run_bench_worker(const BenchOptions& o, BenchEnvironment& env, Handler& h
     w.until_empty = true;
     w.rescue_interval_ms = 0;
     w.tracer = env.tracer;
+    w.live_logs = live_logs;
     Worker worker(store, handler, w, *env.clock, *env.random);
     std::atomic<bool> stop{false};
     auto start = env.clock->steady_ns();

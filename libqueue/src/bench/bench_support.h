@@ -12,6 +12,8 @@
 
 namespace wfq {
 
+class LiveLogs;
+
 class Handler;
 
 namespace bench {
@@ -27,9 +29,10 @@ std::vector<NewJob> make_jobs(BenchEnvironment& env, std::int64_t n, const std::
 // Enqueues jobs batch_size at a time, telling env's progress.
 void enqueue_all(BenchEnvironment& env, Store& store, const std::vector<NewJob>& jobs, int batch_size);
 // Runs o.jobs jobs of type through handler with a worker of o.concurrency executors until the
-// queue is empty; returns the seconds it took (completed: how many jobs completed).
+// queue is empty; returns the seconds it took (completed: how many jobs completed). live_logs:
+// the handler's registry of running attempts' logs, written by the worker as `wfq process` does.
 double run_bench_worker(const BenchOptions& o, BenchEnvironment& env, Handler& handler, const std::string& type,
-                        std::int64_t& completed);
+                        std::int64_t& completed, LiveLogs* live_logs = nullptr);
 // Spawns /bin/true o.jobs times on o.concurrency threads; returns the seconds it took.
 double spawn_true(const BenchOptions& o, BenchEnvironment& env);
 

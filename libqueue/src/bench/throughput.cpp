@@ -4,6 +4,7 @@
 
 #include <wfq/clock.h>
 #include <wfq/errors.h>
+#include <wfq/live_log.h>
 #include <wfq/process_runner.h>
 #include <wfq/store.h>
 #include <wfq/stream_handler.h>
@@ -70,17 +71,20 @@ json exec(const BenchOptions& o, BenchEnvironment& env) {
     // the job's log); the spawn baseline stays /bin/true.
     h.command = env.command.empty() ? std::vector<std::string>{"/bin/true"} : env.command;
     h.db_url = env.db_url;
+    h.log_cap = o.log_cap;
+    LiveLogs live_logs;
+    if (h.log_cap > 0) h.live_logs = &live_logs;
     auto handler = make_exec_handler(h);
     std::int64_t completed = 0;
     double cpu_before = cpu_ms(), child_before = child_ms();
-    double exec_s = run_bench_worker(o, env, *handler, "bench_exec", completed);
+    double exec_s = run_bench_worker(o, env, *handler, "bench_exec", completed, h.live_logs);
     double rate = static_cast<double>(completed) / exec_s;
     double cpu_per_job = (cpu_ms() - cpu_before) / static_cast<double>(std::max<std::int64_t>(1, completed));
     double child_per_job = (child_ms() - child_before) / static_cast<double>(std::max<std::int64_t>(1, completed));
     std::string command;
     for (const auto& a : h.command) command += (command.empty() ? "" : " ") + a;
     return {{"backend", env.store().backend()}, {"jobs", completed}, {"concurrency", o.concurrency}, {"handler", command},
-            {"jobs_per_s", rate}, {"spawns_per_s", spawn_rate}, {"ratio_to_spawn", rate / spawn_rate},
+            {"log_cap", o.log_cap}, {"jobs_per_s", rate}, {"spawns_per_s", spawn_rate}, {"ratio_to_spawn", rate / spawn_rate},
             {"worker_cpu_ms_per_job", cpu_per_job}, {"spawn_cpu_ms_per_job", spawn_cpu_per_job},
             {"handler_cpu_ms_per_job", child_per_job}, {"spawn_child_cpu_ms_per_job", spawn_child_per_job}};
 }
@@ -99,11 +103,14 @@ json stream(const BenchOptions& o, BenchEnvironment& env) {
     }
     so.procs = o.processes;
     so.db_url = env.db_url;
+    so.log_cap = o.log_cap;
+    LiveLogs live_logs;
+    if (so.log_cap > 0) so.live_logs = &live_logs;
     std::int64_t completed = 0;
     double rate;
     {
         auto handler = make_stream_handler(so);
-        double s = run_bench_worker(o, env, *handler, "bench_stream", completed);
+        double s = run_bench_worker(o, env, *handler, "bench_stream", completed, so.live_logs);
         rate = static_cast<double>(completed) / s;
     }
     std::string command;

@@ -71,11 +71,35 @@ void Completer::flush_loop() {
     for (;;) {
         {
             std::unique_lock<std::mutex> lock(m_mutex);
-            m_cv.wait(lock, [&] { return !m_queue.empty() || m_stopping; });
+            auto ready = [&] { return !m_queue.empty() || m_stopping; };
+            // With live logs it wakes every interval to write them, outcomes or not.
+            if (m_options.live_logs) m_cv.wait_for(lock, std::chrono::milliseconds(m_options.live_log_interval_ms), ready);
+            else m_cv.wait(lock, ready);
             if (m_queue.empty() && m_stopping) return;
         }
+        // Before the outcomes this flush takes: an attempt's snapshot never lands after its outcome.
+        if (m_options.live_logs) write_live_logs();
         flush_once();
     }
+}
+
+std::size_t Completer::write_live_logs(bool force) {
+    if (!m_options.live_logs || !m_options.clock) return 0;
+    const std::int64_t now = m_options.clock->steady_ns();
+    if (!force && now < m_next_live_ns) return 0;
+    m_next_live_ns = now + m_options.live_log_interval_ms * 1'000'000;
+    if (m_outage.in_outage()) return 0;  // the outcomes' retries come first; the logs go with them
+    std::vector<StoredAttemptLog> logs = m_options.live_logs->changed(m_options.live_log_max_bytes);
+    if (logs.empty()) return 0;
+    try {
+        m_store.write_running_logs(logs);
+        m_live_warned = false;
+    } catch (const std::exception& e) {
+        // The outcomes will carry the whole logs; a line that comes later marks its log again.
+        if (!m_live_warned) log::warn(std::string("could not write the logs of running jobs: ") + e.what());
+        m_live_warned = true;
+    }
+    return logs.size();
 }
 
 // Retries a batch through an outage (the statement is compare-and-set, and a commit whose

@@ -8,6 +8,8 @@
 #include "outcome.h"
 #include "slot.h"
 
+#include <wfq/clock.h>
+#include <wfq/live_log.h>
 #include <wfq/store.h>
 
 #include <condition_variable>
@@ -60,6 +62,13 @@ public:
         int nice = 0;
         // Called on the completer's thread after each batch's outcomes went to Done.
         std::function<void()> batch_done;
+        // Running attempts' logs, written every live_log_interval_ms (on clock) between
+        // flushes, up to live_log_max_bytes of text per write (the rest goes next time); not
+        // during an outage. Null: logs go with the outcomes only.
+        LiveLogs* live_logs = nullptr;
+        Clock* clock = nullptr;  // required with live_logs
+        std::int64_t live_log_interval_ms = 500;
+        std::size_t live_log_max_bytes = 1 << 20;
     };
 
     // Records on store (Store::record_outcomes_and_claim), claiming for claims.
@@ -75,6 +84,9 @@ public:
     // waited. For tests and for stop().
     bool flush_once();
     std::size_t pending() const;
+    // Writes the running attempts' logs that changed, when live_log_interval_ms has passed since
+    // the last write (or always, with force); returns how many. For tests and for flush_loop.
+    std::size_t write_live_logs(bool force = false);
 
 private:
     void flush_loop();
@@ -91,6 +103,8 @@ private:
     std::deque<Finished> m_queue;
     bool m_stopping = false;
     std::thread m_thread;
+    std::int64_t m_next_live_ns = 0;  // completer thread only
+    bool m_live_warned = false;
 };
 
 }  // namespace wfq::engine

@@ -126,10 +126,7 @@ Verdict Executor::run(Job job, const JobRef& ref, std::int64_t claim_start_ns, s
     // The attributes are the OTLP export's: the packed spans in the job's row carry the same
     // facts in fields of their own, and `trace show` rebuilds the attributes from them.
     if (m_tracer.exporting()) {
-        span.set("messaging.system", std::string("wfq"));
-        span.set("messaging.operation.name", std::string("process"));
-        span.set("messaging.operation.type", std::string("process"));
-        span.set("messaging.destination.name", job.queue);
+        set_messaging_attributes(span, "process", job.queue);
         span.set("messaging.message.id", std::to_string(job.id));
         span.set("wfq.job.type", job.type);
         span.set("wfq.job.attempt", std::int64_t(job.attempt));

@@ -7,6 +7,7 @@
 #include <wfq/duration.h>
 #include <wfq/errors.h>
 #include <wfq/json_check.h>
+#include <wfq/live_log.h>
 #include <wfq/log.h>
 #include <wfq/process_runner.h>
 #include <wfq/worker.h>
@@ -64,17 +65,18 @@ public:
         spec.timeout_ms = m_options.timeout_ms;
         // The job's own log: every stderr line, besides the worker's log (run_process calls
         // on_stderr_line on this thread).
-        LogCapture capture(m_options.log_cap);
+        // It is written while the attempt runs when the worker keeps live logs.
+        std::shared_ptr<LiveLog> capture = open_attempt_log(m_options.live_logs, job.id, job.attempt, m_options.log_cap);
         if (m_options.log_cap > 0)
             spec.on_stderr_line = [&capture, logged = std::move(spec.on_stderr_line)](const std::string& line) {
                 logged(line);
-                capture.add_line(line);
+                capture->add_line(line);
             };
         ProcessResult p = run_process(spec);
         if (!config_file.empty()) ::unlink(config_file.c_str());
 
         HandlerResult r = handler_result_of(p, m_options.timeout_ms);
-        r.log = capture.take();
+        r.log = close_attempt_log(m_options.live_logs, capture);
         if (r.outcome != HandlerResult::Outcome::success) return r;
         if (!p.stdout_truncated && !p.stdout_data.empty() && p.stdout_data.find("$snooze") != std::string::npos) {
             auto out = nlohmann::json::parse(p.stdout_data, nullptr, false);

@@ -7,6 +7,7 @@
 #include <wfq/duration.h>
 #include <wfq/errors.h>
 #include <wfq/json_check.h>
+#include <wfq/live_log.h>
 #include <wfq/log.h>
 #include <wfq/process_runner.h>
 #include <wfq/stream_handler.h>
@@ -155,7 +156,7 @@ struct Waiter {
     bool done = false;
     HandlerResult result;
     log::Fields fields;  // for stderr lines that belong to this job
-    LogCapture log;      // the job's own stderr lines, under StreamHandler::m_mutex
+    std::shared_ptr<LiveLog> log;  // the job's own stderr lines (set before the job is sent)
 };
 
 // One handler process slot, restarted in place.
@@ -221,11 +222,11 @@ public:
 
     HandlerResult run(const Job& job, const std::atomic<bool>& cancel) override {
         auto waiter = std::make_shared<Waiter>();
-        waiter->log = LogCapture(m_options.log_cap);
+        waiter->log = open_attempt_log(m_options.live_logs, job.id, job.attempt, m_options.log_cap);
         HandlerResult r = run_job(job, cancel, waiter);
         // The job left its process's pending jobs: no line is added to its log any more.
         std::lock_guard<std::mutex> lock(m_mutex);
-        r.log = waiter->log.take();
+        r.log = close_attempt_log(m_options.live_logs, waiter->log);
         return r;
     }
 
@@ -638,7 +639,7 @@ private:
             if (!owner && proc.pending.size() == 1) owner = proc.pending.begin()->second;
             if (owner) {
                 fields = owner->fields;
-                owner->log.add_line(line);
+                owner->log->add_line(line);
             } else fields = {{"stream", "stderr"}};
             fields.emplace_back("handler_pid", std::to_string(proc.pid));
         }

@@ -110,6 +110,8 @@ TelemetrySettings telemetry_from_environment(const std::function<const char*(con
     if (auto v = var("OTEL_BSP_MAX_QUEUE_SIZE")) o.max_queue_size = static_cast<std::size_t>(whole_number("OTEL_BSP_MAX_QUEUE_SIZE", *v, 1, 1000000));
     if (auto v = var("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"))
         o.max_batch_size = static_cast<std::size_t>(whole_number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", *v, 1, 1000000));
+    if (auto v = var("OTEL_BSP_EXPORT_TIMEOUT"))
+        o.export_timeout_ms = static_cast<int>(whole_number("OTEL_BSP_EXPORT_TIMEOUT", *v, 1, 3600000));
     o.max_batch_size = std::min(o.max_batch_size, o.max_queue_size);
 
     if (auto v = var("OTEL_RESOURCE_ATTRIBUTES"))

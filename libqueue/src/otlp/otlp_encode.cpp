@@ -60,6 +60,12 @@ std::string encode_protobuf(const std::vector<SpanRecord>& spans, const Resource
             kv->set_key(k);
             kv->mutable_value()->set_int_value(v);
         }
+        for (const auto& l : s.links) {
+            auto* link = span->add_links();
+            link->set_trace_id(hex_bytes(l.trace_id));
+            link->set_span_id(hex_bytes(l.span_id));
+            link->set_flags(l.flags);
+        }
         if (s.error) {
             span->mutable_status()->set_code(pb::trace::v1::Status::STATUS_CODE_ERROR);
             span->mutable_status()->set_message(s.status_message);

@@ -1,5 +1,6 @@
 // Job logs: each attempt's handler stderr, written with the completer's flush (one statement for
-// the batch, or one prepared statement per attempt where that is cheaper) and read by `jobs logs`.
+// the batch, or one prepared statement per attempt where that is cheaper), and while the attempt
+// runs by the completer's live-log writes; read by `jobs logs`.
 #include "sql_store.h"
 
 #include "sql_text.h"
@@ -19,30 +20,50 @@ constexpr const char* kUpsertLog =
 }  // namespace
 
 void SqlStore::insert_attempt_logs(const std::vector<Outcome>& outcomes, const std::vector<OutcomeStatus>& status) {
-    const bool per_row = m_db->statement_per_row();
-    std::string rows = "[";
+    std::vector<std::tuple<std::int64_t, int, const AttemptLog*>> logs;
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
         const Outcome& o = outcomes[i];
         if (o.log.empty() || status[i] == OutcomeStatus::lost) continue;
-        if (per_row) {
-            m_db->exec(std::string("INSERT INTO job_logs (job_id, attempt, at, log, dropped_bytes) VALUES ($1, $2, wfq_now_ms(), $3, $4)") +
-                           kUpsertLog,
-                       {o.job.id, std::int64_t(o.job.attempt), o.log.text, o.log.dropped_bytes});
-            continue;
-        }
+        logs.emplace_back(o.job.id, o.job.attempt, &o.log);
+    }
+    upsert_logs(logs, false);
+}
+
+void SqlStore::upsert_logs(const std::vector<std::tuple<std::int64_t, int, const AttemptLog*>>& logs, bool only_existing) {
+    if (logs.empty()) return;
+    const char* exists = only_existing ? " AND EXISTS (SELECT 1 FROM jobs j WHERE j.id = u.id)" : "";
+    if (m_db->statement_per_row()) {
+        const std::string sql =
+            only_existing ? std::string("INSERT INTO job_logs (job_id, attempt, at, log, dropped_bytes) SELECT $1, $2, wfq_now_ms(), $3, $4 "
+                                        "WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.id = $1)") + kUpsertLog
+                          : std::string("INSERT INTO job_logs (job_id, attempt, at, log, dropped_bytes) VALUES ($1, $2, wfq_now_ms(), $3, $4)") +
+                                kUpsertLog;
+        for (const auto& [id, attempt, log] : logs)
+            m_db->exec(sql, {id, std::int64_t(attempt), log->text, log->dropped_bytes});
+        return;
+    }
+    std::string rows = "[";
+    for (const auto& [id, attempt, log] : logs) {
         if (rows.size() > 1) rows += ',';
-        rows += "{\"id\":" + std::to_string(o.job.id) + ",\"attempt\":" + std::to_string(o.job.attempt) + ",\"log\":";
-        append_json_string(rows, o.log.text);
-        rows += ",\"dropped\":" + std::to_string(o.log.dropped_bytes) + "}";
+        rows += "{\"id\":" + std::to_string(id) + ",\"attempt\":" + std::to_string(attempt) + ",\"log\":";
+        append_json_string(rows, log->text);
+        rows += ",\"dropped\":" + std::to_string(log->dropped_bytes) + "}";
     }
     rows += ']';
-    if (rows.size() <= 2) return;
     // WHERE true: SQLite needs it to tell ON CONFLICT from a join's ON after a SELECT.
     m_db->exec("INSERT INTO job_logs (job_id, attempt, at, log, dropped_bytes) SELECT u.id, u.attempt, wfq_now_ms(), u.log, "
                "u.dropped FROM " +
                    m_db->json_rows("$1", {{"id", "bigint"}, {"attempt", "integer"}, {"log", "text"}, {"dropped", "bigint"}}) +
-                   " WHERE true" + kUpsertLog,
+                   " WHERE true" + exists + kUpsertLog,
                {rows});
+}
+
+void SqlStore::write_running_logs(const std::vector<StoredAttemptLog>& logs) {
+    std::vector<std::tuple<std::int64_t, int, const AttemptLog*>> rows;
+    rows.reserve(logs.size());
+    for (const auto& l : logs) rows.emplace_back(l.job_id, l.attempt, &l.log);
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    upsert_logs(rows, true);
 }
 
 std::vector<StoredAttemptLog> SqlStore::job_logs(std::int64_t job_id, std::optional<int> attempt) {

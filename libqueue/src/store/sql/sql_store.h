@@ -64,6 +64,7 @@ public:
 
     // logs.cpp: each attempt's handler stderr.
     std::vector<StoredAttemptLog> job_logs(std::int64_t job_id, std::optional<int> attempt) override;
+    void write_running_logs(const std::vector<StoredAttemptLog>& logs) override;
 
     // queues.cpp: pauses, per-queue counts, top, metrics, database facts.
     bool set_queue_paused(const std::string& queue, bool paused, const std::string& actor) override;
@@ -193,6 +194,8 @@ private:
 
     // logs.cpp: the logs of the outcomes recorded (status[i] not lost), in the flush's transaction.
     void insert_attempt_logs(const std::vector<Outcome>& outcomes, const std::vector<OutcomeStatus>& status);
+    // Upserts logs (job id, attempt, log); only_existing: not for jobs deleted meanwhile.
+    void upsert_logs(const std::vector<std::tuple<std::int64_t, int, const AttemptLog*>>& logs, bool only_existing);
 
     // jobs_admin.cpp
     std::int64_t prune_batch(std::int64_t older_than_ms, JobState state, int batch_size);
