@@ -1,39 +1,50 @@
 #!/bin/bash
-# Builds a big jobs table and times the read commands on it (issue 14: scale past one box).
-# usage: pg_virtualenv -o fsync=off bench/big_table.sh [FINISHED_JOBS] [PENDING_JOBS]
-# Uses the release build (build/release/cli/wfq) and a schema of its own, wfq_big (WFQ_SCHEMA),
-# dropped and rebuilt first unless BIG_TABLE_KEEP=1 and it already holds the jobs.
+# Builds a big jobs table and times every read command on it (issues 14 and 28: reads at scale
+# whatever the mix of states).
+# usage: bench/big_table.sh [FINISHED_JOBS] [PENDING_JOBS]
+#   PostgreSQL (default; WFQ_DB=postgresql://, the PG* variables name the server; fsync off helps
+#   the load): a schema of its own, wfq_big (WFQ_SCHEMA).
+#   SQLite: BIG_TABLE_BACKEND=sqlite, a database file of its own, $BIG_TABLE_DIR/big.db
+#   (default /tmp/wfq-big).
+# Uses the release build (build/release/cli/wfq). The table is dropped and rebuilt first unless
+# BIG_TABLE_KEEP=1 and it already holds the jobs.
 # The finished jobs are spread over the last 30 days (so the last hour and minute hold some):
 # 98.9% completed, 1% failed, 0.1% cancelled, 5 types, 4 queues. BIG_TABLE_MIX changes that:
 # `completed` (all of them), `failed`, `cancelled` or `pending` (the first BIG_TABLE_SPECIAL,
 # default 1,000,000, of the rows are in that state, due, the rest completed: a dead letter, a
-# bulk-cancelled backlog, a backlog), e.g. BIG_TABLE_MIX=cancelled bench/big_table.sh 1000000. They are loaded with COPY from
-# a generated stream; the jobs table's secondary indexes are dropped for the load and rebuilt
-# from their own definitions after it (much faster than maintaining them row by row).
+# bulk-cancelled backlog, a backlog), e.g. BIG_TABLE_MIX=cancelled bench/big_table.sh 1000000.
+# They are loaded from a generated stream (PostgreSQL: COPY; SQLite: .import into a staging
+# table, then one INSERT); the jobs table's secondary indexes are dropped for the load and rebuilt
+# from their own definitions after it (much faster than maintaining them row by row). Then
+# PENDING_JOBS (default 10,000) are enqueued through wfq, with a flow-control rule on one key.
+# Each read command runs three times; the median is printed (the first run also warms the cache).
+# BIG_TABLE_LOAD_ONLY=1 stops after the load; BIG_TABLE_KEEP=1 then times the commands on it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 WFQ=${WFQ:-$here/build/release/cli/wfq}
 FINISHED=${1:-10000000}; PENDING=${2:-10000}
 MIX=${BIG_TABLE_MIX:-default}; SPECIAL=${BIG_TABLE_SPECIAL:-1000000}
+BACKEND=${BIG_TABLE_BACKEND:-postgresql}
 case $MIX in default|completed|failed|cancelled|pending) ;; *) echo "BIG_TABLE_MIX: default, completed, failed, cancelled or pending" >&2; exit 2 ;; esac
-export WFQ_DB=${WFQ_DB:-postgresql://} WFQ_SCHEMA=${WFQ_SCHEMA:-wfq_big}
-psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+case $BACKEND in
+    postgresql)
+        export WFQ_DB=${WFQ_DB:-postgresql://} WFQ_SCHEMA=${WFQ_SCHEMA:-wfq_big}
+        jobs="\"$WFQ_SCHEMA\".jobs"
+        sql() { psql -X -q -v ON_ERROR_STOP=1 -At -c "$1"; } ;;
+    sqlite)
+        dir=${BIG_TABLE_DIR:-/tmp/wfq-big}; mkdir -p "$dir"
+        db=$dir/big.db; export WFQ_DB=sqlite:$db
+        jobs=jobs
+        sql() { sqlite3 -batch "$db" "$1"; } ;;
+    *) echo "BIG_TABLE_BACKEND: postgresql or sqlite" >&2; exit 2 ;;
+esac
 
-have=$(psql_q -At -c "SELECT COUNT(*) FROM pg_namespace WHERE nspname = '$WFQ_SCHEMA'")
-if [ "${BIG_TABLE_KEEP:-0}" != 1 ] || [ "$have" = 0 ]; then
-    psql_q -c "SET client_min_messages TO warning; DROP SCHEMA IF EXISTS \"$WFQ_SCHEMA\" CASCADE"
-    "$WFQ" migrate > /dev/null 2>&1
-    s=$(date +%s)
-    defs=$(psql_q -At -c "SELECT string_agg(pg_get_indexdef(indexrelid), '; ') FROM pg_index
-                          WHERE indrelid = '\"$WFQ_SCHEMA\".jobs'::regclass AND NOT indisprimary")
-    psql_q -c "SET search_path TO \"$WFQ_SCHEMA\"; DO \$\$ DECLARE r record; BEGIN
-               FOR r IN SELECT indexrelid::regclass AS name FROM pg_index
-                        WHERE indrelid = 'jobs'::regclass AND NOT indisprimary LOOP
-                 EXECUTE 'DROP INDEX ' || r.name; END LOOP; END \$\$"
-    now=$(psql_q -At -c "SELECT (extract(epoch from now()) * 1000)::bigint")
-    # id, type, queue, payload, priority, run_at, state, attempt, max_attempts, correlation_id,
-    # created_at, updated_at, started_at, finished_at, lease_owner, error_class, last_error
-    awk -v n="$FINISHED" -v now="$now" -v mix="$MIX" -v special="$SPECIAL" 'BEGIN {
+# id, type, queue, payload, priority, run_at, state, attempt, max_attempts, correlation_id,
+# created_at, updated_at, started_at, finished_at, lease_owner, error_class, last_error
+columns="id, type, queue, payload, priority, run_at, state, attempt, max_attempts, correlation_id, created_at, updated_at,
+         started_at, finished_at, lease_owner, error_class, last_error"
+generate() {
+    awk -v n="$FINISHED" -v now="$1" -v mix="$MIX" -v special="$SPECIAL" 'BEGIN {
         span = 30 * 86400000
         for (i = 1; i <= n; i++) {
             t = now - int((n - i) * (span / n)) - 1000
@@ -49,34 +60,96 @@ if [ "${BIG_TABLE_KEEP:-0}" != 1 ] || [ "$have" = 0 ]; then
             printf "%d\tt%d\tq%d\t{}\t0\t%.0f\t%s\t1\t3\tc%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\n",
                    i, i % 5, i % 4, t - 500, st, i, t - 500, t, sa, fa, lo, ec, le
         }
-    }' | psql_q -c "\\copy \"$WFQ_SCHEMA\".jobs (id, type, queue, payload, priority, run_at, state, attempt, max_attempts,
-                    correlation_id, created_at, updated_at, started_at, finished_at, lease_owner, error_class, last_error) FROM STDIN"
-    echo "copied $FINISHED finished jobs in $(( $(date +%s) - s )) s"
+    }'
+}
+
+if [ "$BACKEND" = postgresql ]; then
+    have=$(sql "SELECT COUNT(*) FROM pg_namespace WHERE nspname = '$WFQ_SCHEMA'")
+else
+    have=$([ -s "$db" ] && echo 1 || echo 0)
+fi
+if [ "${BIG_TABLE_KEEP:-0}" != 1 ] || [ "$have" = 0 ]; then
     s=$(date +%s)
-    psql_q -At -c "SET search_path TO \"$WFQ_SCHEMA\"; $defs; SELECT setval('jobs_id_seq', $FINISHED)" > /dev/null
-    echo "rebuilt the indexes in $(( $(date +%s) - s )) s"
-    # What autovacuum does on its own after a load (insert threshold): visibility map and stats.
-    psql_q -c "VACUUM (ANALYZE) \"$WFQ_SCHEMA\".jobs"
+    if [ "$BACKEND" = postgresql ]; then
+        sql "SET client_min_messages TO warning; DROP SCHEMA IF EXISTS \"$WFQ_SCHEMA\" CASCADE"
+        "$WFQ" migrate > /dev/null 2>&1
+        defs=$(sql "SELECT string_agg(pg_get_indexdef(indexrelid), '; ') FROM pg_index
+                    WHERE indrelid = '$jobs'::regclass AND NOT indisprimary")
+        sql "SET search_path TO \"$WFQ_SCHEMA\"; DO \$\$ DECLARE r record; BEGIN
+             FOR r IN SELECT indexrelid::regclass AS name FROM pg_index
+                      WHERE indrelid = 'jobs'::regclass AND NOT indisprimary LOOP
+               EXECUTE 'DROP INDEX ' || r.name; END LOOP; END \$\$"
+        generate "$(sql "SELECT (extract(epoch from now()) * 1000)::bigint")" |
+            psql -X -q -v ON_ERROR_STOP=1 -c "\\copy $jobs ($columns) FROM STDIN"
+        echo "copied $FINISHED jobs in $(( $(date +%s) - s )) s"
+        s=$(date +%s)
+        sql "SET search_path TO \"$WFQ_SCHEMA\"; $defs; SELECT setval('jobs_id_seq', $FINISHED)" > /dev/null
+        echo "rebuilt the indexes in $(( $(date +%s) - s )) s"
+        # What autovacuum does on its own after a load (insert threshold): visibility map and stats.
+        sql "VACUUM (ANALYZE) $jobs"
+    else
+        rm -f "$db" "$db-wal" "$db-shm"
+        "$WFQ" migrate > /dev/null 2>&1
+        defs=$(sql "SELECT group_concat(sql, '; ') FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL")
+        sql "SELECT 'DROP INDEX ' || name || ';' FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL" | sqlite3 "$db"
+        stage=$(echo $columns)
+        select=""
+        for c in ${stage//,/ }; do select+="${select:+, }NULLIF($c, '\\N')"; done
+        generate "$(( $(date +%s%N) / 1000000 ))" > "$dir/load.tsv"
+        sqlite3 -batch "$db" <<SQL
+.output /dev/null
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = OFF;
+CREATE TEMP TABLE stage ($stage);
+.mode tabs
+.import $dir/load.tsv stage
+INSERT INTO jobs ($stage) SELECT $select FROM stage;
+SQL
+        rm -f "$dir/load.tsv"
+        echo "loaded $FINISHED jobs in $(( $(date +%s) - s )) s"
+        s=$(date +%s)
+        sql "$defs; ANALYZE"
+        echo "rebuilt the indexes in $(( $(date +%s) - s )) s"
+    fi
+    "$WFQ" limits set 'tenant-*' --concurrency 2 > /dev/null 2>&1
     python3 -c "
 import json
-for i in range($PENDING): print(json.dumps({'type': 'p', 'payload': {'i': i}}))" | "$WFQ" enqueue --ndjson - > /dev/null 2>&1
+for i in range($PENDING): print(json.dumps({'type': 'p', 'payload': {'i': i}, 'limits': ['tenant-' + str(i % 3)]}))" |
+        "$WFQ" enqueue --ndjson - > /dev/null 2>&1
 fi
-psql_q -At -c "SELECT 'table ($MIX): ' || COUNT(*) FILTER (WHERE state = 'completed') || ' completed, ' ||
-               COUNT(*) FILTER (WHERE state = 'failed') || ' failed, ' || COUNT(*) FILTER (WHERE state = 'cancelled') || ' cancelled, ' ||
-               COUNT(*) FILTER (WHERE state = 'pending') || ' pending, ' ||
-               pg_size_pretty(pg_total_relation_size('\"$WFQ_SCHEMA\".jobs')) || ' with indexes' FROM \"$WFQ_SCHEMA\".jobs"
+sql "SELECT 'table ($BACKEND, $MIX): ' || SUM(CASE WHEN state = 'completed' THEN 1 ELSE 0 END) || ' completed, ' ||
+     SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) || ' failed, ' || SUM(CASE WHEN state = 'cancelled' THEN 1 ELSE 0 END) ||
+     ' cancelled, ' || SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END) || ' pending' FROM $jobs"
 
-failed=$(psql_q -At -c "SELECT MAX(id) FROM \"$WFQ_SCHEMA\".jobs WHERE state = 'failed'")
-pending=$(psql_q -At -c "SELECT MIN(id) FROM \"$WFQ_SCHEMA\".jobs WHERE state = 'pending'")
-# Each command three times; the median is reported (the first run also warms the cache).
-for c in "jobs list" "jobs list --state failed" "jobs list --state cancelled" "jobs list --state pending" \
-         "jobs list --type t3" "jobs list --queue q2 --state failed" "jobs list --before $((FINISHED / 2))" \
-         "jobs show $failed" "why $failed" "why $pending" "top --once" "queues list" "metrics" "doctor"; do
-    times=()
+[ "${BIG_TABLE_LOAD_ONLY:-0}" = 1 ] && exit 0
+first=$(sql "SELECT MIN(id) FROM $jobs")  # the mix's state (default: completed)
+pending=$(sql "SELECT MAX(id) FROM $jobs WHERE state = 'pending'")
+newest=$(sql "SELECT MAX(id) FROM $jobs")
+# Every read command, with every filter of `jobs list`.
+commands=(
+    "jobs list" "jobs list --state pending" "jobs list --state running" "jobs list --state waiting"
+    "jobs list --state completed" "jobs list --state failed" "jobs list --state cancelled"
+    "jobs list --state scheduled" "jobs list --state retrying" "jobs list --stuck"
+    "jobs list --type t3" "jobs list --queue q2" "jobs list --queue q2 --state failed" "jobs list --queue nosuch"
+    "jobs list --error-class timeout" "jobs list --older-than 1d" "jobs list --newer-than 1h"
+    "jobs list --running-longer-than 1m" "jobs list --before $((newest / 2))"
+    "jobs show $first" "why $first" "why $pending" "top --once" "queues list" "metrics" "doctor" "limits list")
+# With WFQ_BEFORE=PATH (another build), each command runs with it and with $WFQ in turn, three
+# pairs, and both medians are printed: before, after.
+median_ms() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+for c in "${commands[@]}"; do
+    a=() b=()
     for _ in 1 2 3; do
+        if [ -n "${WFQ_BEFORE:-}" ]; then
+            s=$(date +%s%N); "$WFQ_BEFORE" $c > /dev/null 2>&1 || true; e=$(date +%s%N)
+            b+=($(( (e - s) / 1000000 )))
+        fi
         s=$(date +%s%N); "$WFQ" $c > /dev/null 2>&1 || true; e=$(date +%s%N)
-        times+=($(( (e - s) / 1000000 )))
+        a+=($(( (e - s) / 1000000 )))
     done
-    median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)
-    printf '%-40s %6s ms  (runs: %s)\n' "$c" "$median" "${times[*]}"
+    if [ -n "${WFQ_BEFORE:-}" ]; then
+        printf '%-40s %6s -> %6s ms  (runs: %s -> %s)\n' "$c" "$(median_ms "${b[@]}")" "$(median_ms "${a[@]}")" "${b[*]}" "${a[*]}"
+    else
+        printf '%-40s %6s ms  (runs: %s)\n' "$c" "$(median_ms "${a[@]}")" "${a[*]}"
+    fi
 done

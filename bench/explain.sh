@@ -28,12 +28,16 @@ step jobs prune --older-than 30d
 step jobs list
 step jobs list --state failed
 step jobs list --state failed --queue q2
+step jobs list --state running
+step jobs list --state completed
+step jobs list --error-class timeout
 step jobs show "$failed"
 step why "$failed"
 step queues list
 step top --once
 step metrics
 step doctor
+step limits list
 unset PGOPTIONS
 sleep 1  # the server writes the log asynchronously
 echo "# Plans of wfq's statements at $(psql -XAtc "SELECT to_char(COUNT(*), 'FM999,999,999') || ' jobs' FROM \"$WFQ_SCHEMA\".jobs")"

@@ -49,18 +49,21 @@ std::string age(TimeMs now, TimeMs then) { return format_duration_ms(std::max<st
 
 std::string render_top_text(const TopSnapshot& s, int width) {
     std::int64_t pending = 0, running = 0, failed = 0, rate = 0;
+    bool pending_estimated = false, failed_estimated = false;
     for (const auto& q : s.queues) {
         pending += q.summary.pending;
         running += q.summary.running;
         failed += q.summary.failed;
         rate += q.completed_last_minute;
+        pending_estimated = pending_estimated || q.summary.pending_estimated;
+        failed_estimated = failed_estimated || q.summary.failed_estimated;
     }
     std::string time = format_time(s.now);
     std::string out = summary({{"wfq top", ""},
                                {time.substr(0, 19) + "Z", time.substr(11, 8) + "Z"},
-                               {"pending " + std::to_string(pending), ""},
+                               {"pending " + count_text(pending, pending_estimated), ""},
                                {"running " + std::to_string(running), ""},
-                               {"failed " + std::to_string(failed), ""},
+                               {"failed " + count_text(failed, failed_estimated), ""},
                                {"done/min " + std::to_string(rate), ""},
                                {"workers " + std::to_string(s.workers.size()), ""}},
                               width) +
@@ -68,8 +71,9 @@ std::string render_top_text(const TopSnapshot& s, int width) {
 
     std::vector<std::vector<std::string>> rows;
     for (const auto& q : s.queues)
-        rows.push_back({q.summary.queue, std::to_string(q.summary.pending), std::to_string(q.summary.scheduled),
-                        std::to_string(q.summary.running), std::to_string(q.summary.waiting), std::to_string(q.summary.failed),
+        rows.push_back({q.summary.queue, count_text(q.summary.pending, q.summary.pending_estimated),
+                        count_text(q.summary.scheduled, q.summary.pending_estimated), std::to_string(q.summary.running),
+                        std::to_string(q.summary.waiting), count_text(q.summary.failed, q.summary.failed_estimated),
                         std::to_string(q.completed_last_minute), std::to_string(q.failed_last_minute),
                         q.summary.oldest_pending_age_ms ? format_duration_ms(*q.summary.oldest_pending_age_ms) : "-",
                         q.summary.paused ? "paused" : ""});

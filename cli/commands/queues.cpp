@@ -27,8 +27,9 @@ int run_list(Context& ctx, ListOptions& o) {
     }
     std::vector<std::vector<std::string>> rows;
     for (const auto& q : queues)
-        rows.push_back({q.queue, std::to_string(q.pending), std::to_string(q.scheduled), std::to_string(q.running),
-                        std::to_string(q.waiting), std::to_string(q.failed), std::to_string(q.completed_last_hour),
+        rows.push_back({q.queue, count_text(q.pending, q.pending_estimated), count_text(q.scheduled, q.pending_estimated),
+                        std::to_string(q.running), std::to_string(q.waiting), count_text(q.failed, q.failed_estimated),
+                        std::to_string(q.completed_last_hour),
                         q.oldest_pending_age_ms ? format_duration_ms(*q.oldest_pending_age_ms) : "-", q.paused ? "paused" : ""});
     print_table({"QUEUE", "PENDING", "SCHEDULED", "RUNNING", "WAITING", "FAILED", "DONE/1H", "OLDEST", "STATUS"}, rows);
     return 0;

@@ -215,7 +215,7 @@ void doctor_checks(Store& store, std::int64_t dead_after_ms, std::int64_t slow_a
     out.push_back({"schema", applied == static_cast<int>(status.size()) ? "ok" : "error",
                    "schema version " + std::to_string(applied) + " of " + std::to_string(status.size()),
                    applied == static_cast<int>(status.size()) ? "" : "wfq migrate"});
-    QueueMetrics m = store.queue_metrics(dead_after_ms);
+    QueueMetrics m = store.queue_metrics(dead_after_ms, false);  // no counts by state: doctor shows none
     out.push_back({"stuck_jobs", m.running_past_lease ? "error" : "ok",
                    std::to_string(m.running_past_lease) + " running jobs with an expired lease",
                    m.running_past_lease ? "wfq jobs list --stuck; wfq rescue" : ""});

@@ -157,11 +157,20 @@ json checkpoint_json(const Checkpoint& c) {
             {"raw_bytes", c.raw_bytes}, {"stored_bytes", c.stored_bytes}, {"summary", json::parse(c.summary)}};
 }
 
+std::vector<std::string> estimated_fields(const QueueSummary& q) {
+    std::vector<std::string> out;
+    if (q.pending_estimated) out.insert(out.end(), {"pending", "scheduled"});
+    if (q.failed_estimated) out.emplace_back("failed");
+    return out;
+}
+
+std::string count_text(std::int64_t n, bool estimated) { return (estimated ? "~" : "") + std::to_string(n); }
+
 json queue_summary_json(const QueueSummary& q) {
     return {{"queue", q.queue}, {"pending", q.pending}, {"scheduled", q.scheduled}, {"running", q.running},
             {"waiting", q.waiting}, {"failed", q.failed}, {"completed_last_hour", q.completed_last_hour},
             {"oldest_pending_age_ms", q.oldest_pending_age_ms ? json(*q.oldest_pending_age_ms) : json(nullptr)},
-            {"paused", q.paused}};
+            {"paused", q.paused}, {"estimated", estimated_fields(q)}};
 }
 
 json migration_json(const MigrationInfo& m, bool applied_only) {
@@ -189,7 +198,7 @@ std::string top_to_json(const TopSnapshot& s) {
                           {"completed_last_hour", q.summary.completed_last_hour},
                           {"completed_last_minute", q.completed_last_minute}, {"failed_last_minute", q.failed_last_minute},
                           {"oldest_pending_age_ms", q.summary.oldest_pending_age_ms ? json(*q.summary.oldest_pending_age_ms) : json()},
-                          {"paused", q.summary.paused}});
+                          {"paused", q.summary.paused}, {"estimated", estimated_fields(q.summary)}});
     for (const auto& w : s.workers)
         workers.push_back({{"id", w.id}, {"hostname", w.hostname}, {"running", w.running},
                            {"started_at", format_time(w.started_at)}, {"last_heartbeat", format_time(w.last_heartbeat)}});

@@ -133,8 +133,9 @@ std::string WorkerMetrics::render(const std::string& worker_id, const CacheStats
 std::string render_queue_metrics(const QueueMetrics& m) {
     std::string out;
     header(out, "wfq_jobs", "gauge",
-           "Jobs by state, type and queue; exact for running and waiting, exact for the other states unless "
-           "wfq_jobs_estimated{state} is 1 (state=\"completed\" is an estimate while wfq_jobs_completed_estimated is 1).");
+           "Jobs by state, type and queue; always exact for running and waiting, exact for the other states unless "
+           "wfq_jobs_estimated{state} is 1 (a state past 10000 jobs; state=\"completed\" is an estimate while "
+           "wfq_jobs_completed_estimated is 1).");
     for (const auto& c : m.jobs)
         out += "wfq_jobs{state=\"" + prometheus_label(c.state) + "\",type=\"" + prometheus_label(c.type) + "\",queue=\"" +
                prometheus_label(c.queue) + "\"} " + std::to_string(c.count) + "\n";
@@ -145,7 +146,7 @@ std::string render_queue_metrics(const QueueMetrics& m) {
         header(out, name, "gauge", help);
         out += std::string(name) + " " + number(v) + "\n";
     };
-    gauge("wfq_oldest_pending_job_age_seconds", "Age of the oldest due pending job (0: none).",
+    gauge("wfq_oldest_pending_job_age_seconds", "Age of the oldest due pending job (0: none); exact.",
           m.oldest_pending_age_ms ? static_cast<double>(*m.oldest_pending_age_ms) / 1000.0 : 0.0);
     gauge("wfq_running_jobs_past_lease", "Running jobs whose lease has expired (awaiting rescue).",
           static_cast<double>(m.running_past_lease));
@@ -157,11 +158,11 @@ std::string render_queue_metrics(const QueueMetrics& m) {
     gauge("wfq_failed_jobs", "Jobs in the failed state (the dead letter); an estimate while wfq_jobs_estimated{state=\"failed\"} is 1.",
           static_cast<double>(failed));
     gauge("wfq_jobs_completed_estimated",
-          "1 when the completed counts of wfq_jobs are estimates (PostgreSQL, over 100000 jobs), 0 when exact.",
+          "1 when the completed counts of wfq_jobs are estimates (over 10000 completed jobs), 0 when exact.",
           m.completed_estimated ? 1.0 : 0.0);
     header(out, "wfq_jobs_estimated", "gauge",
-           "1 when the counts of wfq_jobs for the state are estimates (PostgreSQL, over 100000 jobs in the table: completed "
-           "always, pending, failed and cancelled past 100000 of that state), 0 when exact.");
+           "1 when the counts of wfq_jobs for the state are estimates, from a fixed sample of the table (pending, completed, "
+           "failed or cancelled past 10000 jobs of that state), 0 when exact (running and waiting always are).");
     for (const char* state : {"cancelled", "completed", "failed", "pending"}) {
         bool estimated = std::find(m.estimated_states.begin(), m.estimated_states.end(), state) != m.estimated_states.end();
         out += std::string("wfq_jobs_estimated{state=\"") + state + "\"} " + (estimated ? "1" : "0") + "\n";

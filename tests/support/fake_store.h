@@ -273,7 +273,7 @@ public:
     }
     std::vector<Job> list_jobs(const JobFilter&) override { unused("list_jobs"); }
     std::vector<JobEvent> job_events(std::int64_t) override { unused("job_events"); }
-    QueueMetrics queue_metrics(std::int64_t) override { unused("queue_metrics"); }
+    QueueMetrics queue_metrics(std::int64_t, bool) override { unused("queue_metrics"); }
     std::vector<std::pair<std::string, double>> database_facts() override { unused("database_facts"); }
     void add_job_spans(std::int64_t, int, const std::vector<std::string>&) override { unused("add_job_spans"); }
     std::vector<std::string> job_spans(std::int64_t) override { unused("job_spans"); }

@@ -35,7 +35,15 @@ struct QueueSummary {
     std::int64_t completed_last_hour = 0;
     std::optional<std::int64_t> oldest_pending_age_ms;  // among due pending jobs
     bool paused = false;
+    // Past 10,000 pending jobs in the queue, pending and scheduled are estimates; past 10,000
+    // failed jobs in all, failed is (oldest_pending_age_ms stays exact).
+    bool pending_estimated = false, failed_estimated = false;
 };
+
+// The fields of q that are estimates, by their JSON names ("pending", "scheduled", "failed").
+std::vector<std::string> estimated_fields(const QueueSummary& q);
+// A count as tables show it: "~N" when it is an estimate.
+std::string count_text(std::int64_t n, bool estimated);
 
 // What `wfq top` shows, read in one statement (one round trip per refresh).
 struct TopSnapshot {

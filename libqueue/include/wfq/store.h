@@ -92,10 +92,10 @@ struct QueueMetrics {
     std::int64_t running_past_lease = 0, waiting = 0, waiting_past_deadline = 0;
     std::int64_t live_workers = 0, dead_workers = 0, held_locks = 0, expired_locks = 0;
     std::vector<std::string> paused_queues;
-    // True when the completed counts in jobs are estimates (PostgreSQL, big tables).
+    // True when the completed counts in jobs are estimates (more than 10,000 completed jobs).
     bool completed_estimated = false;
-    // The states whose counts in jobs are estimates: completed on a big table, and pending,
-    // failed or cancelled when one holds more than 100,000 jobs there; every other is exact.
+    // The states whose counts in jobs are estimates: pending, completed, failed or cancelled
+    // when it holds more than 10,000 jobs; running and waiting are always exact.
     std::vector<std::string> estimated_states;
 };
 
@@ -200,7 +200,8 @@ public:
     // Deletes finished jobs older than the cut-off in batches; returns how many.
     virtual std::int64_t prune(std::int64_t older_than_ms, const std::vector<JobState>& states, int batch_size,
                                const std::function<void(std::int64_t)>& progress) = 0;
-    virtual QueueMetrics queue_metrics(std::int64_t dead_after_ms) = 0;
+    // count_jobs false: jobs stays empty (doctor reads the rest).
+    virtual QueueMetrics queue_metrics(std::int64_t dead_after_ms, bool count_jobs = true) = 0;
     // Backend facts for `wfq doctor`: (name, value) such as jobs_table_bytes, jobs_dead_rows,
     // oldest_transaction_age_s and inactive_replication_slots (PostgreSQL).
     virtual std::vector<std::pair<std::string, double>> database_facts() = 0;

@@ -109,13 +109,6 @@ public:
     virtual void lock_name_for_transaction(const std::string& name) = 0;
     // Backend-specific health facts for `wfq doctor`.
     virtual std::vector<std::pair<std::string, double>> database_facts() = 0;
-    // The planner's row count of a table (PostgreSQL: pg_class.reltuples, as of the last
-    // ANALYZE or vacuum), or nullopt where the backend keeps none (SQLite) or it was never taken.
-    virtual std::optional<double> estimated_rows(const std::string& table) = 0;
-    // A clause after a table name that reads about percent of its pages, the same pages on
-    // every call while the table is unchanged (PostgreSQL: TABLESAMPLE SYSTEM … REPEATABLE);
-    // "" where the backend cannot sample (the caller counts exactly).
-    virtual std::string sample_clause(double percent) const = 0;
     // Bulk-loads rows into the jobs table with COPY (PostgreSQL): each row has exactly
     // kCopyJobColumns values in that order, nullopt for NULL. False where the backend has no
     // COPY (the caller inserts instead).

@@ -651,18 +651,6 @@ public:
             {"session_jit", one("SELECT CASE WHEN current_setting('jit', true) = 'on' THEN 1 ELSE 0 END")},
         };
     }
-    std::optional<double> estimated_rows(const std::string& table) override {
-        auto rows = exec("SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)", {table});
-        if (rows.empty() || rows[0].is_null(0)) return std::nullopt;
-        double n = std::stod(rows[0].str(0));
-        if (n < 0) return std::nullopt;  // never vacuumed nor analysed
-        return n;
-    }
-    std::string sample_clause(double percent) const override {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, " TABLESAMPLE SYSTEM (%.6f) REPEATABLE (14)", percent);
-        return buf;
-    }
     bool is_missing_table(const std::exception& e) const override {
         auto* err = dynamic_cast<const Error*>(&e);
         return err && err->code() == ErrorCode::config;

@@ -67,26 +67,28 @@ std::optional<TimeMs> SqlStore::next_due(const std::vector<std::string>& queues,
     // Held-back jobs count as due too (a worker polls for them, as for a busy lock key): the
     // walk runs once per range of the claim index, admitted (held = 0) and held back (1).
     std::optional<TimeMs> first;
-    for (const auto& queue : distinct_queues(queues)) {
-        for (const char* held : {"0", "1"}) {
-            Params params{queue};
-            std::string of_type;
-            add_in(of_type, params, "d.type", types);
-            const std::string h = std::string(" AND c.held = ") + held;
-            auto row = run("WITH RECURSIVE pr(p) AS (SELECT (SELECT c.priority FROM jobs c WHERE c.state = 'pending' AND "
-                           "c.queue = $1" + h + " ORDER BY c.priority DESC LIMIT 1) UNION ALL SELECT (SELECT c.priority FROM jobs c "
-                           "WHERE c.state = 'pending' AND c.queue = $1" + h + " AND c.priority < pr.p ORDER BY c.priority DESC LIMIT 1) "
-                           "FROM pr WHERE pr.p IS NOT NULL) "
-                           "SELECT MIN((SELECT d.run_at FROM jobs d WHERE d.state = 'pending' AND d.queue = $1 AND d.held = " + held +
-                               " AND d.priority = pr.p" + of_type + " ORDER BY d.run_at LIMIT 1)) FROM pr WHERE pr.p IS NOT NULL AND " +
-                               queue_not_paused("$1"),
-                           params)
-                           .at(0)
-                           .opt_i64(0);
-            if (row && (!first || *row < *first)) first = row;
-        }
-    }
+    for (const auto& queue : distinct_queues(queues))
+        for (const char* held : {"0", "1"})
+            if (auto at = first_run_at(queue, held, types, true); at && (!first || *at < *first)) first = at;
     return first;
+}
+
+std::optional<TimeMs> SqlStore::first_run_at(const std::string& queue, const char* held, const std::vector<std::string>& types,
+                                             bool unpaused) {
+    Params params{queue};
+    std::string of_type;
+    add_in(of_type, params, "d.type", types);
+    const std::string h = std::string(" AND c.held = ") + held;
+    return run("WITH RECURSIVE pr(p) AS (SELECT (SELECT c.priority FROM jobs c WHERE c.state = 'pending' AND "
+               "c.queue = $1" + h + " ORDER BY c.priority DESC LIMIT 1) UNION ALL SELECT (SELECT c.priority FROM jobs c "
+               "WHERE c.state = 'pending' AND c.queue = $1" + h + " AND c.priority < pr.p ORDER BY c.priority DESC LIMIT 1) "
+               "FROM pr WHERE pr.p IS NOT NULL) "
+               "SELECT MIN((SELECT d.run_at FROM jobs d WHERE d.state = 'pending' AND d.queue = $1 AND d.held = " + held +
+                   " AND d.priority = pr.p" + of_type + " ORDER BY d.run_at LIMIT 1)) FROM pr WHERE pr.p IS NOT NULL" +
+                   (unpaused ? " AND " + queue_not_paused("$1") : std::string()),
+               params)
+        .at(0)
+        .opt_i64(0);
 }
 
 std::vector<std::int64_t> SqlStore::renew_leases(const std::vector<JobRef>& jobs, std::int64_t lease_ms) {

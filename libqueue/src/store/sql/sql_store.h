@@ -71,7 +71,7 @@ public:
     std::vector<QueuePause> queue_pauses() override;
     std::vector<QueueSummary> queue_summaries() override;
     TopSnapshot top_snapshot(int rows) override;
-    QueueMetrics queue_metrics(std::int64_t dead_after_ms) override;
+    QueueMetrics queue_metrics(std::int64_t dead_after_ms, bool count_jobs = true) override;
     std::vector<std::pair<std::string, double>> database_facts() override;
 
     // bulk.cpp: bulk retry, cancel and prune, and the control waker their cancels wake.
@@ -207,8 +207,26 @@ private:
     void insert_events(const nlohmann::json& events);
     void insert_spans(std::int64_t job_id, int attempt, const std::vector<std::string>& spans);
 
-    // queues.cpp
+    // queues.cpp: counts that stay cheap whatever a table holds. capped_count counts the jobs
+    // matching `where` up to cap + 1; sample_counts estimates the jobs by state, type and
+    // queue from a fixed sample of the table; pending_queues finds
+    // the queues with pending jobs from the claim index, one step each; queue_rows gives
+    // queues list's and top's per-queue counts.
+    struct SampledCount {
+        std::string state, type, queue;
+        double count = 0, due = 0;
+    };
     void count_jobs_by_state(QueueMetrics& m);
+    std::int64_t capped_count(const std::string& where, const Params& params, std::int64_t cap);
+    std::vector<SampledCount> sample_counts();
+    std::vector<std::pair<std::string, std::int64_t>> pending_queues(std::int64_t cap);
+    std::optional<TimeMs> oldest_due(const std::vector<std::string>& queues, TimeMs now);
+    std::vector<TopSnapshot::QueueRow> queue_rows();
+
+    // claim.cpp: the first due time among one queue's pending jobs of one held range (types: any
+    // when empty; unpaused: none when the queue is paused), one index step per priority.
+    std::optional<TimeMs> first_run_at(const std::string& queue, const char* held, const std::vector<std::string>& types,
+                                       bool unpaused);
 
     // bulk.cpp (bulk_where's scope filters also serve list_jobs)
     static std::string bulk_where(const BulkFilter& f, Params& params, const std::string& prefix);

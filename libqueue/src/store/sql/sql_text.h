@@ -12,6 +12,8 @@ namespace wfq::store {
 // contains its predicate (it does not reason that state = 'failed' implies it); PostgreSQL
 // sees that the index implies it and ignores it.
 #define FINISHED_STATES_TERM "state IN ('completed', 'failed', 'cancelled')"
+// The predicate of the partial index jobs_state_list (state, id, ...), word for word, likewise.
+#define STATE_LIST_TERM "state IN ('failed', 'cancelled', 'waiting')"
 
 inline constexpr const char* kActiveStates = "('pending', 'running', 'waiting')";
 // Producers of one idempotency key take this name's transaction lock (the SQL API too:

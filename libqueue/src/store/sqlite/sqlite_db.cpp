@@ -333,8 +333,6 @@ public:
         return {{"database_bytes", one("PRAGMA page_count") * page}, {"free_bytes", one("PRAGMA freelist_count") * page}};
     }
     // SQLite keeps no row estimates: counts there are exact (one host, a file of modest size).
-    std::optional<double> estimated_rows(const std::string&) override { return std::nullopt; }
-    std::string sample_clause(double) const override { return ""; }
     bool is_missing_table(const std::exception& e) const override {
         return std::string(e.what()).find("no such table") != std::string::npos;
     }
