@@ -24,16 +24,16 @@ std::vector<Job> SqlStore::list_jobs(const JobFilter& f) {
         });
     };
     // The states as literals, so that SQLite can use a partial index (it does not for a bound
-    // parameter, nor for `IN` of one value where the index says `=`): a state absent from a big
-    // table made it walk the whole primary key (100 ms at 1M jobs). Failed, cancelled and
-    // waiting jobs come newest first from jobs_state_list (state, id), its predicate word for
-    // word beside them; finished states carry jobs_finished's (see FINISHED_STATES_TERM).
+    // parameter, nor for `IN` of one value where the index says `=`). On PostgreSQL failed,
+    // cancelled and waiting jobs come newest first from jobs_state_list (state, id), its
+    // predicate beside them (SQLite has no such index: see its migration 14); finished states
+    // carry jobs_finished's (see FINISHED_STATES_TERM).
     std::string states;
     for (auto s : f.states) states += std::string(states.empty() ? "'" : ", '") + to_string(s) + "'";
     if (f.states.size() == 1) sql += " AND state = " + states;
     else if (!f.states.empty()) sql += " AND state IN (" + states + ")";
     if (all_in({JobState::failed, JobState::cancelled, JobState::waiting})) sql += " AND " STATE_LIST_TERM;
-    else if (all_in({JobState::completed, JobState::failed, JobState::cancelled})) sql += " AND " FINISHED_STATES_TERM;
+    if (all_in({JobState::completed, JobState::failed, JobState::cancelled})) sql += " AND " FINISHED_STATES_TERM;
     // Running jobs are few (the workers' slots): read from jobs_running_lease and sorted, not
     // found by walking the primary key back (`+id` is an expression, which no index orders).
     const bool running = all_in({JobState::running}) || f.stuck || f.scope.running_longer_than_ms;

@@ -12,7 +12,7 @@ namespace wfq::store {
 // contains its predicate (it does not reason that state = 'failed' implies it); PostgreSQL
 // sees that the index implies it and ignores it.
 #define FINISHED_STATES_TERM "state IN ('completed', 'failed', 'cancelled')"
-// The predicate of the partial index jobs_state_list (state, id, ...), word for word, likewise.
+// The predicate of PostgreSQL's partial index jobs_state_list (state, id, ...), word for word.
 #define STATE_LIST_TERM "state IN ('failed', 'cancelled', 'waiting')"
 
 inline constexpr const char* kActiveStates = "('pending', 'running', 'waiting')";
