@@ -63,6 +63,26 @@ extra = json.loads(sys.argv[2])
 for i in range(int(sys.argv[1])): print(json.dumps(dict(type='t', payload={'i': i}, **extra)))" "$1" "$2"
 }
 
+# ---- many batches of one group, two connections at once (PostgreSQL): they line up, in order --
+ndjson 3000 '{"queue": "batches", "org": "A"}' > "$TMP/batches.ndjson"
+timeout 120 "$WFQ" enqueue --ndjson "$TMP/batches.ndjson" --batch-size 50 > "$TMP/batches.ids" 2> "$TMP/batches.err" ||
+    fail "60 batches of one group: $(cat "$TMP/batches.err")"
+[ "$(wc -l < "$TMP/batches.ids")" = 3000 ] || fail "60 batches of one group enqueued $(wc -l < "$TMP/batches.ids") jobs"
+# Each job's turn after the one before it: its group's line is the input's order.
+"$WFQ" jobs list --queue batches --limit 0 --json | python3 -c "
+import json, sys
+jobs = sorted(json.load(sys.stdin), key=lambda j: j['id'])
+ids = [j['id'] for j in jobs]
+assert len(ids) == 3000 and all(j['group'] == 'A' for j in jobs), len(ids)
+" || fail "the batches' jobs"
+if [ "$WFQ_TEST_BACKEND" = postgresql ]; then
+    inorder=$(psql -X -Atq -c "SELECT bool_and(k > prev) FROM (SELECT k, lag(k) OVER (ORDER BY id) AS prev FROM (SELECT id,
+        run_at * 1000000 + turn_lag AS k FROM \"$WFQ_SCHEMA\".jobs WHERE queue = 'batches') a) b WHERE prev IS NOT NULL")
+    [ "$inorder" = t ] || fail "the batches' turns are not in input order"
+fi
+"$WFQ" jobs cancel --queue batches --yes > /dev/null 2>&1
+pass "3,000 jobs of one group in 60 batches of NDJSON (two connections on PostgreSQL) are enqueued"
+
 # ---- two tenants: B's 100 jobs after A's 2,000 run early, taking turns with A's ---------------
 ndjson 2000 '{"queue": "fair", "org": "A"}' | "$WFQ" enqueue --ndjson - > "$TMP/a.ids" 2> /dev/null
 ndjson 100 '{"queue": "fair", "org": "B"}' | "$WFQ" enqueue --ndjson - > "$TMP/b.ids" 2> /dev/null
@@ -81,7 +101,7 @@ first_b=$(echo "$b" | cut -d' ' -f1)
 pass "org B's 100 jobs enqueued after org A's 2,000 took turns with A's: places $first_b..$last_b of 2100 ($fair_ms ms for 2100 jobs)"
 
 # ---- weights: group A with weight 3 takes 3 turns per round to B's 1 --------------------------
-"$WFQ" limits set 'group:A' --weight 3 > /dev/null
+"$WFQ" limits set 'group:A' --weight 3 > /dev/null 2>&1
 ndjson 600 '{"queue": "weighted", "org": "A"}' | "$WFQ" enqueue --ndjson - > "$TMP/wa.ids" 2> /dev/null
 ndjson 200 '{"queue": "weighted", "org": "B"}' | "$WFQ" enqueue --ndjson - > "$TMP/wb.ids" 2> /dev/null
 run_queue weighted 4
@@ -91,7 +111,7 @@ b_first_400=$(positions "$TMP/wb.ids" "$TMP/order.weighted" | tr ' ' '\n' | awk 
 pass "weight 3 for group A: B had $b_first_400 of the first 400 starts (3:1 is 100)"
 
 # A group:* rule gives every group its weight; the most specific rule wins.
-"$WFQ" limits set 'group:*' --weight 2 > /dev/null
+"$WFQ" limits set 'group:*' --weight 2 > /dev/null 2>&1
 ndjson 300 '{"queue": "star", "org": "A"}' | "$WFQ" enqueue --ndjson - > "$TMP/sa.ids" 2> /dev/null
 ndjson 300 '{"queue": "star", "org": "C"}' | "$WFQ" enqueue --ndjson - > "$TMP/sc.ids" 2> /dev/null
 run_queue star 4

@@ -47,9 +47,10 @@ std::vector<EnqueueResult> SqlStore::enqueue_batch(const std::vector<NewJob>& gi
     };
     const bool grouped = std::any_of(given.begin(), given.end(), [](const NewJob& j) { return j.group.has_value(); });
     return transact("enqueue", [&] {
-        // Grouped jobs get their place in their group's turns (turns.cpp), after this batch's
-        // turn to take ids came (OrderedWriters: a batch waits for the one before it to take
-        // its ids; taking the group rows first could wait on a batch that waits on this one).
+        // Grouped jobs get their place in their group's turns (turns.cpp) once this batch's
+        // turn to take ids came and before the next batch's does (OrderedWriters: a batch waits
+        // for the one before it to take its ids, and commits after it), so batches lock their
+        // groups' rows in input order and never wait on each other in a cycle.
         std::vector<NewJob> turned;
         if (grouped) turned = given;
         const std::vector<NewJob>& jobs = grouped ? turned : given;
@@ -87,8 +88,10 @@ void SqlStore::copy_rows(const std::vector<NewJob>& jobs, std::vector<EnqueueRes
     phase(EnqueuePhase::ids);
     auto ids = m_db->exec("SELECT wfq_now_ms(), nextval('jobs_id_seq') FROM generate_series(1, $1)",
                           {std::int64_t(jobs.size())});
-    phase(EnqueuePhase::ids_taken);
+    // Before the next batch may take its ids: it takes its groups' rows after this one, never
+    // first (it would hold them while waiting for this batch's commit, and this batch for them).
     if (to_turn) assign_turns(*to_turn);  // (jobs is *to_turn)
+    phase(EnqueuePhase::ids_taken);
     const std::int64_t now = ids.at(0).i64(0);
     const std::string now_text = std::to_string(now);
     std::vector<std::vector<std::optional<std::string>>> rows;
