@@ -155,10 +155,11 @@ void SqlStore::insert_unkeyed(const std::vector<NewJob>& jobs, std::size_t start
 std::string SqlStore::insert_values(const NewJob& j, Params& params) {
     std::size_t b = params.size();
     auto p = [&](std::size_t k) { return "$" + std::to_string(b + k); };
+    // A job without a group (the common case) binds no parameters for its group columns.
     std::string sql = "(" + p(1) + ", " + p(2) + ", " + p(3) + ", " + p(4) + ", COALESCE(" + p(5) + ", wfq_now_ms() + " +
                       p(6) + "), " + p(7) + ", " + p(8) + ", " + p(9) + ", " + p(10) + ", " + p(11) + ", " + p(12) +
-                      ", " + p(13) + ", " + p(14) + ", " + p(15) + ", " + p(16) + ", " + p(17) + ", " + p(18) + ", " +
-                      p(19) + ", 'pending', 0, wfq_now_ms(), wfq_now_ms())";
+                      ", " + p(13) + ", " + p(14) + ", " + p(15) + ", " + p(16) + ", " + p(17) + ", " +
+                      (j.group ? p(18) + ", " + p(19) : std::string("NULL, 0")) + ", 'pending', 0, wfq_now_ms(), wfq_now_ms())";
     params.emplace_back(j.type);
     params.emplace_back(j.queue);
     params.emplace_back(j.payload);
@@ -177,8 +178,10 @@ std::string SqlStore::insert_values(const NewJob& j, Params& params) {
     params.emplace_back(opt(lc.keys));
     params.emplace_back(lc.held);
     params.emplace_back(opt(lc.held_by));
-    params.emplace_back(opt(j.group));
-    params.emplace_back(j.turn_lag);
+    if (j.group) {
+        params.emplace_back(*j.group);
+        params.emplace_back(j.turn_lag);
+    }
     return sql;
 }
 
