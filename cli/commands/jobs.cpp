@@ -138,6 +138,9 @@ int run_list(Context& ctx, ListOptions& o) {
         else if (j.state == JobState::running) note = running_note(j, now);
         // Held back by flow control: which key it waits for (`wfq why ID` says why).
         if (j.held && j.held_by) note += (note.empty() ? "" : "; ") + std::string("held by limit ") + *j.held_by;
+        // A due job of a group takes its group's turn (`wfq why ID` says where it stands).
+        else if (j.state == JobState::pending && j.group && j.run_at <= now)
+            note += (note.empty() ? "" : "; ") + std::string("turn of group ") + *j.group;
         if (j.last_error && j.state != JobState::completed) note += (note.empty() ? "" : "; ") + short_error(j.last_error);
         rows.push_back({std::to_string(j.id), j.type, j.queue, colour_state(state),
                         std::to_string(j.attempt) + "/" + std::to_string(j.max_attempts), std::to_string(j.priority),

@@ -170,6 +170,20 @@ WhyAnswer explain_job(Store& store, std::int64_t id, std::int64_t dead_after_ms)
     if (!live)
         return {"no_live_worker", j + " is due, but no live worker serves queue '" + job->queue + "' and type '" + job->type +
                                       "'. Start one: `wfq process --queue " + job->queue + " --exec CMD`."};
+    if (job->group && !job->held) {
+        // Group turns (DESIGN.md "Flow control"): due jobs of other groups ahead of it in its
+        // priority's turns.
+        GroupTurnPlace place = store.group_turn_place(*job);
+        if (place.ahead_other > 0) {
+            auto count = [&](std::int64_t n) { return std::to_string(n) + (place.counted_all ? "" : "+"); };
+            const std::string weight = std::to_string(place.weight) + (place.weight == 1 ? " turn" : " turns") + " per round" +
+                                       (place.rule ? " (rule '" + *place.rule + "')" : std::string(" (no rule: the default)"));
+            return {"waiting_turn", j + " is due and waits for its group's turn: group '" + *job->group + "' takes " + weight +
+                                        " among the groups at priority " + std::to_string(job->priority) + " in queue '" +
+                                        job->queue + "'; " + count(place.ahead_other) + " due jobs of other groups and " +
+                                        count(place.ahead_own) + " of its own are ahead of it."};
+        }
+    }
     return {"ready", j + " is due since " + format_time(job->run_at) + " and waiting for a free worker slot (" +
                          std::to_string(job->attempt) + " attempts so far)."};
 }

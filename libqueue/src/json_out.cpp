@@ -47,6 +47,7 @@ json job_json(const Job& job, TimeMs now) {
     j["lock_key"] = opt_str(job.lock_key);
     j["limits"] = job.limits;
     j["held_by"] = opt_str(job.held_by);  // pending, held back until this limit key admits it
+    j["group"] = opt_str(job.group);      // flow control's group: groups take turns
     j["org"] = opt_str(job.org);
     j["repo"] = opt_str(job.repo);
     j["correlation_id"] = job.correlation_id;

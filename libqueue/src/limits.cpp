@@ -165,6 +165,11 @@ const LimitRule* rule_for_key(const std::vector<LimitRule>& rules, const std::st
     return best;
 }
 
+int group_weight(const std::vector<LimitRule>& rules, const std::string& group) {
+    const LimitRule* rule = rule_for_key(rules, "group:" + group);
+    return rule && rule->weight ? std::max(1, *rule->weight) : 1;
+}
+
 std::optional<int> concurrency_cap(const LimitRule* rule, const std::string& key, const std::optional<std::string>& lock_key) {
     std::optional<int> cap;
     if (rule && rule->concurrency) cap = *rule->concurrency;

@@ -37,6 +37,9 @@ void prepare_new_job(NewJob& job, Random& random, std::vector<std::string>* warn
     for (auto* field : {&job.key, &job.lock_key, &job.org, &job.repo})
         if (*field) check_name(field == &job.key ? "key" : field == &job.lock_key ? "lock key" : field == &job.org ? "org" : "repo",
                                **field, kMaxKey, ErrorCode::usage);
+    // Flow control's group: the org by default (an org longer than a group may be gives none).
+    if (job.group) check_name("group", *job.group, kMaxGroupBytes, ErrorCode::usage);
+    else if (job.org && job.org->size() <= kMaxGroupBytes) job.group = job.org;
     if (!payload_checked && !parse_storable_json(job.payload, "payload").is_object())
         throw Error(ErrorCode::bad_input, "payload must be a JSON object");
     if (job.priority < -1000000 || job.priority > 1000000)
@@ -85,8 +88,8 @@ NewJob parse_job_line(const std::string& line, const NewJob& defaults) {
         return static_cast<int>(it->get<std::int64_t>());
     };
     static const std::set<std::string> known = {"type", "payload", "queue", "priority", "run_at", "delay",
-                                                "max_attempts", "key", "lock_key", "limits", "org", "repo",
-                                                "correlation_id", "traceparent", "tracestate", "key_mode"};
+                                                "max_attempts", "key", "lock_key", "limits", "group", "org",
+                                                "repo", "correlation_id", "traceparent", "tracestate", "key_mode"};
     for (auto it = j.begin(); it != j.end(); ++it)
         if (!known.count(it.key())) throw Error(ErrorCode::bad_input, "unknown field '" + it.key() + "'");
     if (auto v = str("type")) job.type = *v;
@@ -113,6 +116,7 @@ NewJob parse_job_line(const std::string& line, const NewJob& defaults) {
     }
     if (auto v = str("lock_key")) job.lock_key = v;
     if (auto it = j.find("limits"); it != j.end()) job.limits = limit_keys_from_field(*it);
+    if (auto v = str("group")) job.group = v;
     if (auto v = str("org")) job.org = v;
     if (auto v = str("repo")) job.repo = v;
     if (auto v = str("correlation_id")) job.correlation_id = *v;

@@ -138,5 +138,50 @@ TEST_P(StoreSuite, ChangingOrRemovingARuleReleasesWhatItHeldBack) {
     EXPECT_TRUE(m_store->limit_rules().empty());
 }
 
+TEST_P(StoreSuite, GroupsOfEqualPriorityTakeWeightedTurns) {
+    auto batch = [&](const std::string& group, int n, int priority = 0) {
+        std::vector<NewJob> jobs;
+        for (int i = 0; i < n; ++i) {
+            NewJob j = job("t");
+            j.group = group;
+            j.priority = priority;
+            jobs.push_back(j);
+        }
+        std::vector<std::int64_t> ids;
+        for (const auto& r : m_store->enqueue_batch(jobs)) ids.push_back(r.id);
+        return ids;
+    };
+    auto groups_of = [&](const std::vector<Job>& got) {
+        std::string s;
+        for (const auto& j : got) s += j.group.value_or("-");
+        return s;
+    };
+    // B's jobs enqueued after A's take turns with them; an ungrouped job enqueued last goes by
+    // its run_at, after them; a higher priority comes first.
+    batch("A", 4);
+    auto b = batch("B", 2);
+    advance(5);  // (a group's turns are 1 µs apart; the ungrouped job comes 5 ms later)
+    add(job("t"));
+    batch("C", 1, 5);
+    EXPECT_EQ(groups_of(claim("w1", 3)), "CAB");
+    Job last_b = *m_store->get_job(b[1]);
+    EXPECT_EQ(last_b.group, "B");
+    GroupTurnPlace place = m_store->group_turn_place(last_b);
+    EXPECT_EQ(place.ahead_other, 1);  // A's second job
+    EXPECT_EQ(place.ahead_own, 0);
+    EXPECT_EQ(place.weight, 1);
+    EXPECT_EQ(groups_of(claim("w1", 10)), "ABAA-");
+
+    LimitRule heavy;
+    heavy.pattern = "group:H";
+    heavy.weight = 3;
+    m_store->limit_set(heavy);
+    batch("H", 6);
+    batch("L", 2);
+    EXPECT_EQ(m_store->group_turn_place(*m_store->get_job(batch("L", 1)[0])).weight, 1);
+    advance(1);  // the last turn is 2 µs after the first
+    EXPECT_EQ(groups_of(claim("w1", 20)), "HLHHHLHHL");
+}
+
 }  // namespace
 }  // namespace wfq

@@ -307,6 +307,7 @@ public:
     std::vector<LimitRule> limit_rules() override { unused("limit_rules"); }
     std::vector<LimitRuleUsage> limit_usage() override { unused("limit_usage"); }
     LimitKeyUsage limit_key_usage(const std::string&) override { unused("limit_key_usage"); }
+    GroupTurnPlace group_turn_place(const Job&) override { unused("group_turn_place"); }
     std::optional<std::int64_t> schedule_fire(const std::string&, TimeMs, TimeMs, TimeMs, const NewJob&) override {
         unused("schedule_fire");
     }

@@ -2,6 +2,7 @@
 #include <wfq/backoff.h>
 #include <wfq/clock.h>
 #include <wfq/errors.h>
+#include <wfq/limits.h>
 #include <wfq/queue.h>
 #include <wfq/trace.h>
 
@@ -90,6 +91,45 @@ TEST(NewJob, ALongLimitKeyIsNamedByWholeCharacters) {
     key = "a" + key;  // byte 40 now falls inside a character: 39 bytes are named
     msg = error_of([&] { parse_job_line(R"({"type":"t","limits":[")" + key + R"("]})", NewJob{}); }, ErrorCode::bad_input);
     EXPECT_EQ(msg, "field 'limits' key '" + key.substr(0, 39) + "\u2026' is too long (261 bytes, at most 200)");
+}
+
+TEST(NewJob, TheGroupIsGivenOrTheOrg) {
+    DefaultRandom random(1);
+    NewJob given = parse_job_line(R"({"type":"t","group":"g","org":"o"})", NewJob{});
+    prepare_new_job(given, random);
+    EXPECT_EQ(given.group, "g");
+    NewJob from_org = parse_job_line(R"({"type":"t","org":"o"})", NewJob{});
+    prepare_new_job(from_org, random);
+    EXPECT_EQ(from_org.group, "o");
+    NewJob none = parse_job_line(R"({"type":"t"})", NewJob{});
+    prepare_new_job(none, random);
+    EXPECT_FALSE(none.group);
+    NewJob long_org;
+    long_org.type = "t";
+    long_org.org = std::string(201, 'o');
+    prepare_new_job(long_org, random);
+    EXPECT_FALSE(long_org.group);  // longer than a group may be: none
+    NewJob too_long;
+    too_long.type = "t";
+    too_long.group = std::string(201, 'g');
+    EXPECT_EQ(error_of([&] { prepare_new_job(too_long, random); }, ErrorCode::usage),
+              "group is too long (201 bytes, at most 200)");
+    EXPECT_EQ(error_of([&] { parse_job_line(R"({"type":"t","group":1})", NewJob{}); }, ErrorCode::bad_input),
+              "field 'group' must be a string");
+}
+
+TEST(Limits, AGroupsWeightIsItsMostSpecificRules) {
+    std::vector<LimitRule> rules(3);
+    rules[0].pattern = "group:*";
+    rules[0].weight = 2;
+    rules[1].pattern = "group:acme";
+    rules[1].weight = 5;
+    rules[2].pattern = "group:b*";
+    rules[2].concurrency = 1;  // no weight: the default
+    EXPECT_EQ(group_weight(rules, "acme"), 5);
+    EXPECT_EQ(group_weight(rules, "other"), 2);
+    EXPECT_EQ(group_weight(rules, "bee"), 1);
+    EXPECT_EQ(group_weight({}, "acme"), 1);
 }
 
 TEST(NewJobs, BadPayloadsAndNamesAreRefused) {

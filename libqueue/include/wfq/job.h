@@ -44,6 +44,10 @@ struct NewJob {
     int max_attempts = 3;
     std::optional<std::string> key, lock_key, org, repo;
     std::vector<std::string> limits;  // limit keys (flow control), checked by check_limit_keys
+    // Flow control's group (DESIGN.md "Flow control"): groups of equal priority take turns.
+    // prepare_new_job defaults it to the org (none without one).
+    std::optional<std::string> group;
+    std::int64_t turn_lag = 0;  // set by the store: the job's place in its group's turns
     KeyMode key_mode = KeyMode::keep;
     std::string correlation_id;
     std::optional<std::string> traceparent, tracestate;
@@ -76,6 +80,10 @@ struct Job {
     std::vector<std::string> limits;
     bool held = false;
     std::optional<std::string> held_by;
+    // Its group, and its place among the groups' turns: claims order a priority's due jobs by
+    // run_at (in ns) + turn_lag, 0 for a job without a group (see store/sql/turns.cpp).
+    std::optional<std::string> group;
+    std::int64_t turn_lag = 0;
     // Not stored: the effective config the worker resolved for this attempt (org/repo jobs).
     std::optional<std::string> config;
 };

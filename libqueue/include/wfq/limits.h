@@ -16,6 +16,7 @@ namespace wfq {
 
 constexpr std::size_t kMaxLimitKeys = 8;
 constexpr std::size_t kMaxLimitKeyBytes = 200;
+constexpr std::size_t kMaxGroupBytes = 200;  // a group (--group) is a name as a limit key is
 
 // One rule of `wfq limits set PATTERN`: PATTERN is a key or a prefix ending in '*'.
 struct LimitRule {
@@ -78,5 +79,8 @@ std::optional<int> concurrency_cap(const LimitRule* rule, const std::string& key
 // is there.
 double tokens_at(const LimitRule& rule, std::optional<double> tokens, std::optional<TimeMs> refilled_at, TimeMs now);
 TimeMs next_token_at(const LimitRule& rule, double tokens, TimeMs now);
+// Group turns per round for group G: the weight of the rule for key "group:G" (exact, then the
+// longest prefix, as for limit keys), 1 without one or when that rule sets no weight.
+int group_weight(const std::vector<LimitRule>& rules, const std::string& group);
 
 }  // namespace wfq

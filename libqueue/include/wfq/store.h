@@ -134,6 +134,15 @@ public:
 };
 
 enum class EnqueuePhase { ids, ids_taken, commit };
+
+// Where a due, admitted job stands in its priority's group turns (`wfq why`): due jobs ahead of
+// it in the claim order, of other groups (or of none) and of its own, counted up to a bound.
+struct GroupTurnPlace {
+    std::int64_t ahead_other = 0, ahead_own = 0;
+    bool counted_all = true;  // false: more are ahead than were counted
+    int weight = 1;           // its group's turns per round
+    std::optional<std::string> rule;  // the rule that gives the weight, if any
+};
 using EnqueueHook = std::function<void(EnqueuePhase)>;
 
 class Store {
@@ -290,6 +299,7 @@ public:
     virtual std::vector<LimitRuleUsage> limit_usage() = 0;
     // One key's usage (admitted, running, held back, tokens); zeros for a key nothing holds.
     virtual LimitKeyUsage limit_key_usage(const std::string& key) = 0;
+    virtual GroupTurnPlace group_turn_place(const Job& job) = 0;
 
     // Schedules. put replaces a schedule of the same name.
     virtual void schedule_put(const Schedule& schedule) = 0;

@@ -112,7 +112,7 @@ public:
     // Bulk-loads rows into the jobs table with COPY (PostgreSQL): each row has exactly
     // kCopyJobColumns values in that order, nullopt for NULL. False where the backend has no
     // COPY (the caller inserts instead).
-    static constexpr std::size_t kCopyJobColumns = 20;
+    static constexpr std::size_t kCopyJobColumns = 22;
     virtual bool copy_jobs(const std::vector<std::vector<std::optional<std::string>>>& rows) = 0;
     // A FROM item reading the JSON array in parameter param as rows named u with these
     // (name, SQL type) columns, so a batch travels as one parameter of one statement.

@@ -571,7 +571,7 @@ public:
         static const std::vector<std::string> columns = {
             "id", "type", "queue", "payload", "priority", "run_at", "max_attempts", "lock_key", "org", "repo",
             "correlation_id", "traceparent", "tracestate", "state", "attempt", "created_at", "updated_at",
-            "limit_keys", "held", "held_by"};
+            "limit_keys", "held", "held_by", "grp", "turn_lag"};
         try {
             if (!m_conn) reconnect();
             pqxx::stream_to copy(session(), "jobs", columns);

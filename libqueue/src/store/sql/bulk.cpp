@@ -131,7 +131,7 @@ std::vector<std::int64_t> SqlStore::apply_bulk_once(BulkAction action, const Bul
         // nothing, and gets one more attempt if it had none left; its worker stops it.
         set = "state = 'pending', attempt = CASE WHEN jobs.state = 'running' THEN jobs.attempt ELSE 0 END, "
               "max_attempts = CASE WHEN jobs.state = 'running' AND jobs.max_attempts <= jobs.attempt THEN jobs.attempt + 1 "
-              "ELSE jobs.max_attempts END, run_at = wfq_now_ms(), lease_owner = NULL, lease_expires_at = NULL, prefetched = 0, "
+              "ELSE jobs.max_attempts END, run_at = wfq_now_ms(), turn_lag = 0, lease_owner = NULL, lease_expires_at = NULL, prefetched = 0, "
               "finished_at = NULL, wait_event = NULL, wait_key = NULL, wait_deadline = NULL, updated_at = wfq_now_ms()";
         // Never a running job unless the filter asks for hung ones; never a job whose
         // idempotency key another active job now holds.

@@ -20,8 +20,11 @@ namespace {
 
 void sort_claimed(std::vector<Job>& jobs) {
     std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+        // The claim's order: priority, then the turn key (run_at in ns plus turn_lag), then id.
         if (a.priority != b.priority) return a.priority > b.priority;
-        if (a.run_at != b.run_at) return a.run_at < b.run_at;
+        const auto ka = std::min<TimeMs>(a.run_at, 9'000'000'000'000) * 1'000'000 + a.turn_lag;
+        const auto kb = std::min<TimeMs>(b.run_at, 9'000'000'000'000) * 1'000'000 + b.turn_lag;
+        if (ka != kb) return ka < kb;
         return a.id < b.id;
     });
 }
@@ -79,12 +82,16 @@ std::optional<TimeMs> SqlStore::first_run_at(const std::string& queue, const cha
     std::string of_type;
     add_in(of_type, params, "d.type", types);
     const std::string h = std::string(" AND c.held = ") + held;
+    // Each priority's first job in the claim order (by turn key): due at its run_at, or when its
+    // turn key comes, whichever is later (a group's turn may come after its run_at).
+    const std::string key = turn_key("d");
     return run("WITH RECURSIVE pr(p) AS (SELECT (SELECT c.priority FROM jobs c WHERE c.state = 'pending' AND "
                "c.queue = $1" + h + " ORDER BY c.priority DESC LIMIT 1) UNION ALL SELECT (SELECT c.priority FROM jobs c "
                "WHERE c.state = 'pending' AND c.queue = $1" + h + " AND c.priority < pr.p ORDER BY c.priority DESC LIMIT 1) "
                "FROM pr WHERE pr.p IS NOT NULL) "
-               "SELECT MIN((SELECT d.run_at FROM jobs d WHERE d.state = 'pending' AND d.queue = $1 AND d.held = " + held +
-                   " AND d.priority = pr.p" + of_type + " ORDER BY d.run_at LIMIT 1)) FROM pr WHERE pr.p IS NOT NULL" +
+               "SELECT MIN((SELECT CASE WHEN (" + key + " + 999999) / 1000000 > d.run_at THEN (" + key +
+                   " + 999999) / 1000000 ELSE d.run_at END FROM jobs d WHERE d.state = 'pending' AND d.queue = $1 AND d.held = " +
+                   held + " AND d.priority = pr.p" + of_type + " ORDER BY " + key + " LIMIT 1)) FROM pr WHERE pr.p IS NOT NULL" +
                    (unpaused ? " AND " + queue_not_paused("$1") : std::string()),
                params)
         .at(0)
@@ -130,7 +137,13 @@ std::unique_ptr<Waker> SqlStore::open_waker() {
 std::string SqlStore::claim_pick(const ClaimRequest& req, Params& params, const char* columns) {
     // The conditions every queue shares. Held-back jobs (held = 1) sit in a range of the claim
     // index of their own, so the claim never reads them, however many there are.
-    std::string cond = "c.state = 'pending' AND c.held = 0 AND c.run_at <= wfq_now_ms()";
+    // Group turns: a job's turn key (run_at in ns plus its lag) comes at or before now. For a job
+    // without a group it is its run_at; a grouped job's may come later than its run_at (its
+    // group's turn), and jobs not yet due have keys after now: the range of keys up to now is all
+    // a claim reads of a priority. (run_at <= now stays: a job never runs before its run_at.)
+    const std::string key = turn_key("c");
+    std::string cond = "c.state = 'pending' AND c.held = 0 AND c.run_at <= wfq_now_ms() AND " + key +
+                       " <= wfq_now_ms() * 1000000";
     add_in(cond, params, "c.type", req.types);
     if (req.unkeyed_only) cond += " AND c.limit_keys IS NULL";
     // A job with an idempotency key (key modes let a newer job with the key wait for the
@@ -140,7 +153,7 @@ std::string SqlStore::claim_pick(const ClaimRequest& req, Params& params, const 
             "p.key = c.key AND p.state IN " + kActiveStates + " AND p.state = 'pending' AND p.run_at <= wfq_now_ms())))";
     params.emplace_back(std::int64_t(req.limit));
     const std::string limit = " LIMIT $" + std::to_string(params.size());
-    const std::string order = " ORDER BY c.priority DESC, c.run_at, c.id";
+    const std::string order = " ORDER BY c.priority DESC, " + key + ", c.id";
     auto queue_pick = [&](const std::string& queue, const std::string& cols) {
         params.emplace_back(queue);
         const std::string q = "$" + std::to_string(params.size());
@@ -148,7 +161,7 @@ std::string SqlStore::claim_pick(const ClaimRequest& req, Params& params, const 
                order + limit + m_db->skip_locked();
     };
     if (req.queues.empty()) {
-        // Every queue: the claim index (queue, held, priority, run_at, id) gives no order across
+        // Every queue: the claim index (queue, held, priority, turn key, id) gives no order across
         // queues, so this sorts every due job (the CLI always names its queues).
         return std::string("SELECT ") + columns + " FROM jobs c WHERE " + no_paused_queue("c.queue") + " AND " + cond +
                order + limit + m_db->skip_locked();
@@ -166,9 +179,10 @@ std::string SqlStore::claim_pick(const ClaimRequest& req, Params& params, const 
     int n = 0;
     for (const auto& q : distinct_queues(req.queues)) {
         if (n > 0) arms += " UNION ALL ";
-        arms += "SELECT * FROM (" + queue_pick(q, std::string(columns) + ", c.priority, c.run_at") + ") q" + std::to_string(++n);
+        arms += "SELECT * FROM (" + queue_pick(q, std::string(columns) + ", c.priority, " + key + " AS turn_key") + ") q" +
+                std::to_string(++n);
     }
-    return std::string("SELECT ") + columns + " FROM (" + arms + ") c" + order + limit;
+    return std::string("SELECT ") + columns + " FROM (" + arms + ") c ORDER BY c.priority DESC, c.turn_key, c.id" + limit;
 }
 
 

@@ -15,10 +15,10 @@ namespace {
 // The one pending job of a key that has not started (the unique index jobs_key_unstarted).
 constexpr const char* kUnstartedOfKey = "WHERE key = $1 AND state = 'pending' AND started_at IS NULL";
 
-constexpr std::size_t kEnqueueColumns = 17;
+constexpr std::size_t kEnqueueColumns = 19;
 constexpr const char* kInsertColumns =
     "type, queue, payload, priority, run_at, max_attempts, key, lock_key, org, repo, correlation_id, traceparent, "
-    "tracestate, limit_keys, held, held_by, state, attempt, created_at, updated_at";
+    "tracestate, limit_keys, held, held_by, grp, turn_lag, state, attempt, created_at, updated_at";
 constexpr std::size_t kCopyAtLeast = 32;
 
 // A job with limit keys (its lock key among them) is stored held back, waiting for its first
@@ -41,11 +41,19 @@ LimitColumns limit_columns(const NewJob& j) {
 
 EnqueueResult SqlStore::enqueue(const NewJob& job) { return enqueue_batch({job}).at(0); }
 
-std::vector<EnqueueResult> SqlStore::enqueue_batch(const std::vector<NewJob>& jobs, const EnqueueHook& hook) {
+std::vector<EnqueueResult> SqlStore::enqueue_batch(const std::vector<NewJob>& given, const EnqueueHook& hook) {
     auto phase = [&](EnqueuePhase p) {
         if (hook) hook(p);
     };
+    const bool grouped = std::any_of(given.begin(), given.end(), [](const NewJob& j) { return j.group.has_value(); });
     return transact("enqueue", [&] {
+        // Grouped jobs get their place in their group's turns (turns.cpp) once this batch's
+        // turn to take ids came and before the next batch's does (OrderedWriters: a batch waits
+        // for the one before it to take its ids, and commits after it), so batches lock their
+        // groups' rows in input order and never wait on each other in a cycle.
+        std::vector<NewJob> turned;
+        if (grouped) turned = given;
+        const std::vector<NewJob>& jobs = grouped ? turned : given;
         std::vector<EnqueueResult> results;
         results.reserve(jobs.size());
         std::set<std::string> queues;
@@ -53,9 +61,10 @@ std::vector<EnqueueResult> SqlStore::enqueue_batch(const std::vector<NewJob>& jo
         // Many jobs without idempotency keys travel by COPY where the backend has it; a batch
         // with keys is inserted (a keyed job depends on the jobs holding its key).
         if (jobs.size() >= kCopyAtLeast && !keyed && m_db->has_copy()) {
-            copy_rows(jobs, results, phase);
+            copy_rows(jobs, results, phase, grouped ? &turned : nullptr);
         } else {
             phase(EnqueuePhase::ids);  // the ids come with the inserts
+            if (grouped) assign_turns(turned);
             insert_rows(jobs, 0, jobs.size(), results);
             phase(EnqueuePhase::ids_taken);
         }
@@ -74,10 +83,14 @@ std::vector<EnqueueResult> SqlStore::enqueue_batch(const std::vector<NewJob>& jo
 
 // COPY with ids taken from the sequence first (one round trip), so results keep their order.
 template <typename Phase>
-void SqlStore::copy_rows(const std::vector<NewJob>& jobs, std::vector<EnqueueResult>& results, Phase& phase) {
+void SqlStore::copy_rows(const std::vector<NewJob>& jobs, std::vector<EnqueueResult>& results, Phase& phase,
+                         std::vector<NewJob>* to_turn) {
     phase(EnqueuePhase::ids);
     auto ids = m_db->exec("SELECT wfq_now_ms(), nextval('jobs_id_seq') FROM generate_series(1, $1)",
                           {std::int64_t(jobs.size())});
+    // Before the next batch may take its ids: it takes its groups' rows after this one, never
+    // first (it would hold them while waiting for this batch's commit, and this batch for them).
+    if (to_turn) assign_turns(*to_turn);  // (jobs is *to_turn)
     phase(EnqueuePhase::ids_taken);
     const std::int64_t now = ids.at(0).i64(0);
     const std::string now_text = std::to_string(now);
@@ -91,7 +104,7 @@ void SqlStore::copy_rows(const std::vector<NewJob>& jobs, std::vector<EnqueueRes
                         std::to_string(j.run_at ? *j.run_at : now + j.delay_ms), std::to_string(j.max_attempts),
                         j.lock_key, j.org, j.repo, j.correlation_id, j.traceparent, j.tracestate,
                         std::string("pending"), std::string("0"), now_text, now_text, lc.keys, std::to_string(lc.held),
-                        lc.held_by});
+                        lc.held_by, j.group, std::to_string(j.turn_lag)});
         results.push_back({id, false});
     }
     if (!m_db->copy_jobs(rows)) throw Error(ErrorCode::failure, "COPY is not available on this backend");
@@ -142,10 +155,11 @@ void SqlStore::insert_unkeyed(const std::vector<NewJob>& jobs, std::size_t start
 std::string SqlStore::insert_values(const NewJob& j, Params& params) {
     std::size_t b = params.size();
     auto p = [&](std::size_t k) { return "$" + std::to_string(b + k); };
+    // A job without a group (the common case) binds no parameters for its group columns.
     std::string sql = "(" + p(1) + ", " + p(2) + ", " + p(3) + ", " + p(4) + ", COALESCE(" + p(5) + ", wfq_now_ms() + " +
                       p(6) + "), " + p(7) + ", " + p(8) + ", " + p(9) + ", " + p(10) + ", " + p(11) + ", " + p(12) +
-                      ", " + p(13) + ", " + p(14) + ", " + p(15) + ", " + p(16) + ", " + p(17) +
-                      ", 'pending', 0, wfq_now_ms(), wfq_now_ms())";
+                      ", " + p(13) + ", " + p(14) + ", " + p(15) + ", " + p(16) + ", " + p(17) + ", " +
+                      (j.group ? p(18) + ", " + p(19) : std::string("NULL, 0")) + ", 'pending', 0, wfq_now_ms(), wfq_now_ms())";
     params.emplace_back(j.type);
     params.emplace_back(j.queue);
     params.emplace_back(j.payload);
@@ -164,6 +178,10 @@ std::string SqlStore::insert_values(const NewJob& j, Params& params) {
     params.emplace_back(opt(lc.keys));
     params.emplace_back(lc.held);
     params.emplace_back(opt(lc.held_by));
+    if (j.group) {
+        params.emplace_back(*j.group);
+        params.emplace_back(j.turn_lag);
+    }
     return sql;
 }
 
@@ -184,8 +202,8 @@ EnqueueResult SqlStore::enqueue_keyed(const NewJob& j) {
             const bool new_run_at = j.key_mode == KeyMode::replace;
             auto replaced = new_run_at
                                 ? m_db->exec("UPDATE jobs SET payload = $2, run_at = COALESCE($3, wfq_now_ms() + $4), "
-                                             "updated_at = wfq_now_ms() " + std::string(kUnstartedOfKey) + " RETURNING id",
-                                             {*j.key, j.payload, opt(j.run_at), j.delay_ms})
+                                             "turn_lag = $5, updated_at = wfq_now_ms() " + std::string(kUnstartedOfKey) + " RETURNING id",
+                                             {*j.key, j.payload, opt(j.run_at), j.delay_ms, j.turn_lag})
                                 : m_db->exec("UPDATE jobs SET payload = $2, updated_at = wfq_now_ms() " +
                                                  std::string(kUnstartedOfKey) + " RETURNING id",
                                              {*j.key, j.payload});

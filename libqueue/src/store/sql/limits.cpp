@@ -57,6 +57,7 @@ void SqlStore::release_held_matching(const std::string& pattern) {
         if (!r.is_null(0) && pattern_matches(pattern, r.str(0))) m_db->exec("INSERT INTO limit_freed (key) VALUES ($1)", {r.str(0)});
     m_db->notify_enqueued("");
     m_limits_active = true;
+    m_group_rules_ns.reset();  // this process's next enqueue reads the weights again
 }
 
 void SqlStore::limit_set(const LimitRule& rule) {

@@ -21,7 +21,7 @@ namespace {
 // $12 release).
 constexpr const char* kRecordOneOutcome =
     "UPDATE jobs SET state = $4, attempt = attempt - $5, snoozes = snoozes + $6, releases = releases + $12, prefetched = 0, "
-    "run_at = CASE WHEN $4 = 'pending' THEN wfq_now_ms() + $7 ELSE run_at END, "
+    "run_at = CASE WHEN $4 = 'pending' THEN wfq_now_ms() + $7 ELSE run_at END, turn_lag = 0, "
     "result = CASE WHEN $4 = 'completed' THEN $8 ELSE result END, "
     "error_class = COALESCE($9, error_class), last_error = COALESCE($10, last_error), lease_expires_at = NULL, "
     "finished_at = CASE WHEN $4 IN ('completed', 'failed') THEN wfq_now_ms() ELSE NULL END, "
@@ -197,7 +197,7 @@ std::vector<OutcomeStatus> SqlStore::record_in_transaction(const std::vector<Out
             auto done = m_db->exec(
                 "UPDATE jobs SET state = u.state, attempt = jobs.attempt - u.unspend, snoozes = jobs.snoozes + u.snooze, "
                 "releases = jobs.releases + u.release, prefetched = 0, "
-                "run_at = CASE WHEN u.state = 'pending' THEN wfq_now_ms() + u.delay_ms ELSE jobs.run_at END, "
+                "run_at = CASE WHEN u.state = 'pending' THEN wfq_now_ms() + u.delay_ms ELSE jobs.run_at END, turn_lag = 0, "
                 "result = CASE WHEN u.state = 'completed' THEN u.result ELSE jobs.result END, "
                 "error_class = CASE WHEN u.error_class IS NULL THEN jobs.error_class ELSE u.error_class END, "
                 "last_error = CASE WHEN u.error IS NULL THEN jobs.last_error ELSE u.error END, "

@@ -57,7 +57,7 @@ std::vector<std::int64_t> SqlStore::signal(const std::string& event, const std::
         std::string payload = "{\"event\":" + json_quote(event) + ",\"data\":" + data + "}";
         // Resuming is not a retry: the attempt the wait interrupted is given back.
         auto rows = m_db->exec(
-            "UPDATE jobs SET state = 'pending', run_at = wfq_now_ms(), attempt = attempt - 1, signal_data = $3, "
+            "UPDATE jobs SET state = 'pending', run_at = wfq_now_ms(), turn_lag = 0, attempt = attempt - 1, signal_data = $3, "
             "wait_spec = NULL, wait_event = NULL, wait_key = NULL, wait_deadline = NULL, updated_at = wfq_now_ms() "
             "WHERE state = 'waiting' AND wait_event = $1 AND wait_key = $2 RETURNING id, attempt",
             {event, key, payload});
@@ -105,7 +105,7 @@ OutcomeStatus SqlStore::park(const Outcome& o) {
     if (!stored.empty()) {
         std::string payload = "{\"event\":" + json_quote(o.wait_event) + ",\"data\":" + stored[0].str(1) + "}";
         auto rows = m_db->exec(
-            "UPDATE jobs SET state = 'pending', run_at = wfq_now_ms(), attempt = attempt - 1, signal_data = $4, "
+            "UPDATE jobs SET state = 'pending', run_at = wfq_now_ms(), turn_lag = 0, attempt = attempt - 1, signal_data = $4, "
             "wait_spec = NULL, lease_expires_at = NULL, spans = COALESCE(spans, '') || $5, updated_at = wfq_now_ms() "
             "WHERE id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running' RETURNING id",
             {job.id, job.lease_owner, std::int64_t(job.attempt), payload, spans_line(o)});

@@ -44,7 +44,7 @@ RescueReport SqlStore::rescue(std::int64_t dead_after_ms) {
             bool exhausted = r.i64(1) >= r.i64(2);
             std::string why = "no signal '" + r.str(3) + "' before the deadline";
             auto done = m_db->exec(std::string("UPDATE jobs SET state = ") +
-                                       (exhausted ? "'failed', finished_at = wfq_now_ms()" : "'pending', run_at = wfq_now_ms()") +
+                                       (exhausted ? "'failed', finished_at = wfq_now_ms()" : "'pending', run_at = wfq_now_ms(), turn_lag = 0") +
                                        ", error_class = 'wait_timeout', last_error = $2, wait_event = NULL, wait_key = NULL, "
                                        "wait_deadline = NULL, updated_at = wfq_now_ms() WHERE id = $1 AND state = 'waiting' RETURNING id",
                                    {id, why});
@@ -56,6 +56,9 @@ RescueReport SqlStore::rescue(std::int64_t dead_after_ms) {
         m_db->exec("DELETE FROM signals WHERE (consumed_by IS NULL AND expires_at < wfq_now_ms()) OR "
                    "(consumed_by IS NOT NULL AND created_at < wfq_now_ms() - 86400000)",
                    {});
+        // Group turns whose last due job was enqueued an hour ago: their tail is long behind
+        // any round (a job of the group joins where the round is), so nothing depends on them.
+        m_db->exec("DELETE FROM job_group_turns WHERE tail IS NULL OR tail < (wfq_now_ms() - 3600000) * 1000000", {});
         // Forget workers that have been silent for a day.
         m_db->exec("DELETE FROM workers WHERE last_heartbeat < wfq_now_ms() - 86400000", {});
         return report;

@@ -46,6 +46,8 @@ Job job_from_row(Row&& r) {
     j.held = r.i64(35) != 0 && j.state == JobState::pending;
     j.held_by = r.take_opt_str(36);
     if (!j.held) j.held_by.reset();
+    j.group = r.take_opt_str(37);
+    j.turn_lag = r.i64(38);
     j.last_worker = j.lease_owner;
     if (j.state != JobState::running) j.lease_owner.reset();  // kept in the row as the last worker
     return j;

@@ -13,7 +13,7 @@ inline constexpr const char* kJobColumns =
     "id, type, queue, payload, priority, run_at, state, attempt, max_attempts, key, lock_key, org, repo, "
     "correlation_id, traceparent, tracestate, lease_owner, lease_expires_at, current_stage, last_error, "
     "error_class, result, wait_event, wait_key, wait_deadline, created_at, updated_at, started_at, finished_at, "
-    "wait_spec, signal_data, snoozes, releases, prefetched, limit_keys, held, held_by";
+    "wait_spec, signal_data, snoozes, releases, prefetched, limit_keys, held, held_by, grp, turn_lag";
 // Reads a job's columns (kJobColumns), moving the strings out of the spent row.
 Job job_from_row(Row&& r);
 Job job_from_row(const Row& r);

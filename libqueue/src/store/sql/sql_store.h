@@ -117,6 +117,8 @@ public:
     std::vector<LimitRule> limit_rules() override;
     std::vector<LimitRuleUsage> limit_usage() override;
     LimitKeyUsage limit_key_usage(const std::string& key) override;
+    // turns.cpp: group turns (flow control).
+    GroupTurnPlace group_turn_place(const Job& job) override;
 
     // schedules.cpp
     void schedule_put(const Schedule& schedule) override;
@@ -164,7 +166,8 @@ private:
 
     // enqueue.cpp (insert_rows also serves schedule_fire)
     template <typename Phase>
-    void copy_rows(const std::vector<NewJob>& jobs, std::vector<EnqueueResult>& results, Phase& phase);
+    void copy_rows(const std::vector<NewJob>& jobs, std::vector<EnqueueResult>& results, Phase& phase,
+                   std::vector<NewJob>* to_turn);
     void insert_rows(const std::vector<NewJob>& jobs, std::size_t start, std::size_t end,
                      std::vector<EnqueueResult>& results);
     void insert_unkeyed(const std::vector<NewJob>& jobs, std::size_t start, std::size_t end,
@@ -187,6 +190,10 @@ private:
     // flow-control lock the caller holds.
     void admit_held(TimeMs now, const std::vector<LimitRule>& rules);
     std::vector<LimitRule> load_rules();
+    // turns.cpp: sets the run_at and turn_lag of a batch's grouped jobs (their place in their
+    // group's turns), inside the enqueue transaction; group_rules: the rules, read again after 1 s.
+    void assign_turns(std::vector<NewJob>& jobs);
+    const std::vector<LimitRule>& group_rules();
     void release_held_matching(const std::string& pattern);
 
     // outcomes.cpp
@@ -248,6 +255,8 @@ private:
     // limited_claim_due: when limits were last seen in use, and when a limited claim last ran.
     std::int64_t m_limits_checked_ns = 0, m_limited_claim_ns = 0;
     bool m_limits_active = true;
+    std::vector<LimitRule> m_group_rules;
+    std::optional<std::int64_t> m_group_rules_ns;
 };
 
 }  // namespace wfq::store

@@ -4,6 +4,12 @@
 
 namespace wfq::store {
 
+std::string turn_key(const std::string& alias) {
+    const std::string a = alias.empty() ? "" : alias + ".";
+    return "(CASE WHEN " + a + "run_at < 9000000000000 THEN " + a + "run_at ELSE 9000000000000 END * 1000000 + " + a +
+           "turn_lag)";
+}
+
 std::string placeholders(std::size_t first, std::size_t n) {
     std::string s;
     for (std::size_t i = 0; i < n; ++i) {

@@ -33,6 +33,12 @@ inline constexpr const char* kSetWake =
     "CASE WHEN limit_state.wake_at IS NULL OR limit_state.wake_at > excluded.wake_at THEN excluded.wake_at "
     "ELSE limit_state.wake_at END";
 
+// Flow control's group turns: the claim order of a priority's pending jobs, in nanoseconds: run_at
+// (capped where nanoseconds would overflow 64 bits, past the year 2255) plus turn_lag, 0 for a
+// job without a group. The claim index jobs_claim (migration 15) has this expression word for
+// word (alias "c." aside), as both backends match an ORDER BY to an index expression only so.
+std::string turn_key(const std::string& alias);
+
 // "$k, $k+1, ..." for n values starting at parameter number first.
 std::string placeholders(std::size_t first, std::size_t n);
 
