@@ -74,7 +74,9 @@ start=$(date +%s)
     || { tail "$TMP/deaf.log"; fail "process with a deaf handler"; }
 [ $(( $(date +%s) - start )) -lt 20 ] || fail "stopping a deaf handler took too long"
 [ "$(job_field "$deaf1" error_class)" = timeout ] && [ "$(job_field "$deaf2" error_class)" = timeout ] || fail "deaf: timeout"
-grep -q "did not answer a job that must stop; sending SIGTERM.*job_id=$deaf1" "$TMP/deaf.log" || fail "deaf: stop log line"
+# Both jobs wait on the one process: whichever's cancel grace runs out first names it.
+grep -Eq "did not answer a job that must stop; sending SIGTERM.*job_id=($deaf1|$deaf2)([^0-9]|$)" "$TMP/deaf.log" \
+    || { tail "$TMP/deaf.log"; fail "deaf: stop log line"; }
 pass "a handler that never reads stdin: its jobs time out, and it is stopped for not answering their cancel"
 
 # A handler that answers its jobs but does not exit when its stdin is closed: on stop it gets
