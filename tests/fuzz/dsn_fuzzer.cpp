@@ -3,6 +3,8 @@
 // absent), and redaction takes linear time whatever the input (a regex overflowed the stack).
 #include "fuzz_util.h"
 
+#include <cstring>
+
 #include <wfq/store.h>
 
 #include <libpq-fe.h>
@@ -54,12 +56,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (redacted.find(password) != std::string::npos && password.size() >= 3) {
         bool elsewhere = std::string("postgresql://***").find(password) != std::string::npos;
         for (const auto& v : before.others) elsewhere = elsewhere || v.find(password) != std::string::npos;
-        // A password made only of keywords, blanks (libpq's isspace) and separators
-        // (`password=' password='`) is text the redacted DSN shows anyway.
+        // A password made only of keywords, blanks (libpq's isspace), separators and the mask's
+        // asterisks (`password=' password='`, `password='password=***'`) is text the redacted DSN
+        // shows anyway.
         std::string rest = password;
         for (const auto& v : before.others)
             for (std::size_t at; !v.empty() && (at = rest.find(v)) != std::string::npos;) rest.erase(at, v.size());
-        elsewhere = elsewhere || rest.find_first_not_of(" \t\n\v\f\r='\\") == std::string::npos;
+        elsewhere = elsewhere || rest.find_first_not_of(" \t\n\v\f\r='\\*") == std::string::npos;
+        // The password's text is found only inside what redaction writes (`password=***`,
+        // `password='***'`, `:***@`): `ord=*` in `password=***` is the mask, not the secret.
+        {
+            std::string masked = redacted;
+            for (const char* shown : {"password='***'", "password=***", ":***@", "***"})
+                for (std::size_t at; (at = masked.find(shown)) != std::string::npos;) masked.replace(at, std::strlen(shown), "\x02");
+            elsewhere = elsewhere || masked.find(password) == std::string::npos;
+        }
         // The input holds the password's text a second time outside the password (across the host
         // and the port in `postgresql://u:b:pw@ob:pw@h`): the host and port are shown on purpose.
         if (const auto at = text.find(password); at != std::string::npos) {
