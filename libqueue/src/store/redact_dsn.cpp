@@ -69,12 +69,41 @@ std::size_t keyword_value_end(const std::string& t, std::size_t i) {
     return n;
 }
 
+// The values of the `password` keywords when t parses whole as a libpq keyword string
+// (`k = v` pairs separated by blanks); empty when it does not (free text).
+std::vector<Range> parsed_password_values(const std::string& t) {
+    std::vector<Range> out;
+    const std::size_t n = t.size();
+    for (std::size_t i = 0;;) {
+        while (i < n && is_blank(t[i])) ++i;
+        if (i >= n) return out;
+        const std::size_t k = i;
+        while (i < n && !is_blank(t[i]) && t[i] != '=') ++i;
+        const std::string_view key = std::string_view(t).substr(k, i - k);
+        while (i < n && is_blank(t[i])) ++i;
+        if (i >= n || t[i] != '=') return {};
+        ++i;
+        while (i < n && is_blank(t[i])) ++i;
+        const std::size_t e = keyword_value_end(t, i);
+        if (key == "password") out.push_back({i, e});
+        if (e <= i && i < n) return {};
+        i = std::max(e, i + 1);
+    }
+}
+
 // Every `password = value` in keyword form (and in free text such as an error message): the
-// word password (any case) standing alone, blanks, '=', blanks, then the value.
+// word password (any case) standing alone, blanks, '=', blanks, then the value. In a keyword
+// string, a `password=` inside a password's own value (`password='a password=' dbname=q`) is part
+// of that password, not a keyword whose value would run on past it.
 void keyword_passwords(const std::string& t, std::vector<Range>& hide) {
     static const std::string_view word = "password";
+    const std::vector<Range> values = parsed_password_values(t);
+    auto inside_a_value = [&](std::size_t at) {
+        return std::any_of(values.begin(), values.end(), [&](const Range& v) { return v.first <= at && at < v.second; });
+    };
     for (std::size_t i = 0; i + word.size() <= t.size(); ++i) {
         if ((i > 0 && is_word(t[i - 1])) || !equals_ci(std::string_view(t).substr(i, word.size()), word)) continue;
+        if (inside_a_value(i)) continue;
         std::size_t j = i + word.size();
         while (j < t.size() && is_blank(t[j])) ++j;
         if (j >= t.size() || t[j] != '=') continue;
