@@ -56,6 +56,8 @@ ids = set(open(sys.argv[1]).read().split())
 order = open(sys.argv[2]).read().split()
 print(' '.join(str(i + 1) for i, x in enumerate(order) if x in ids))" "$1" "$2"
 }
+# How many of the jobs in IDS_FILE are among the first N starts of ORDER_FILE.
+among_first() { positions "$1" "$2" | tr ' ' '\n' | awk -v n="$3" '$1 <= n' | wc -l; }
 ndjson() {  # ndjson COUNT OBJECT-FIELDS: COUNT lines of type t with these extra fields
     python3 -c "
 import json, sys
@@ -105,7 +107,7 @@ pass "org B's 100 jobs enqueued after org A's 2,000 took turns with A's: places 
 ndjson 600 '{"queue": "weighted", "org": "A"}' | "$WFQ" enqueue --ndjson - > "$TMP/wa.ids" 2> /dev/null
 ndjson 200 '{"queue": "weighted", "org": "B"}' | "$WFQ" enqueue --ndjson - > "$TMP/wb.ids" 2> /dev/null
 run_queue weighted 4
-b_first_400=$(positions "$TMP/wb.ids" "$TMP/order.weighted" | tr ' ' '\n' | awk '$1 <= 400' | wc -l)
+b_first_400=$(among_first "$TMP/wb.ids" "$TMP/order.weighted" 400)
 # 3:1 gives B 100 of the first 400 (1:1 would give 200, first-in first-out none).
 [ "$b_first_400" -ge 85 ] && [ "$b_first_400" -le 115 ] || fail "B had $b_first_400 of the first 400 starts, not about 100"
 pass "weight 3 for group A: B had $b_first_400 of the first 400 starts (3:1 is 100)"
@@ -115,7 +117,7 @@ pass "weight 3 for group A: B had $b_first_400 of the first 400 starts (3:1 is 1
 ndjson 300 '{"queue": "star", "org": "A"}' | "$WFQ" enqueue --ndjson - > "$TMP/sa.ids" 2> /dev/null
 ndjson 300 '{"queue": "star", "org": "C"}' | "$WFQ" enqueue --ndjson - > "$TMP/sc.ids" 2> /dev/null
 run_queue star 4
-c_first_200=$(positions "$TMP/sc.ids" "$TMP/order.star" | tr ' ' '\n' | awk '$1 <= 200' | wc -l)
+c_first_200=$(among_first "$TMP/sc.ids" "$TMP/order.star" 200)
 # A (3, its own rule) to C (2, group:*): C has 80 of the first 200.
 [ "$c_first_200" -ge 65 ] && [ "$c_first_200" -le 95 ] || fail "C had $c_first_200 of the first 200 starts, not about 80"
 "$WFQ" limits remove 'group:*' > /dev/null 2>&1
