@@ -183,4 +183,39 @@ if [ "$WFQ_TEST_BACKEND" = postgresql ]; then
     last=$(positions "$TMP/sqlb.ids" "$TMP/order.sqlfair" | tr ' ' '\n' | tail -1)
     [ "$last" -le 64 ] || fail "B's 31 jobs through SQL ended at place $last of 331"
     pass "the SQL API takes \"group\" (the org by default; 22023 for a bad one) and sets the same turns (B's last at $last of 331)"
+
+    # An application holding its transaction open after enqueueing for groups G1 and G2 holds up
+    # no other SQL producer of them: another transaction enqueues for G2 then G1 (the order that
+    # deadlocked when a call waited for the group's row) and commits while the first is open,
+    # and its own jobs keep their order although it could not take the rows.
+    # (The groups' rows exist: creating a group's row is the one wait left, wfq-sql(7).)
+    sql -c "SELECT * FROM $S.enqueue_many('[{\"type\": \"t\", \"queue\": \"nowait\", \"group\": \"G1\"},
+            {\"type\": \"t\", \"queue\": \"nowait\", \"group\": \"G2\"}]')" > /dev/null
+    mkfifo "$TMP/hold.in"
+    psql -X -v ON_ERROR_STOP=1 -Atq < "$TMP/hold.in" > "$TMP/hold.out" 2>&1 &
+    holder=$!
+    exec 7> "$TMP/hold.in"
+    echo "BEGIN; SELECT * FROM $S.enqueue_many('[{\"type\": \"t\", \"queue\": \"nowait\", \"group\": \"G1\"},
+          {\"type\": \"t\", \"queue\": \"nowait\", \"group\": \"G2\"}]');" >&7
+    wait_for 10 grep -q . "$TMP/hold.out"  # its two ids: the rows are its until it ends
+    timeout 20 psql -X -v ON_ERROR_STOP=1 -Atq -c "BEGIN" \
+        -c "SELECT $S.enqueue('t', '{\"n\": 1}', '{\"queue\": \"nowait\", \"group\": \"G2\"}')" \
+        -c "SELECT $S.enqueue('t', '{\"n\": 2}', '{\"queue\": \"nowait\", \"group\": \"G1\"}')" \
+        -c "SELECT $S.enqueue('t', '{\"n\": 3}', '{\"queue\": \"nowait\", \"group\": \"G1\"}')" \
+        -c "SELECT $S.enqueue('t', '{\"n\": 4}', '{\"queue\": \"nowait\", \"group\": \"G2\"}')" \
+        -c "COMMIT" > "$TMP/second.out" 2>&1 || fail "a second producer of the groups waited for the first: $(cat "$TMP/second.out")"
+    kill -0 "$holder" 2> /dev/null || fail "the first transaction ended early: $(cat "$TMP/hold.out")"
+    [ "$(sql -c "SELECT count(*) FROM $S.jobs WHERE queue = 'nowait'")" = 6 ] || fail "the second producer's 4 jobs are not committed alone"
+    echo "COMMIT;" >&7
+    exec 7>&-
+    expect_wait 0 "$holder" "the first producer" "$TMP/hold.out"
+    [ "$(sql -c "SELECT count(*) FROM $S.jobs WHERE queue = 'nowait'")" = 8 ] || fail "the first producer's jobs"
+    for g in G1 G2; do
+        inorder=$(sql -c "SELECT bool_and(k > prev) FROM (SELECT k, lag(k) OVER (ORDER BY id) AS prev FROM (SELECT id,
+            run_at * 1000000 + turn_lag AS k FROM $S.jobs WHERE queue = 'nowait' AND grp = '$g' AND payload ? 'n') a) b
+            WHERE prev IS NOT NULL")
+        [ "$inorder" = t ] || fail "one transaction's jobs of $g are out of order: $(sql -c "SELECT id, run_at * 1000000 + turn_lag
+            FROM $S.jobs WHERE queue = 'nowait' ORDER BY id")"
+    done
+    pass "an open transaction that enqueued for two groups holds up no other SQL producer of them (no wait, no deadlock; order kept)"
 fi
