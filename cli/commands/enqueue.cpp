@@ -19,8 +19,6 @@ struct EnqueueOptions {
     NewJobFlags job;
     std::string run_at, delay;
     std::optional<std::string> lock_key, correlation_id, traceparent;
-    std::vector<std::string> limits;
-    std::optional<std::string> group;
     std::string ndjson;
     int batch_size = 1000;
     bool json = false;
@@ -33,10 +31,6 @@ NewJob defaults_from(const EnqueueOptions& o) {
     if (!o.run_at.empty()) job.run_at = parse_time(o.run_at);
     if (!o.delay.empty()) job.delay_ms = duration_flag("--delay", o.delay);
     job.lock_key = o.lock_key;
-    check_limit_keys(o.limits, ErrorCode::usage, "--limit");
-    job.limits = o.limits;
-    if (o.group) check_name("--group", *o.group, kMaxGroupBytes, ErrorCode::usage);
-    job.group = o.group;
     if (o.correlation_id) job.correlation_id = *o.correlation_id;
     if (o.traceparent) job.traceparent = o.traceparent;
     else if (const char* tp = std::getenv("TRACEPARENT"); tp && *tp) job.traceparent = std::string(tp);
@@ -125,10 +119,6 @@ void add_enqueue_command(CLI::App& app, Context& ctx) {
     sub->add_option("--run-at", o->run_at, "Run no earlier than this RFC 3339 time");
     sub->add_option("--delay", o->delay, "Run no earlier than this long from now (duration)");
     sub->add_option("--lock-key", o->lock_key, "At most one running job per lock key");
-    sub->add_option("--limit", o->limits, "A limit key (repeatable, at most 8): `wfq limits set` rules cap its running jobs and start rate")
-        ->allow_extra_args(false);
-    sub->add_option("--group", o->group, "Flow control's group (default: the org): groups of equal priority take turns")
-        ->allow_extra_args(false);
     sub->add_option("--correlation-id", o->correlation_id, "Correlation id (generated when absent)");
     sub->add_option("--traceparent", o->traceparent, "W3C traceparent (else the TRACEPARENT variable)");
     sub->add_option("--ndjson", o->ndjson, "Read one job per line from FILE, or - for stdin");

@@ -3,11 +3,14 @@
 // enqueue one): defined once, so both take the same names, defaults and help.
 #include <wfq/errors.h>
 #include <wfq/job.h>
+#include <wfq/limits.h>
+#include <wfq/text.h>
 
 #include <CLI/CLI.hpp>
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace wfq::cli {
 
@@ -16,9 +19,12 @@ struct NewJobFlags {
     int priority = 0;
     int max_attempts = 3;
     std::optional<std::string> key, key_mode, org, repo;
+    std::vector<std::string> limits;
+    std::optional<std::string> group;
 };
 
-// Adds --queue, --priority, --max-attempts, --key, --key-mode, --org and --repo, bound to flags.
+// Adds --queue, --priority, --max-attempts, --key, --key-mode, --org, --repo, --limit and --group,
+// bound to flags.
 inline void add_new_job_flags(CLI::App* sub, NewJobFlags& flags) {
     sub->add_option("--queue", flags.queue, "Queue name")->capture_default_str();
     sub->add_option("--priority", flags.priority, "Higher runs first")->capture_default_str();
@@ -29,6 +35,10 @@ inline void add_new_job_flags(CLI::App* sub, NewJobFlags& flags) {
                     "or preserve-run-at (payload only); a started one is never changed, one new job runs after it");
     sub->add_option("--org", flags.org, "Organisation (config scope)");
     sub->add_option("--repo", flags.repo, "Repository (config scope)");
+    sub->add_option("--limit", flags.limits, "A limit key (repeatable, at most 8): `wfq limits set` rules cap its running jobs and start rate")
+        ->allow_extra_args(false);
+    sub->add_option("--group", flags.group, "Flow control's group (default: the org): groups of equal priority take turns")
+        ->allow_extra_args(false);
 }
 
 // --key-mode as a KeyMode (keep when absent). Error(usage) naming the flag for an unknown mode, or
@@ -51,6 +61,10 @@ void apply_new_job_flags(const NewJobFlags& flags, NewJobOrSchedule& out, bool k
     out.key_mode = key_mode_flag(flags, keys_from_lines);
     out.org = flags.org;
     out.repo = flags.repo;
+    check_limit_keys(flags.limits, ErrorCode::usage, "--limit");
+    out.limits = flags.limits;
+    if (flags.group) check_name("--group", *flags.group, kMaxGroupBytes, ErrorCode::usage);
+    out.group = flags.group;
 }
 
 }  // namespace wfq::cli

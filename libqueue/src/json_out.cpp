@@ -125,7 +125,8 @@ json schedule_json(const Schedule& s) {
     return {{"name", s.name}, {"cron", s.cron}, {"tz", s.tz}, {"type", s.type}, {"queue", s.queue},
             {"payload", json::parse(s.payload, nullptr, false)}, {"priority", s.priority},
             {"max_attempts", s.max_attempts}, {"key", opt_str(s.key)}, {"key_mode", to_string(s.key_mode)}, {"org", opt_str(s.org)},
-            {"repo", opt_str(s.repo)}, {"paused", s.paused}, {"next_run", opt_time(s.next_run)},
+            {"repo", opt_str(s.repo)}, {"limits", s.limits}, {"group", opt_str(s.group)},
+            {"paused", s.paused}, {"next_run", opt_time(s.next_run)},
             {"last_run", opt_time(s.last_run)},
             {"last_job_id", s.last_job_id ? json(*s.last_job_id) : json(nullptr)}};
 }

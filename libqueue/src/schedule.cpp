@@ -206,6 +206,8 @@ NewJob job_of(const Schedule& s) {
     job.key_mode = s.key_mode;
     job.org = s.org;
     job.repo = s.repo;
+    job.limits = s.limits;
+    job.group = s.group;
     return job;
 }
 }  // namespace

@@ -144,6 +144,30 @@ deb=${deb//[\[\]]/}; kept=${kept//[\[\]]/}
 "$WFQ" schedule remove kept 2> /dev/null
 pass "schedule add --key-mode: validated as enqueue's; a second tick replaces the pending job (replace) or leaves it (keep)"
 
+# Flow control: --limit and --group on a schedule go on each tick's job, as enqueue's would.
+expect_exit 2 "$WFQ" schedule add lim --cron "* * * * *" sync --group ""
+contains "$ERR" "--group must not be empty"
+expect_exit 2 "$WFQ" schedule add lim --cron "* * * * *" sync --limit "$(python3 -c "print('k' * 201)")"
+contains "$ERR" "--limit"
+expect_exit 0 "$WFQ" schedule add lim --cron "* * * * *" sync --limit github:42 --limit org:acme --group tenant-7 --json
+[ "$(echo "$OUT" | jq_field "(d['limits'], d['group'])")" = "(['github:42', 'org:acme'], 'tenant-7')" ] || fail "add --limit --group: $OUT"
+expect_exit 0 "$WFQ" schedule add plain --cron "* * * * *" sync --org acme
+expect_exit 0 "$WFQ" schedule list --json
+[ "$(echo "$OUT" | jq_field "[(s['limits'], s['group']) for s in d if s['name'] == 'plain']")" = "[([], None)]" ] ||
+    fail "list --json: a schedule without limits: $OUT"
+"$WFQ" limits set github:42 --concurrency 1 > /dev/null
+due lim plain
+expect_exit 0 "$WFQ" schedule tick --json
+lim=$(fired_for "$OUT" lim); plain=$(fired_for "$OUT" plain)
+lim=${lim//[\[\]]/}; plain=${plain//[\[\]]/}
+[ -n "$lim" ] && [ -n "$plain" ] || fail "the schedules did not fire: $OUT"
+[ "$(job_field "$lim" limits)" = "['github:42', 'org:acme']" ] || fail "the tick's job's limit keys: $(job_field "$lim" limits)"
+[ "$(job_field "$lim" group)" = tenant-7 ] || fail "the tick's job's group: $(job_field "$lim" group)"
+[ "$(job_field "$plain" group)" = acme ] || fail "a tick's job's group is its org by default: $(job_field "$plain" group)"
+"$WFQ" schedule remove lim 2> /dev/null
+"$WFQ" schedule remove plain 2> /dev/null
+pass "schedule add --limit/--group: validated as enqueue's, shown by list --json, carried by each tick's job"
+
 # Daylight saving, end to end through the tick (SQLite, whose clock the test moves): New York
 # springs forward on 8 March 2026 (02:00 EST -> 03:00 EDT), so 02:30 does not exist that day;
 # the daily 02:30 job runs once, at the jump (07:00Z), and at 02:30 EDT (06:30Z) the next day.

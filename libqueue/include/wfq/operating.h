@@ -111,6 +111,8 @@ struct Schedule {
     int priority = 0, max_attempts = 3;
     std::optional<std::string> key, org, repo;
     KeyMode key_mode = KeyMode::keep;  // what a tick does when a job with key is pending (--key-mode)
+    std::vector<std::string> limits;   // its jobs' limit keys (--limit) and group (--group; else the org)
+    std::optional<std::string> group;
     bool paused = false;
     std::optional<TimeMs> next_run, last_run;  // next tick due; the tick last enqueued
     std::optional<std::int64_t> last_job_id;

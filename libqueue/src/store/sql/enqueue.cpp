@@ -56,7 +56,6 @@ std::vector<EnqueueResult> SqlStore::enqueue_batch(const std::vector<NewJob>& gi
         const std::vector<NewJob>& jobs = grouped ? turned : given;
         std::vector<EnqueueResult> results;
         results.reserve(jobs.size());
-        std::set<std::string> queues;
         bool keyed = std::any_of(jobs.begin(), jobs.end(), [](const NewJob& j) { return j.key.has_value(); });
         // Many jobs without idempotency keys travel by COPY where the backend has it; a batch
         // with keys is inserted (a keyed job depends on the jobs holding its key).
@@ -68,17 +67,22 @@ std::vector<EnqueueResult> SqlStore::enqueue_batch(const std::vector<NewJob>& gi
             insert_rows(jobs, 0, jobs.size(), results);
             phase(EnqueuePhase::ids_taken);
         }
-        // The keys new held-back jobs wait for, once each, for the next admission pass.
-        std::set<std::string> waiting_keys;
-        for (const auto& j : jobs)
-            if (auto c = limit_columns(j); c.held_by) waiting_keys.insert(*c.held_by);
-        for (const auto& k : waiting_keys) m_db->exec("INSERT INTO limit_freed (key) VALUES ($1)", {k});
-        if (!waiting_keys.empty()) m_limits_active = true;  // this process's next claim admits them
-        for (const auto& j : jobs) queues.insert(j.queue);
-        for (const auto& q : queues) m_db->notify_enqueued(q);
+        after_insert(jobs);
         phase(EnqueuePhase::commit);
         return results;
     });
+}
+
+void SqlStore::after_insert(const std::vector<NewJob>& jobs) {
+    // The keys new held-back jobs wait for, once each, for the next admission pass.
+    std::set<std::string> waiting_keys;
+    for (const auto& j : jobs)
+        if (auto c = limit_columns(j); c.held_by) waiting_keys.insert(*c.held_by);
+    for (const auto& k : waiting_keys) m_db->exec("INSERT INTO limit_freed (key) VALUES ($1)", {k});
+    if (!waiting_keys.empty()) m_limits_active = true;  // this process's next claim admits them
+    std::set<std::string> queues;
+    for (const auto& j : jobs) queues.insert(j.queue);
+    for (const auto& q : queues) m_db->notify_enqueued(q);
 }
 
 // COPY with ids taken from the sequence first (one round trip), so results keep their order.

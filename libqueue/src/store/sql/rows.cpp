@@ -122,6 +122,8 @@ Schedule schedule_from_row(const Row& r) {
     s.created_at = r.i64(15);
     s.updated_at = r.i64(16);
     s.key_mode = parse_key_mode(r.str(17)).value_or(KeyMode::keep);
+    if (auto keys = r.opt_str(18)) s.limits = limit_keys_from_json(*keys);
+    s.group = r.opt_str(19);
     return s;
 }
 

@@ -37,7 +37,7 @@ StoredSignal stored_signal_from_row(const Row& r);
 
 inline constexpr const char* kScheduleColumns =
     "name, cron, tz, type, queue, payload, priority, max_attempts, key, org, repo, "
-    "paused, next_run, last_run, last_job_id, created_at, updated_at, key_mode";
+    "paused, next_run, last_run, last_job_id, created_at, updated_at, key_mode, limit_keys, grp";
 Schedule schedule_from_row(const Row& r);
 
 }  // namespace wfq::store

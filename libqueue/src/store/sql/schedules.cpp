@@ -3,21 +3,25 @@
 
 #include "rows.h"
 
+#include <wfq/limits.h>
+
 namespace wfq::store {
 
 void SqlStore::schedule_put(const Schedule& s) {
     transact([&] {
         m_db->exec("INSERT INTO schedules (name, cron, tz, type, queue, payload, priority, max_attempts, key, org, repo, "
-                   "paused, next_run, key_mode, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-                   "$12, $13, $14, wfq_now_ms(), wfq_now_ms()) ON CONFLICT (name) DO UPDATE SET cron = excluded.cron, "
+                   "paused, next_run, key_mode, limit_keys, grp, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+                   "$9, $10, $11, $12, $13, $14, $15, $16, wfq_now_ms(), wfq_now_ms()) ON CONFLICT (name) DO UPDATE SET cron = excluded.cron, "
                    "tz = excluded.tz, type = excluded.type, queue = excluded.queue, payload = excluded.payload, "
                    "priority = excluded.priority, max_attempts = excluded.max_attempts, key = excluded.key, "
                    "org = excluded.org, repo = excluded.repo, paused = excluded.paused, next_run = excluded.next_run, "
-                   "key_mode = excluded.key_mode, "
+                   "key_mode = excluded.key_mode, limit_keys = excluded.limit_keys, grp = excluded.grp, "
                    "updated_at = excluded.updated_at",
                    {s.name, s.cron, s.tz, s.type, s.queue, s.payload, std::int64_t(s.priority),
                     std::int64_t(s.max_attempts), opt(s.key), opt(s.org), opt(s.repo), std::int64_t(s.paused ? 1 : 0),
-                    opt(s.next_run), std::string(to_string(s.key_mode))});
+                    opt(s.next_run), std::string(to_string(s.key_mode)),
+                    opt(s.limits.empty() ? std::nullopt : std::optional<std::string>(limit_keys_to_json(s.limits))),
+                    opt(s.group)});
     });
 }
 
@@ -51,10 +55,12 @@ std::optional<std::int64_t> SqlStore::schedule_fire(const std::string& name, Tim
                        {name, expected_next_run, new_next_run, tick})
                 .empty())
             return std::nullopt;
+        std::vector<NewJob> jobs{job};
+        if (job.group) assign_turns(jobs);
         std::vector<EnqueueResult> results;
-        insert_rows({job}, 0, 1, results);
+        insert_rows(jobs, 0, 1, results);
         m_db->exec("UPDATE schedules SET last_job_id = $2 WHERE name = $1", {name, results.at(0).id});
-        m_db->notify_enqueued(job.queue);
+        after_insert(jobs);
         return results.at(0).id;
     });
 }

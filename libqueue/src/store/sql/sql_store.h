@@ -164,12 +164,14 @@ private:
     // schema.cpp
     bool schema_current();
 
-    // enqueue.cpp (insert_rows also serves schedule_fire)
+    // enqueue.cpp (insert_rows and after_insert also serve schedule_fire)
     template <typename Phase>
     void copy_rows(const std::vector<NewJob>& jobs, std::vector<EnqueueResult>& results, Phase& phase,
                    std::vector<NewJob>* to_turn);
     void insert_rows(const std::vector<NewJob>& jobs, std::size_t start, std::size_t end,
                      std::vector<EnqueueResult>& results);
+    // After the rows are in: held-back jobs' keys noted for admission, workers of the queues woken.
+    void after_insert(const std::vector<NewJob>& jobs);
     void insert_unkeyed(const std::vector<NewJob>& jobs, std::size_t start, std::size_t end,
                         std::vector<EnqueueResult>& results);
     static std::string insert_values(const NewJob& job, Params& params);
