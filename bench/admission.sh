@@ -8,17 +8,20 @@
 # allowed and the slot
 # utilisation running / allowed, where allowed = min(C, the sum over keys of min(2, the key's
 # unfinished jobs)): what the rules and the worker allow at that moment. Then a summary line
-# with jobs/s and the median utilisation. JOBS, KEYS, NGROUPS and C change the shape.
+# with jobs/s and the median utilisation. JOBS, KEYS, NGROUPS and C change the shape; KEYS=0 is
+# the control: the same jobs, groups and handler without limit keys (allowed = min(C, unfinished)).
 set -euo pipefail
 backend=${1:-sqlite}
 . "$(dirname "$0")/lib.sh"
 JOBS=${JOBS:-20000} KEYS=${KEYS:-1000} NGROUPS=${NGROUPS:-10} C=${C:-32}
 fresh admission
-"$WFQ" limits set 'adm:*' --concurrency 2 > /dev/null 2>&1
+[ "$KEYS" = 0 ] || "$WFQ" limits set 'adm:*' --concurrency 2 > /dev/null 2>&1
 python3 -c "
 import json
 for i in range($JOBS):
-    print(json.dumps({'type': 'adm', 'limits': ['adm:%d' % (i % $KEYS)], 'org': 'g%d' % (i % $NGROUPS), 'payload': {'i': i}}))" \
+    job = {'type': 'adm', 'org': 'g%d' % (i % $NGROUPS), 'payload': {'i': i}}
+    if $KEYS: job['limits'] = ['adm:%d' % (i % max($KEYS, 1))]
+    print(json.dumps(job))" \
     | "$WFQ" enqueue --ndjson - > /dev/null 2>&1
 if [ "$backend" = postgresql ]; then psql -XAtqc "ANALYZE \"$WFQ_SCHEMA\".jobs"; fi
 cat > "$TMP/handler.py" <<'PY'
@@ -51,7 +54,7 @@ PY
 cat > "$TMP/sample.sql" <<SQL
 SELECT (SELECT count(*) FROM jobs WHERE state = 'completed'),
        (SELECT count(*) FROM jobs WHERE state = 'running'),
-       (SELECT coalesce(sum(CASE WHEN n > 2 THEN 2 ELSE n END), 0) FROM
+       (SELECT coalesce(sum(CASE WHEN limit_keys IS NULL THEN n WHEN n > 2 THEN 2 ELSE n END), 0) FROM
           (SELECT limit_keys, count(*) AS n FROM jobs WHERE state IN ('pending', 'running') GROUP BY limit_keys) k)
 SQL
 sample() {
