@@ -160,87 +160,125 @@ void SqlStore::admit_held(TimeMs now, const std::vector<LimitRule>& rules) {
     for (const auto& r : m_db->exec("SELECT key FROM limit_state WHERE wake_at <= $1", {now})) keys.insert(r.str(0));
     m_db->exec("UPDATE limit_state SET wake_at = NULL WHERE wake_at <= $1", {now});
     if (keys.empty()) return;
-    // What this pass has seen of each key: slots used (counted up to the cap) and tokens left,
-    // both counting the jobs it admits.
+    auto key_array = [](const auto& ks) {
+        nlohmann::json a = nlohmann::json::array();
+        for (const auto& k : ks) a.push_back({{"key", k}});
+        return a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    };
+    auto note_freed = [&](const std::vector<std::string>& ks) {  // for the next pass
+        if (!ks.empty())
+            m_db->exec("INSERT INTO limit_freed (key) SELECT u.key FROM " + m_db->json_rows("$1", {{"key", "text"}}),
+                       {key_array(ks)});
+    };
+    std::vector<std::string> active, later;
+    for (const auto& k : keys) (active.size() < kKeysPerPass ? active : later).push_back(k);
+    note_freed(later);
+    // What this pass has seen of each key: slots used and tokens left, both counting the jobs it
+    // admits. Loaded for many keys at once: a pass costs a few statements per round, whatever the
+    // number of keys (one round trip per key and job made admission the bottleneck on PostgreSQL).
     std::map<std::string, std::int64_t> used;
     std::map<std::string, double> tokens;
-    auto used_of = [&](const std::string& key, int cap) -> std::int64_t& {
-        auto it = used.find(key);
-        if (it == used.end())
-            it = used.emplace(key, m_db->exec("SELECT COUNT(*) FROM (SELECT 1 FROM job_limits WHERE key = $1 LIMIT $2) s",
-                                              {key, std::int64_t(cap)})
-                                       .at(0)
-                                       .i64(0))
-                     .first;
-        return it->second;
-    };
-    auto tokens_of = [&](const std::string& key, const LimitRule& rule) -> double& {
-        auto it = tokens.find(key);
-        if (it == tokens.end()) {
-            auto rows = m_db->exec("SELECT tokens, refilled_at FROM limit_state WHERE key = $1", {key});
-            std::optional<double> t;
-            std::optional<TimeMs> at;
-            if (!rows.empty() && !rows[0].is_null(0)) t = std::stod(rows[0].str(0));
-            if (!rows.empty()) at = rows[0].opt_i64(1);
-            it = tokens.emplace(key, tokens_at(rule, t, at, now)).first;
+    auto load = [&](const std::set<std::string>& want_used, const std::set<std::string>& want_tokens) {
+        std::vector<std::string> u, t;
+        for (const auto& k : want_used)
+            if (!used.count(k)) u.push_back(k), used[k] = 0;
+        for (const auto& k : want_tokens)
+            if (!tokens.count(k)) t.push_back(k);
+        if (!u.empty())
+            for (const auto& r : m_db->exec("SELECT l.key, COUNT(*) FROM job_limits l WHERE l.key IN (SELECT u.key FROM " +
+                                                m_db->json_rows("$1", {{"key", "text"}}) + ") GROUP BY l.key",
+                                            {key_array(u)}))
+                used[r.str(0)] = r.i64(1);
+        if (t.empty()) return;
+        std::map<std::string, std::pair<std::optional<double>, std::optional<TimeMs>>> stored;
+        for (const auto& r : m_db->exec("SELECT s.key, s.tokens, s.refilled_at FROM limit_state s WHERE s.key IN (SELECT u.key FROM " +
+                                            m_db->json_rows("$1", {{"key", "text"}}) + ")",
+                                        {key_array(t)}))
+            stored[r.str(0)] = {r.is_null(1) ? std::nullopt : std::optional<double>(std::stod(r.str(1))), r.opt_i64(2)};
+        for (const auto& k : t) {
+            const auto it = stored.find(k);
+            tokens[k] = tokens_at(*rule_for_key(rules, k), it == stored.end() ? std::nullopt : it->second.first,
+                                  it == stored.end() ? std::nullopt : it->second.second, now);
         }
-        return it->second;
     };
-    int visited = 0;
-    for (const auto& key : keys) {
-        if (++visited > kKeysPerPass) {
-            m_db->exec("INSERT INTO limit_freed (key) VALUES ($1)", {key});
-            continue;
-        }
-        bool more = true;
-        for (int tries = 0; tries < kHeadsPerKey && more; ++tries) {
-            auto head = m_db->exec("SELECT id, limit_keys, lock_key FROM jobs WHERE state = 'pending' AND held = 1 AND "
-                                   "held_by = $1 AND run_at <= $2 ORDER BY priority DESC, id LIMIT 1",
-                                   {key, now});
-            if (head.empty()) {
-                // Nothing due: look again when the first one is (among the key's first jobs).
-                if (auto next = m_db->exec("SELECT MIN(run_at) FROM (SELECT run_at FROM jobs WHERE state = 'pending' AND "
-                                           "held = 1 AND held_by = $1 ORDER BY priority DESC, id LIMIT 64) f",
-                                           {key})
-                                    .at(0)
-                                    .opt_i64(0))
-                    m_db->exec(kSetWake, {key, *next});
-                more = false;
-                break;
-            }
-            const std::int64_t id = head[0].i64(0);
-            const auto job_keys = head[0].is_null(1) ? std::vector<std::string>{} : limit_keys_from_json(head[0].str(1));
-            const auto lock_key = head[0].opt_str(2);
-            std::optional<std::string> blocked;
-            for (const auto& k : job_keys) {
+    struct Head {
+        std::int64_t id;
+        std::vector<std::string> keys;
+        std::optional<std::string> lock_key;
+    };
+    // Rounds: each looks at the first due held-back job of every key still in play, in one
+    // statement, and admits it, passes it on to the key that holds it back now, or stops the key.
+    for (int round = 0; round < kHeadsPerKey && !active.empty(); ++round) {
+        std::map<std::string, Head> heads;
+        std::vector<std::string> idle;
+        for (const auto& r : m_db->exec("SELECT h.held_by, h.id, h.limit_keys, h.lock_key FROM jobs h WHERE h.id IN (SELECT "
+                                        "(SELECT j.id FROM jobs j WHERE j.state = 'pending' AND j.held = 1 AND j.held_by = u.key "
+                                        "AND j.run_at <= $2 ORDER BY j.priority DESC, j.id LIMIT 1) FROM " +
+                                            m_db->json_rows("$1", {{"key", "text"}}) + ")",
+                                        {key_array(active), now}))
+            heads[r.str(0)] = Head{r.i64(1), r.is_null(2) ? std::vector<std::string>{} : limit_keys_from_json(r.str(2)),
+                                   r.opt_str(3)};
+        std::set<std::string> want_used, want_tokens;
+        for (const auto& [key, head] : heads)
+            for (const auto& k : head.keys) {
                 const LimitRule* rule = rule_for_key(rules, k);
-                if (auto cap = concurrency_cap(rule, k, lock_key); cap && used_of(k, *cap) >= *cap) {
+                if (concurrency_cap(rule, k, head.lock_key)) want_used.insert(k);
+                if (rule && rule->rate_n) want_tokens.insert(k);
+            }
+        load(want_used, want_tokens);
+        nlohmann::json admitted = nlohmann::json::array(), moved = nlohmann::json::array();
+        std::vector<std::string> next;
+        for (const auto& key : active) {
+            const auto h = heads.find(key);
+            if (h == heads.end()) {
+                idle.push_back(key);
+                continue;
+            }
+            const Head& head = h->second;
+            std::optional<std::string> blocked;
+            for (const auto& k : head.keys) {
+                const LimitRule* rule = rule_for_key(rules, k);
+                if (auto cap = concurrency_cap(rule, k, head.lock_key); cap && used[k] >= *cap) {
                     blocked = k;
                     break;
                 }
-                if (rule && rule->rate_n && tokens_of(k, *rule) < 1) {
+                if (rule && rule->rate_n && tokens[k] < 1) {
                     blocked = k;
-                    m_db->exec(kSetWake, {k, next_token_at(*rule, tokens_of(k, *rule), now)});
+                    m_db->exec(kSetWake, {k, next_token_at(*rule, tokens[k], now)});
                     break;
                 }
             }
             if (!blocked) {
-                m_db->exec("UPDATE jobs SET held = 0, held_by = NULL WHERE id = $1", {id});
-                for (const auto& k : job_keys) {
+                admitted.push_back({{"id", head.id}});
+                for (const auto& k : head.keys) {
                     if (auto it = used.find(k); it != used.end()) ++it->second;
                     if (auto it = tokens.find(k); it != tokens.end()) it->second -= 1;
                 }
-                continue;
-            }
-            if (*blocked == key) {
-                more = false;  // this key is full: its next free slot brings it back
-                break;
-            }
-            // Waits for the key that holds it back now; this key's next job may have room.
-            m_db->exec("UPDATE jobs SET held_by = $2 WHERE id = $1", {id, *blocked});
+                next.push_back(key);
+            } else if (*blocked != key) {
+                // Waits for the key that holds it back now; this key's next job may have room.
+                moved.push_back({{"id", head.id}, {"key", *blocked}});
+                next.push_back(key);
+            }  // else this key is full: its next free slot brings it back
         }
-        if (more) m_db->exec("INSERT INTO limit_freed (key) VALUES ($1)", {key});
+        if (!admitted.empty())
+            m_db->exec("UPDATE jobs SET held = 0, held_by = NULL WHERE " + m_db->json_ids_match("id", "$1"),
+                       {admitted.dump()});
+        if (!moved.empty())
+            m_db->exec("UPDATE jobs SET held_by = u.key FROM " + m_db->json_rows("$1", {{"id", "bigint"}, {"key", "text"}}) +
+                           " WHERE jobs.id = u.id",
+                       {moved.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+        // Keys with nothing due: look again when the first one is (among the key's first jobs).
+        for (const auto& key : idle)
+            if (auto first = m_db->exec("SELECT MIN(run_at) FROM (SELECT run_at FROM jobs WHERE state = 'pending' AND "
+                                        "held = 1 AND held_by = $1 ORDER BY priority DESC, id LIMIT 64) f",
+                                        {key})
+                                 .at(0)
+                                 .opt_i64(0))
+                m_db->exec(kSetWake, {key, *first});
+        active = std::move(next);
     }
+    note_freed(active);  // still more to look at: the next pass goes on
 }
 
 }  // namespace wfq::store
