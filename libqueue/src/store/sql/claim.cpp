@@ -101,7 +101,8 @@ std::optional<TimeMs> SqlStore::first_run_at(const std::string& queue, const cha
 std::vector<std::int64_t> SqlStore::renew_leases(const std::vector<JobRef>& jobs, std::int64_t lease_ms) {
     if (jobs.empty()) return {};
     nlohmann::json refs = nlohmann::json::array();
-    for (const auto& j : jobs) refs.push_back({{"id", j.id}, {"owner", j.lease_owner}, {"attempt", j.attempt}});
+    for (std::size_t i : in_id_order(jobs, [](const JobRef& j) { return j.id; }))
+        refs.push_back({{"id", jobs[i].id}, {"owner", jobs[i].lease_owner}, {"attempt", jobs[i].attempt}});
     auto rows = transact("renew_leases", [&] {
         // A renewal that cannot finish within a third of the lease is of no use: the next one is due.
         m_db->limit_statement_time(std::max<std::int64_t>(1000, lease_ms / 3));
@@ -123,7 +124,8 @@ std::vector<std::int64_t> SqlStore::renew_leases(const std::vector<JobRef>& jobs
 void SqlStore::set_prefetched(const std::vector<JobRef>& jobs, bool prefetched) {
     if (jobs.empty()) return;
     nlohmann::json refs = nlohmann::json::array();
-    for (const auto& j : jobs) refs.push_back({{"id", j.id}, {"owner", j.lease_owner}, {"attempt", j.attempt}});
+    for (std::size_t i : in_id_order(jobs, [](const JobRef& j) { return j.id; }))
+        refs.push_back({{"id", jobs[i].id}, {"owner", jobs[i].lease_owner}, {"attempt", jobs[i].attempt}});
     run("UPDATE jobs SET prefetched = $2 FROM " + m_db->json_rows("$1", {{"id", "bigint"}, {"owner", "text"}, {"attempt", "integer"}}) +
             " WHERE jobs.id = u.id AND " + m_db->json_ids_match("jobs.id", "$1") +
             " AND jobs.lease_owner = u.owner AND jobs.attempt = u.attempt AND " + kStillRunning + " RETURNING jobs.id",

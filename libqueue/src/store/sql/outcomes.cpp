@@ -180,7 +180,7 @@ std::vector<OutcomeStatus> SqlStore::record_in_transaction(const std::vector<Out
         // statement over all of them as a JSON array.
         const bool per_row = m_db->statement_per_row();
         std::string rows = "[";
-        for (std::size_t i = 0; i < outcomes.size(); ++i) {
+        for (std::size_t i : in_id_order(outcomes, [](const Outcome& o) { return o.job.id; })) {
             const Outcome& o = outcomes[i];
             if (o.kind == Outcome::Kind::parked) {
                 parked.push_back(i);

@@ -2,6 +2,7 @@
 // Internal: SQL fragments and builders the store's families share.
 #include "../db.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,19 @@ inline constexpr const char* kSetWake =
 // job without a group. The claim index jobs_claim (migration 15) has this expression word for
 // word (alias "c." aside), as both backends match an ORDER BY to an index expression only so.
 std::string turn_key(const std::string& alias);
+
+// The indexes of items in ascending job id: statements that update many of a worker's running
+// jobs at once (outcomes, lease renewals, prefetch marks) list them in one order, so that
+// whatever plan a statement gets, two of them lock the rows in the same order. (A completer's
+// flush failed once with "deadlock detected" on PostgreSQL in a soak; its outcomes went in
+// finishing order, renewals in the worker's order. Not reproduced; this removes that cycle.)
+template <typename T, typename Id>
+std::vector<std::size_t> in_id_order(const std::vector<T>& items, Id id) {
+    std::vector<std::size_t> order(items.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return id(items[a]) < id(items[b]); });
+    return order;
+}
 
 // "$k, $k+1, ..." for n values starting at parameter number first.
 std::string placeholders(std::size_t first, std::size_t n);
