@@ -3,7 +3,10 @@
 #include "engine/claim_policy.h"
 #include "engine/completer.h"
 #include "engine/executor.h"
+#include "engine/executor_pool.h"
 #include "engine/outage.h"
+#include "engine/reporter.h"
+#include "engine/slot_table.h"
 
 #include "../support/fake_store.h"
 
@@ -14,8 +17,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -403,6 +408,104 @@ TEST(Executor, RunsTheHandlerInTheAttemptSpanAndPacksTheSpans) {
     auto claim = SpanRecord::from_otlp_json(spans[1]);
     EXPECT_EQ(claim.parent_span_id, consumer.span_id);
     EXPECT_EQ(claim.end_ns, 2);
+}
+
+// Holds each started job until the test answers it, as a stream handler holds a job until its
+// process answers: start() returns at once.
+class HeldHandler final : public Handler {
+public:
+    HandlerResult run(const Job&, const std::atomic<bool>&) override { return {}; }
+    bool asynchronous() const override { return true; }
+    void start(const Job& job, const std::atomic<bool>&, std::function<void(HandlerResult)> done) override {
+        std::lock_guard<std::mutex> lock(mutex);
+        held.emplace_back(job.id, std::move(done));
+        starter.push_back(std::this_thread::get_id());
+        cv.notify_all();
+    }
+    // Waits until n jobs were started in all.
+    void wait_started(std::size_t n) {
+        std::unique_lock<std::mutex> lock(mutex);
+        cv.wait(lock, [&] { return starter.size() >= n; });
+    }
+    // Answers the oldest job held (success), on the caller's thread.
+    void answer_oldest() {
+        std::function<void(HandlerResult)> done;
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            done = std::move(held.front().second);
+            held.pop_front();
+        }
+        HandlerResult r;
+        r.outcome = HandlerResult::Outcome::success;
+        done(r);
+    }
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::deque<std::pair<std::int64_t, std::function<void(HandlerResult)>>> held;
+    std::vector<std::thread::id> starter;  // the thread that started each job
+};
+
+// An asynchronous handler gets --concurrency jobs at a time from one dispatcher, and the
+// thread that hands a result over starts the next ready job itself.
+TEST(ExecutorPool, KeepsConcurrencyJobsInFlightWithAnAsynchronousHandler) {
+    ManualClock clock;
+    DefaultRandom random(7);
+    Tracer tracer(TracerOptions{}, random);
+    test::FakeStore store(clock);
+    std::mutex m;
+    std::vector<std::int64_t> recorded;
+    store.on_record = [&](const std::vector<Outcome>& batch, const ClaimRequest&, std::vector<Job>&) {
+        std::lock_guard<std::mutex> lock(m);
+        for (const auto& o : batch) recorded.push_back(o.job.id);
+        return std::vector<OutcomeStatus>(batch.size(), OutcomeStatus::recorded);
+    };
+    NoClaims claims;
+    OutageMonitor outage(clock, 60000, "w1");
+    WorkerOptions options;
+    options.resolve_config = false;
+    SlotTable table("w1", 60000, 2, 0, 0);
+    WorkerMetrics metrics;
+    Reporter reporter(table, metrics, nullptr, tracer, clock, "", "w1");
+    Completer completer(store, claims, [&](const Finished& f, const Outcome& o, OutcomeStatus st, bool unknown) {
+        reporter.recorded(f, o, st, unknown);
+    }, outage, Completer::Options{});
+    HeldHandler handler;
+    Executor executor(handler, tracer, store, nullptr, options, clock, random, "w1");
+    ExecutorPool pool(table, executor, completer, reporter);
+    completer.start();
+    pool.start(2);
+
+    std::vector<Job> jobs;
+    for (int i = 1; i <= 3; ++i) {
+        jobs.push_back(job_with(1, 3));
+        jobs.back().id = i;
+    }
+    ASSERT_EQ(table.reserve_claim(), 2);
+    table.hand_out(std::move(jobs), 2, 1, 2, clock.steady_ns());
+    handler.wait_started(2);
+    {
+        std::lock_guard<std::mutex> lock(handler.mutex);
+        EXPECT_EQ(handler.held.size(), 2u) << "--concurrency 2: the third job waits";
+        EXPECT_EQ(handler.starter[0], handler.starter[1]) << "one dispatcher thread";
+        EXPECT_NE(handler.starter[0], std::this_thread::get_id());
+    }
+    handler.answer_oldest();  // here: the third job starts on this thread
+    {
+        std::lock_guard<std::mutex> lock(handler.mutex);
+        ASSERT_EQ(handler.starter.size(), 3u);
+        EXPECT_EQ(handler.starter[2], std::this_thread::get_id()) << "the result's thread started the next job";
+        EXPECT_EQ(handler.held.size(), 2u);
+    }
+    handler.answer_oldest();
+    handler.answer_oldest();
+    table.drain([] { return false; });
+    table.close();
+    pool.join();  // ends: the table closed and no job is in flight
+    completer.stop();
+    std::lock_guard<std::mutex> lock(m);
+    std::sort(recorded.begin(), recorded.end());
+    EXPECT_EQ(recorded, (std::vector<std::int64_t>{1, 2, 3}));
+    EXPECT_EQ(table.stats().completed, 3);
 }
 
 }  // namespace

@@ -5,6 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
 #include <csignal>
 #include <thread>
 
@@ -213,6 +218,69 @@ TEST(StreamHandler, AJobThatMustStopIsStoppedWithinTheCancelGrace) {
             EXPECT_NE(next.output, first.output);
         }
     }
+}
+
+// Collects results handed over by an asynchronous start(), and the thread each came on.
+struct Results {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::map<std::int64_t, HandlerResult> by_id;
+    std::set<std::thread::id> threads;
+    std::function<void(HandlerResult)> for_job(std::int64_t id) {
+        return [this, id](HandlerResult r) {
+            std::lock_guard<std::mutex> lock(mutex);
+            by_id[id] = std::move(r);
+            threads.insert(std::this_thread::get_id());
+            cv.notify_all();
+        };
+    }
+    HandlerResult wait(std::int64_t id) {
+        std::unique_lock<std::mutex> lock(mutex);
+        cv.wait(lock, [&] { return by_id.count(id) > 0; });
+        return by_id[id];
+    }
+};
+
+// start() returns before the answer: one thread starts both jobs, and the handler answers the
+// first only once it has read the second (a blocking start would never return).
+TEST(StreamHandler, StartReturnsAtOnceAndTheAnswerComesOnTheReadersThread) {
+    auto handler = make_stream_handler(sh(R"(IFS= read -r a; IFS= read -r b
+for l in "$b" "$a"; do id=${l#'{"id":'}; printf '{"id":%s,"ok":true}\n' "${id%%,*}"; done
+while IFS= read -r l; do :; done)"));
+    ASSERT_TRUE(handler->asynchronous());
+    Results results;
+    std::atomic<bool> no{false};
+    handler->start(job(1), no, results.for_job(1));
+    handler->start(job(2), no, results.for_job(2));
+    EXPECT_EQ(results.wait(1).outcome, HandlerResult::Outcome::success);
+    EXPECT_EQ(results.wait(2).outcome, HandlerResult::Outcome::success);
+    std::lock_guard<std::mutex> lock(results.mutex);
+    EXPECT_EQ(results.threads.count(std::this_thread::get_id()), 0u);
+}
+
+// A process that stops reading its stdin: a job whose line waits whole in wfq's buffer is
+// given up unsent (its process lives on); one whose line is half written restarts the process.
+TEST(StreamHandler, AJobThatMustStopBeforeItsLineIsSentIsGivenUpUnsent) {
+    auto o = sh("exec sleep 1000");  // never reads its stdin
+    o.grace_ms = 100;
+    o.kill_grace_ms = 100;
+    auto handler = make_stream_handler(o);
+    Results results;
+    std::atomic<bool> stop_big{false}, stop_queued{false};
+    Job big = job(1);
+    big.payload = "{\"s\":\"" + std::string(1 << 20, 'x') + "\"}";  // more than the pipe holds
+    handler->start(big, stop_big, results.for_job(1));
+    handler->start(job(2), stop_queued, results.for_job(2));
+    stop_queued = true;
+    HandlerResult queued = results.wait(2);
+    EXPECT_EQ(queued.outcome, HandlerResult::Outcome::cancelled);
+    {
+        std::lock_guard<std::mutex> lock(results.mutex);
+        EXPECT_EQ(results.by_id.count(1), 0u) << "the process was not stopped for a line it never got";
+    }
+    stop_big = true;
+    HandlerResult half = results.wait(1);
+    EXPECT_EQ(half.outcome, HandlerResult::Outcome::cancelled) << half.error;
 }
 
 TEST(StreamHandler, MissingCommandFailsJobs) {

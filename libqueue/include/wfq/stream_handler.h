@@ -1,8 +1,9 @@
 #pragma once
 // Stream handlers (`wfq process --stream -- CMD`): long-lived handler processes that serve many
-// jobs each over NDJSON on stdin/stdout (DESIGN.md, "Stream handlers"). run() writes a job's
-// line to one of the processes and waits for its answer, so the worker's executors and its
-// concurrency limit work as for exec handlers.
+// jobs each over NDJSON on stdin/stdout (DESIGN.md, "Stream handlers"). The handler is
+// asynchronous (Handler::start): a job's line goes to one of the processes and its answer comes
+// back on that process's reader thread, so a worker keeps --concurrency jobs in flight without a
+// thread waiting on each; run() starts a job and waits for it.
 #include <wfq/clock.h>
 #include <wfq/worker.h>
 

@@ -60,6 +60,15 @@ public:
     // Runs one attempt of a job. cancel becomes true when the job must stop (lease lost,
     // shutdown grace over); the handler should then return promptly.
     virtual HandlerResult run(const Job& job, const std::atomic<bool>& cancel) = 0;
+    // True when start() returns at once and calls done later: the worker then keeps
+    // --concurrency jobs in flight without a thread blocked on each (stream handlers).
+    virtual bool asynchronous() const { return false; }
+    // Starts one attempt; done is called exactly once with its result, on any thread and with
+    // no lock of the handler's held (it may start the next job). cancel must outlive that call.
+    // By default the attempt runs here: done(run(job, cancel)).
+    virtual void start(const Job& job, const std::atomic<bool>& cancel, std::function<void(HandlerResult)> done) {
+        done(run(job, cancel));
+    }
 };
 
 struct ExecHandlerOptions {

@@ -118,10 +118,19 @@ Executor::Executor(Handler& handler, Tracer& tracer, Store& store, ConfigCache* 
 
 Verdict Executor::run(Job job, const JobRef& ref, std::int64_t claim_start_ns, std::int64_t claim_end_ns,
                       const std::atomic<bool>& cancel, const std::atomic<bool>& shutting_down) {
-    const std::int64_t started = m_clock.steady_ns();
+    Attempt a = begin(std::move(job), ref, claim_start_ns, claim_end_ns);
+    HandlerResult r = a.early ? std::move(*a.early) : m_handler.run(a.job, cancel);
+    return end(a, std::move(r), shutting_down);
+}
+
+Executor::Attempt Executor::begin(Job job, const JobRef& ref, std::int64_t claim_start_ns, std::int64_t claim_end_ns) {
+    Attempt a;
+    a.started_ns = m_clock.steady_ns();
+    a.ref = ref;
     std::optional<TraceContext> parent;
     if (job.traceparent) parent = parse_traceparent(*job.traceparent);
-    SpanRecord span = m_tracer.start("process " + job.queue, SpanKind::consumer, parent);
+    a.span = m_tracer.start("process " + job.queue, SpanKind::consumer, parent);
+    SpanRecord& span = a.span;
     span.start_ns = claim_start_ns;
     // The attributes are the OTLP export's: the packed spans in the job's row carry the same
     // facts in fields of their own, and `trace show` rebuilds the attributes from them.
@@ -132,16 +141,15 @@ Verdict Executor::run(Job job, const JobRef& ref, std::int64_t claim_start_ns, s
         span.set("wfq.job.attempt", std::int64_t(job.attempt));
         span.set("wfq.worker.id", m_worker_id);
     }
-    SpanRecord claim_span = m_tracer.child("claim", span);
-    claim_span.start_ns = claim_start_ns;
-    claim_span.end_ns = claim_end_ns;
-    std::vector<SpanRecord> others;  // beside the consumer and claim spans: config resolution, the handler's own
+    a.claim_span = m_tracer.child("claim", span);
+    a.claim_span.start_ns = claim_start_ns;
+    a.claim_span.end_ns = claim_end_ns;
 
-    HandlerResult r;
-    Job& attempt = job;  // the executor's own copy, changed in place
+    a.job = std::move(job);
+    Job& attempt = a.job;  // changed in place
     attempt.traceparent = span.context().to_traceparent();  // handlers run in the attempt's span
     try {
-        auto [org, repo] = m_options.config_scope ? m_options.config_scope(job) : std::make_pair(job.org, job.repo);
+        auto [org, repo] = m_options.config_scope ? m_options.config_scope(attempt) : std::make_pair(attempt.org, attempt.repo);
         if (m_cache && org) {
             SpanRecord cfg = m_tracer.child("resolve_config", span);
             try {
@@ -149,27 +157,33 @@ Verdict Executor::run(Job job, const JobRef& ref, std::int64_t claim_start_ns, s
             } catch (const std::exception& e) {
                 cfg.fail(e.what());
                 m_tracer.end(cfg);
-                others.push_back(cfg);
+                a.others.push_back(cfg);
                 throw;
             }
             m_tracer.end(cfg);
-            others.push_back(cfg);
+            a.others.push_back(cfg);
         }
-        r = m_handler.run(attempt, cancel);
     } catch (const Error& e) {
-        r = HandlerResult{};
+        HandlerResult r;
         r.outcome = HandlerResult::Outcome::failure;
         r.exit_code = -1;
         r.error = std::string("could not resolve the job's config: ") + e.what();
+        a.early = std::move(r);
     }
+    return a;
+}
+
+Verdict Executor::end(Attempt& a, HandlerResult r, bool shutting_down) {
+    const Job& job = a.job;
+    SpanRecord& span = a.span;
     auto typed = m_options.type_policies.find(job.type);
     const JobPolicy& policy = typed != m_options.type_policies.end() ? typed->second : m_options.policy;
-    Verdict v = decide_outcome(job, ref, r, policy, m_options.max_snoozes, shutting_down, m_random, m_options.max_releases);
+    Verdict v = decide_outcome(job, a.ref, r, policy, m_options.max_snoozes, shutting_down, m_random, m_options.max_releases);
     v.trace_id = span.trace_id;
     v.stage_seconds = std::move(r.stage_seconds);
     if (v.outcome) v.outcome->log = std::move(r.log);
 
-    for (auto& s : r.spans) others.push_back(std::move(s));
+    for (auto& s : r.spans) a.others.push_back(std::move(s));
     r.spans.clear();
     const std::string& kind = decision_name(v.decision);
     span.set("wfq.outcome", kind);
@@ -181,12 +195,13 @@ Verdict Executor::run(Job job, const JobRef& ref, std::int64_t claim_start_ns, s
     m_tracer.end(span);
     if (span.sampled) {
         if (v.outcome)
-            v.outcome->spans = pack_attempt_spans(span, claim_span, others, job.queue, job.type, job.attempt, m_worker_id, kind);
+            v.outcome->spans =
+                pack_attempt_spans(span, a.claim_span, a.others, job.queue, job.type, job.attempt, m_worker_id, kind);
         m_tracer.export_span(span);
-        m_tracer.export_span(claim_span);
-        for (const auto& s : others) m_tracer.export_span(s);
+        m_tracer.export_span(a.claim_span);
+        for (const auto& s : a.others) m_tracer.export_span(s);
     }
-    v.seconds = static_cast<double>(m_clock.steady_ns() - started) / 1e9;
+    v.seconds = static_cast<double>(m_clock.steady_ns() - a.started_ns) / 1e9;
     return v;
 }
 

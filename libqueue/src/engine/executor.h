@@ -37,6 +37,22 @@ public:
     Verdict run(Job job, const JobRef& ref, std::int64_t claim_start_ns, std::int64_t claim_end_ns,
                 const std::atomic<bool>& cancel, const std::atomic<bool>& shutting_down);
 
+    // run() in two halves, for an asynchronous handler: begin() opens the attempt's spans and
+    // resolves its config (a failure to resolve it is the attempt's result, in early: the
+    // handler is not started); the handler is started on attempt.job; end() decides the
+    // outcome from the handler's result and closes the spans.
+    struct Attempt {
+        Job job;  // as the handler gets it: the attempt's traceparent and config
+        JobRef ref;
+        SpanRecord span, claim_span;
+        std::vector<SpanRecord> others;  // config resolution, the handler's own
+        std::int64_t started_ns = 0;
+        std::optional<HandlerResult> early;
+    };
+    Attempt begin(Job job, const JobRef& ref, std::int64_t claim_start_ns, std::int64_t claim_end_ns);
+    Verdict end(Attempt& attempt, HandlerResult r, bool shutting_down);
+    Handler& handler() { return m_handler; }
+
 private:
     Handler& m_handler;
     Tracer& m_tracer;

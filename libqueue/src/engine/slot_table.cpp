@@ -82,7 +82,7 @@ std::size_t SlotTable::held() {
 bool SlotTable::next_ready(Ready& item) {
     std::unique_lock<std::mutex> lock(m_mutex);
     ++m_idle_executors;
-    m_ready_cv.wait(lock, [&] { return m_closing || !m_ready.empty(); });
+    m_ready_cv.wait(lock, [&] { return (m_closing && m_ready.empty()) || (!m_ready.empty() && may_run_next()); });
     --m_idle_executors;
     if (m_ready.empty()) return false;
     item = std::move(m_ready.front());
@@ -96,17 +96,27 @@ bool SlotTable::next_ready(Ready& item) {
     return true;
 }
 
-void SlotTable::executor_free(std::int64_t run_ns) {
-    bool wake_claimer;
+bool SlotTable::executor_free(std::int64_t run_ns, Ready* next) {
+    bool wake_claimer, wake_executor = false, took = false;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         --m_running;
         if (run_ns > 0) m_policy.observe(run_ns);
+        if (next && !m_ready.empty() && may_run_next()) {
+            *next = std::move(m_ready.front());
+            m_ready.pop_front();
+            ++m_running;
+            took = true;
+        }
+        // A dispatcher held back by the run limit (none waits with jobs ready otherwise).
+        wake_executor = m_run_limit < kNoRunLimit && m_idle_executors > 0 && !m_ready.empty() && may_run_next();
         // Woken only when it would claim now: not once per job while prefetched jobs still
         // wait (a wake-up, and a context switch, per job for nothing).
         wake_claimer = m_claimer_waiting && claim_room() > 0;
     }
+    if (wake_executor) m_ready_cv.notify_one();
     if (wake_claimer) m_slot_cv.notify_one();  // an executor is free: the claimer may claim
+    return took;
 }
 
 void SlotTable::finish(std::int64_t job_id, Decision decision) {

@@ -53,7 +53,12 @@ public:
     // The next job to run; false once the worker closes with none waiting.
     bool next_ready(Ready& item);
     // An executor is free again; run_ns > 0 tells the claim policy how long the handler ran.
-    void executor_free(std::int64_t run_ns);
+    // With next (an asynchronous handler's), the caller takes the next ready job at once when
+    // one waits and the run limit allows (true), instead of waking the dispatcher for it.
+    bool executor_free(std::int64_t run_ns, Ready* next = nullptr);
+    // At most n jobs run at once (an asynchronous handler's single dispatcher: --concurrency);
+    // set before the executors start.
+    void limit_running(int n) { m_run_limit = n; }
 
     // ---- the reporter --------------------------------------------------------------------
     // The attempt is over (recorded, or nothing to record): counted, and its slot freed.
@@ -105,6 +110,9 @@ private:
     // Under m_mutex: how many jobs the claimer would ask for now (the claim policy's limit of
     // the executors busy and the jobs claimed but not started, reserved included).
     int claim_room() const { return m_policy.limit(m_running, static_cast<int>(m_ready.size()) + m_reserved); }
+    // Under m_mutex, m_ready not empty: its first job may start (a job given back untouched
+    // at shutdown goes whatever the run limit).
+    bool may_run_next() const { return m_running < m_run_limit || m_ready.front().second->cancel; }
 
     const std::string m_worker_id;
     const std::int64_t m_lease_ms, m_max_jobs;
@@ -123,6 +131,8 @@ private:
     std::map<std::int64_t, std::int64_t> m_retrying;
     std::deque<Ready> m_ready;  // claimed, waiting for an executor
     int m_running = 0;          // handlers running now
+    static constexpr int kNoRunLimit = 1 << 30;
+    int m_run_limit = kNoRunLimit;  // see limit_running()
     int m_reserved = 0;         // slots of claims under way
     bool m_closing = false;
     bool m_stopping_claims = false;  // the claim loop has ended: claim no more

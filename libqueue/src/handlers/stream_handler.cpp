@@ -1,8 +1,9 @@
 // Stream handlers: N long-lived processes, each fed job lines on stdin and answering on stdout
-// in any order. Executor threads call run(), which writes the job's line and waits for its
-// answer; one supervisor thread per process starts it, reads its stdout and stderr, hands
-// answers to the waiting run() calls, and restarts the process with backoff when it exits or
-// breaks the protocol (its unanswered jobs then fail as crash or protocol).
+// in any order. start() writes a job's line and returns; no thread waits per job. One
+// supervisor thread per process starts it, reads its stdout and stderr, hands answers to their
+// jobs' done, writes what its stdin could not take at once, and restarts the process with
+// backoff when it exits or breaks the protocol (its unanswered jobs then fail as crash or
+// protocol); one timer thread watches cancels, deadlines and the cancel grace.
 #include <wfq/clock.h>
 #include <wfq/duration.h>
 #include <wfq/errors.h>
@@ -22,10 +23,12 @@
 #include <condition_variable>
 #include <csignal>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <mutex>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
@@ -149,34 +152,50 @@ HandlerResult to_result(std::int64_t id, const json& msg, std::string_view line)
     return r;
 }
 
-// One job sent to a process and not yet answered (or given up).
-struct Waiter {
-    std::mutex mutex;
-    std::condition_variable cv;
-    bool done = false;
-    HandlerResult result;
-    log::Fields fields;  // for stderr lines that belong to this job
-    std::shared_ptr<LiveLog> log;  // the job's own stderr lines (set before the job is sent)
+// One job given to the handler and not yet answered (or given up). Under StreamHandler::m_mutex.
+struct Pending {
+    std::int64_t id = 0;
+    std::string line;  // its line, until it joins a process's outbox
+    const std::atomic<bool>* cancel = nullptr;
+    bool has_deadline = false;
+    std::int64_t deadline_ns = 0;  // steady
+    std::function<void(HandlerResult)> done;
+    log::Fields fields;            // for stderr lines that belong to this job
+    std::shared_ptr<LiveLog> log;  // the job's own stderr lines
+    std::uint64_t line_start = 0, line_end = 0;  // its line's bytes in its process's stdin stream
+    std::int64_t cancel_sent_ns = 0;  // {"cancel": id} sent: the work must end within the cancel grace
+    bool timed_out_first = false;     // the cancel was sent for --timeout, not for a cancel
+    int signals_sent = 0;
 };
 
-// One handler process slot, restarted in place.
+// One handler process slot, restarted in place. Under StreamHandler::m_mutex but for thread.
 struct Proc {
     int index = 0;
-    // Under StreamHandler::m_mutex.
     int pid = 0;
     bool alive = false;
     std::uint64_t generation = 0;
     bool answered_any = false;
     std::string protocol_error;  // why it is being killed, when it broke the protocol
     std::string stopped_for;     // why it is being stopped, when a job that must stop went unanswered
-    std::map<std::int64_t, std::shared_ptr<Waiter>> pending;
+    std::map<std::int64_t, std::shared_ptr<Pending>> pending;  // its jobs: in its outbox or sent
     std::deque<std::int64_t> recent_order;                  // ids no longer pending, oldest first
     std::unordered_map<std::int64_t, const char*> recent;  // id -> "answered", "cancelled", "timed out"
     std::string stderr_tail;
-    // Writes to the process's stdin; the fd is replaced only under write_mutex.
-    std::timed_mutex write_mutex;
+    // Its stdin (non-blocking): what could not be written yet waits in the outbox, and its
+    // reader thread writes it when the pipe has room. written and queued count the bytes of
+    // this process's stdin written, and written or in the outbox.
     int stdin_fd = -1;
+    bool stdin_broken = false;  // a write failed (it exited): nothing more is written
+    std::string outbox;
+    std::uint64_t written = 0, queued = 0;
+    bool reader_polls_stdin = false;  // its reader waits for room in the pipe already
+    int wake_fd = -1;                 // eventfd: wakes its reader to wait for room in the pipe
     std::thread thread;
+
+    Proc() : wake_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+    ~Proc() {
+        if (wake_fd >= 0) ::close(wake_fd);
+    }
 
     void remember(std::int64_t id, const char* why) {
         if (recent.emplace(id, why).second) recent_order.push_back(id);
@@ -188,6 +207,18 @@ struct Proc {
     }
 };
 
+// Results to hand over once the handler's lock is released.
+using Finishing = std::vector<std::pair<std::shared_ptr<Pending>, HandlerResult>>;
+
+// A reader thread handing over the answers of one read: the job lines their results start meanwhile
+// wait in the outboxes, and go in one write per process after the last answer.
+thread_local const void* t_corked = nullptr;
+
+// Jobs are written to a process's stdin as they start, by whichever thread starts them (the
+// worker's dispatcher, or a reader thread handing over an answer, which starts the next job);
+// nothing blocks on a job: each process's reader thread hands its answers over (and writes what
+// its stdin could not take at once), and one timer thread watches cancels, deadlines and the
+// cancel grace of every job in flight.
 class StreamHandler final : public Handler {
 public:
     StreamHandler(StreamHandlerOptions options, Clock& clock) : m_options(std::move(options)), m_clock(clock) {
@@ -202,128 +233,95 @@ public:
             name_this_thread("wfq-stream");
             supervise(*proc);
         });
+        m_timer = std::thread([this] {
+            name_this_thread("wfq-stream-timer");
+            watch();
+        });
     }
 
     ~StreamHandler() override {
         {
+            // Closing stdin tells each process to finish; its supervisor waits for the exit.
             std::lock_guard<std::mutex> lock(m_mutex);
             m_stopping = true;
+            for (auto& p : m_procs) {
+                if (p->stdin_fd >= 0) ::close(p->stdin_fd);
+                p->stdin_fd = -1;
+            }
         }
         m_stop_flag = true;
         m_cv.notify_all();
-        // Closing stdin tells each process to finish; its supervisor waits for the exit.
-        for (auto& p : m_procs) {
-            std::lock_guard<std::timed_mutex> w(p->write_mutex);
-            if (p->stdin_fd >= 0) ::close(p->stdin_fd);
-            p->stdin_fd = -1;
-        }
+        m_timer_cv.notify_all();
         for (auto& p : m_procs) p->thread.join();
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_timer_stop = true;
+        }
+        m_timer_cv.notify_all();
+        m_timer.join();
+        Finishing finished;
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            for (auto& p : m_waiting) conclude(finished, p, cancelled());
+            m_waiting.clear();
+        }
+        deliver(finished);
     }
+
+    bool asynchronous() const override { return true; }
 
     HandlerResult run(const Job& job, const std::atomic<bool>& cancel) override {
-        auto waiter = std::make_shared<Waiter>();
-        waiter->log = open_attempt_log(m_options.live_logs, job.id, job.attempt, m_options.log_cap);
-        HandlerResult r = run_job(job, cancel, waiter);
-        // The job left its process's pending jobs: no line is added to its log any more.
-        std::lock_guard<std::mutex> lock(m_mutex);
-        r.log = close_attempt_log(m_options.live_logs, waiter->log);
-        return r;
+        struct Result {
+            std::mutex mutex;
+            std::condition_variable cv;
+            bool done = false;
+            HandlerResult r;
+        };
+        auto result = std::make_shared<Result>();
+        start(job, cancel, [result](HandlerResult r) {
+            std::lock_guard<std::mutex> lock(result->mutex);
+            result->r = std::move(r);
+            result->done = true;
+            result->cv.notify_all();
+        });
+        std::unique_lock<std::mutex> lock(result->mutex);
+        result->cv.wait(lock, [&] { return result->done; });
+        return std::move(result->r);
     }
 
-private:
-    HandlerResult run_job(const Job& job, const std::atomic<bool>& cancel, const std::shared_ptr<Waiter>& waiter) {
-        const bool has_deadline = m_options.timeout_ms > 0;
-        const std::int64_t deadline_ns = m_clock.steady_ns() + m_options.timeout_ms * 1'000'000;
-        const std::string line = stream_job_line(job, has_deadline ? m_clock.now_ms() + m_options.timeout_ms : 0) + "\n";
-        waiter->fields = {{"job_id", std::to_string(job.id)}, {"type", job.type}, {"attempt", std::to_string(job.attempt)},
-                          {"correlation_id", job.correlation_id}, {"stream", "stderr"}};
-        auto expired = [&] { return has_deadline && m_clock.steady_ns() >= deadline_ns; };
-
-        // A live process: the one with the fewest jobs in flight.
-        Proc* proc = nullptr;
-        std::uint64_t generation = 0;
+    void start(const Job& job, const std::atomic<bool>& cancel, std::function<void(HandlerResult)> done) override {
+        auto p = std::make_shared<Pending>();
+        p->id = job.id;
+        p->cancel = &cancel;
+        p->done = std::move(done);
+        p->log = open_attempt_log(m_options.live_logs, job.id, job.attempt, m_options.log_cap);
+        p->has_deadline = m_options.timeout_ms > 0;
+        if (p->has_deadline) p->deadline_ns = m_clock.steady_ns() + m_options.timeout_ms * 1'000'000;
+        p->line = stream_job_line(job, p->has_deadline ? m_clock.now_ms() + m_options.timeout_ms : 0);
+        p->line += '\n';
+        p->fields = {{"job_id", std::to_string(job.id)}, {"type", job.type}, {"attempt", std::to_string(job.attempt)},
+                     {"correlation_id", job.correlation_id}, {"stream", "stderr"}};
+        Finishing finished;
+        bool wake_timer = false;
         {
-            std::unique_lock<std::mutex> lock(m_mutex);
-            for (;;) {
-                for (auto& p : m_procs)
-                    if (p->alive && (!proc || p->pending.size() < proc->pending.size())) proc = p.get();
-                if (proc) break;
-                if (!m_spawn_error.empty()) {
-                    HandlerResult r;
-                    r.outcome = HandlerResult::Outcome::failure;
-                    r.exit_code = 127;
-                    r.error = m_spawn_error;
-                    return r;
-                }
-                if (cancel || m_stopping) return cancelled();
-                if (expired()) return timed_out();
-                m_cv.wait_for(lock, std::chrono::milliseconds(50));
-            }
-            generation = proc->generation;
-            proc->pending[job.id] = waiter;
+            std::lock_guard<std::mutex> lock(m_mutex);
+            // A live process: the one with the fewest jobs in flight.
+            Proc* proc = nullptr;
+            for (auto& q : m_procs)
+                if (q->alive && (!proc || q->pending.size() < proc->pending.size())) proc = q.get();
+            if (proc) send(*proc, p);
+            else if (!m_spawn_error.empty()) conclude(finished, p, spawn_failure());
+            else if (m_stopping) conclude(finished, p, cancelled());
+            else m_waiting.push_back(p);  // until a process starts
+            // The timer sleeps while no job is held, and 100 ms at most otherwise.
+            wake_timer = finished.empty() && (m_timer_idle || (p->has_deadline && m_options.timeout_ms < 100));
+            if (wake_timer) m_timer_idle = false;
         }
-
-        switch (write_line(*proc, generation, line, cancel, has_deadline, deadline_ns)) {
-            case Write::done:
-                break;
-            case Write::gone:  // the process ended; its supervisor fails the job
-                break;
-            case Write::stopped_before: {
-                bool was_cancel = cancel;
-                give_up(*proc, job.id, was_cancel ? "cancelled" : "timed out");
-                return was_cancel ? cancelled() : timed_out();
-            }
-            case Write::stopped_midway: {
-                // Half a line is in its stdin: the stream is unusable, restart the process.
-                bool was_cancel = cancel;
-                give_up(*proc, job.id, was_cancel ? "cancelled" : "timed out");
-                restart(*proc, generation, "it stopped reading its stdin in the middle of a job's line");
-                return was_cancel ? cancelled() : timed_out();
-            }
-        }
-
-        std::unique_lock<std::mutex> lock(waiter->mutex);
-        std::int64_t cancel_sent_ns = 0;  // {"cancel": id} sent: the work must end within the cancel grace
-        bool timed_out_first = false;     // the cancel was sent for --timeout, not for a cancel
-        int signals_sent = 0;
-        for (;;) {
-            if (waiter->done)
-                return !cancel_sent_ns ? std::move(waiter->result) : timed_out_first ? timed_out() : cancelled();
-            auto slice = std::chrono::milliseconds(100);
-            if (!cancel_sent_ns && (cancel || expired())) {
-                timed_out_first = !cancel;
-                // The job must stop (its lease may be gone): ask, and stop the process if it
-                // does not answer for the job in time (an exec handler would be killed too).
-                lock.unlock();
-                send_cancel(*proc, job.id);
-                lock.lock();
-                cancel_sent_ns = m_clock.steady_ns();
-                continue;
-            }
-            if (cancel_sent_ns) {
-                const std::int64_t waited_ms = (m_clock.steady_ns() - cancel_sent_ns) / 1'000'000;
-                const int due = waited_ms >= m_options.cancel_grace_ms ? 2 : waited_ms * 2 >= m_options.cancel_grace_ms ? 1 : 0;
-                if (due > signals_sent) {
-                    signals_sent = due;
-                    lock.unlock();
-                    stop_for_cancel(*proc, generation, job.id, due == 2 ? SIGKILL : SIGTERM);
-                    lock.lock();
-                    continue;
-                }
-                // Its supervisor fails the jobs of a stopped process, this one included (and notifies).
-                if (signals_sent < 2)
-                    slice = std::chrono::milliseconds(std::clamp<std::int64_t>(
-                        (signals_sent == 0 ? m_options.cancel_grace_ms / 2 : m_options.cancel_grace_ms) - waited_ms, 1, 100));
-            }
-            if (has_deadline && !cancel_sent_ns)
-                slice = std::min(slice, std::chrono::milliseconds((deadline_ns - m_clock.steady_ns()) / 1'000'000 + 1));
-            waiter->cv.wait_for(lock, slice);
-        }
+        if (wake_timer) m_timer_cv.notify_one();
+        deliver(finished);
     }
 
 private:
-    enum class Write { done, gone, stopped_before, stopped_midway };
-
     HandlerResult cancelled() const {
         HandlerResult r;
         r.outcome = HandlerResult::Outcome::cancelled;
@@ -335,87 +333,197 @@ private:
         r.error = "timed out after " + format_duration_ms(m_options.timeout_ms) + " (stream handler)";
         return r;
     }
+    HandlerResult spawn_failure() const {
+        HandlerResult r;
+        r.outcome = HandlerResult::Outcome::failure;
+        r.exit_code = 127;
+        r.error = m_spawn_error;
+        return r;
+    }
 
-    // Writes a whole line to proc's stdin, unless the job is cancelled or times out before its
-    // first byte; a handler that does not read its stdin cannot block us past that.
-    Write write_line(Proc& proc, std::uint64_t generation, const std::string& line, const std::atomic<bool>& cancel,
-                     bool has_deadline, std::int64_t deadline_ns) {
-        std::size_t done = 0;
-        auto stop = [&] { return cancel.load() || (has_deadline && m_clock.steady_ns() >= deadline_ns); };
-        std::unique_lock<std::timed_mutex> w(proc.write_mutex, std::defer_lock);
-        while (!w.try_lock_for(std::chrono::milliseconds(50)))
-            if (stop()) return Write::stopped_before;
-        {
-            std::lock_guard<std::mutex> lock(m_mutex);
-            if (proc.generation != generation || !proc.alive) return Write::gone;
+    // Under m_mutex: p leaves the handler with r (cancelled or timed out instead once a cancel
+    // was sent for it); its log closes, so no line is added to it any more.
+    void conclude(Finishing& out, std::shared_ptr<Pending> p, HandlerResult r) {
+        if (p->cancel_sent_ns) r = p->timed_out_first ? timed_out() : cancelled();
+        r.log = close_attempt_log(m_options.live_logs, p->log);
+        out.emplace_back(std::move(p), std::move(r));
+    }
+
+    // Without m_mutex: the results go to their jobs' done (which may start more jobs).
+    static void deliver(Finishing& finished) {
+        for (auto& [p, r] : finished) {
+            auto done = std::move(p->done);
+            done(std::move(r));
         }
-        int fd = proc.stdin_fd;
-        if (fd < 0) return Write::gone;
-        while (done < line.size()) {
-            ssize_t n = ::write(fd, line.data() + done, line.size() - done);
+        finished.clear();
+    }
+
+    // Under m_mutex: p's line joins proc's outbox, written at once unless a reader thread is
+    // handing over a read's answers (then after them, with the lines they started).
+    void send(Proc& proc, const std::shared_ptr<Pending>& p) {
+        proc.pending[p->id] = p;
+        p->line_start = proc.queued;
+        proc.outbox += p->line;
+        proc.queued += p->line.size();
+        p->line_end = proc.queued;
+        p->line = std::string();
+        if (t_corked == this) m_corked_sends = true;
+        else flush(proc);
+    }
+
+    // Under m_mutex: writes what proc's stdin takes now; its reader writes the rest when the pipe has room.
+    void flush(Proc& proc) {
+        if (proc.stdin_fd < 0 || proc.stdin_broken) return;
+        while (!proc.outbox.empty()) {
+            ssize_t n = ::write(proc.stdin_fd, proc.outbox.data(), proc.outbox.size());
             if (n > 0) {
-                done += static_cast<std::size_t>(n);
+                proc.outbox.erase(0, static_cast<std::size_t>(n));
+                proc.written += static_cast<std::uint64_t>(n);
                 continue;
             }
             if (n < 0 && errno == EINTR) continue;
-            if (n < 0 && errno != EAGAIN) return Write::gone;  // EPIPE: it exited
-            if (stop()) return done == 0 ? Write::stopped_before : Write::stopped_midway;
-            pollfd pfd{fd, POLLOUT, 0};
-            ::poll(&pfd, 1, 50);
+            if (n < 0 && errno != EAGAIN) proc.stdin_broken = true;  // EPIPE: it exited; its jobs fail with it
+            break;
         }
-        return Write::done;
+        if (!proc.outbox.empty() && !proc.stdin_broken && !proc.reader_polls_stdin) {
+            std::uint64_t one = 1;
+            [[maybe_unused]] ssize_t w = ::write(proc.wake_fd, &one, sizeof one);
+        }
     }
 
-    // The job no longer waits for its answer (cancelled or timed out before its line was
-    // written whole), unless the answer came first.
-    void give_up(Proc& proc, std::int64_t id, const char* why) {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        auto it = proc.pending.find(id);
-        if (it == proc.pending.end()) return;
-        {
-            std::lock_guard<std::mutex> wl(it->second->mutex);
-            if (it->second->done) return;
-            it->second->done = true;
-        }
-        proc.pending.erase(it);
-        proc.remember(id, why);
+    // Under m_mutex: takes p's line out of proc's outbox, none of it written yet.
+    void unqueue(Proc& proc, const Pending& p) {
+        const std::uint64_t len = p.line_end - p.line_start;
+        proc.outbox.erase(static_cast<std::size_t>(p.line_start - proc.written), static_cast<std::size_t>(len));
+        proc.queued -= len;
+        for (auto& [id, q] : proc.pending)
+            if (q->line_start >= p.line_end) {
+                q->line_start -= len;
+                q->line_end -= len;
+            }
     }
 
-    // {"cancel": id} to proc, the job still waiting for its answer (which ends its work).
+    // Under m_mutex: {"cancel": id} to proc, the job still waiting for its answer (which ends its work).
     void send_cancel(Proc& proc, std::int64_t id) {
         std::string msg = "{\"cancel\":" + std::to_string(id) + "}\n";
-        std::unique_lock<std::timed_mutex> w(proc.write_mutex, std::defer_lock);
-        // Never blocking for long: a process that does not read its stdin is stopped anyway.
-        if (!w.try_lock_for(std::chrono::milliseconds(20)) || proc.stdin_fd < 0 ||
-            ::write(proc.stdin_fd, msg.data(), msg.size()) != static_cast<ssize_t>(msg.size()))
+        proc.outbox += msg;
+        proc.queued += msg.size();
+        flush(proc);
+        if (!proc.outbox.empty())
             log::warn("could not tell the stream handler to cancel a job (its stdin is full); it is stopped if it does not answer",
                       {{"job_id", std::to_string(id)}});
     }
 
-    // The job id was sent {"cancel": id} and not answered within half the cancel grace (SIGTERM)
-    // or all of it (SIGKILL): its process (if still that generation) is stopped, and restarted.
-    void stop_for_cancel(Proc& proc, std::uint64_t generation, std::int64_t id, int sig) {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        if (proc.generation != generation || !proc.alive || proc.pid <= 0) return;
-        if (!proc.pending.count(id)) return;  // answered meanwhile
+    // Under m_mutex: the job p was sent {"cancel": id} and not answered within half the cancel
+    // grace (SIGTERM) or all of it (SIGKILL): its process is stopped, and restarted.
+    void stop_for_cancel(Proc& proc, const Pending& p, int sig) {
+        if (!proc.alive || proc.pid <= 0) return;
         if (sig == SIGTERM) {
-            proc.stopped_for = "stopped because it did not answer {\"cancel\": " + std::to_string(id) + "} within " +
+            proc.stopped_for = "stopped because it did not answer {\"cancel\": " + std::to_string(p.id) + "} within " +
                                format_duration_ms(m_options.cancel_grace_ms / 2);
             log::warn("stream handler did not answer a job that must stop; sending SIGTERM, its other jobs in flight fail as crash",
-                      {{"job_id", std::to_string(id)}, {"handler_pid", std::to_string(proc.pid)},
+                      {{"job_id", std::to_string(p.id)}, {"handler_pid", std::to_string(proc.pid)},
                        {"jobs_in_flight", std::to_string(proc.pending.size())}});
         }
         ::kill(-proc.pid, sig);
         ::kill(proc.pid, sig);
     }
 
-    // Kills proc's current process (if still that generation); its supervisor restarts it.
-    void restart(Proc& proc, std::uint64_t generation, const std::string& why) {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        if (proc.generation != generation || !proc.alive || proc.pid <= 0) return;
+    // Under m_mutex: kills proc's current process; its supervisor restarts it.
+    void restart(Proc& proc, const std::string& why) {
+        if (!proc.alive || proc.pid <= 0) return;
         if (proc.protocol_error.empty()) proc.protocol_error = why;
         ::kill(-proc.pid, SIGKILL);
         ::kill(proc.pid, SIGKILL);
+    }
+
+    // The timer thread: every job that must stop (cancelled, or past its deadline) is given up
+    // when its line is not sent yet, else sent {"cancel": id}, and its process stopped when it
+    // does not answer within the cancel grace.
+    void watch() {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        while (!m_timer_stop) {
+            Finishing finished;
+            std::int64_t wait_ms = tick(finished);
+            if (!finished.empty()) {
+                lock.unlock();
+                deliver(finished);
+                lock.lock();
+                continue;
+            }
+            if (wait_ms < 0) {
+                m_timer_idle = true;
+                m_timer_cv.wait(lock, [&] { return m_timer_stop || !m_timer_idle; });
+            } else {
+                m_timer_cv.wait_for(lock, std::chrono::milliseconds(wait_ms));
+            }
+        }
+    }
+
+    // Under m_mutex: one look at every job held; how long the timer may sleep (ms; -1: no job held).
+    std::int64_t tick(Finishing& finished) {
+        const std::int64_t now = m_clock.steady_ns();
+        std::int64_t wait_ms = 100;
+        bool any = false;
+        auto expired = [&](const Pending& p) { return p.has_deadline && now >= p.deadline_ns; };
+        auto until_deadline = [&](const Pending& p) {
+            if (p.has_deadline) wait_ms = std::min(wait_ms, (p.deadline_ns - now) / 1'000'000 + 1);
+        };
+        for (auto it = m_waiting.begin(); it != m_waiting.end();) {
+            any = true;
+            const auto& p = *it;
+            if (*p->cancel || m_stopping || expired(*p)) {
+                conclude(finished, p, *p->cancel || m_stopping ? cancelled() : timed_out());
+                it = m_waiting.erase(it);
+                continue;
+            }
+            until_deadline(*p);
+            ++it;
+        }
+        for (auto& procp : m_procs) {
+            Proc& proc = *procp;
+            for (auto it = proc.pending.begin(); it != proc.pending.end();) {
+                any = true;
+                Pending& p = *it->second;
+                if (!p.cancel_sent_ns && (*p.cancel || expired(p))) {
+                    const bool was_cancel = *p.cancel;
+                    if (p.line_end > proc.written) {
+                        // Its line is not all in the process's stdin: it is given up unsent,
+                        // unless half of it is in (the stream is unusable: restart the process).
+                        const bool midway = p.line_start < proc.written;
+                        if (!midway) unqueue(proc, p);
+                        proc.remember(p.id, was_cancel ? "cancelled" : "timed out");
+                        conclude(finished, it->second, was_cancel ? cancelled() : timed_out());
+                        it = proc.pending.erase(it);
+                        if (midway) restart(proc, "it stopped reading its stdin in the middle of a job's line");
+                        continue;
+                    }
+                    // The job must stop (its lease may be gone): ask, and stop the process if it
+                    // does not answer for the job in time (an exec handler would be killed too).
+                    p.timed_out_first = !was_cancel;
+                    p.cancel_sent_ns = now;
+                    send_cancel(proc, p.id);
+                }
+                if (p.cancel_sent_ns) {
+                    const std::int64_t waited_ms = (now - p.cancel_sent_ns) / 1'000'000;
+                    const int due = waited_ms >= m_options.cancel_grace_ms ? 2 : waited_ms * 2 >= m_options.cancel_grace_ms ? 1 : 0;
+                    if (due > p.signals_sent) {
+                        p.signals_sent = due;
+                        stop_for_cancel(proc, p, due == 2 ? SIGKILL : SIGTERM);
+                    }
+                    // Its supervisor fails the jobs of a stopped process, this one included.
+                    if (p.signals_sent < 2)
+                        wait_ms = std::min(wait_ms, std::clamp<std::int64_t>((p.signals_sent == 0 ? m_options.cancel_grace_ms / 2
+                                                                                                   : m_options.cancel_grace_ms) -
+                                                                                 waited_ms,
+                                                                             1, 100));
+                } else {
+                    until_deadline(p);
+                }
+                ++it;
+            }
+        }
+        return any ? std::max<std::int64_t>(wait_ms, 1) : -1;
     }
 
     void supervise(Proc& proc) {
@@ -428,11 +536,14 @@ private:
             SpawnedProcess child = spawn_process(m_options.command, m_env);
             if (!child.pid) {
                 log::error("cannot start the stream handler: " + child.error, {{"handler_proc", std::to_string(proc.index)}});
+                Finishing finished;
                 {
                     std::lock_guard<std::mutex> lock(m_mutex);
                     m_spawn_error = child.error;
+                    for (auto& p : m_waiting) conclude(finished, p, spawn_failure());
+                    m_waiting.clear();
                 }
-                m_cv.notify_all();
+                deliver(finished);
                 if (!backoff(++failures)) return;
                 continue;
             }
@@ -446,58 +557,58 @@ private:
                 proc.protocol_error.clear();
                 proc.stopped_for.clear();
                 proc.stderr_tail.clear();
-            }
-            {
-                std::lock_guard<std::timed_mutex> w(proc.write_mutex);
                 proc.stdin_fd = child.stdin_fd;
+                proc.stdin_broken = false;
+                proc.outbox.clear();
+                proc.written = proc.queued = 0;
                 if (m_stopping) {  // the destructor closed the previous one and will not see this
                     ::close(proc.stdin_fd);
                     proc.stdin_fd = -1;
                 }
+                // The jobs that waited for a process.
+                for (auto& p : m_waiting) send(proc, p);
+                m_waiting.clear();
             }
-            m_cv.notify_all();
             log::debug("stream handler started", {{"handler_pid", std::to_string(child.pid)}, {"handler_proc", std::to_string(proc.index)}});
 
             read_until_exit(proc, child);
             std::string status = reap(proc, child.pid);
 
-            std::map<std::int64_t, std::shared_ptr<Waiter>> orphans;
-            std::string protocol, stopped_for, tail;
+            Finishing finished;
+            std::size_t unanswered;
+            std::string protocol, stopped_for;
             bool stopping, answered;
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
                 proc.alive = false;
-                orphans.swap(proc.pending);
-                for (auto& [id, w] : orphans) proc.remember(id, "failed with its process");
-                protocol = proc.protocol_error;
-                stopped_for = proc.stopped_for;
-                tail = proc.stderr_tail;
-                stopping = m_stopping;
-                answered = proc.answered_any;
-            }
-            {
-                std::lock_guard<std::timed_mutex> w(proc.write_mutex);
                 if (proc.stdin_fd >= 0) ::close(proc.stdin_fd);
                 proc.stdin_fd = -1;
+                proc.outbox.clear();
+                protocol = proc.protocol_error;
+                stopped_for = proc.stopped_for;
+                stopping = m_stopping;
+                answered = proc.answered_any;
+                unanswered = proc.pending.size();
+                for (auto& [id, p] : proc.pending) {
+                    proc.remember(id, "failed with its process");
+                    HandlerResult r;
+                    r.outcome = HandlerResult::Outcome::crash;
+                    if (!protocol.empty()) {
+                        r.error_class = "protocol";
+                        r.error = "the stream handler broke the protocol (" + protocol + ") and was restarted";
+                    } else {
+                        r.error = "the stream handler " + (stopped_for.empty() ? status : stopped_for + " and " + status) +
+                                  " before answering";
+                        r.ended_by = "stream handler " + status;
+                    }
+                    if (!proc.stderr_tail.empty()) r.error += "; stderr: " + to_valid_utf8(proc.stderr_tail);
+                    conclude(finished, p, std::move(r));
+                }
+                proc.pending.clear();
             }
             ::close(child.stdout_fd);
             ::close(child.stderr_fd);
-            for (auto& [id, w] : orphans) {
-                HandlerResult r;
-                r.outcome = HandlerResult::Outcome::crash;
-                if (!protocol.empty()) {
-                    r.error_class = "protocol";
-                    r.error = "the stream handler broke the protocol (" + protocol + ") and was restarted";
-                } else {
-                    r.error = "the stream handler " + (stopped_for.empty() ? status : stopped_for + " and " + status) + " before answering";
-                    r.ended_by = "stream handler " + status;
-                }
-                if (!tail.empty()) r.error += "; stderr: " + to_valid_utf8(tail);
-                std::lock_guard<std::mutex> wl(w->mutex);
-                w->result = std::move(r);
-                w->done = true;
-                w->cv.notify_all();
-            }
+            deliver(finished);
             if (stopping) {
                 log::debug("stream handler stopped", {{"handler_pid", std::to_string(child.pid)}, {"status", status}});
                 return;
@@ -505,7 +616,7 @@ private:
             failures = answered ? 1 : failures + 1;
             std::int64_t delay = restart_delay(failures);
             log::Fields f{{"handler_pid", std::to_string(child.pid)}, {"handler_proc", std::to_string(proc.index)},
-                          {"unanswered_jobs", std::to_string(orphans.size())}, {"restart_in", format_duration_ms(delay)}};
+                          {"unanswered_jobs", std::to_string(unanswered)}, {"restart_in", format_duration_ms(delay)}};
             if (!protocol.empty()) log::error("stream handler broke the protocol (" + protocol + "); restarting it", f);
             else if (!stopped_for.empty()) log::warn("stream handler " + stopped_for + "; restarting it", f);
             else log::error("stream handler " + status + "; restarting it", f);
@@ -526,8 +637,8 @@ private:
         return !m_stopping;
     }
 
-    // Reads stdout (answers) and stderr (log lines) until stdout closes or the process breaks
-    // the protocol (then it is killed).
+    // Reads stdout (answers) and stderr (log lines), and writes what waits in the outbox when
+    // stdin has room, until stdout closes or the process breaks the protocol (then it is killed).
     void read_until_exit(Proc& proc, const SpawnedProcess& child) {
         std::string out, err;
         char buf[65536];
@@ -537,10 +648,28 @@ private:
             if (!stop_seen_ns && m_stop_flag) stop_seen_ns = m_clock.steady_ns();
             // Stopping: its stdin is closed; after --grace it is stopped whether it closed stdout or not.
             if (stop_seen_ns && m_clock.steady_ns() - *stop_seen_ns >= m_options.grace_ms * 1'000'000) break;
-            pollfd fds[2] = {{child.stdout_fd, POLLIN, 0}, {err_open ? child.stderr_fd : -1, POLLIN, 0}};
-            int n = ::poll(fds, 2, 100);
+            int in_fd = -1;
+            {
+                std::lock_guard<std::mutex> lock(m_mutex);
+                if (!proc.outbox.empty() && !proc.stdin_broken) in_fd = proc.stdin_fd;
+                proc.reader_polls_stdin = in_fd >= 0;
+            }
+            pollfd fds[4] = {{child.stdout_fd, POLLIN, 0},
+                             {err_open ? child.stderr_fd : -1, POLLIN, 0},
+                             {in_fd, POLLOUT, 0},
+                             {proc.wake_fd, POLLIN, 0}};
+            int n = ::poll(fds, 4, 100);
             if (n < 0 && errno != EINTR) break;
             if (n <= 0) continue;
+            if (fds[3].revents) {
+                std::uint64_t count;
+                [[maybe_unused]] ssize_t r = ::read(proc.wake_fd, &count, sizeof count);
+            }
+            if (fds[2].revents) {
+                std::lock_guard<std::mutex> lock(m_mutex);
+                proc.reader_polls_stdin = false;
+                flush(proc);
+            }
             // Reads what stderr holds now (its pipe is non-blocking).
             auto read_stderr = [&] {
                 while (err_open) {
@@ -564,15 +693,7 @@ private:
                     // before these answers is in the stderr pipe now: log it while the jobs are
                     // still in flight, so its lines keep their job's id.
                     read_stderr();
-                    std::size_t start = 0, nl;
-                    while ((nl = out.find('\n', start)) != std::string::npos) {
-                        std::string_view line = std::string_view(out).substr(start, nl - start);
-                        start = nl + 1;
-                        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-                        if (line.empty()) continue;
-                        if (!answer(proc, line)) return;  // killed; its exit ends the loop next time
-                    }
-                    out.erase(0, start);
+                    if (!answers(proc, out)) return;  // killed; its exit ends the loop next time
                     if (out.size() > m_options.max_line) {
                         protocol_error(proc, "a line longer than " + std::to_string(m_options.max_line) + " bytes");
                         return;
@@ -594,8 +715,65 @@ private:
         stderr_lines(proc, err, true);
     }
 
-    // Logs complete stderr lines (pieces of over-long ones), with the job id when the line
-    // starts with "[ID]" for a job this process holds, or when it holds exactly one job.
+    // Hands over the complete answer lines in out (and takes them out of it): the results go
+    // to their jobs, and the job lines those start go to the processes in one write each.
+    // False after a protocol error (the process is being killed).
+    bool answers(Proc& proc, std::string& out) {
+        Finishing finished;
+        bool ok = true;
+        std::size_t start = 0, nl;
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            while (ok && (nl = out.find('\n', start)) != std::string::npos) {
+                std::string_view line = std::string_view(out).substr(start, nl - start);
+                start = nl + 1;
+                if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+                if (line.empty()) continue;
+                ok = answer(proc, line, finished);
+            }
+        }
+        out.erase(0, start);
+        t_corked = this;
+        deliver(finished);
+        t_corked = nullptr;
+        if (m_corked_sends.exchange(false)) {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            for (auto& p : m_procs) flush(*p);
+        }
+        return ok;
+    }
+
+    // Under m_mutex: handles one answer line; false after a protocol error.
+    bool answer(Proc& proc, std::string_view line, Finishing& finished) {
+        StreamAnswer parsed;
+        try {
+            parsed = parse_stream_answer(line);
+        } catch (const Error& e) {
+            if (proc.protocol_error.empty()) proc.protocol_error = e.what();
+            ::kill(-proc.pid, SIGKILL);
+            ::kill(proc.pid, SIGKILL);
+            return false;
+        }
+        const std::int64_t id = parsed.id;
+        auto it = proc.pending.find(id);
+        if (it == proc.pending.end()) {
+            auto seen = proc.recent.find(id);
+            log::Fields f{{"job_id", std::to_string(id)}, {"handler_pid", std::to_string(proc.pid)}};
+            if (seen == proc.recent.end())
+                log::warn("stream handler answered for a job it was not given; ignored: " + head(line), f);
+            else if (std::string(seen->second) == "answered")
+                log::warn("stream handler answered a job a second time; ignored: " + head(line), f);
+            else
+                log::debug(std::string("answer for a job already ") + seen->second + "; discarded", f);
+            return true;
+        }
+        conclude(finished, std::move(it->second), std::move(parsed.result));
+        proc.pending.erase(it);
+        proc.remember(id, "answered");
+        proc.answered_any = true;
+        return true;
+    }
+
     void stderr_lines(Proc& proc, std::string& buffer, bool flush) {
         std::size_t start = 0;
         for (;;) {
@@ -625,7 +803,7 @@ private:
             proc.stderr_tail += line;
             proc.stderr_tail += '\n';
             if (proc.stderr_tail.size() > kStderrTailCap) proc.stderr_tail.erase(0, proc.stderr_tail.size() - kStderrTailCap);
-            std::shared_ptr<Waiter> owner;
+            std::shared_ptr<Pending> owner;
             if (line.size() > 2 && line[0] == '[') {
                 std::size_t close = line.find(']');
                 if (close != std::string::npos && close > 1 && close < 21) {
@@ -646,50 +824,12 @@ private:
         log::info(to_valid_utf8(line), fields);
     }
 
+
     void protocol_error(Proc& proc, const std::string& why) {
         std::lock_guard<std::mutex> lock(m_mutex);
         if (proc.protocol_error.empty()) proc.protocol_error = why;
         ::kill(-proc.pid, SIGKILL);
         ::kill(proc.pid, SIGKILL);
-    }
-
-    // Handles one answer line; false after a protocol error (the process is being killed).
-    bool answer(Proc& proc, std::string_view line) {
-        StreamAnswer parsed;
-        try {
-            parsed = parse_stream_answer(line);
-        } catch (const Error& e) {
-            protocol_error(proc, e.what());
-            return false;
-        }
-        const std::int64_t id = parsed.id;
-        std::shared_ptr<Waiter> waiter;
-        {
-            std::lock_guard<std::mutex> lock(m_mutex);
-            auto it = proc.pending.find(id);
-            if (it == proc.pending.end()) {
-                auto seen = proc.recent.find(id);
-                log::Fields f{{"job_id", std::to_string(id)}, {"handler_pid", std::to_string(proc.pid)}};
-                if (seen == proc.recent.end())
-                    log::warn("stream handler answered for a job it was not given; ignored: " + head(line), f);
-                else if (std::string(seen->second) == "answered")
-                    log::warn("stream handler answered a job a second time; ignored: " + head(line), f);
-                else
-                    log::debug(std::string("answer for a job already ") + seen->second + "; discarded", f);
-                return true;
-            }
-            waiter = it->second;
-            proc.pending.erase(it);
-            proc.remember(id, "answered");
-            proc.answered_any = true;
-        }
-        HandlerResult r = std::move(parsed.result);
-        std::lock_guard<std::mutex> wl(waiter->mutex);
-        if (waiter->done) return true;  // given up at this very moment
-        waiter->result = std::move(r);
-        waiter->done = true;
-        waiter->cv.notify_all();
-        return true;
     }
 
     // Waits for pid to exit: at once when it crashed, within grace when stopping (then SIGTERM,
@@ -738,14 +878,20 @@ private:
     }
 
     StreamHandlerOptions m_options;
-    Clock& m_clock;  // job deadlines and the stop grace
+    Clock& m_clock;  // job deadlines, the cancel grace and the stop grace
     std::vector<std::string> m_env;
     std::mutex m_mutex;
-    std::condition_variable m_cv;  // a process started, or stopping
+    std::condition_variable m_cv;  // stopping (restart backoff)
     bool m_stopping = false;
     std::atomic<bool> m_stop_flag{false};  // m_stopping, read without the lock
     std::string m_spawn_error;  // the last start failed (e.g. no such command)
     std::vector<std::unique_ptr<Proc>> m_procs;
+    std::deque<std::shared_ptr<Pending>> m_waiting;  // jobs started while no process was up
+    std::atomic<bool> m_corked_sends{false};          // job lines wait in outboxes for a reader's flush
+    std::condition_variable m_timer_cv;
+    bool m_timer_idle = false;  // the timer sleeps until a job comes
+    bool m_timer_stop = false;
+    std::thread m_timer;
 };
 
 }  // namespace
