@@ -3,8 +3,8 @@
 # `bench/explain_limits.sh sqlite` or `bench/explain_limits.sh postgresql` (with a server in the
 # PG* variables). Enqueues 100,000 jobs of one key capped at 1 and 100 without a key, runs one
 # claim so the key's first job is admitted and running, then EXPLAINs the fast claim statement
-# (the one every claim runs), the admission's look at the key's first held-back job, and a slot
-# count, as the store runs them. Then group turns: 100,000 held-back jobs, 100,000 grouped jobs
+# (the one every claim runs), the admission's look at its keys' first held-back jobs, and their
+# slot counts, as the store runs them. Then group turns: 100,000 held-back jobs, 100,000 grouped jobs
 # not yet due and a backlog of 100,000 due jobs of one group (and 100 of another), and the fast
 # claim's plan over them (it must read its batch from the index, whatever the backlogs; with
 # ANALYZE on PostgreSQL). Uses the release build.
@@ -29,9 +29,17 @@ fast="WITH picked AS MATERIALIZED (SELECT c.id, c.limit_keys FROM jobs c WHERE c
 UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = 'w', lease_expires_at = wfq_now_ms() + 30000,
   started_at = wfq_now_ms(), updated_at = wfq_now_ms() WHERE id IN (SELECT id FROM picked WHERE limit_keys IS NULL)
 RETURNING id"
-head="SELECT id, limit_keys, lock_key FROM jobs WHERE state = 'pending' AND held = 1 AND held_by = 'hot' AND
-  run_at <= wfq_now_ms() ORDER BY priority DESC, id LIMIT 1"
-slots="SELECT COUNT(*) FROM (SELECT 1 FROM job_limits WHERE key = 'hot' LIMIT 1) s"
+# Admission (store/sql/limits.cpp admit_held): the first due held-back job of every key it looks
+# at, in one statement, here for keys 'hot' and 'cold' (no jobs), and their slots in one.
+if [ "$backend" = postgresql ]; then
+    keys="jsonb_to_recordset('[{\"key\": \"hot\"}, {\"key\": \"cold\"}]'::jsonb) AS u(key text)"
+else
+    keys="(SELECT json_extract(value, '\$.key') AS key FROM json_each('[{\"key\": \"hot\"}, {\"key\": \"cold\"}]') LIMIT -1) AS u"
+fi
+head="SELECT h.held_by, h.id, h.limit_keys, h.lock_key FROM jobs h WHERE h.id IN (SELECT (SELECT j.id FROM jobs j
+  WHERE j.state = 'pending' AND j.held = 1 AND j.held_by = u.key AND j.run_at <= wfq_now_ms()
+  ORDER BY j.priority DESC, j.id LIMIT 1) FROM $keys)"
+slots="SELECT l.key, COUNT(*) FROM job_limits l WHERE l.key IN (SELECT u.key FROM $keys) GROUP BY l.key"
 echo "held back: $("$WFQ" limits list --json | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['held'])") jobs of key 'hot'"
 if [ "$backend" = postgresql ]; then
     psql -XAtqc "ANALYZE \"$WFQ_SCHEMA\".jobs"
