@@ -1,12 +1,13 @@
--- name: flow control's slot triggers as one (SQLite): less work per statement for jobs without keys
+-- name: flow control's slot triggers as one (SQLite): one trigger program per statement, not two
 -- Migration 10's three triggers on jobs (requeue, free, take) each ran as a trigger program of
 -- its own for every UPDATE of a job's state: SQLite evaluates a trigger's WHEN inside the
 -- program and sets up the program's frame (about 4 KiB, zeroed) once per statement, keys or
--- not. On SQLite, where the worker records each outcome by a statement of its own, that was
--- 6.6% of the instructions of a worker running no-op jobs without keys (`bench/instructions.sh`,
--- `wfq bench work --jobs 5000`: 1,781 M with the three, 1,663 M with none). One trigger whose
--- statements carry the three conditions does the same in one program: 1,736 M. What each does
--- is unchanged:
+-- not, and the worker records each outcome by a statement of its own. Counted with callgrind
+-- (`wfq bench work --jobs 5000 --concurrency 10` on SQLite, the worker's instructions): 1,663 M
+-- with no trigger against 1,732-1,781 M with the three (three runs). One trigger whose
+-- statements carry the three conditions runs one program instead of two per statement; its
+-- saving (1,736 M in one run) is within the run-to-run spread, so it is not proven. What each
+-- part does is unchanged:
 --  - requeue: a limited job that becomes pending again gives up its slots and is held for
 --    admission, and the next admission pass looks at its keys;
 --  - free: a job that stops holding its slots (finished, failed, cancelled, parked, rescued or
