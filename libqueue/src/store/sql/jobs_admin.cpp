@@ -78,29 +78,28 @@ std::vector<Job> SqlStore::list_jobs(const JobFilter& f) {
     // Running jobs are few (the workers' slots): read from jobs_running_lease and sorted, not
     // found by walking the primary key back (`+id` is an expression, which no index orders).
     if (all_in({JobState::running}) || f.stuck || f.scope.running_longer_than_ms) return page(true, std::nullopt);
-    // So are the jobs of one state that holds at most the count cap (each state has an index of
-    // its own: jobs_claim, jobs_waiting, jobs_finished, jobs_state_list): the walk back from the
-    // newest job reads every newer job of the other states first, the whole table for a state
-    // it lacks (1.5-2 s on SQLite at 10M rows; `--state retrying` 2-3 s on PostgreSQL). A bigger
-    // state is walked over the newest kProbeIds ids first (a backlog's newest pending jobs fill
-    // the page there); if none of them match, its index is read whole and sorted: as long as the
-    // state, not the table (1M failed jobs under 9M newer completed ones: 0.2-0.3 s on SQLite
-    // instead of 1-1.6 s).
-    // (On PostgreSQL failed, cancelled and waiting jobs already come newest first from
-    // jobs_state_list (state, id), whatever their number; SQLite has no such index.)
+    // (On PostgreSQL failed, cancelled and waiting jobs come newest first from jobs_state_list
+    // (state, id), whatever their number; SQLite has no such index.)
     if (all_in({JobState::failed, JobState::cancelled, JobState::waiting}) && m_db->backend() == "postgresql")
         return page(false, std::nullopt);
-    const std::optional<bool> few = one_state_is_small(f);
-    if (few && *few) return page(true, std::nullopt);
-    if (few && !f.after_id) {
+    // One state S: walking the primary key back from the newest job reads every newer job of
+    // the other states first, the whole table for a state it lacks (0.7-1.4 s on SQLite at 10M
+    // rows; `--state retrying` 2-3 s on PostgreSQL). So the newest kProbeIds ids are walked
+    // first (S's jobs among the newest, a backlog's say, fill the page there). If none of them
+    // is S's, S's own index (jobs_claim, jobs_waiting, jobs_finished) is read whole and sorted:
+    // S's size, not the table's (1M failed jobs under 9M newer completed ones: 0.3 s on SQLite
+    // instead of 0.9-1.4 s). If some are but not a page, S is counted up to the count cap: at
+    // most that many are sorted likewise, more are walked on (ids have gaps: deleted jobs).
+    const bool one_state = !f.key && !f.lock_key &&  // (a key's own index leads)
+                           (f.states.size() == 1 || (f.states.empty() && (f.scheduled_only || f.retrying_only)));
+    if (!one_state) return page(false, std::nullopt);
+    if (!f.after_id) {
         std::int64_t top = f.before_id ? *f.before_id : run("SELECT MAX(id) FROM jobs", {}).at(0).opt_i64(0).value_or(0) + 1;
         auto jobs = page(false, top - kProbeIds);
         if (static_cast<int>(jobs.size()) >= f.limit) return jobs;
-        // Some there: the state lives among the newest jobs (ids can have gaps: deleted jobs),
-        // walk on; none: its jobs are older, or the other filters reject them, so its index.
-        return page(jobs.empty(), std::nullopt);
+        if (jobs.empty()) return page(true, std::nullopt);
     }
-    return page(false, std::nullopt);
+    return page(one_state_is_small(f).value_or(false), std::nullopt);
 }
 
 std::optional<bool> SqlStore::one_state_is_small(const JobFilter& f) {
