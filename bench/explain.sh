@@ -31,6 +31,12 @@ step jobs list --state failed --queue q2
 step jobs list --state running
 step jobs list --state completed
 step jobs list --error-class timeout
+step jobs list --state waiting
+step jobs list --state cancelled
+step jobs list --state retrying
+step jobs list --state scheduled
+step jobs list --queue nosuch
+step jobs list --older-than 1d
 step jobs show "$failed"
 step why "$failed"
 step queues list

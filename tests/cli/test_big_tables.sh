@@ -67,6 +67,20 @@ done
 expect_exit 2 "$WFQ" jobs list --before -3
 pass "jobs list --before: pages by id cover every job once"
 
+# A state of at most the cap (10,000) is read from its own index and sorted by id; a bigger one
+# by walking the primary key back. Both ways give the same jobs in the same order: here with a
+# cap of 1 (cancelled and a queue's failed under it, the rest over) and with the real one.
+ids() { "$WFQ" jobs list "$@" --json | jq_field "' '.join(str(j['id']) for j in d)"; }
+for filter in "--state pending" "--state completed" "--state failed" "--state cancelled" "--state waiting" \
+              "--state scheduled" "--state retrying" "--state failed --queue a" "--state pending --limit 1" \
+              "--state completed --limit 2" "--state pending --before $due2"; do
+    sorted=$(ids $filter) walked=$(WFQ_TEST_EXACT_COUNT_CAP=1 ids $filter)
+    [ "$sorted" = "$walked" ] || fail "jobs list $filter: $sorted from the state's index, $walked walking the ids"
+done
+[ "$(ids --state pending)" = "$due1 $due2 $(ids --state scheduled)" ] || fail "--state pending: $(ids --state pending)"
+[ "$(ids --state cancelled)" = "$cancelled" ] || fail "--state cancelled: $(ids --state cancelled)"
+pass "jobs list by state: the same jobs from the state's index as from the walk over the ids"
+
 # Past the cap (10,000; WFQ_TEST_EXACT_COUNT_CAP, a test-only hook, lowers it) a count stops
 # and is estimated from a sample of the table, and says so; at the cap it is exact. On both
 # backends, for each place the code decides: per queue for pending jobs (queues list, top), per

@@ -12,18 +12,6 @@
 namespace wfq::store {
 namespace {
 
-// How far a count of one state (or, for pending jobs, of one queue) goes before it stops and
-// the number is estimated instead: an exact count reads one index entry per job, and a backlog,
-// a dead letter or a bulk cancel can hold millions. WFQ_TEST_EXACT_COUNT_CAP (test-only) lowers
-// it so that tests reach it with a few hundred jobs.
-std::int64_t exact_count_cap() {
-    static const std::int64_t cap = [] {
-        const char* v = std::getenv("WFQ_TEST_EXACT_COUNT_CAP");
-        return v && *v ? std::max<std::int64_t>(1, std::atoll(v)) : std::int64_t(10000);
-    }();
-    return cap;
-}
-
 // The sample sample_counts reads: kSampleBlocks runs of kBlockIds consecutive ids, evenly spread
 // over the table's ids (so over its history: ids grow with time), each one range of the primary
 // key. Many short runs rather than a few long ones: a state that fills a stretch of ids (a bulk
@@ -50,6 +38,18 @@ constexpr const char* kQueueCounts =
     "UNION ALL SELECT queue, 0, 0, 0, 0, 1, 0, 0 FROM queue_pauses) q GROUP BY queue";
 
 }  // namespace
+
+// How far a count of one state (or, for pending jobs, of one queue) goes before it stops and
+// the number is estimated instead: an exact count reads one index entry per job, and a backlog,
+// a dead letter or a bulk cancel can hold millions. WFQ_TEST_EXACT_COUNT_CAP (test-only) lowers
+// it so that tests reach it with a few hundred jobs.
+std::int64_t SqlStore::exact_count_cap() {
+    static const std::int64_t cap = [] {
+        const char* v = std::getenv("WFQ_TEST_EXACT_COUNT_CAP");
+        return v && *v ? std::max<std::int64_t>(1, std::atoll(v)) : std::int64_t(10000);
+    }();
+    return cap;
+}
 
 std::int64_t SqlStore::capped_count(const std::string& where, const Params& params, std::int64_t cap) {
     Params p = params;

@@ -206,7 +206,10 @@ private:
     // Upserts logs (job id, attempt, log); only_existing: not for jobs deleted meanwhile.
     void upsert_logs(const std::vector<std::tuple<std::int64_t, int, const AttemptLog*>>& logs, bool only_existing);
 
-    // jobs_admin.cpp
+    // jobs_admin.cpp. one_state_is_small: whether the one state the filter confines the jobs to
+    // holds at most the count cap (list_jobs then reads them from the state's index and sorts
+    // them); none when it names no single state.
+    std::optional<bool> one_state_is_small(const JobFilter& f);
     std::int64_t prune_batch(std::int64_t older_than_ms, JobState state, int batch_size);
 
     // events.cpp: event rows written by outcomes, rescue, admin, bulk and signals.
@@ -216,7 +219,8 @@ private:
     void insert_events(const nlohmann::json& events);
     void insert_spans(std::int64_t job_id, int attempt, const std::vector<std::string>& spans);
 
-    // queues.cpp: counts that stay cheap whatever a table holds. capped_count counts the jobs
+    // queues.cpp: counts that stay cheap whatever a table holds. exact_count_cap is how far a
+    // count goes before it stops (10,000); capped_count counts the jobs
     // matching `where` up to cap + 1; sample_counts estimates the jobs by state, type and
     // queue from a fixed sample of the table; pending_queues finds
     // the queues with pending jobs from the claim index, one step each; queue_rows gives
@@ -226,6 +230,7 @@ private:
         double count = 0, due = 0;
     };
     void count_jobs_by_state(QueueMetrics& m);
+    static std::int64_t exact_count_cap();
     std::int64_t capped_count(const std::string& where, const Params& params, std::int64_t cap);
     std::vector<SampledCount> sample_counts();
     std::vector<std::pair<std::string, std::int64_t>> pending_queues(std::int64_t cap);
