@@ -164,6 +164,7 @@ if [ "$WFQ_TEST_BACKEND" = postgresql ]; then
     sql() { psql -X -v ON_ERROR_STOP=1 -Atq "$@"; }
     one=$(sql -c "SELECT $S.enqueue('t', '{}', '{\"queue\": \"sql\", \"group\": \"G\"}')")
     [ "$(job_field "$one" group)" = G ] || fail "SQL enqueue group"
+    [ "$(sql -c "SELECT grp FROM $S.jobs_view WHERE id = $one")" = G ] || fail "jobs_view's grp"
     many=$(sql -c "SELECT * FROM $S.enqueue_many('[{\"type\": \"t\", \"queue\": \"sql\", \"org\": \"O\"}, {\"type\": \"t\", \"queue\": \"sql\"}]')")
     [ "$(job_field "$(echo "$many" | head -1)" group)" = O ] || fail "SQL: the org is the default group"
     [ "$(job_field "$(echo "$many" | tail -1)" group)" = None ] || fail "SQL: no org, no group"
