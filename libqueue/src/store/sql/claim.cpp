@@ -22,8 +22,8 @@ void sort_claimed(std::vector<Job>& jobs) {
     std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
         // The claim's order: priority, then the turn key (run_at in ns plus turn_lag), then id.
         if (a.priority != b.priority) return a.priority > b.priority;
-        const auto ka = std::min<TimeMs>(a.run_at, 9'000'000'000'000) * 1'000'000 + a.turn_lag;
-        const auto kb = std::min<TimeMs>(b.run_at, 9'000'000'000'000) * 1'000'000 + b.turn_lag;
+        const auto ka = turn_key_ns(a.run_at, a.turn_lag);
+        const auto kb = turn_key_ns(b.run_at, b.turn_lag);
         if (ka != kb) return ka < kb;
         return a.id < b.id;
     });
@@ -98,11 +98,18 @@ std::optional<TimeMs> SqlStore::first_run_at(const std::string& queue, const cha
         .opt_i64(0);
 }
 
-std::vector<std::int64_t> SqlStore::renew_leases(const std::vector<JobRef>& jobs, std::int64_t lease_ms) {
-    if (jobs.empty()) return {};
+namespace {
+// A worker's jobs as a JSON array of {id, owner, attempt}, in ascending id (in_id_order).
+std::string job_refs_json(const std::vector<JobRef>& jobs) {
     nlohmann::json refs = nlohmann::json::array();
     for (std::size_t i : in_id_order(jobs, [](const JobRef& j) { return j.id; }))
         refs.push_back({{"id", jobs[i].id}, {"owner", jobs[i].lease_owner}, {"attempt", jobs[i].attempt}});
+    return refs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+}  // namespace
+
+std::vector<std::int64_t> SqlStore::renew_leases(const std::vector<JobRef>& jobs, std::int64_t lease_ms) {
+    if (jobs.empty()) return {};
     auto rows = transact("renew_leases", [&] {
         // A renewal that cannot finish within a third of the lease is of no use: the next one is due.
         m_db->limit_statement_time(std::max<std::int64_t>(1000, lease_ms / 3));
@@ -111,7 +118,7 @@ std::vector<std::int64_t> SqlStore::renew_leases(const std::vector<JobRef>& jobs
                               " WHERE jobs.id = u.id AND " + m_db->json_ids_match("jobs.id", "$1") +
                               " AND jobs.lease_owner = u.owner AND jobs.attempt = u.attempt AND " + kStillRunning +
                               " RETURNING jobs.id",
-                          {refs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), lease_ms});
+                          {job_refs_json(jobs), lease_ms});
     });
     std::set<std::int64_t> kept;
     for (const auto& r : rows) kept.insert(r.i64(0));
@@ -123,13 +130,10 @@ std::vector<std::int64_t> SqlStore::renew_leases(const std::vector<JobRef>& jobs
 
 void SqlStore::set_prefetched(const std::vector<JobRef>& jobs, bool prefetched) {
     if (jobs.empty()) return;
-    nlohmann::json refs = nlohmann::json::array();
-    for (std::size_t i : in_id_order(jobs, [](const JobRef& j) { return j.id; }))
-        refs.push_back({{"id", jobs[i].id}, {"owner", jobs[i].lease_owner}, {"attempt", jobs[i].attempt}});
     run("UPDATE jobs SET prefetched = $2 FROM " + m_db->json_rows("$1", {{"id", "bigint"}, {"owner", "text"}, {"attempt", "integer"}}) +
             " WHERE jobs.id = u.id AND " + m_db->json_ids_match("jobs.id", "$1") +
             " AND jobs.lease_owner = u.owner AND jobs.attempt = u.attempt AND " + kStillRunning + " RETURNING jobs.id",
-        {refs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), std::int64_t(prefetched ? 1 : 0)});
+        {job_refs_json(jobs), std::int64_t(prefetched ? 1 : 0)});
 }
 
 std::unique_ptr<Waker> SqlStore::open_waker() {
@@ -245,16 +249,9 @@ std::vector<Job> SqlStore::claim_limited(const ClaimRequest& req) {
     std::string pick = claim_pick(req, params, "c.id, c.limit_keys");
     std::vector<std::int64_t> start;
     std::map<std::string, std::pair<double, bool>> buckets;  // key -> tokens now, spent
-    auto bucket = [&](const std::string& key, const LimitRule& rule) -> double& {
+    auto bucket = [&](const std::string& key) -> double& {
         auto it = buckets.find(key);
-        if (it == buckets.end()) {
-            auto rows = m_db->exec("SELECT tokens, refilled_at FROM limit_state WHERE key = $1", {key});
-            std::optional<double> tokens;
-            std::optional<TimeMs> refilled;
-            if (!rows.empty() && !rows[0].is_null(0)) tokens = std::stod(rows[0].str(0));
-            if (!rows.empty()) refilled = rows[0].opt_i64(1);
-            it = buckets.emplace(key, std::make_pair(tokens_at(rule, tokens, refilled, now), false)).first;
-        }
+        if (it == buckets.end()) it = buckets.emplace(key, std::make_pair(bucket_tokens({key}, rules, now).at(key), false)).first;
         return it->second.first;
     };
     for (const auto& r : m_db->exec(pick, params)) {
@@ -270,9 +267,9 @@ std::vector<Job> SqlStore::claim_limited(const ClaimRequest& req) {
         for (const auto& key : limit_keys_from_json(r.str(1))) {
             const LimitRule* rule = rule_for_key(rules, key);
             if (!rule || !rule->rate_n) continue;
-            if (bucket(key, *rule) < 1) {
+            if (bucket(key) < 1) {
                 short_of = key;
-                m_db->exec(kSetWake, {key, next_token_at(*rule, bucket(key, *rule), now)});
+                m_db->exec(kSetWake, {key, next_token_at(*rule, bucket(key), now)});
                 break;
             }
             rated.push_back(key);

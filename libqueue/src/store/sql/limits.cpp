@@ -25,6 +25,13 @@ constexpr const char* kRuleColumns = "pattern, concurrency, rate_n, rate_per_ms,
 constexpr int kKeysPerPass = 200;   // keys one admission pass looks at; the rest wait for the next
 constexpr int kHeadsPerKey = 64;    // held-back jobs one pass looks at per key
 
+// Keys as a JSON array of {"key": K}, for json_rows("$1", {{"key", "text"}}).
+std::string key_array(const std::vector<std::string>& keys) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& k : keys) a.push_back({{"key", k}});
+    return a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 LimitRule rule_from_row(const Row& r) {
     LimitRule rule;
     rule.pattern = r.str(0);
@@ -152,6 +159,22 @@ std::vector<LimitRuleUsage> SqlStore::limit_usage() {
         default_db_retry_policy());
 }
 
+std::map<std::string, double> SqlStore::bucket_tokens(const std::vector<std::string>& keys,
+                                                     const std::vector<LimitRule>& rules, TimeMs now) {
+    std::map<std::string, std::pair<std::optional<double>, std::optional<TimeMs>>> stored;
+    for (const auto& r : m_db->exec("SELECT s.key, s.tokens, s.refilled_at FROM limit_state s WHERE s.key IN (SELECT u.key FROM " +
+                                        m_db->json_rows("$1", {{"key", "text"}}) + ")",
+                                    {key_array(keys)}))
+        stored[r.str(0)] = {r.is_null(1) ? std::nullopt : std::optional<double>(std::stod(r.str(1))), r.opt_i64(2)};
+    std::map<std::string, double> tokens;
+    for (const auto& k : keys) {
+        const auto it = stored.find(k);
+        tokens[k] = tokens_at(*rule_for_key(rules, k), it == stored.end() ? std::nullopt : it->second.first,
+                              it == stored.end() ? std::nullopt : it->second.second, now);
+    }
+    return tokens;
+}
+
 void SqlStore::admit_held(TimeMs now, const std::vector<LimitRule>& rules) {
     std::set<std::string> keys;
     for (const auto& r :
@@ -160,15 +183,10 @@ void SqlStore::admit_held(TimeMs now, const std::vector<LimitRule>& rules) {
     for (const auto& r : m_db->exec("SELECT key FROM limit_state WHERE wake_at <= $1", {now})) keys.insert(r.str(0));
     m_db->exec("UPDATE limit_state SET wake_at = NULL WHERE wake_at <= $1", {now});
     if (keys.empty()) return;
-    auto key_array = [](const auto& ks) {
-        nlohmann::json a = nlohmann::json::array();
-        for (const auto& k : ks) a.push_back({{"key", k}});
-        return a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    };
+    const std::string key_rows = m_db->json_rows("$1", {{"key", "text"}});
     auto note_freed = [&](const std::vector<std::string>& ks) {  // for the next pass
         if (!ks.empty())
-            m_db->exec("INSERT INTO limit_freed (key) SELECT u.key FROM " + m_db->json_rows("$1", {{"key", "text"}}),
-                       {key_array(ks)});
+            m_db->exec("INSERT INTO limit_freed (key) SELECT u.key FROM " + key_rows, {key_array(ks)});
     };
     std::vector<std::string> active, later;
     for (const auto& k : keys) (active.size() < kKeysPerPass ? active : later).push_back(k);
@@ -181,25 +199,18 @@ void SqlStore::admit_held(TimeMs now, const std::vector<LimitRule>& rules) {
     auto load = [&](const std::set<std::string>& want_used, const std::set<std::string>& want_tokens) {
         std::vector<std::string> u, t;
         for (const auto& k : want_used)
-            if (!used.count(k)) u.push_back(k), used[k] = 0;
+            if (!used.count(k)) {
+                u.push_back(k);
+                used[k] = 0;  // a key no admitted job holds has no row below
+            }
         for (const auto& k : want_tokens)
             if (!tokens.count(k)) t.push_back(k);
         if (!u.empty())
             for (const auto& r : m_db->exec("SELECT l.key, COUNT(*) FROM job_limits l WHERE l.key IN (SELECT u.key FROM " +
-                                                m_db->json_rows("$1", {{"key", "text"}}) + ") GROUP BY l.key",
+                                                key_rows + ") GROUP BY l.key",
                                             {key_array(u)}))
                 used[r.str(0)] = r.i64(1);
-        if (t.empty()) return;
-        std::map<std::string, std::pair<std::optional<double>, std::optional<TimeMs>>> stored;
-        for (const auto& r : m_db->exec("SELECT s.key, s.tokens, s.refilled_at FROM limit_state s WHERE s.key IN (SELECT u.key FROM " +
-                                            m_db->json_rows("$1", {{"key", "text"}}) + ")",
-                                        {key_array(t)}))
-            stored[r.str(0)] = {r.is_null(1) ? std::nullopt : std::optional<double>(std::stod(r.str(1))), r.opt_i64(2)};
-        for (const auto& k : t) {
-            const auto it = stored.find(k);
-            tokens[k] = tokens_at(*rule_for_key(rules, k), it == stored.end() ? std::nullopt : it->second.first,
-                                  it == stored.end() ? std::nullopt : it->second.second, now);
-        }
+        if (!t.empty()) tokens.merge(bucket_tokens(t, rules, now));
     };
     struct Head {
         std::int64_t id;
@@ -213,8 +224,7 @@ void SqlStore::admit_held(TimeMs now, const std::vector<LimitRule>& rules) {
         std::vector<std::string> idle;
         for (const auto& r : m_db->exec("SELECT h.held_by, h.id, h.limit_keys, h.lock_key FROM jobs h WHERE h.id IN (SELECT "
                                         "(SELECT j.id FROM jobs j WHERE j.state = 'pending' AND j.held = 1 AND j.held_by = u.key "
-                                        "AND j.run_at <= $2 ORDER BY j.priority DESC, j.id LIMIT 1) FROM " +
-                                            m_db->json_rows("$1", {{"key", "text"}}) + ")",
+                                        "AND j.run_at <= $2 ORDER BY j.priority DESC, j.id LIMIT 1) FROM " + key_rows + ")",
                                         {key_array(active), now}))
             heads[r.str(0)] = Head{r.i64(1), r.is_null(2) ? std::vector<std::string>{} : limit_keys_from_json(r.str(2)),
                                    r.opt_str(3)};

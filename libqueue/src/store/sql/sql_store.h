@@ -10,6 +10,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <map>
 #include <mutex>
 #include <type_traits>
 
@@ -191,6 +192,9 @@ private:
     // limits.cpp: admits held-back jobs whose keys freed slots (or whose time came), under the
     // flow-control lock the caller holds.
     void admit_held(TimeMs now, const std::vector<LimitRule>& rules);
+    // The tokens each key's bucket holds at now (rate-limited keys: their rule has a rate).
+    std::map<std::string, double> bucket_tokens(const std::vector<std::string>& keys, const std::vector<LimitRule>& rules,
+                                                TimeMs now);
     std::vector<LimitRule> load_rules();
     // turns.cpp: sets the run_at and turn_lag of a batch's grouped jobs (their place in their
     // group's turns), inside the enqueue transaction; group_rules: the rules, read again after 1 s.

@@ -39,6 +39,10 @@ inline constexpr const char* kSetWake =
 // job without a group. The claim index jobs_claim (migration 15) has this expression word for
 // word (alias "c." aside), as both backends match an ORDER BY to an index expression only so.
 std::string turn_key(const std::string& alias);
+// The same in C++: run_at in nanoseconds (capped as turn_key()), and the whole turn key.
+inline constexpr TimeMs kTurnKeyCapMs = 9'000'000'000'000;
+inline std::int64_t run_at_ns(TimeMs run_at) { return std::min(run_at, kTurnKeyCapMs) * 1'000'000; }
+inline std::int64_t turn_key_ns(TimeMs run_at, std::int64_t turn_lag) { return run_at_ns(run_at) + turn_lag; }
 
 // The indexes of items in ascending job id: statements that update many of a worker's running
 // jobs at once (outcomes, lease renewals, prefetch marks) list them in one order, so that

@@ -37,10 +37,7 @@ namespace {
 
 constexpr std::int64_t kTurnStrideNs = 1000;           // one turn of a group of weight 1
 constexpr std::int64_t kRulesFreshNs = 1'000'000'000;  // how stale an enqueue's group weights may be
-constexpr TimeMs kTurnKeyCapMs = 9'000'000'000'000;     // as turn_key(): past it, nanoseconds overflow
 constexpr int kPlaceCountedUpTo = 10000;               // jobs `why` counts ahead of one
-
-std::int64_t run_at_ns(TimeMs ms) { return std::min(ms, kTurnKeyCapMs) * 1'000'000; }
 
 }  // namespace
 
@@ -128,7 +125,7 @@ GroupTurnPlace SqlStore::group_turn_place(const Job& job) {
                 place.weight = group_weight(rules, *job.group);
                 if (const LimitRule* rule = rule_for_key(rules, "group:" + *job.group)) place.rule = rule->pattern;
             }
-            const std::int64_t key = run_at_ns(job.run_at) + job.turn_lag;
+            const std::int64_t key = turn_key_ns(job.run_at, job.turn_lag);
             auto row = m_db->exec("SELECT COUNT(*), SUM(CASE WHEN s.grp = $5 THEN 1 ELSE 0 END) FROM (SELECT c.grp FROM jobs c "
                                   "WHERE c.state = 'pending' AND c.queue = $1 AND c.held = 0 AND c.priority = $2 AND "
                                   "(" + turn_key("c") + " < $3 OR (" + turn_key("c") + " = $3 AND c.id < $4)) AND "
