@@ -12,6 +12,15 @@ namespace {
 constexpr std::int64_t kDefaultDeadAfterMs = 60000;  // `jobs list --stuck`
 constexpr std::int64_t kProbeIds = 20000;            // `jobs list --state S`: the newest ids walked first
 
+// The one state a filter confines the jobs to (--scheduled and --retrying: pending), none when
+// it names several or none, or when it has an idempotency or lock key (whose own index leads).
+std::optional<JobState> single_state(const JobFilter& f) {
+    if (f.key || f.lock_key) return std::nullopt;
+    if (f.states.size() == 1) return f.states[0];
+    if (f.states.empty() && (f.scheduled_only || f.retrying_only)) return JobState::pending;
+    return std::nullopt;
+}
+
 }  // namespace
 
 std::vector<Job> SqlStore::list_jobs(const JobFilter& f) {
@@ -90,30 +99,23 @@ std::vector<Job> SqlStore::list_jobs(const JobFilter& f) {
     // S's size, not the table's (1M failed jobs under 9M newer completed ones: 0.3 s on SQLite
     // instead of 0.9-1.4 s). If some are but not a page, S is counted up to the count cap: at
     // most that many are sorted likewise, more are walked on (ids have gaps: deleted jobs).
-    const bool one_state = !f.key && !f.lock_key &&  // (a key's own index leads)
-                           (f.states.size() == 1 || (f.states.empty() && (f.scheduled_only || f.retrying_only)));
-    if (!one_state) return page(false, std::nullopt);
+    const std::optional<JobState> state = single_state(f);
+    if (!state) return page(false, std::nullopt);
     if (!f.after_id) {
         std::int64_t top = f.before_id ? *f.before_id : run("SELECT MAX(id) FROM jobs", {}).at(0).opt_i64(0).value_or(0) + 1;
         auto jobs = page(false, top - kProbeIds);
         if (static_cast<int>(jobs.size()) >= f.limit) return jobs;
         if (jobs.empty()) return page(true, std::nullopt);
     }
-    return page(one_state_is_small(f).value_or(false), std::nullopt);
+    return page(state_is_small(*state), std::nullopt);
 }
 
-std::optional<bool> SqlStore::one_state_is_small(const JobFilter& f) {
-    // An idempotency key or a lock key has an index of its own, which leads.
-    if (f.key || f.lock_key) return std::nullopt;
-    std::optional<JobState> state;
-    if (f.states.size() == 1) state = f.states[0];
-    else if (f.states.empty() && (f.scheduled_only || f.retrying_only)) state = JobState::pending;
-    if (!state) return std::nullopt;
+bool SqlStore::state_is_small(JobState state) {
     // The state as a literal, and finished states with jobs_finished's predicate (SQLite uses a
     // partial index only for a term that implies it word for word).
-    const bool finished = *state == JobState::completed || *state == JobState::failed || *state == JobState::cancelled;
+    const bool finished = state == JobState::completed || state == JobState::failed || state == JobState::cancelled;
     const std::int64_t cap = exact_count_cap();
-    return capped_count(std::string("state = '") + to_string(*state) + "'" + (finished ? " AND " FINISHED_STATES_TERM : ""), {}, cap) <=
+    return capped_count(std::string("state = '") + to_string(state) + "'" + (finished ? " AND " FINISHED_STATES_TERM : ""), {}, cap) <=
            cap;
 }
 

@@ -210,10 +210,9 @@ private:
     // Upserts logs (job id, attempt, log); only_existing: not for jobs deleted meanwhile.
     void upsert_logs(const std::vector<std::tuple<std::int64_t, int, const AttemptLog*>>& logs, bool only_existing);
 
-    // jobs_admin.cpp. one_state_is_small: whether the one state the filter confines the jobs to
-    // holds at most the count cap (list_jobs then reads them from the state's index and sorts
-    // them); none when it names no single state.
-    std::optional<bool> one_state_is_small(const JobFilter& f);
+    // jobs_admin.cpp. state_is_small: whether a state holds at most the count cap (list_jobs
+    // then reads its jobs from the state's index and sorts them).
+    bool state_is_small(JobState state);
     std::int64_t prune_batch(std::int64_t older_than_ms, JobState state, int batch_size);
 
     // events.cpp: event rows written by outcomes, rescue, admin, bulk and signals.
