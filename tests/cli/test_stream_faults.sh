@@ -1,6 +1,7 @@
 # Bad stream handlers, each with a clear log line and a known outcome: a line that is not JSON,
 # an answer for an unknown id, a second answer, a handler that never reads stdin, one that exits
-# at once, one that floods stderr without newlines; and handlers (stream and exec) with their
+# at once, one that floods stderr without newlines, one that dies while its child holds stdout,
+# one that crashes with job lines not yet sent; and handlers (stream and exec) with their
 # children never outlive a worker killed with SIGKILL.
 . "$(dirname "$0")/lib.sh"
 
@@ -110,6 +111,67 @@ nocmd=$OUT
 "$WFQ" process --until-empty --type nocmd --stream -- /no/such/handler 2> /dev/null
 contains "$(job_field "$nocmd" last_error)" "cannot execute"
 pass "a handler that exits at once: its jobs fail as crash and are retried; a missing command fails its jobs"
+
+# A handler that dies while a process it started keeps its stdout open: its exit is noticed (not
+# only its stdout's end), its job fails as crash, and the process it left is stopped with it.
+cat > "$TMP/orphan.sh" <<'SH'
+#!/bin/sh
+sleep 301 &
+read -r line
+echo "dying" >&2
+exit 4
+SH
+chmod +x "$TMP/orphan.sh"
+orphan=$("$WFQ" enqueue orphan '{}' --max-attempts 1)
+timeout 60 "$WFQ" process --until-empty --type orphan --poll 100ms --grace 1s --stream -- "$TMP/orphan.sh" 2> "$TMP/orphan.log" \
+    || { tail "$TMP/orphan.log"; fail "process with a handler whose child keeps its stdout"; }
+[ "$(job_field "$orphan" state)" = failed ] || { tail "$TMP/orphan.log"; fail "orphan: failed: $(job_field "$orphan" state)"; }
+[ "$(job_field "$orphan" error_class)" = crash ] || fail "orphan: crash"
+contains "$(job_field "$orphan" last_error)" "exited with code 4"
+grep -q "stream handler exited, but a process it started keeps its stdout open; stopping them" "$TMP/orphan.log" || fail "orphan: log line"
+wait_for 10 sh -c '! pgrep -f "^sleep 301$" > /dev/null'
+pass "a handler that dies while its child holds its stdout: its job fails as crash, the child is stopped"
+
+# A handler that crashes with job lines still waiting in wfq's buffer (its stdin pipe full): the
+# jobs none of whose line reached it run on the restarted process, their attempt not spent.
+cat > "$TMP/poison.py" <<'PY'
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if "cancel" in m: continue
+    if m["type"] == "poison": sys.exit(1)
+    sys.stdout.write(json.dumps({"id": m["id"], "ok": True}) + "\n"); sys.stdout.flush()
+PY
+pad=$(python3 -c 'print("x" * 20000)')
+"$WFQ" enqueue poison '{}' --max-attempts 1 --priority 9 > /dev/null
+for i in 1 2 3 4 5 6 7 8 9 10; do "$WFQ" enqueue poison_big "{\"pad\": \"$pad\"}" --max-attempts 1 > /dev/null; done
+timeout 60 "$WFQ" process --until-empty --type poison --type poison_big --concurrency 11 --poll 100ms --stream -- python3 "$TMP/poison.py" 2> "$TMP/poison.log" \
+    || { tail "$TMP/poison.log"; fail "process with a poison job"; }
+"$WFQ" jobs list --type poison_big --limit 0 --json > "$TMP/poison.json"
+read -r done_n crashed_n <<EOF
+$(python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(sum(x['state']=='completed' and x['attempt']==1 for x in j), sum(x['state']=='failed' and x['error_class']=='crash' for x in j))" "$TMP/poison.json")
+EOF
+[ $((done_n + crashed_n)) = 10 ] || fail "poison: every job completed or crashed ($done_n, $crashed_n)"
+# The pipe takes 64 KiB: at most 4 of the 20 KB lines were in it when the handler died.
+[ "$done_n" -ge 5 ] || { tail "$TMP/poison.log"; fail "poison: jobs never sent were failed with the crash ($done_n completed)"; }
+pass "a crash fails only the jobs whose line reached the handler ($crashed_n); the $done_n others ran on its restart"
+
+# SIGTERM with a job running (its handler ignores the end of its stdin) and one prefetched: the
+# prefetched job is given back at once, not when the running one ends or --grace runs out.
+held1=$("$WFQ" enqueue hold '{}')
+held2=$("$WFQ" enqueue hold '{}')
+"$WFQ" process --type hold --concurrency 1 --prefetch 1 --grace 60s --stream -- \
+    python3 -c 'import sys, time; [None for _ in sys.stdin]; time.sleep(300)' 2> "$TMP/hold.log" &
+worker=$!
+held_prefetched() { [ "$("$WFQ" jobs show "$held2" --json | jq_field "d['display_state']")" = prefetched ]; }
+wait_for 30 held_prefetched
+kill -TERM "$worker"
+held_back() { [ "$(job_field "$held2" state)" = pending ]; }
+wait_for 10 held_back
+[ "$(job_field "$held1" state)" = running ] || fail "hold: the running job is still running within --grace"
+kill -KILL "$worker"
+expect_wait 137 "$worker" "hold worker" "$TMP/hold.log"
+pass "on SIGTERM a prefetched job is given back at once; the running one keeps its --grace"
 
 # SIGKILL the worker: stream handlers, exec handlers and their children all die.
 cat > "$TMP/stream_child.sh" <<'SH'

@@ -207,11 +207,18 @@ void SlotTable::stop_claims() {
 }
 
 void SlotTable::release_waiting() {
-    std::lock_guard<std::mutex> lock(m_mutex);
-    for (auto& [job, slot] : m_ready) {
-        slot->shutting_down = true;
-        slot->cancel = true;
+    bool wake_executor;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        for (auto& [job, slot] : m_ready) {
+            slot->shutting_down = true;
+            slot->cancel = true;
+        }
+        // Cancelled jobs pass the run limit (may_run_next): an executor asleep at the limit
+        // takes them now, to give them back at once, not when a running job ends.
+        wake_executor = !m_ready.empty() && m_idle_executors > 0;
     }
+    if (wake_executor) m_ready_cv.notify_all();
 }
 
 bool SlotTable::drain_within(std::int64_t grace_ms) {

@@ -572,6 +572,12 @@ private:
             log::debug("stream handler started", {{"handler_pid", std::to_string(child.pid)}, {"handler_proc", std::to_string(proc.index)}});
 
             read_until_exit(proc, child);
+            {
+                // No job goes to it and no signal to its pid from here on: reap() waits for
+                // it, and once it is reaped its pid may be another process's.
+                std::lock_guard<std::mutex> lock(m_mutex);
+                proc.alive = false;
+            }
             std::string status = reap(proc, child.pid);
 
             Finishing finished;
@@ -580,14 +586,30 @@ private:
             bool stopping, answered;
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
-                proc.alive = false;
                 if (proc.stdin_fd >= 0) ::close(proc.stdin_fd);
                 proc.stdin_fd = -1;
-                proc.outbox.clear();
                 protocol = proc.protocol_error;
                 stopped_for = proc.stopped_for;
                 stopping = m_stopping;
                 answered = proc.answered_any;
+                // A job none of whose line reached the process never started there: it waits
+                // for the next process (or is given back if the handler is stopping), and its
+                // attempt is not spent on another job's crash.
+                std::deque<std::shared_ptr<Pending>> unsent;
+                for (auto it = proc.pending.begin(); it != proc.pending.end();) {
+                    Pending& p = *it->second;
+                    if (p.line_start >= proc.written && p.line_end - proc.written <= proc.outbox.size()) {
+                        p.line = proc.outbox.substr(static_cast<std::size_t>(p.line_start - proc.written),
+                                                    static_cast<std::size_t>(p.line_end - p.line_start));
+                        unsent.push_back(it->second);
+                        it = proc.pending.erase(it);
+                    } else {
+                        ++it;
+                    }
+                }
+                std::sort(unsent.begin(), unsent.end(), [](const auto& a, const auto& b) { return a->line_start < b->line_start; });
+                m_waiting.insert(m_waiting.begin(), unsent.begin(), unsent.end());
+                proc.outbox.clear();
                 unanswered = proc.pending.size();
                 for (auto& [id, p] : proc.pending) {
                     proc.remember(id, "failed with its process");
@@ -644,22 +666,44 @@ private:
         char buf[65536];
         bool out_open = true, err_open = true;
         std::optional<std::int64_t> stop_seen_ns;
+        // The process's exit (a pidfd, else waitid when idle): a process it started may hold its
+        // stdout open after it died, and its jobs would wait forever for an answer. What it wrote
+        // before it exited is read for 100 ms more; then reap() stops its process group.
+        struct ExitFd {
+            int fd;
+            ~ExitFd() {
+                if (fd >= 0) ::close(fd);
+            }
+        } exit_pidfd{static_cast<int>(::syscall(SYS_pidfd_open, child.pid, 0))};
+        const int exit_fd = exit_pidfd.fd;
+        std::optional<std::int64_t> exit_seen_ns;
+        auto exited_now = [&] {
+            siginfo_t info{};
+            return ::waitid(P_PID, static_cast<id_t>(child.pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == child.pid;
+        };
         while (out_open) {
             if (!stop_seen_ns && m_stop_flag) stop_seen_ns = m_clock.steady_ns();
             // Stopping: its stdin is closed; after --grace it is stopped whether it closed stdout or not.
             if (stop_seen_ns && m_clock.steady_ns() - *stop_seen_ns >= m_options.grace_ms * 1'000'000) break;
+            if (exit_seen_ns && m_clock.steady_ns() - *exit_seen_ns >= 100'000'000) {
+                log::warn("stream handler exited, but a process it started keeps its stdout open; stopping them",
+                          {{"handler_pid", std::to_string(child.pid)}});
+                break;
+            }
             int in_fd = -1;
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
                 if (!proc.outbox.empty() && !proc.stdin_broken) in_fd = proc.stdin_fd;
                 proc.reader_polls_stdin = in_fd >= 0;
             }
-            pollfd fds[4] = {{child.stdout_fd, POLLIN, 0},
+            pollfd fds[5] = {{child.stdout_fd, POLLIN, 0},
                              {err_open ? child.stderr_fd : -1, POLLIN, 0},
                              {in_fd, POLLOUT, 0},
-                             {proc.wake_fd, POLLIN, 0}};
-            int n = ::poll(fds, 4, 100);
+                             {proc.wake_fd, POLLIN, 0},
+                             {exit_seen_ns ? -1 : exit_fd, POLLIN, 0}};
+            int n = ::poll(fds, 5, exit_seen_ns ? 20 : 100);
             if (n < 0 && errno != EINTR) break;
+            if (!exit_seen_ns && (fds[4].revents || (n == 0 && exit_fd < 0 && exited_now()))) exit_seen_ns = m_clock.steady_ns();
             if (n <= 0) continue;
             if (fds[3].revents) {
                 std::uint64_t count;
