@@ -714,9 +714,11 @@ private:
                 proc.reader_polls_stdin = false;
                 flush(proc);
             }
-            // Reads what stderr holds now (its pipe is non-blocking).
+            // Reads what stderr holds now (its pipe is non-blocking), 512 KiB at most per call:
+            // a handler that writes stderr faster than it is logged must not keep this thread
+            // from its answers and its stdin.
             auto read_stderr = [&] {
-                while (err_open) {
+                for (int reads = 0; err_open && reads < 8; ++reads) {
                     ssize_t r = ::read(child.stderr_fd, buf, sizeof buf);
                     if (r > 0) {
                         err.append(buf, static_cast<std::size_t>(r));
