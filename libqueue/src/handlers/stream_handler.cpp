@@ -233,6 +233,10 @@ public:
             name_this_thread("wfq-stream");
             supervise(*proc);
         });
+        m_delivery = std::thread([this] {
+            name_this_thread("wfq-stream-done");
+            deliver_loop();
+        });
         m_timer = std::thread([this] {
             name_this_thread("wfq-stream-timer");
             watch();
@@ -259,6 +263,12 @@ public:
         }
         m_timer_cv.notify_all();
         m_timer.join();
+        {
+            std::lock_guard<std::mutex> lock(m_delivery_mutex);
+            m_delivery_stop = true;
+        }
+        m_delivery_cv.notify_all();
+        m_delivery.join();  // after delivering what the timer handed over
         Finishing finished;
         {
             std::lock_guard<std::mutex> lock(m_mutex);
@@ -446,9 +456,11 @@ private:
             Finishing finished;
             std::int64_t wait_ms = tick(finished);
             if (!finished.empty()) {
-                lock.unlock();
-                deliver(finished);
-                lock.lock();
+                // Not delivered here: done() records the outcome and may start the next job,
+                // which can wait on the database (the completer's backpressure, a config
+                // lookup during an outage), and meanwhile no cancel line or signal would go
+                // out for any other job that must stop before its lease ends.
+                hand_off(finished);
                 continue;
             }
             if (wait_ms < 0) {
@@ -460,8 +472,37 @@ private:
         }
     }
 
+    // The timer's results, to be delivered by the delivery thread (m_delivery_mutex is never
+    // held while m_mutex is taken).
+    void hand_off(Finishing& finished) {
+        {
+            std::lock_guard<std::mutex> lock(m_delivery_mutex);
+            for (auto& f : finished) m_deliveries.push_back(std::move(f));
+        }
+        finished.clear();
+        m_delivery_cv.notify_one();
+    }
+
+    void deliver_loop() {
+        std::unique_lock<std::mutex> lock(m_delivery_mutex);
+        for (;;) {
+            m_delivery_cv.wait(lock, [&] { return m_delivery_stop || !m_deliveries.empty(); });
+            if (m_deliveries.empty()) return;  // stopping, and all delivered
+            Finishing batch;
+            batch.swap(m_deliveries);
+            lock.unlock();
+            deliver(batch);
+            lock.lock();
+        }
+    }
+
     // Under m_mutex: one look at every job held; how long the timer may sleep (ms; -1: no job held).
     std::int64_t tick(Finishing& finished) {
+        // The clock is read only while a job is held: with none (the timer's first look, say)
+        // there is nothing to time, and a test clock sees its reads in the jobs' order.
+        const bool holding = !m_waiting.empty() ||
+                             std::any_of(m_procs.begin(), m_procs.end(), [](const auto& p) { return !p->pending.empty(); });
+        if (!holding) return -1;
         const std::int64_t now = m_clock.steady_ns();
         std::int64_t wait_ms = 100;
         bool any = false;
@@ -938,6 +979,11 @@ private:
     bool m_timer_idle = false;  // the timer sleeps until a job comes
     bool m_timer_stop = false;
     std::thread m_timer;
+    std::mutex m_delivery_mutex;
+    std::condition_variable m_delivery_cv;
+    Finishing m_deliveries;  // the timer's results, not delivered yet
+    bool m_delivery_stop = false;
+    std::thread m_delivery;
 };
 
 }  // namespace
