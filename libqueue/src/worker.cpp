@@ -28,9 +28,28 @@
 #include <algorithm>
 #include <thread>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 namespace wfq {
 namespace {
+
+// A busy worker allocates and frees the same few hundred KB at every claim and flush (a batch of
+// up to 500 rows, its jobs and their lines). With glibc's defaults the heap's free top is given
+// back to the kernel after each (and chunks over the dynamic mmap threshold are unmapped), then
+// faulted in page by page again: 1.7 page faults per job, a sixth of the worker's CPU on the
+// stream path (bench/README.md, issue 28). Keep up to 64 MiB of freed heap instead.
+void keep_freed_heap() {
+#ifdef __GLIBC__
+    static const bool once = [] {
+        mallopt(M_TRIM_THRESHOLD, 64 << 20);
+        mallopt(M_MMAP_THRESHOLD, 16 << 20);
+        return true;
+    }();
+    (void)once;
+#endif
+}
 
 std::string make_worker_id(Random& random) {
     char suffix[8];
@@ -77,6 +96,7 @@ struct Worker::Impl {
     }
 
     WorkerStats run(const std::atomic<bool>& stop) {
+        keep_freed_heap();
         const std::int64_t start_ns = clock.steady_ns();
         // Each role on a connection of its own where the backend benefits (PostgreSQL): the
         // completer and the lease keeper; the claimer, maintenance and the watchers' opening

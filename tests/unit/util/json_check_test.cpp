@@ -107,10 +107,16 @@ TEST(HandlerResult, KeptWhenStorableElseWhyNot) {
 
 TEST(JsonString, AppendsALiteralThatParsesBackToTheSameText) {
     for (std::string s : {std::string(""), std::string("plain"), std::string("q\"uote \\ back"),
-                          std::string("tab\tnl\ncr\r\x01\x1f end"), std::string("caf\xc3\xa9 \xe2\x82\xac")}) {
+                          std::string("tab\tnl\ncr\r\x01\x1f end"), std::string("caf\xc3\xa9 \xe2\x82\xac"), std::string("\""), std::string("\n\\"),
+                          std::string("ends with \\"), std::string("\x7f del")}) {
         std::string out;
         append_json_string(out, s);
         EXPECT_EQ(nlohmann::json::parse(out).get<std::string>(), s) << out;
+        // Appended after what the buffer already holds, as a row builder does.
+        std::string row = "[1,";
+        append_json_string(row, s);
+        row += ']';
+        EXPECT_EQ(nlohmann::json::parse(row).at(1).get<std::string>(), s) << row;
     }
 }
 
