@@ -21,5 +21,10 @@ BEGIN
     ON CONFLICT DO NOTHING;
   RETURN NULL;
 END $$;
+-- Its own search_path, like the SQL API's functions: a session that names the table with its
+-- schema (a COPY into "schema".jobs) inserts through it too.
+DO $$ BEGIN
+  EXECUTE format('ALTER FUNCTION wfq_jobs_queue_seen() SET search_path = %I, pg_temp', current_schema());
+END $$;
 CREATE TRIGGER jobs_queue_seen AFTER INSERT ON jobs REFERENCING NEW TABLE AS added
   FOR EACH STATEMENT EXECUTE FUNCTION wfq_jobs_queue_seen();
