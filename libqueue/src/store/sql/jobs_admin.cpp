@@ -88,12 +88,7 @@ std::vector<Job> SqlStore::list_jobs(const JobFilter& f) {
     };
     // A queue no job has ever had (job_queues: migration 21) has no jobs: the walk below would
     // read the whole table to find none.
-    if (!f.scope.queues.empty()) {
-        std::string known = "SELECT 1 FROM job_queues WHERE 1 = 1";
-        Params q;
-        add_in(known, q, "queue", f.scope.queues);
-        if (run(known + " LIMIT 1", q).empty()) return {};
-    }
+    if (!f.scope.queues.empty() && queues_ever_used(f.scope.queues).empty()) return {};
     // Running jobs are few (the workers' slots): read from jobs_running_lease and sorted, not
     // found by walking the primary key back (`+id` is an expression, which no index orders).
     if (all_in({JobState::running}) || f.stuck || f.scope.running_longer_than_ms) return page(true, std::nullopt);
