@@ -75,6 +75,7 @@ TEST_P(StoreSuite, ListByQueueKnowsEveryQueueEverUsed) {
         f.scope.queues = std::move(queues);
         return ids(m_store->list_jobs(f));
     };
+    EXPECT_EQ(m_store->queues_ever_used({"nosuch", "mail"}), std::vector<std::string>{"mail"});
     EXPECT_TRUE(in({"nosuch"}).empty());
     EXPECT_EQ(in({"mail"}), std::vector<std::int64_t>{id});
     EXPECT_EQ(in({"nosuch", "mail"}), std::vector<std::int64_t>{id});
@@ -83,6 +84,7 @@ TEST_P(StoreSuite, ListByQueueKnowsEveryQueueEverUsed) {
     advance(200);
     EXPECT_EQ(m_store->prune(100, {JobState::completed}, 10, nullptr), 1);
     EXPECT_TRUE(in({"mail"}).empty());
+    EXPECT_EQ(m_store->queues_ever_used({"mail"}), std::vector<std::string>{"mail"}) << "kept after the prune";
     mail.queue = "mail2";
     auto second = add(mail);
     EXPECT_EQ(in({"mail2"}), std::vector<std::int64_t>{second}) << "a new queue's first job";
