@@ -67,7 +67,10 @@ void check_error_classes(const char* flag, const std::vector<std::string>& class
 std::vector<std::string> unknown_queues(Store& store, const std::vector<std::string>& names) {
     if (names.empty()) return {};
     std::set<std::string> known;
-    for (const auto& q : store.queue_summaries()) known.insert(q.queue);
+    // Per-queue counts only when some name has had jobs: a queue no job has ever had (a typo)
+    // is known only by a pause or a worker, and the counts cost 50-150 ms at 10M jobs.
+    if (!store.queues_ever_used(names).empty())
+        for (const auto& q : store.queue_summaries()) known.insert(q.queue);
     for (const auto& p : store.queue_pauses()) known.insert(p.queue);
     for (const auto& w : store.list_workers())
         for (const auto& q : w.queues) known.insert(q);

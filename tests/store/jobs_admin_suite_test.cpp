@@ -64,5 +64,31 @@ TEST_P(StoreSuite, ListFiltersByDisplayStates) {
     EXPECT_EQ(retrying[0].id, now_id);
 }
 
+// `jobs list --queue Q` answers at once for a queue no job has ever had (job_queues, written by
+// the first job of each queue); a queue whose jobs were all pruned stays known and lists none.
+TEST_P(StoreSuite, ListByQueueKnowsEveryQueueEverUsed) {
+    NewJob mail = job("send");
+    mail.queue = "mail";
+    auto id = add(mail);
+    auto in = [&](std::vector<std::string> queues) {
+        JobFilter f;
+        f.scope.queues = std::move(queues);
+        return ids(m_store->list_jobs(f));
+    };
+    EXPECT_EQ(m_store->queues_ever_used({"nosuch", "mail"}), std::vector<std::string>{"mail"});
+    EXPECT_TRUE(in({"nosuch"}).empty());
+    EXPECT_EQ(in({"mail"}), std::vector<std::int64_t>{id});
+    EXPECT_EQ(in({"nosuch", "mail"}), std::vector<std::int64_t>{id});
+    ASSERT_EQ(claim("w").size(), 1u);
+    ASSERT_TRUE(test::complete(*m_store, {id, "w", 1}, std::nullopt));
+    advance(200);
+    EXPECT_EQ(m_store->prune(100, {JobState::completed}, 10, nullptr), 1);
+    EXPECT_TRUE(in({"mail"}).empty());
+    EXPECT_EQ(m_store->queues_ever_used({"mail"}), std::vector<std::string>{"mail"}) << "kept after the prune";
+    mail.queue = "mail2";
+    auto second = add(mail);
+    EXPECT_EQ(in({"mail2"}), std::vector<std::int64_t>{second}) << "a new queue's first job";
+}
+
 }  // namespace
 }  // namespace wfq

@@ -274,6 +274,9 @@ public:
     virtual std::vector<QueuePause> queue_pauses() = 0;
     // Per queue counts for `wfq queues list`, in one statement.
     virtual std::vector<QueueSummary> queue_summaries() = 0;
+    // Of names, those some job has had (now or before a prune), in no order; a name missing
+    // here has no job. This default claims every name (a store without the record).
+    virtual std::vector<std::string> queues_ever_used(const std::vector<std::string>& names) { return names; }
     // Everything `wfq top` shows in one statement: queues with rates, workers, the latest
     // failures and stuck jobs (at most rows of each of the last two).
     virtual TopSnapshot top_snapshot(int rows) = 0;

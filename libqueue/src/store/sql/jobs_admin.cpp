@@ -12,12 +12,11 @@ namespace {
 constexpr std::int64_t kDefaultDeadAfterMs = 60000;  // `jobs list --stuck`
 constexpr std::int64_t kProbeIds = 20000;            // `jobs list --state S`: the newest ids walked first
 
-// The one state a filter confines the jobs to (--scheduled and --retrying: pending), none when
-// it names several or none, or when it has an idempotency or lock key (whose own index leads).
+// The one state a filter confines the jobs to, none when it names several or none, or when it
+// has an idempotency or lock key (whose own index leads).
 std::optional<JobState> single_state(const JobFilter& f) {
     if (f.key || f.lock_key) return std::nullopt;
     if (f.states.size() == 1) return f.states[0];
-    if (f.states.empty() && (f.scheduled_only || f.retrying_only)) return JobState::pending;
     return std::nullopt;
 }
 
@@ -34,10 +33,9 @@ std::vector<Job> SqlStore::list_jobs(const JobFilter& f) {
         });
     };
     // The states as literals, so that SQLite can use a partial index (it does not for a bound
-    // parameter, nor for `IN` of one value where the index says `=`). On PostgreSQL failed,
-    // cancelled and waiting jobs come newest first from jobs_state_list (state, id), its
-    // predicate beside them (SQLite has no such index: see its migration 14); finished states
-    // carry jobs_finished's (see FINISHED_STATES_TERM).
+    // parameter, nor for `IN` of one value where the index says `=`). Failed, cancelled and
+    // waiting jobs come newest first from jobs_state_list (state, id), its predicate beside them;
+    // finished states carry jobs_finished's (see FINISHED_STATES_TERM).
     std::string states;
     for (auto s : f.states) states += std::string(states.empty() ? "'" : ", '") + to_string(s) + "'";
     if (f.states.size() == 1) sql += " AND state = " + states;
@@ -57,7 +55,11 @@ std::vector<Job> SqlStore::list_jobs(const JobFilter& f) {
         sql += " AND id < $" + std::to_string(params.size() + 1);
         params.emplace_back(*f.before_id);
     }
-    if (f.scheduled_only) sql += " AND state = 'pending' AND run_at > wfq_now_ms()";
+    // Scheduled and retrying jobs come newest first from their own partial indexes (jobs_scheduled,
+    // jobs_retrying: migration 21), their predicates word for word. A job is due at once when
+    // enqueued (run_at = created_at), so run_at > now implies run_at > created_at while the
+    // clock has not gone back past the job's creation.
+    if (f.scheduled_only) sql += " AND state = 'pending' AND run_at > created_at AND run_at > wfq_now_ms()";
     if (f.retrying_only) sql += " AND state = 'pending' AND attempt > 0";
     if (f.stuck) {
         sql += " AND state = 'running' AND (lease_expires_at < wfq_now_ms() OR lease_owner IN (SELECT id FROM workers "
@@ -84,21 +86,23 @@ std::vector<Job> SqlStore::list_jobs(const JobFilter& f) {
         if (!f.after_id) std::reverse(jobs.begin(), jobs.end());
         return jobs;
     };
+    // A queue no job has ever had (job_queues: migration 21) has no jobs: the walk below would
+    // read the whole table to find none.
+    if (!f.scope.queues.empty() && queues_ever_used(f.scope.queues).empty()) return {};
     // Running jobs are few (the workers' slots): read from jobs_running_lease and sorted, not
     // found by walking the primary key back (`+id` is an expression, which no index orders).
     if (all_in({JobState::running}) || f.stuck || f.scope.running_longer_than_ms) return page(true, std::nullopt);
-    // (On PostgreSQL failed, cancelled and waiting jobs come newest first from jobs_state_list
-    // (state, id), whatever their number; SQLite has no such index.)
-    if (all_in({JobState::failed, JobState::cancelled, JobState::waiting}) && m_db->backend() == "postgresql")
+    // Failed, cancelled and waiting jobs come newest first from jobs_state_list (state, id),
+    // scheduled and retrying ones from their own indexes, whatever their number.
+    if (all_in({JobState::failed, JobState::cancelled, JobState::waiting}) || f.scheduled_only || f.retrying_only)
         return page(false, std::nullopt);
     // One state S: walking the primary key back from the newest job reads every newer job of
     // the other states first, the whole table for a state it lacks (0.7-1.4 s on SQLite at 10M
     // rows; `--state retrying` 2-3 s on PostgreSQL). So the newest kProbeIds ids are walked
     // first (S's jobs among the newest, a backlog's say, fill the page there). If none of them
-    // is S's, S's own index (jobs_claim, jobs_waiting, jobs_finished) is read whole and sorted:
-    // S's size, not the table's (1M failed jobs under 9M newer completed ones: 0.3 s on SQLite
-    // instead of 0.9-1.4 s). If some are but not a page, S is counted up to the count cap: at
-    // most that many are sorted likewise, more are walked on (ids have gaps: deleted jobs).
+    // is S's, S's own index (jobs_claim, jobs_finished) is read whole and sorted: S's size, not
+    // the table's. If some are but not a page, S is counted up to the count cap: at most that
+    // many are sorted likewise, more are walked on (ids have gaps: deleted jobs).
     const std::optional<JobState> state = single_state(f);
     if (!state) return page(false, std::nullopt);
     if (!f.after_id) {

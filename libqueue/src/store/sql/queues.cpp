@@ -192,6 +192,16 @@ std::vector<TopSnapshot::QueueRow> SqlStore::queue_rows() {
     return out;
 }
 
+std::vector<std::string> SqlStore::queues_ever_used(const std::vector<std::string>& names) {
+    // job_queues (migration 21): every queue a job has had, written by the first job of each.
+    std::string sql = "SELECT queue FROM job_queues WHERE 1 = 1";
+    Params params;
+    add_in(sql, params, "queue", names);
+    std::vector<std::string> out;
+    for (const auto& r : run(sql, params)) out.push_back(r.str(0));
+    return out;
+}
+
 std::vector<QueueSummary> SqlStore::queue_summaries() {
     std::vector<QueueSummary> out;
     for (auto& r : queue_rows()) out.push_back(std::move(r.summary));

@@ -71,6 +71,7 @@ public:
     bool set_queue_paused(const std::string& queue, bool paused, const std::string& actor) override;
     std::vector<QueuePause> queue_pauses() override;
     std::vector<QueueSummary> queue_summaries() override;
+    std::vector<std::string> queues_ever_used(const std::vector<std::string>& names) override;
     TopSnapshot top_snapshot(int rows) override;
     QueueMetrics queue_metrics(std::int64_t dead_after_ms, bool count_jobs = true) override;
     std::vector<std::pair<std::string, double>> database_facts() override;
