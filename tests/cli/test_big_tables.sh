@@ -82,7 +82,7 @@ done
 pass "jobs list by state: the same jobs from the state's index as from the walk over the ids"
 
 # Filters that walked the whole table at 10M rows now read an index or a small table
-# (migration 21): a queue no job has ever had lists none at once, an error class from its
+# (migration 20): a queue no job has ever had lists none at once, an error class from its
 # partial index (both backends), the failed jobs of queue a both ways.
 [ -z "$(ids --queue nosuch)" ] || fail "--queue nosuch: $(ids --queue nosuch)"
 [ "$(ids --queue nosuch --queue b)" = "$(ids --queue b)" ] || fail "--queue nosuch --queue b: $(ids --queue nosuch --queue b)"

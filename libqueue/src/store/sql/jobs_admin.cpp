@@ -56,7 +56,7 @@ std::vector<Job> SqlStore::list_jobs(const JobFilter& f) {
         params.emplace_back(*f.before_id);
     }
     // Scheduled and retrying jobs come newest first from their own partial indexes (jobs_scheduled,
-    // jobs_retrying: migration 21), their predicates word for word. A job is due at once when
+    // jobs_retrying: migration 20), their predicates word for word. A job is due at once when
     // enqueued (run_at = created_at), so run_at > now implies run_at > created_at while the
     // clock has not gone back past the job's creation.
     if (f.scheduled_only) sql += " AND state = 'pending' AND run_at > created_at AND run_at > wfq_now_ms()";
@@ -86,7 +86,7 @@ std::vector<Job> SqlStore::list_jobs(const JobFilter& f) {
         if (!f.after_id) std::reverse(jobs.begin(), jobs.end());
         return jobs;
     };
-    // A queue no job has ever had (job_queues: migration 21) has no jobs: the walk below would
+    // A queue no job has ever had (job_queues: migration 20) has no jobs: the walk below would
     // read the whole table to find none.
     if (!f.scope.queues.empty() && queues_ever_used(f.scope.queues).empty()) return {};
     // Running jobs are few (the workers' slots): read from jobs_running_lease and sorted, not

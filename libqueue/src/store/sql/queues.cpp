@@ -193,7 +193,7 @@ std::vector<TopSnapshot::QueueRow> SqlStore::queue_rows() {
 }
 
 std::vector<std::string> SqlStore::queues_ever_used(const std::vector<std::string>& names) {
-    // job_queues (migration 21): every queue a job has had, written by the first job of each.
+    // job_queues (migration 20): every queue a job has had, written by the first job of each.
     std::string sql = "SELECT queue FROM job_queues WHERE 1 = 1";
     Params params;
     add_in(sql, params, "queue", names);
