@@ -152,6 +152,23 @@ HandlerResult to_result(std::int64_t id, const json& msg, std::string_view line)
     return r;
 }
 
+// A child's exit, seen without reaping it (the zombie keeps its pid ours): a pidfd to poll where
+// the kernel has them, else waitid(WNOWAIT) to ask.
+struct ExitWatch {
+    explicit ExitWatch(int child) : pid(child), fd(static_cast<int>(::syscall(SYS_pidfd_open, child, 0))) {}
+    ~ExitWatch() {
+        if (fd >= 0) ::close(fd);
+    }
+    ExitWatch(const ExitWatch&) = delete;
+    ExitWatch& operator=(const ExitWatch&) = delete;
+    bool exited() const {
+        siginfo_t info{};
+        return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+    }
+    const int pid;
+    const int fd;  // -1 without pidfds
+};
+
 // One job given to the handler and not yet answered (or given up). Under StreamHandler::m_mutex.
 struct Pending {
     std::int64_t id = 0;
@@ -505,13 +522,11 @@ private:
         if (!holding) return -1;
         const std::int64_t now = m_clock.steady_ns();
         std::int64_t wait_ms = 100;
-        bool any = false;
         auto expired = [&](const Pending& p) { return p.has_deadline && now >= p.deadline_ns; };
         auto until_deadline = [&](const Pending& p) {
             if (p.has_deadline) wait_ms = std::min(wait_ms, (p.deadline_ns - now) / 1'000'000 + 1);
         };
         for (auto it = m_waiting.begin(); it != m_waiting.end();) {
-            any = true;
             const auto& p = *it;
             if (*p->cancel || m_stopping || expired(*p)) {
                 conclude(finished, p, *p->cancel || m_stopping ? cancelled() : timed_out());
@@ -524,7 +539,6 @@ private:
         for (auto& procp : m_procs) {
             Proc& proc = *procp;
             for (auto it = proc.pending.begin(); it != proc.pending.end();) {
-                any = true;
                 Pending& p = *it->second;
                 if (!p.cancel_sent_ns && (*p.cancel || expired(p))) {
                     const bool was_cancel = *p.cancel;
@@ -564,7 +578,7 @@ private:
                 ++it;
             }
         }
-        return any ? std::max<std::int64_t>(wait_ms, 1) : -1;
+        return std::max<std::int64_t>(wait_ms, 1);
     }
 
     void supervise(Proc& proc) {
@@ -710,18 +724,8 @@ private:
         // The process's exit (a pidfd, else waitid when idle): a process it started may hold its
         // stdout open after it died, and its jobs would wait forever for an answer. What it wrote
         // before it exited is read for 100 ms more; then reap() stops its process group.
-        struct ExitFd {
-            int fd;
-            ~ExitFd() {
-                if (fd >= 0) ::close(fd);
-            }
-        } exit_pidfd{static_cast<int>(::syscall(SYS_pidfd_open, child.pid, 0))};
-        const int exit_fd = exit_pidfd.fd;
+        const ExitWatch exit_watch(child.pid);
         std::optional<std::int64_t> exit_seen_ns;
-        auto exited_now = [&] {
-            siginfo_t info{};
-            return ::waitid(P_PID, static_cast<id_t>(child.pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == child.pid;
-        };
         while (out_open) {
             if (!stop_seen_ns && m_stop_flag) stop_seen_ns = m_clock.steady_ns();
             // Stopping: its stdin is closed; after --grace it is stopped whether it closed stdout or not.
@@ -741,10 +745,11 @@ private:
                              {err_open ? child.stderr_fd : -1, POLLIN, 0},
                              {in_fd, POLLOUT, 0},
                              {proc.wake_fd, POLLIN, 0},
-                             {exit_seen_ns ? -1 : exit_fd, POLLIN, 0}};
+                             {exit_seen_ns ? -1 : exit_watch.fd, POLLIN, 0}};
             int n = ::poll(fds, 5, exit_seen_ns ? 20 : 100);
             if (n < 0 && errno != EINTR) break;
-            if (!exit_seen_ns && (fds[4].revents || (n == 0 && exit_fd < 0 && exited_now()))) exit_seen_ns = m_clock.steady_ns();
+            if (!exit_seen_ns && (fds[4].revents || (n == 0 && exit_watch.fd < 0 && exit_watch.exited())))
+                exit_seen_ns = m_clock.steady_ns();
             if (n <= 0) continue;
             if (fds[3].revents) {
                 std::uint64_t count;
@@ -927,18 +932,16 @@ private:
             std::lock_guard<std::mutex> lock(m_mutex);
             stopping = m_stopping;
         }
-        int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+        const ExitWatch watch(pid);
         auto wait_exit = [&](std::int64_t ms) {
-            if (pidfd < 0) {
+            if (watch.fd < 0) {
                 for (std::int64_t waited = 0; waited < ms; waited += 10) {
-                    siginfo_t info{};
-                    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
-                        return true;
+                    if (watch.exited()) return true;
                     ::usleep(10000);
                 }
                 return false;
             }
-            pollfd pfd{pidfd, POLLIN, 0};
+            pollfd pfd{watch.fd, POLLIN, 0};
             return ::poll(&pfd, 1, static_cast<int>(ms)) > 0;
         };
         // Its stdout closed (or --grace passed): it is exiting. One that lives on is stopped.
@@ -955,7 +958,6 @@ private:
         }
         ::kill(-pid, SIGKILL);  // its leftovers (the leader is a zombie: the group id is still ours)
         forget_process_group(pid);
-        if (pidfd >= 0) ::close(pidfd);
         int status = 0;
         ::waitpid(pid, &status, 0);
         (void)proc;
