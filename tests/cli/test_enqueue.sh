@@ -97,6 +97,25 @@ PY
         fail "stored (count|min|max) $stored; not the 300 printed"
     psql -Xq -c "DROP TRIGGER refuse_boom ON \"$WFQ_SCHEMA\".jobs"
     pass "NDJSON on two connections: a batch the server refuses commits nothing after it; ids in order"
+
+    # A queue no job had yet, in two batches on the two connections: the first batch carries a
+    # 24 MB payload, so the second's COPY ends first. Its queue's name was then registered
+    # (job_queues) by the second batch, uncommitted, and the first batch's registration waited
+    # for it while the second waited for the first to commit: the enqueue hung for ever
+    # (migration 20's trigger). The names are registered in batch order now.
+    python3 - > "$TMP/newq.ndjson" <<'PY'
+import json
+for i in range(64):
+    payload = {"big": "x" * (24 << 20)} if i == 0 else {"i": i}
+    print(json.dumps({"type": "newq", "queue": "fresh_queue", "payload": payload}))
+PY
+    expect_exit 0 timeout 120 "$WFQ" enqueue --ndjson "$TMP/newq.ndjson" --batch-size 32
+    [ "$(printf '%s\n' "$OUT" | grep -c .)" = 64 ] || fail "expected 64 ids, got $(printf '%s\n' "$OUT" | grep -c .)"
+    [ "$(psql -XAtc "SELECT count(*) FROM \"$WFQ_SCHEMA\".job_queues WHERE queue = 'fresh_queue'")" = 1 ] ||
+        fail "fresh_queue not registered once in job_queues"
+    "$WFQ" jobs list --queue fresh_queue --limit 0 --json | jq_field "len(d)" | grep -x 64 > /dev/null ||
+        fail "jobs list --queue fresh_queue does not show the 64 jobs"
+    pass "NDJSON on two connections: a new queue in both batches, the later batch's COPY first, does not hang"
 fi
 
 "$WFQ" enqueue "x'); DROP TABLE jobs; --" '{"q": "'"'"'; --"}' --key "k' OR 1=1" >/dev/null

@@ -4,6 +4,7 @@
 
 #include "sql_text.h"
 
+#include <wfq/json_check.h>
 #include <wfq/limits.h>
 
 #include <algorithm>
@@ -90,8 +91,23 @@ template <typename Phase>
 void SqlStore::copy_rows(const std::vector<NewJob>& jobs, std::vector<EnqueueResult>& results, Phase& phase,
                          std::vector<NewJob>* to_turn) {
     phase(EnqueuePhase::ids);
-    auto ids = m_db->exec("SELECT wfq_now_ms(), nextval('jobs_id_seq') FROM generate_series(1, $1)",
-                          {std::int64_t(jobs.size())});
+    // The batch's queues are registered (job_queues, migration 20) in its turn, with its ids: the
+    // trigger on the COPY below then finds them. Left to the trigger, a later batch whose COPY
+    // ended first registered a new queue uncommitted, this batch's trigger waited for that
+    // batch's commit, and that batch for this one's (OrderedWriters): a wait no server sees as a
+    // deadlock, and the enqueue hung. A batch waits here only for an earlier one.
+    std::set<std::string> queue_set;
+    for (const auto& j : jobs) queue_set.insert(j.queue);
+    std::string queues = "[";
+    for (const auto& q : queue_set) {
+        if (queues.size() > 1) queues += ',';
+        append_json_string(queues, q);
+    }
+    queues += ']';
+    auto ids = m_db->exec("WITH seen AS (INSERT INTO job_queues (queue) SELECT u.q FROM jsonb_array_elements_text($2::jsonb) AS u(q) "
+                          "WHERE NOT EXISTS (SELECT 1 FROM job_queues k WHERE k.queue = u.q) ON CONFLICT DO NOTHING) "
+                          "SELECT wfq_now_ms(), nextval('jobs_id_seq') FROM generate_series(1, $1)",
+                          {std::int64_t(jobs.size()), queues});
     // Before the next batch may take its ids: it takes its groups' rows after this one, never
     // first (it would hold them while waiting for this batch's commit, and this batch for them).
     if (to_turn) assign_turns(*to_turn);  // (jobs is *to_turn)
