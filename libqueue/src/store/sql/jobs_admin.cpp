@@ -25,12 +25,7 @@ std::optional<JobState> single_state(const JobFilter& f) {
 std::vector<Job> SqlStore::list_jobs(const JobFilter& f) {
     // The newest matching ids first (from an index alone where one holds the filtered
     // columns: a filter that matches few of many rows reads no row it rejects), then their rows.
-    // SQLite walks jobs_id_created for --older-than (see below) when no other index answers the
-    // filter: its planner prefers the table, whose rows it would read to reject them.
-    const bool older_walk = f.scope.older_than_ms && m_db->backend() == "sqlite" && f.states.empty() && !f.lock_key &&
-                            !f.key && !f.scheduled_only && !f.retrying_only && !f.stuck && f.scope.error_classes.empty() &&
-                            !f.scope.running_longer_than_ms;
-    std::string sql = std::string("SELECT id FROM jobs") + (older_walk ? " INDEXED BY jobs_id_created" : "") + " WHERE 1 = 1";
+    std::string sql = "SELECT id FROM jobs WHERE 1 = 1";
     Params params;
     auto all_in = [&](std::initializer_list<JobState> set) {
         return !f.states.empty() && std::all_of(f.states.begin(), f.states.end(), [&](JobState s) {
@@ -57,14 +52,16 @@ std::vector<Job> SqlStore::list_jobs(const JobFilter& f) {
     }
     add_scope_filters(sql, params, "", f.scope);
     // --older-than N: the walk back from the newest job passed every job updated within N (a day
-    // of 30 at 10M rows: 333,000 rows read to be rejected, 0.2-0.3 s). PostgreSQL checks
-    // updated_at in jobs_id_updated's entries (id, updated_at: migration 22). SQLite's index is
-    // jobs_id_created (id, created_at), which only an enqueue writes: a job is updated no earlier
-    // than it was created, so one created within N was updated within it too, and the term
-    // below, answered from the index's entries, leaves the same rows; the table is read only for
-    // the jobs created before the bound.
+    // of 30 at 10M rows: 333,000 rows read to be rejected, 0.2-0.3 s; a week 0.4-1.3 s).
+    // PostgreSQL checks updated_at in jobs_id_updated's entries (id, updated_at: migration 22).
+    // SQLite's index is jobs_id_created (id, created_at), which only an enqueue writes: a job is
+    // updated no earlier than it was created, so every job above the newest id created before
+    // the bound was updated within N too. That id is found by walking the index alone (a week at
+    // 10M rows: 80 ms, against 150 ms for the same walk reading updated_at from each row); the
+    // rows are then walked from it down (none: no job is that old).
     if (f.scope.older_than_ms && m_db->backend() == "sqlite") {
-        sql += " AND created_at < wfq_now_ms() - $" + std::to_string(params.size() + 1);
+        sql += " AND id <= (SELECT id FROM jobs INDEXED BY jobs_id_created WHERE created_at < wfq_now_ms() - $" +
+               std::to_string(params.size() + 1) + " ORDER BY id DESC LIMIT 1)";
         params.emplace_back(*f.scope.older_than_ms);
     }
     if (f.before_id) {  // keyset pagination: the page before the one that began at this id
