@@ -149,7 +149,8 @@ commands=(
     "jobs list --state completed" "jobs list --state failed" "jobs list --state cancelled"
     "jobs list --state scheduled" "jobs list --state retrying" "jobs list --stuck"
     "jobs list --type t3" "jobs list --queue q2" "jobs list --queue q2 --state failed" "jobs list --queue nosuch"
-    "jobs list --error-class timeout" "jobs list --older-than 1d" "jobs list --newer-than 1h"
+    "jobs list --error-class timeout" "jobs list --older-than 1d" "jobs list --older-than 7d"
+    "jobs list --newer-than 1h" "jobs list --newer-than 1d"
     "jobs list --running-longer-than 1m" "jobs list --before $((newest / 2))"
     "jobs show $first" "why $first" "why $pending" "top --once" "queues list" "metrics" "doctor" "limits list")
 # With WFQ_BEFORE=PATH (another build), each command runs with it and with $WFQ in turn, three

@@ -20,6 +20,7 @@ export PGOPTIONS="-c session_preload_libraries=auto_explain -c auto_explain.log_
   -c auto_explain.log_analyze=on -c auto_explain.log_buffers=on -c auto_explain.log_timing=on
   -c auto_explain.log_nested_statements=on"
 failed=$(psql -XAtc "SELECT MAX(id) FROM \"$WFQ_SCHEMA\".jobs WHERE state = 'failed'")
+[ -n "$failed" ] || failed=$(psql -XAtc "SELECT MIN(id) FROM \"$WFQ_SCHEMA\".jobs")  # a mix without failed jobs
 step() { echo "=== $*" >> /tmp/wfq-explain-steps.$$; "$WFQ" "$@" > /dev/null 2>&1 || true; }
 : > /tmp/wfq-explain-steps.$$
 step enqueue explain_probe '{}'
@@ -37,6 +38,8 @@ step jobs list --state retrying
 step jobs list --state scheduled
 step jobs list --queue nosuch
 step jobs list --older-than 1d
+step jobs list --older-than 7d
+step jobs list --newer-than 1h
 step jobs show "$failed"
 step why "$failed"
 step queues list

@@ -182,6 +182,47 @@ contains "$m" 'wfq_failed_jobs 2'
 unset WFQ_TEST_EXACT_COUNT_CAP
 pass "back under the cap: every count exact again, the labels gone"
 
+# --older-than and --newer-than (by updated_at) walk an index led by id (migration 22; SQLite's
+# carries created_at, which a job's update never precedes): the same jobs, newest id first, as
+# the table says (each page oldest first, as `jobs list` prints it), when ids and update times
+# disagree. A job of its own queue fails; every job so far is
+# aged two hours; then that job is retried (updated now, not the newest id), and the newest id
+# goes to a job created three hours ago and updated two hours ago (ids grow with time only
+# roughly). Both are deleted after.
+aged=$("$WFQ" enqueue --queue aging bad '{}' --max-attempts 1)
+"$WFQ" enqueue --queue aging ok '{}' > /dev/null
+"$WFQ" process --queue aging --until-empty --type bad --exec sh -c 'exit 3' 2> "$TMP/w3.log"
+sql "UPDATE jobs SET created_at = created_at - 7200000, updated_at = updated_at - 7200000"
+"$WFQ" jobs retry "$aged" > /dev/null
+now_ms=$(date +%s%3N)
+sql "INSERT INTO jobs (type, queue, payload, run_at, state, attempt, max_attempts, correlation_id, created_at, updated_at,
+     finished_at) VALUES ('t', 'aging', '{}', $((now_ms - 10800000)), 'completed', 1, 3, 'c', $((now_ms - 10800000)),
+     $((now_ms - 7200000)), $((now_ms - 7200000)))"
+late=$(sql "SELECT MAX(id) FROM jobs")
+table_ids() { sql "SELECT id FROM jobs WHERE $1 ORDER BY id" | tr '\n' ' ' | sed 's/ $//'; }
+old=$(table_ids "updated_at < $now_ms - 3600000")
+new=$(table_ids "updated_at >= $now_ms - 3600000")
+case " $old " in *" $late "*) ;; *) fail "the test's newest job is not among the old ones: $old" ;; esac
+[ "$new" = "$aged" ] || fail "only the retried job is newer than an hour: $new"
+[ "$(ids --older-than 1h --limit 0)" = "$old" ] || fail "--older-than 1h: $(ids --older-than 1h --limit 0), the table: $old"
+[ "$(ids --newer-than 1h)" = "$new" ] || fail "--newer-than 1h: $(ids --newer-than 1h), the table: $new"
+[ "$(ids --older-than 1h --limit 1)" = "$late" ] || fail "--older-than 1h --limit 1: $(ids --older-than 1h --limit 1)"
+pages="" before=""
+while :; do
+    page=$(ids --older-than 1h --limit 2 ${before:+--before "$before"})
+    [ -n "$page" ] || break
+    pages="$page${pages:+ $pages}"
+    before=${page%% *}
+done
+[ "$pages" = "$old" ] || fail "--older-than 1h by pages of 2: $pages, the table: $old"
+[ -z "$(ids --older-than 4h)" ] || fail "--older-than 4h: $(ids --older-than 4h)"
+[ "$(ids --older-than 1h --type t)" = "$(table_ids "updated_at < $now_ms - 3600000 AND type = 't'")" ] ||
+    fail "--older-than 1h --type t: $(ids --older-than 1h --type t)"
+[ "$(ids --older-than 1h --state failed)" = "$(table_ids "updated_at < $now_ms - 3600000 AND state = 'failed'")" ] ||
+    fail "--older-than 1h --state failed: $(ids --older-than 1h --state failed)"
+sql "DELETE FROM jobs WHERE queue = 'aging'"
+pass "jobs list --older-than/--newer-than: the table's jobs newest id first, a retried old job and a late id among them"
+
 if [ "$WFQ_TEST_BACKEND" = postgresql ]; then
     opts=$(psql -XAtc "SELECT reloptions FROM pg_class WHERE oid = '\"$WFQ_SCHEMA\".jobs'::regclass")
     contains "$opts" "autovacuum_vacuum_scale_factor=0.02"

@@ -51,6 +51,21 @@ std::vector<Job> SqlStore::list_jobs(const JobFilter& f) {
         params.emplace_back(*f.key);
     }
     add_scope_filters(sql, params, "", f.scope);
+    // --older-than N: the walk back from the newest job passed every job updated within N (a day
+    // of 30 at 10M rows: 333,000 rows read to be rejected, 0.2-0.3 s; a week 0.4-1.3 s).
+    // PostgreSQL checks updated_at in jobs_id_updated's entries (id, updated_at: migration 22).
+    // SQLite's index is jobs_id_created (id, created_at), which only an enqueue writes: a job is
+    // updated no earlier than it was created, so every job above the newest id created before
+    // the bound was updated within N too. That id is found by walking the index alone (a week at
+    // 10M rows: 80 ms, against 150 ms for the same walk reading updated_at from each row); the
+    // rows are then walked from it down (none: no job is that old). The bound is computed once
+    // (a subquery): SQLite calls wfq_now_ms(), a function of the connection's clock, for every
+    // row it compares otherwise (a week's 2.3M calls: 60-130 ms).
+    if (f.scope.older_than_ms && m_db->backend() == "sqlite") {
+        sql += " AND id <= (SELECT id FROM jobs INDEXED BY jobs_id_created WHERE created_at < (SELECT wfq_now_ms() - $" +
+               std::to_string(params.size() + 1) + ") ORDER BY id DESC LIMIT 1)";
+        params.emplace_back(*f.scope.older_than_ms);
+    }
     if (f.before_id) {  // keyset pagination: the page before the one that began at this id
         sql += " AND id < $" + std::to_string(params.size() + 1);
         params.emplace_back(*f.before_id);
